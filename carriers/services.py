@@ -1,0 +1,132 @@
+"""Writes about carriers: health and capacity they report, booking state, status events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from controltower import events
+from controltower.payloads import carrier_payload, order_payload
+from dispatch.errors import InvalidTransition, ValidationFailed
+from dispatch.models import Order
+from dispatch.services import ActorRef
+from dispatch.services.log import event_record
+from dispatch.services.orders import order_transition
+from dispatch.services.routes import risk_for
+from dispatch.status import Actor, OrderStatus
+
+from .models import BookingStatus, CapacitySlot, Carrier, CarrierBooking, CarrierEventReceipt, CarrierZone
+
+# Statuses a carrier may report for an order it carries.
+CARRIER_REPORTABLE = {OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED,
+                      OrderStatus.FAILED, OrderStatus.RETURNED}
+
+
+def booking_mark_cancelled(*, booking: CarrierBooking) -> None:
+    if booking.status not in (BookingStatus.CANCELLED, BookingStatus.COMPLETED):
+        booking.status = BookingStatus.CANCELLED
+        booking.save(update_fields=["status", "updated_at"])
+
+
+@transaction.atomic
+def carrier_set_health(*, carrier_id: int, health: str, reason: str, actor: ActorRef) -> Carrier:
+    carrier = Carrier.objects.select_for_update().get(pk=carrier_id)
+    if carrier.health == health and carrier.health_reason == reason:
+        return carrier
+    previous = carrier.health
+    carrier.health, carrier.health_reason, carrier.health_at = health, reason, timezone.now()
+    carrier.save(update_fields=["health", "health_reason", "health_at"])
+    event_record(organization_id=carrier.organization_id, kind="carrier.health", actor=actor, carrier=carrier,
+                 data={"from": previous, "to": health, "reason": reason})
+    events.publish(carrier.organization_id, "carrier.changed", carrier_payload(carrier))
+    return carrier
+
+
+@transaction.atomic
+def carrier_report_capacity(*, carrier_id: int, slots: list[dict], actor: ActorRef) -> int:
+    carrier = Carrier.objects.get(pk=carrier_id)
+    zones = {z.name: z for z in carrier.zones.all()}
+    for slot in slots:
+        zone_name = slot.get("zone")
+        if zone_name and zone_name not in zones:
+            raise ValidationFailed("Unknown zone", errors={"zone": [f"{carrier.code} has no zone {zone_name!r}"]})
+    for slot in slots:
+        CapacitySlot.objects.update_or_create(
+            carrier=carrier, zone=zones.get(slot.get("zone")), window_start=slot["window_start"],
+            window_end=slot["window_end"], defaults={"capacity": slot["capacity"]},
+        )
+    event_record(organization_id=carrier.organization_id, kind="carrier.capacity", actor=actor, carrier=carrier,
+                 data={"slots": len(slots)})
+    return len(slots)
+
+
+@transaction.atomic
+def booking_record_confirmed(*, order: Order, carrier: Carrier, external_id: str, price: float,
+                             promised_at: datetime, idempotency_key: str, actor: ActorRef) -> CarrierBooking:
+    """Record a booking the carrier confirmed and make it the order's assignment. Idempotent on the key."""
+    from dispatch.services.assignments import assignment_to_booking
+
+    existing = CarrierBooking.objects.filter(idempotency_key=idempotency_key).first()
+    if existing:
+        return existing
+    order = Order.objects.select_for_update().select_related("hub", "vehicle", "carrier").get(pk=order.pk)
+    booking = CarrierBooking.objects.create(
+        organization_id=order.organization_id, carrier=carrier, order=order, idempotency_key=idempotency_key,
+        external_id=external_id, status=BookingStatus.CONFIRMED, price=round(price, 2), promised_at=promised_at,
+    )
+    assignment_to_booking(order=order, booking=booking, actor=actor, reason="booked")
+    return booking
+
+
+def carrier_event_apply(*, organization_id: int, carrier: Carrier, event_id: str, order_ref: str, status: str,
+                        failure_reason: str = "", occurred_at: datetime | None = None,
+                        promised_at: datetime | None = None) -> dict:
+    """Apply one status event a carrier sent for an order it carries. Exactly once per event id."""
+    if status not in CARRIER_REPORTABLE and status != "eta":
+        raise ValidationFailed("Unsupported carrier status", errors={"status": [f"{status!r} is not a status a carrier reports"]})
+    actor = ActorRef(Actor.CARRIER, carrier.code)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                CarrierEventReceipt.objects.create(carrier=carrier, event_id=event_id)
+        except IntegrityError:
+            return {"duplicate": True}
+        order = (Order.objects.select_for_update().select_related("hub", "vehicle", "carrier")
+                 .filter(organization_id=organization_id, external_ref=order_ref).first())
+        if order is None:
+            raise ValidationFailed("Unknown order", errors={"order": [f"No order {order_ref!r}"]})
+        if order.carrier_id != carrier.id:
+            raise InvalidTransition(f"Order {order_ref} is not carried by {carrier.code}", field="order")
+        if status == "eta":
+            order.eta, order.risk = promised_at, risk_for(promised_at, order.window_end)
+            order.save(update_fields=["eta", "risk", "updated_at"])
+            events.publish(organization_id, "order.changed", order_payload(order))
+        else:
+            order_transition(order=order, status=status, actor=actor, failure_reason=failure_reason,
+                             at=occurred_at, data={"event_id": event_id})
+            if status in (OrderStatus.DELIVERED, OrderStatus.RETURNED):
+                order.bookings.filter(status=BookingStatus.CONFIRMED).update(status=BookingStatus.COMPLETED)
+    return {"duplicate": False}
+
+
+def zone_for(carrier: Carrier, name: str) -> CarrierZone | None:
+    return carrier.zones.filter(name=name).first()
+
+
+@transaction.atomic
+def carrier_events_apply(*, organization_id: int, events: list[dict]) -> dict:
+    """Apply a batch of carrier status events, all or nothing; duplicates are counted, not applied."""
+    carriers = {c.code: c for c in Carrier.objects.filter(organization_id=organization_id, code__in={e["carrier"] for e in events})}
+    unknown = sorted({e["carrier"] for e in events} - carriers.keys())
+    if unknown:
+        raise ValidationFailed("Unknown carrier", errors={"carrier": [f"No carrier {c!r} in this organization" for c in unknown]})
+    results = [
+        carrier_event_apply(organization_id=organization_id, carrier=carriers[e["carrier"]], event_id=e["event_id"],
+                            order_ref=e["order"], status=e["status"], failure_reason=e.get("failure_reason", ""),
+                            occurred_at=e.get("occurred_at"), promised_at=e.get("eta"))
+        for e in events
+    ]
+    duplicates = sum(r["duplicate"] for r in results)
+    return {"applied": len(results) - duplicates, "duplicates": duplicates}

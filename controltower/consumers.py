@@ -1,0 +1,27 @@
+"""The dashboard's WebSocket. Networking only: authenticate, join the organization's group,
+forward the bus's hints."""
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .events import group_name
+
+UNAUTHORIZED = 4401
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        org_id = getattr(user, "organization_id", None) if user is not None and user.is_authenticated else None
+        if not org_id:
+            await self.close(code=UNAUTHORIZED)
+            return
+        self.group = group_name(org_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def ct_event(self, message):
+        await self.send_json({"seq": message["seq"], "type": message["event"], "data": message["data"]})

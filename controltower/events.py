@@ -1,0 +1,133 @@
+"""The one event bus. Only this module talks to the channel layer, and only after commit.
+
+Every event type is declared here once, with the exact keys of its payload. Each message
+carries a per-organization sequence number; a WebSocket message is a hint, and a client
+that sees a gap or reconnects reloads current state over HTTP (see controltower.views).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    keys: frozenset[str]
+    description: str
+
+
+ORDER_KEYS = frozenset(
+    {"id", "ref", "status", "status_label", "colour", "risk", "risk_colour", "lat", "lon", "eta",
+     "window_end", "service_level", "vehicle", "carrier", "hub"}
+)
+
+EVENT_TYPES: dict[str, EventType] = {
+    e.name: e
+    for e in [
+        EventType("order.changed", ORDER_KEYS, "An order was created or changed status, risk, ETA or assignment."),
+        EventType("vehicles.moved", frozenset({"vehicles"}), "Accepted positions: a list of vehicle snapshots."),
+        EventType("vehicle.changed", frozenset({"id", "code", "status", "colour"}), "A vehicle's duty status changed."),
+        EventType("carrier.changed", frozenset({"id", "code", "health", "colour", "reason"}), "A carrier's health changed."),
+        EventType("exception.changed", frozenset({"id", "kind", "state", "severity", "title"}), "An exception was raised or changed state."),
+        EventType("decision.changed", frozenset({"id", "state", "exception"}), "A decision was proposed, applied or rejected."),
+    ]
+}
+
+VEHICLE_SNAPSHOT_KEYS = frozenset({"id", "code", "lat", "lon", "speed_kmh", "heading", "at", "status"})
+
+
+def group_name(organization_id: int) -> str:
+    return f"org.{organization_id}"
+
+
+class _LocalSequence:
+    """Per-organization counter for the embedded default (one process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[int, itertools.count] = {}
+        self._current: dict[int, int] = {}
+
+    def next(self, org_id: int) -> int:
+        with self._lock:
+            value = next(self._counters.setdefault(org_id, itertools.count(1)))
+            self._current[org_id] = value
+            return value
+
+    def current(self, org_id: int) -> int:
+        with self._lock:
+            return self._current.get(org_id, 0)
+
+
+_local_sequence = _LocalSequence()
+
+
+@lru_cache(maxsize=1)
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _seq_key(org_id: int) -> str:
+    return f"{settings.CHANNEL_LAYERS['default'].get('CONFIG', {}).get('prefix', 'ct')}:seq:{org_id}"
+
+
+def next_sequence(org_id: int) -> int:
+    if settings.REDIS_URL:
+        return int(_redis().incr(_seq_key(org_id)))
+    return _local_sequence.next(org_id)
+
+
+def current_sequence(org_id: int) -> int:
+    """The last sequence number handed out. Read it *before* reading state: every message
+    with a number up to it was committed before the read began."""
+    if settings.REDIS_URL:
+        return int(_redis().get(_seq_key(org_id)) or 0)
+    return _local_sequence.current(org_id)
+
+
+def validate(event_type: str, payload: dict) -> None:
+    declared = EVENT_TYPES.get(event_type)
+    if declared is None:
+        raise ValueError(f"Undeclared event type {event_type!r}")
+    if set(payload) != declared.keys:
+        missing = sorted(declared.keys - set(payload))
+        extra = sorted(set(payload) - declared.keys)
+        raise ValueError(f"{event_type}: payload keys differ from its declaration (missing {missing}, extra {extra})")
+    if event_type == "vehicles.moved":
+        for vehicle in payload["vehicles"]:
+            if set(vehicle) != VEHICLE_SNAPSHOT_KEYS:
+                raise ValueError("vehicles.moved: a vehicle snapshot has the wrong keys")
+
+
+def publish(organization_id: int, event_type: str, payload: dict) -> None:
+    """Send an event to the organization's live clients once the current transaction commits."""
+    validate(event_type, payload)
+    transaction.on_commit(lambda: _send(organization_id, event_type, payload), robust=True)
+
+
+def _send(organization_id: int, event_type: str, payload: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        seq = next_sequence(organization_id)
+        async_to_sync(layer.group_send)(
+            group_name(organization_id),
+            {"type": "ct.event", "seq": seq, "event": event_type, "data": payload},
+        )
+    except Exception:  # a lost hint is repaired by the client's reload on the next gap
+        log.exception("Could not publish %s to organization %s", event_type, organization_id)

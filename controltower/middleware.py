@@ -1,0 +1,23 @@
+import json
+
+from django.conf import settings
+from django.http import HttpResponse
+
+
+class ApiBodyLimitMiddleware:
+    """Refuses an API request whose declared body is over the limit with a 413, before reading it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.API_MAX_BODY_BYTES:
+                body = {"error": {"code": "payload_too_large",
+                                  "message": f"The body is {length} bytes; the API accepts at most {settings.API_MAX_BODY_BYTES}. Split the batch."}}
+                return HttpResponse(json.dumps(body), status=413, content_type="application/json")
+        return self.get_response(request)

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("live/state/", views.live_state, name="live-state"),
+    path("live/kpis/", views.kpis_partial, name="live-kpis"),
+    path("live/carriers/", views.carriers_partial, name="live-carriers"),
+    path("live/orders/", views.orders_partial, name="live-orders"),
+    path("track/<str:token>/", views.tracking_page, name="track"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("dispatch.api.urls")),
+]

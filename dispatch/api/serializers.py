@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from dispatch.models import Order, Vehicle
+from dispatch.status import DutyStatus, FailureReason, OrderStatus, ServiceLevel
+
+from .fields import FiniteFloatField, Latitude, Longitude
+
+SKILLS = ["bulky", "regulated", "cold", "fragile"]
+REF = r"^[A-Za-z0-9._:\-]{1,100}$"
+
+
+class CustomerSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    external_ref = serializers.RegexField(REF, error_messages={"invalid": "Use 1-100 letters, digits, '.', '_', ':' or '-'."})
+    hub = serializers.CharField(max_length=40, help_text="Pickup hub code")
+    address = serializers.CharField(max_length=300)
+    lat = Latitude()
+    lon = Longitude()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    sla_deadline = serializers.DateTimeField(required=False, help_text="Defaults to window_end")
+    service_level = serializers.ChoiceField(choices=ServiceLevel.choices)
+    weight_kg = FiniteFloatField(min_value=0, max_value=5000)
+    volume_m3 = FiniteFloatField(min_value=0, max_value=100, required=False, default=0.0)
+    requires = serializers.ListField(child=serializers.ChoiceField(choices=SKILLS), required=False, default=list, max_length=4)
+    service_min = FiniteFloatField(min_value=0, max_value=240, required=False, default=4.0)
+    customer = CustomerSerializer()
+
+    def validate(self, attrs):
+        errors = {}
+        if attrs["window_end"] <= attrs["window_start"]:
+            errors["window_end"] = ["The window must end after it starts."]
+        if "sla_deadline" in attrs and attrs["sla_deadline"] < attrs["window_start"]:
+            errors["sla_deadline"] = ["The SLA deadline cannot be before the window starts."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        customer = attrs.pop("customer")
+        attrs["customer_name"] = customer["name"]
+        attrs["customer_email"] = customer.get("email", "")
+        attrs["customer_phone"] = customer.get("phone", "")
+        return attrs
+
+
+class OrderBatchSerializer(serializers.Serializer):
+    orders = OrderCreateSerializer(many=True, allow_empty=False, max_length=settings.API_MAX_BATCH)
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    hub = serializers.CharField(source="hub.code")
+    vehicle = serializers.CharField(source="vehicle.code", allow_null=True, default=None)
+    carrier = serializers.CharField(source="carrier.code", allow_null=True, default=None)
+    customer = serializers.SerializerMethodField()
+    tracking_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "external_ref", "status", "risk", "hub", "address", "lat", "lon", "window_start", "window_end",
+            "sla_deadline", "service_level", "weight_kg", "volume_m3", "requires", "service_min", "customer",
+            "eta", "vehicle", "carrier", "failure_reason", "delivered_at", "version", "tracking_url",
+            "created_at", "updated_at",
+        ]
+
+    def get_customer(self, order) -> dict:
+        return {"name": order.customer_name, "email": order.customer_email, "phone": order.customer_phone}
+
+    def get_tracking_url(self, order) -> str:
+        return f"/track/{order.tracking_token}/"
+
+
+class OrderListQuerySerializer(serializers.Serializer):
+    status = serializers.CharField(required=False, help_text="Comma-separated statuses")
+    service_level = serializers.ChoiceField(choices=ServiceLevel.choices, required=False)
+    hub = serializers.CharField(required=False)
+    carrier = serializers.CharField(required=False)
+    window_from = serializers.DateTimeField(required=False)
+    window_to = serializers.DateTimeField(required=False)
+
+    def validate_status(self, value):
+        statuses = [s for s in value.split(",") if s]
+        bad = [s for s in statuses if s not in OrderStatus.values]
+        if bad:
+            raise serializers.ValidationError(f"Unknown status {', '.join(bad)}; use one of {', '.join(OrderStatus.values)}.")
+        return statuses
+
+
+class OrderStatusUpdateSerializer(serializers.Serializer):
+    """Proof of delivery from the own fleet's driver app."""
+
+    status = serializers.ChoiceField(choices=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED, OrderStatus.FAILED])
+    failure_reason = serializers.ChoiceField(choices=FailureReason.choices, required=False, allow_blank=True, default="")
+    at = serializers.DateTimeField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class PingSerializer(serializers.Serializer):
+    vehicle = serializers.CharField(max_length=40)
+    lat = Latitude()
+    lon = Longitude()
+    timestamp = serializers.DateTimeField()
+    speed = FiniteFloatField(min_value=0, max_value=300, required=False, allow_null=True)
+    heading = FiniteFloatField(min_value=0, max_value=360, required=False, allow_null=True)
+
+
+class PingBatchSerializer(serializers.Serializer):
+    pings = PingSerializer(many=True, allow_empty=False, max_length=5000)
+
+
+class DutyStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DutyStatus.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class VehicleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Vehicle
+        fields = ["code", "status", "capacity_kg", "capacity_m3", "skills", "lat", "lon", "speed_kmh", "heading", "position_at"]
+
+
+class CarrierEventSerializer(serializers.Serializer):
+    carrier = serializers.CharField(max_length=40)
+    event_id = serializers.CharField(max_length=200)
+    order = serializers.CharField(max_length=100, help_text="The order's external_ref")
+    status = serializers.ChoiceField(choices=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED,
+                                              OrderStatus.FAILED, OrderStatus.RETURNED, ("eta", "New ETA")])
+    failure_reason = serializers.ChoiceField(choices=FailureReason.choices, required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(required=False)
+    eta = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        if attrs["status"] == "eta" and "eta" not in attrs:
+            raise serializers.ValidationError({"eta": ["An 'eta' event needs the new ETA."]})
+        return attrs
+
+
+class CarrierEventBatchSerializer(serializers.Serializer):
+    events = CarrierEventSerializer(many=True, allow_empty=False, max_length=1000)
+
+
+class CapacitySlotSerializer(serializers.Serializer):
+    zone = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    capacity = serializers.IntegerField(min_value=0, max_value=100000)
+
+    def validate(self, attrs):
+        if attrs["window_end"] <= attrs["window_start"]:
+            raise serializers.ValidationError({"window_end": ["The window must end after it starts."]})
+        return attrs
+
+
+class CarrierAvailabilitySerializer(serializers.Serializer):
+    health = serializers.ChoiceField(choices=["up", "degraded", "down"], required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    capacity = CapacitySlotSerializer(many=True, required=False, max_length=500)

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("orders/", views.OrderListCreate.as_view(), name="api-orders"),
+    path("orders/batch/", views.OrderBatchCreate.as_view(), name="api-orders-batch"),
+    path("orders/<str:ref>/", views.OrderDetail.as_view(), name="api-order"),
+    path("orders/<str:ref>/cancel/", views.OrderCancel.as_view(), name="api-order-cancel"),
+    path("orders/<str:ref>/status/", views.OrderStatusUpdate.as_view(), name="api-order-status"),
+    path("vehicle-positions/", views.VehiclePositions.as_view(), name="api-positions"),
+    path("vehicles/", views.VehicleList.as_view(), name="api-vehicles"),
+    path("vehicles/<str:code>/status/", views.VehicleStatus.as_view(), name="api-vehicle-status"),
+    path("drivers/<str:code>/status/", views.DriverStatus.as_view(), name="api-driver-status"),
+    path("carrier-events/", views.CarrierEvents.as_view(), name="api-carrier-events"),
+    path("carriers/<str:code>/availability/", views.CarrierAvailability.as_view(), name="api-carrier-availability"),
+]

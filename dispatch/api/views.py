@@ -1,0 +1,161 @@
+"""REST endpoints. Thin: parse and authorize, call one service or selector, return."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from carriers.services import carrier_events_apply, carrier_report_capacity, carrier_set_health
+from dispatch import selectors
+from dispatch.errors import ValidationFailed
+from dispatch.services import ActorRef
+from dispatch.services.fleet import driver_set_status, vehicle_set_status
+from dispatch.services.orders import order_cancel, order_set_status, orders_create
+from dispatch.services.positions import positions_ingest
+from dispatch.status import Actor
+
+from . import serializers as s
+from .auth import organization_id_of
+from .idempotency import idempotent
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Repeat the same key and body to get the first response again; another body with it is a 409.",
+)
+
+
+def actor_of(request) -> ActorRef:
+    user = request.user
+    if request.auth is not None:
+        return ActorRef(Actor.API, user.get_username())
+    return ActorRef(Actor.USER, user.get_username())
+
+
+def valid(serializer_class, data, **kw):
+    serializer = serializer_class(data=data, **kw)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class OrderListCreate(generics.GenericAPIView):
+    serializer_class = s.OrderSerializer
+
+    @extend_schema(parameters=[s.OrderListQuerySerializer], responses=s.OrderSerializer(many=True))
+    def get(self, request):
+        filters = valid(s.OrderListQuerySerializer, request.query_params)
+        qs = selectors.orders_for(organization_id=organization_id_of(request), **filters)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(s.OrderSerializer(page, many=True).data)
+
+    @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderSerializer}, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, request):
+        org = organization_id_of(request)
+
+        def create():
+            data = valid(s.OrderCreateSerializer, request.data)
+            (order,) = orders_create(organization_id=org, orders=[data], actor=actor_of(request))
+            return Response(s.OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, organization_id=org, endpoint="orders.create", handler=create)
+
+
+class OrderBatchCreate(APIView):
+    @extend_schema(request=s.OrderBatchSerializer, responses={201: s.OrderSerializer(many=True)}, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, request):
+        """Create up to 1,000 orders at once. All or nothing: one invalid order rejects the batch."""
+        org = organization_id_of(request)
+
+        def create():
+            data = valid(s.OrderBatchSerializer, request.data)
+            orders = orders_create(organization_id=org, orders=data["orders"], actor=actor_of(request))
+            return Response({"created": len(orders), "orders": s.OrderSerializer(orders, many=True).data}, status=201)
+
+        return idempotent(request, organization_id=org, endpoint="orders.batch", handler=create)
+
+
+class OrderDetail(APIView):
+    @extend_schema(responses=s.OrderSerializer)
+    def get(self, request, ref):
+        return Response(s.OrderSerializer(selectors.order_get(organization_id=organization_id_of(request), ref=ref)).data)
+
+
+class OrderCancel(APIView):
+    @extend_schema(request=s.CancelSerializer, responses=s.OrderSerializer)
+    def post(self, request, ref):
+        org = organization_id_of(request)
+        data = valid(s.CancelSerializer, request.data)
+        order = selectors.order_get(organization_id=org, ref=ref)
+        order = order_cancel(organization_id=org, order_id=order.id, actor=actor_of(request), reason=data["reason"])
+        return Response(s.OrderSerializer(order).data)
+
+
+class OrderStatusUpdate(APIView):
+    @extend_schema(request=s.OrderStatusUpdateSerializer, responses=s.OrderSerializer)
+    def post(self, request, ref):
+        """Proof of pickup, delivery or failure from the own fleet's driver app."""
+        org = organization_id_of(request)
+        data = valid(s.OrderStatusUpdateSerializer, request.data)
+        if data["status"] == "failed" and not data["failure_reason"]:
+            raise ValidationFailed("A failed delivery needs a reason", errors={"failure_reason": ["Say why the delivery failed."]})
+        order = selectors.order_get(organization_id=org, ref=ref)
+        order = order_set_status(organization_id=org, order_id=order.id, status=data["status"], actor=actor_of(request),
+                                 reason=data["note"], failure_reason=data["failure_reason"], at=data.get("at"))
+        return Response(s.OrderSerializer(order).data)
+
+
+class VehiclePositions(APIView):
+    @extend_schema(request=s.PingBatchSerializer, responses={202: dict})
+    def post(self, request):
+        """A batch of telematics pings. Late pings are stored but never move a vehicle backwards."""
+        data = valid(s.PingBatchSerializer, request.data)
+        result = positions_ingest(organization_id=organization_id_of(request), pings=data["pings"])
+        return Response(result, status=202)
+
+
+class VehicleList(generics.ListAPIView):
+    serializer_class = s.VehicleSerializer
+
+    def get_queryset(self):
+        return selectors.vehicles_for(organization_id=organization_id_of(self.request))
+
+
+class VehicleStatus(APIView):
+    @extend_schema(request=s.DutyStatusSerializer, responses=s.VehicleSerializer)
+    def post(self, request, code):
+        data = valid(s.DutyStatusSerializer, request.data)
+        vehicle = selectors.vehicle_get(organization_id=organization_id_of(request), code=code)
+        vehicle = vehicle_set_status(vehicle_id=vehicle.id, status=data["status"], actor=actor_of(request), reason=data["reason"])
+        return Response(s.VehicleSerializer(vehicle).data)
+
+
+class DriverStatus(APIView):
+    @extend_schema(request=s.DutyStatusSerializer, responses=dict)
+    def post(self, request, code):
+        data = valid(s.DutyStatusSerializer, request.data)
+        driver = selectors.driver_get(organization_id=organization_id_of(request), code=code)
+        driver = driver_set_status(driver_id=driver.id, status=data["status"], actor=actor_of(request), reason=data["reason"])
+        return Response({"code": driver.code, "status": driver.status})
+
+
+class CarrierEvents(APIView):
+    @extend_schema(request=s.CarrierEventBatchSerializer, responses={202: dict})
+    def post(self, request):
+        """Status updates for orders booked with carriers. Each event id is applied once."""
+        data = valid(s.CarrierEventBatchSerializer, request.data)
+        result = carrier_events_apply(organization_id=organization_id_of(request), events=data["events"])
+        return Response(result, status=202)
+
+
+class CarrierAvailability(APIView):
+    @extend_schema(request=s.CarrierAvailabilitySerializer, responses=dict)
+    def post(self, request, code):
+        """A carrier's health (up, degraded, down) and the capacity it reports per zone and window."""
+        data = valid(s.CarrierAvailabilitySerializer, request.data)
+        carrier = selectors.carrier_get(organization_id=organization_id_of(request), code=code)
+        actor = actor_of(request)
+        if "health" in data:
+            carrier = carrier_set_health(carrier_id=carrier.id, health=data["health"], reason=data["reason"], actor=actor)
+        slots = carrier_report_capacity(carrier_id=carrier.id, slots=data.get("capacity", []), actor=actor) if data.get("capacity") else 0
+        return Response({"carrier": carrier.code, "health": carrier.health, "capacity_slots": slots})

@@ -1,0 +1,299 @@
+"""The domain core's tables. Models hold data and invariants of one row; every write that
+spans rows lives in dispatch.services."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from .status import (
+    Actor,
+    DutyStatus,
+    FailureReason,
+    OrderStatus,
+    Risk,
+    Role,
+    ServiceLevel,
+    StopKind,
+)
+
+LAT = [MinValueValidator(-90), MaxValueValidator(90)]
+LON = [MinValueValidator(-180), MaxValueValidator(180)]
+
+
+def new_tracking_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.DISPATCHER)
+
+
+class ApiToken(models.Model):
+    """A per-organization API credential. Only a hash of the secret is stored."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class Hub(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="hubs")
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=200)
+    lat = models.FloatField(validators=LAT)
+    lon = models.FloatField(validators=LON)
+    load_min_per_order = models.FloatField(default=1.0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "code"], name="hub_code_per_org")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Fleet(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="fleets")
+    name = models.CharField(max_length=200)
+    hub = models.ForeignKey(Hub, on_delete=models.PROTECT, related_name="fleets")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Vehicle(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="vehicles")
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="vehicles")
+    code = models.CharField(max_length=40)
+    capacity_kg = models.FloatField(validators=[MinValueValidator(0)])
+    capacity_m3 = models.FloatField(default=10.0, validators=[MinValueValidator(0)])
+    skills = models.JSONField(default=list, blank=True)
+    cost_per_km = models.FloatField(default=0.55)
+    cost_per_hour = models.FloatField(default=24.0)
+    fixed_cost = models.FloatField(default=0.0)
+    status = models.CharField(max_length=20, choices=DutyStatus.choices, default=DutyStatus.OFF_DUTY)
+    # Latest accepted position. Only a newer ping moves it (see services.positions).
+    lat = models.FloatField(null=True, blank=True, validators=LAT)
+    lon = models.FloatField(null=True, blank=True, validators=LON)
+    speed_kmh = models.FloatField(null=True, blank=True)
+    heading = models.FloatField(null=True, blank=True)
+    position_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="vehicle_code_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Driver(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="drivers")
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20, choices=DutyStatus.choices, default=DutyStatus.OFF_DUTY)
+    status_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="driver_code_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Shift(models.Model):
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="shifts")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="shifts")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start")
+        ]
+
+
+class Order(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="orders")
+    external_ref = models.CharField(max_length=100)
+    hub = models.ForeignKey(Hub, on_delete=models.PROTECT, related_name="orders")
+    address = models.CharField(max_length=300)
+    lat = models.FloatField(validators=LAT)
+    lon = models.FloatField(validators=LON)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    sla_deadline = models.DateTimeField()
+    service_level = models.CharField(max_length=20, choices=ServiceLevel.choices)
+    weight_kg = models.FloatField(validators=[MinValueValidator(0)])
+    volume_m3 = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
+    requires = models.JSONField(default=list, blank=True)
+    service_min = models.FloatField(default=4.0)
+    customer_name = models.CharField(max_length=200)
+    customer_email = models.EmailField(blank=True)
+    customer_phone = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.CREATED, db_index=True)
+    risk = models.CharField(max_length=20, choices=Risk.choices, default=Risk.ON_TIME)
+    eta = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=30, choices=FailureReason.choices, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # Current assignment, kept in step with the active Assignment by services.assignments.
+    vehicle = models.ForeignKey(Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    carrier = models.ForeignKey("carriers.Carrier", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    tracking_token = models.CharField(max_length=64, unique=True, default=new_tracking_token)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "external_ref"], name="order_ref_per_org"),
+            models.CheckConstraint(condition=Q(window_end__gt=models.F("window_start")), name="order_window_ordered"),
+        ]
+        indexes = [models.Index(fields=["organization", "status"])]
+
+    def __str__(self) -> str:
+        return self.external_ref
+
+    @property
+    def on_time(self) -> bool | None:
+        if self.delivered_at is None:
+            return None
+        return self.delivered_at <= self.window_end
+
+
+class Route(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="routes")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="routes")
+    service_date = models.DateField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Stop(models.Model):
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="stops")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="stops")
+    kind = models.CharField(max_length=10, choices=StopKind.choices)
+    sequence = models.PositiveIntegerField()
+    lat = models.FloatField()
+    lon = models.FloatField()
+    planned_at = models.DateTimeField(null=True, blank=True)
+    eta = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        indexes = [models.Index(fields=["route", "sequence"])]
+
+
+class Assignment(models.Model):
+    """One version of where an order is meant to go: a van route or a carrier booking."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="assignments")
+    version = models.PositiveIntegerField()
+    vehicle = models.ForeignKey(Vehicle, null=True, blank=True, on_delete=models.SET_NULL)
+    route = models.ForeignKey(Route, null=True, blank=True, on_delete=models.SET_NULL)
+    booking = models.ForeignKey("carriers.CarrierBooking", null=True, blank=True, on_delete=models.SET_NULL)
+    active = models.BooleanField(default=True)
+    actor_type = models.CharField(max_length=20, choices=Actor.choices)
+    actor = models.CharField(max_length=200)
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "version"], name="assignment_version_per_order"),
+            models.UniqueConstraint(fields=["order"], condition=Q(active=True), name="one_active_assignment"),
+            models.CheckConstraint(
+                condition=Q(vehicle__isnull=False, booking__isnull=True) | Q(vehicle__isnull=True, booking__isnull=False),
+                name="assignment_vehicle_xor_booking",
+            ),
+        ]
+
+
+class VehiclePosition(models.Model):
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="positions")
+    lat = models.FloatField(validators=LAT)
+    lon = models.FloatField(validators=LON)
+    recorded_at = models.DateTimeField()
+    speed_kmh = models.FloatField(null=True, blank=True)
+    heading = models.FloatField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["vehicle", "recorded_at"])]
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("The event log is append-only")
+
+    def delete(self):
+        raise TypeError("The event log is append-only")
+
+
+class Event(models.Model):
+    """Append-only log of everything that happened to an order, vehicle or carrier."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=60, db_index=True)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    vehicle = models.ForeignKey(Vehicle, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    carrier = models.ForeignKey("carriers.Carrier", null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    actor_type = models.CharField(max_length=20, choices=Actor.choices)
+    actor = models.CharField(max_length=200)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("The event log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("The event log is append-only")
+
+
+class IdempotencyRecord(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    key = models.CharField(max_length=200)
+    endpoint = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "endpoint", "key"], name="idempotency_key_per_org")
+        ]

@@ -1,0 +1,64 @@
+"""Versioned assignments of an order to a van route or a carrier booking."""
+
+from __future__ import annotations
+
+from django.db.models import Max
+
+from dispatch.models import Assignment, Order, Vehicle
+from dispatch.status import OrderStatus
+
+from . import ActorRef
+from .log import event_record
+from .orders import order_transition
+from .routes import risk_for, route_active_for, route_append_order, route_remove_order
+
+
+def _next_version(order: Order) -> int:
+    return (order.assignments.aggregate(m=Max("version"))["m"] or 0) + 1
+
+
+def assignment_release(*, order: Order, actor: ActorRef, reason: str) -> None:
+    """Deactivate the order's current assignment and remove its open stops. Caller holds the order lock."""
+    current = order.assignments.filter(active=True).select_related("booking").first()
+    if current is None:
+        return
+    current.active = False
+    current.save(update_fields=["active"])
+    route_remove_order(order=order)
+    if current.booking_id:
+        from carriers.services import booking_mark_cancelled
+
+        booking_mark_cancelled(booking=current.booking)
+    event_record(organization_id=order.organization_id, kind="assignment.released", actor=actor, order=order,
+                 data={"version": current.version, "reason": reason})
+
+
+def assignment_to_vehicle(*, order: Order, vehicle: Vehicle, actor: ActorRef, reason: str = "",
+                          on_board: bool = False) -> Assignment:
+    """Put the order on the end of the vehicle's active route. Caller holds the order lock."""
+    assignment_release(order=order, actor=actor, reason=f"moved to vehicle {vehicle.code}")
+    route = route_active_for(vehicle=vehicle, day=order.window_start.date())
+    route_append_order(route=route, order=order, pickup=not on_board)
+    assignment = Assignment.objects.create(
+        order=order, version=_next_version(order), vehicle=vehicle, route=route,
+        actor_type=actor.type, actor=actor.name, reason=reason,
+    )
+    order.vehicle, order.carrier = vehicle, None
+    order_transition(order=order, status=OrderStatus.ASSIGNED, actor=actor, reason=reason,
+                     data={"vehicle": vehicle.code, "assignment_version": assignment.version})
+    return assignment
+
+
+def assignment_to_booking(*, order: Order, booking, actor: ActorRef, reason: str = "") -> Assignment:
+    """Record that the order is now carried by a confirmed carrier booking. Caller holds the order lock."""
+    assignment_release(order=order, actor=actor, reason=f"booked with {booking.carrier.code}")
+    assignment = Assignment.objects.create(
+        order=order, version=_next_version(order), booking=booking,
+        actor_type=actor.type, actor=actor.name, reason=reason,
+    )
+    order.vehicle, order.carrier = None, booking.carrier
+    order.eta = booking.promised_at
+    order.risk = risk_for(order.eta, order.window_end)
+    order_transition(order=order, status=OrderStatus.BOOKED, actor=actor, reason=reason,
+                     data={"carrier": booking.carrier.code, "assignment_version": assignment.version})
+    return assignment

@@ -1,0 +1,50 @@
+"""Vehicle positions from telematics feeds."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from controltower import events
+from controltower.payloads import vehicle_snapshot
+from dispatch.errors import ValidationFailed
+from dispatch.models import Vehicle, VehiclePosition
+
+from .routes import route_recompute_etas
+
+
+@transaction.atomic
+def positions_ingest(*, organization_id: int, pings: list[dict]) -> dict:
+    """Store every ping; move a vehicle only to a ping newer than the one it stands on, so a late,
+    out-of-order ping is kept for the record but never moves a vehicle backwards."""
+    codes = {p["vehicle"] for p in pings}
+    vehicles = {
+        v.code: v
+        for v in Vehicle.objects.select_for_update().filter(organization_id=organization_id, code__in=codes).order_by("id")
+    }
+    unknown = sorted(codes - vehicles.keys())
+    if unknown:
+        raise ValidationFailed(
+            "Unknown vehicle", errors={"vehicle": [f"No vehicle with code {c!r} in this organization" for c in unknown]}
+        )
+    VehiclePosition.objects.bulk_create(
+        VehiclePosition(vehicle=vehicles[p["vehicle"]], lat=p["lat"], lon=p["lon"], recorded_at=p["timestamp"],
+                        speed_kmh=p.get("speed"), heading=p.get("heading"))
+        for p in pings
+    )
+    moved: dict[str, Vehicle] = {}
+    stale = 0
+    for ping in sorted(pings, key=lambda p: p["timestamp"]):
+        vehicle = vehicles[ping["vehicle"]]
+        if vehicle.position_at is not None and ping["timestamp"] <= vehicle.position_at:
+            stale += 1
+            continue
+        vehicle.lat, vehicle.lon = ping["lat"], ping["lon"]
+        vehicle.speed_kmh, vehicle.heading = ping.get("speed"), ping.get("heading")
+        vehicle.position_at = ping["timestamp"]
+        moved[vehicle.code] = vehicle
+    if moved:
+        Vehicle.objects.bulk_update(list(moved.values()), ["lat", "lon", "speed_kmh", "heading", "position_at"])
+        events.publish(organization_id, "vehicles.moved", {"vehicles": [vehicle_snapshot(v) for v in moved.values()]})
+        for vehicle in moved.values():
+            route_recompute_etas(vehicle=vehicle)
+    return {"accepted": len(pings), "moved": sorted(moved), "stale": stale}

@@ -1,0 +1,97 @@
+"""Van routes: stops, their completion, and ETAs from the vehicle's live position."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Max
+from django.utils import timezone
+
+from controltower import events
+from controltower.payloads import order_payload
+from dispatch.geo import road_km, travel_minutes
+from dispatch.models import Order, Route, Stop, Vehicle
+from dispatch.status import OrderStatus, Risk, StopKind
+
+AT_RISK_MARGIN = timedelta(minutes=15)
+ETA_PUBLISH_TOLERANCE = timedelta(minutes=3)
+
+
+def risk_for(eta: datetime | None, window_end: datetime) -> str:
+    if eta is None:
+        return Risk.ON_TIME
+    if eta > window_end:
+        return Risk.LATE
+    if eta > window_end - AT_RISK_MARGIN:
+        return Risk.AT_RISK
+    return Risk.ON_TIME
+
+
+def route_active_for(*, vehicle: Vehicle, day) -> Route:
+    route = Route.objects.filter(vehicle=vehicle, active=True).order_by("-id").first()
+    if route is None:
+        route = Route.objects.create(organization_id=vehicle.organization_id, vehicle=vehicle, service_date=day)
+    return route
+
+
+def route_append_order(*, route: Route, order: Order, pickup: bool = True) -> None:
+    last = route.stops.aggregate(m=Max("sequence"))["m"] or 0
+    stops = []
+    if pickup:
+        last += 1
+        stops.append(Stop(route=route, order=order, kind=StopKind.PICKUP, sequence=last, lat=order.hub.lat, lon=order.hub.lon))
+    stops.append(Stop(route=route, order=order, kind=StopKind.DELIVERY, sequence=last + 1, lat=order.lat, lon=order.lon))
+    Stop.objects.bulk_create(stops)
+
+
+def route_remove_order(*, order: Order) -> None:
+    Stop.objects.filter(order=order, completed_at__isnull=True).delete()
+
+
+def stop_complete_for_order(*, order: Order, at: datetime) -> None:
+    Stop.objects.filter(order=order, kind=StopKind.DELIVERY, completed_at__isnull=True).update(completed_at=at)
+
+
+def stop_complete_pickups(*, vehicle: Vehicle, at: datetime) -> None:
+    Stop.objects.filter(route__vehicle=vehicle, route__active=True, kind=StopKind.PICKUP,
+                        completed_at__isnull=True).update(completed_at=at)
+
+
+def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> list[Order]:
+    """Walk the vehicle's remaining stops from where it is now; store each stop's ETA and each
+    order's ETA and risk. Publishes the orders whose risk changed or whose ETA moved by more
+    than the tolerance. Returns the changed orders."""
+    if vehicle.lat is None:
+        return []
+    now = now or timezone.now()
+    stops = list(
+        Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
+        .select_related("order", "order__hub", "order__vehicle", "order__carrier")
+        .order_by("route_id", "sequence")
+    )
+    t = max(now, vehicle.position_at or now)
+    lat, lon = vehicle.lat, vehicle.lon
+    changed: list[Order] = []
+    for stop in stops:
+        t += timedelta(minutes=travel_minutes(road_km(lat, lon, stop.lat, stop.lon)))
+        lat, lon = stop.lat, stop.lon
+        order = stop.order
+        if stop.kind == StopKind.DELIVERY:
+            t = max(t, order.window_start)
+        stop.eta = t
+        if stop.kind == StopKind.DELIVERY:
+            if order.status not in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.CANCELLED):
+                new_risk = risk_for(t, order.window_end)
+                moved = order.eta is None or abs(order.eta - t) > ETA_PUBLISH_TOLERANCE
+                if new_risk != order.risk or moved:
+                    order.eta, order.risk = t, new_risk
+                    changed.append(order)
+            t += timedelta(minutes=order.service_min)
+        else:
+            t += timedelta(minutes=order.hub.load_min_per_order)
+    Stop.objects.bulk_update(stops, ["eta"])
+    if changed:
+        Order.objects.bulk_update(changed, ["eta", "risk"])
+        for order in changed:
+            events.publish(order.organization_id, "order.changed", order_payload(order))
+    return changed

@@ -1,0 +1,143 @@
+"""Status vocabularies. Each choice carries its presentation (label, colour) so templates
+and the live map never branch on status strings, and the order lifecycle is enforced here
+and only here."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ChoiceSet(models.TextChoices):
+    """TextChoices whose members also know their colour (a CSS colour string)."""
+
+    @classmethod
+    def colours(cls) -> dict[str, str]:
+        return {m.value: cls._colour_map().get(m.value, "#64748b") for m in cls}
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return cls.colours().get(value, "#64748b")
+
+    @classmethod
+    def _colour_map(cls) -> dict[str, str]:  # overridden per set
+        return {}
+
+    @classmethod
+    def presentation(cls) -> list[dict[str, str]]:
+        return [{"value": m.value, "label": m.label, "colour": cls.colour(m.value)} for m in cls]
+
+
+class OrderStatus(ChoiceSet):
+    CREATED = "created", "Created"
+    PLANNED = "planned", "Planned"
+    ASSIGNED = "assigned", "Assigned to van"
+    BOOKED = "booked", "Booked with carrier"
+    PICKED_UP = "picked_up", "Picked up"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    RETURNED = "returned", "Returned"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def _colour_map(cls) -> dict[str, str]:
+        return {
+            "created": "#94a3b8",
+            "planned": "#a78bfa",
+            "assigned": "#3b82f6",
+            "booked": "#06b6d4",
+            "picked_up": "#0ea5e9",
+            "out_for_delivery": "#f59e0b",
+            "delivered": "#22c55e",
+            "failed": "#ef4444",
+            "returned": "#b45309",
+            "cancelled": "#475569",
+        }
+
+
+TERMINAL_ORDER_STATUSES = frozenset(
+    {OrderStatus.DELIVERED, OrderStatus.RETURNED, OrderStatus.CANCELLED}
+)
+OPEN_ORDER_STATUSES = frozenset(OrderStatus.values) - TERMINAL_ORDER_STATUSES - {OrderStatus.FAILED}
+
+# The canonical lifecycle. A failed order may be re-attempted (planned again) or returned.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    "created": frozenset({"planned", "assigned", "booked", "cancelled"}),
+    "planned": frozenset({"created", "assigned", "booked", "cancelled"}),
+    "assigned": frozenset({"planned", "booked", "assigned", "picked_up", "cancelled"}),
+    "booked": frozenset({"planned", "assigned", "booked", "picked_up", "failed", "cancelled"}),
+    "picked_up": frozenset({"out_for_delivery", "delivered", "failed"}),
+    "out_for_delivery": frozenset({"delivered", "failed"}),
+    "failed": frozenset({"planned", "returned"}),
+    "delivered": frozenset(),
+    "returned": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+def can_transition(current: str, new: str) -> bool:
+    return new in ORDER_TRANSITIONS.get(current, frozenset())
+
+
+class ServiceLevel(ChoiceSet):
+    EXPRESS = "express", "Express"
+    SAME_DAY = "same_day", "Same day"
+    SCHEDULED = "scheduled", "Scheduled"
+    NEXT_DAY = "next_day", "Next day"
+
+
+class Role(ChoiceSet):
+    DISPATCHER = "dispatcher", "Dispatcher"
+    OPS_MANAGER = "ops_manager", "Ops manager"
+    ADMIN = "admin", "Admin"
+
+
+class DutyStatus(ChoiceSet):
+    ON_DUTY = "on_duty", "On duty"
+    OFF_DUTY = "off_duty", "Off duty"
+    UNAVAILABLE = "unavailable", "Unavailable"
+
+    @classmethod
+    def _colour_map(cls) -> dict[str, str]:
+        return {"on_duty": "#22c55e", "off_duty": "#94a3b8", "unavailable": "#ef4444"}
+
+
+class CarrierHealth(ChoiceSet):
+    UP = "up", "Up"
+    DEGRADED = "degraded", "Degraded"
+    DOWN = "down", "Down"
+
+    @classmethod
+    def _colour_map(cls) -> dict[str, str]:
+        return {"up": "#22c55e", "degraded": "#f59e0b", "down": "#ef4444"}
+
+
+class StopKind(ChoiceSet):
+    PICKUP = "pickup", "Pickup"
+    DELIVERY = "delivery", "Delivery"
+
+
+class Risk(ChoiceSet):
+    ON_TIME = "on_time", "On time"
+    AT_RISK = "at_risk", "At risk"
+    LATE = "late", "Late"
+
+    @classmethod
+    def _colour_map(cls) -> dict[str, str]:
+        return {"on_time": "#22c55e", "at_risk": "#f59e0b", "late": "#ef4444"}
+
+
+class Actor(ChoiceSet):
+    USER = "user", "User"
+    API = "api", "API client"
+    SYSTEM = "system", "System"
+    CARRIER = "carrier", "Carrier"
+    SIMULATOR = "simulator", "Simulator"
+
+
+class FailureReason(ChoiceSet):
+    NOT_HOME = "not_home", "Customer not home"
+    REFUSED = "refused", "Refused"
+    ADDRESS = "address_problem", "Address problem"
+    DAMAGED = "damaged", "Damaged"
+    OTHER = "other", "Other"

@@ -1,0 +1,132 @@
+/* Live control tower glue: the WebSocket brings numbered hints; HTTP state is the truth.
+   On connect, reconnect or any gap in sequence numbers, the page reloads state over HTTP. */
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("ct-config").textContent);
+  const stateEl = document.getElementById("live-state");
+  const map = L.map("map", { preferCanvas: false, zoomSnap: 0.25, attributionControl: false });
+  map.setView([41.88, -87.65], 11);
+  const layers = { hubs: L.layerGroup().addTo(map), orders: L.layerGroup().addTo(map), vehicles: L.layerGroup().addTo(map) };
+  const ct = (window.ct = { lastSeq: 0, vehicles: {}, orders: {}, reloads: 0, messages: 0, fitted: false });
+  let reloading = null;
+  let buffered = [];
+  let refreshTimer = null;
+
+  function status(text) { stateEl.textContent = text; stateEl.dataset.seq = String(ct.lastSeq); }
+
+  function vanIcon(v) {
+    const colour = (cfg.dutyColours || {})[v.status] || "#2563eb";
+    return L.divIcon({
+      className: "van-marker",
+      html: '<span class="van" data-vehicle="' + v.code + '" style="border-color:' + colour + '">' + v.code + "</span>",
+      iconSize: [46, 18], iconAnchor: [23, 9],
+    });
+  }
+
+  function upsertVehicle(v) {
+    if (v.lat == null || v.lon == null) return;
+    let m = ct.vehicles[v.code];
+    if (!m) {
+      m = L.marker([v.lat, v.lon], { icon: vanIcon(v), zIndexOffset: 1000, keyboard: false }).addTo(layers.vehicles);
+      ct.vehicles[v.code] = m;
+    } else {
+      m.setLatLng([v.lat, v.lon]);
+      if (m.options._status !== v.status) m.setIcon(vanIcon(v));
+    }
+    m.options._status = v.status;
+    m.bindTooltip(v.code + (v.speed_kmh != null ? " · " + Math.round(v.speed_kmh) + " km/h" : ""));
+  }
+
+  function upsertOrder(o) {
+    const terminal = o.status === "cancelled" || o.status === "returned";
+    let m = ct.orders[o.ref];
+    if (terminal) { if (m) { layers.orders.removeLayer(m); delete ct.orders[o.ref]; } return; }
+    const style = {
+      radius: o.status === "delivered" ? 3 : 5, weight: o.risk === "on_time" ? 1 : 3,
+      color: o.risk === "on_time" ? "#1e293b" : o.risk_colour, fillColor: o.colour, fillOpacity: 0.9,
+    };
+    if (!m) {
+      m = L.circleMarker([o.lat, o.lon], style).addTo(layers.orders);
+      ct.orders[o.ref] = m;
+    } else {
+      m.setStyle(style);
+    }
+    m.bindTooltip(o.ref + " · " + o.status_label + (o.vehicle ? " · " + o.vehicle : o.carrier ? " · " + o.carrier : ""));
+  }
+
+  function render(state) {
+    layers.hubs.clearLayers(); layers.orders.clearLayers(); layers.vehicles.clearLayers();
+    ct.vehicles = {}; ct.orders = {};
+    state.hubs.forEach(function (h) {
+      L.marker([h.lat, h.lon], { icon: L.divIcon({ className: "hub-marker", html: '<span class="hub">' + h.code + "</span>", iconSize: [40, 20], iconAnchor: [20, 10] }) })
+        .bindTooltip(h.name).addTo(layers.hubs);
+    });
+    state.orders.forEach(upsertOrder);
+    state.vehicles.forEach(upsertVehicle);
+    if (!ct.fitted) {
+      const pts = state.hubs.map(function (h) { return [h.lat, h.lon]; }).concat(state.orders.map(function (o) { return [o.lat, o.lon]; }));
+      if (pts.length) { map.fitBounds(L.latLngBounds(pts).pad(0.05)); ct.fitted = true; }
+    }
+  }
+
+  function refreshPartials() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () {
+      ["kpis", "carriers", "order-filters"].forEach(function (id) {
+        const el = document.getElementById(id);
+        if (el) htmx.trigger(el, "ct-refresh");
+      });
+    }, 150);
+  }
+
+  function apply(msg) {
+    ct.lastSeq = msg.seq;
+    ct.messages += 1;
+    const d = msg.data;
+    if (msg.type === "vehicles.moved") d.vehicles.forEach(upsertVehicle);
+    else if (msg.type === "order.changed") { upsertOrder(d); refreshPartials(); }
+    else if (msg.type === "vehicle.changed") { const m = ct.vehicles[d.code]; if (m) { m.options._status = null; } reload(); }
+    else refreshPartials();
+    status("live · #" + ct.lastSeq);
+  }
+
+  function reload() {
+    if (reloading) return reloading;
+    buffered = [];
+    reloading = fetch(cfg.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error("state " + r.status); return r.json(); })
+      .then(function (state) {
+        ct.lastSeq = state.seq; ct.reloads += 1;
+        render(state);
+        refreshPartials();
+        const pending = buffered.sort(function (a, b) { return a.seq - b.seq; });
+        buffered = [];
+        reloading = null;
+        pending.forEach(receive);
+        status("live · #" + ct.lastSeq);
+      })
+      .catch(function () { reloading = null; status("reload failed; retrying"); setTimeout(reload, 2000); });
+    return reloading;
+  }
+
+  function receive(msg) {
+    if (reloading) { buffered.push(msg); return; }
+    if (msg.seq <= ct.lastSeq) return;            // already part of the state we hold
+    if (msg.seq !== ct.lastSeq + 1) { reload(); return; }  // a gap: a hint was lost
+    apply(msg);
+  }
+
+  let backoff = 500;
+  function connect() {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath);
+    ct.socket = ws;
+    ws.onopen = function () { backoff = 500; status("live"); reload(); };
+    ws.onmessage = function (e) { receive(JSON.parse(e.data)); };
+    ws.onclose = function (e) {
+      if (e.code === 4401) { status("signed out"); location.href = "/login/?next=/"; return; }
+      status("reconnecting…");
+      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000);
+    };
+  }
+  connect();
+})();
