@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from dispatch import clock
 
 from controltower import events
 from controltower.payloads import carrier_payload, order_payload
@@ -36,7 +36,7 @@ def carrier_set_health(*, carrier_id: int, health: str, reason: str, actor: Acto
     if carrier.health == health and carrier.health_reason == reason:
         return carrier
     previous = carrier.health
-    carrier.health, carrier.health_reason, carrier.health_at = health, reason, timezone.now()
+    carrier.health, carrier.health_reason, carrier.health_at = health, reason, clock.now()
     carrier.save(update_fields=["health", "health_reason", "health_at"])
     event_record(organization_id=carrier.organization_id, kind="carrier.health", actor=actor, carrier=carrier,
                  data={"from": previous, "to": health, "reason": reason})
@@ -71,7 +71,7 @@ def booking_record_confirmed(*, order: Order, carrier: Carrier, external_id: str
     existing = CarrierBooking.objects.filter(idempotency_key=idempotency_key).first()
     if existing:
         return existing
-    order = Order.objects.select_for_update().select_related("hub", "vehicle", "carrier").get(pk=order.pk)
+    order = Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order.pk)
     booking = CarrierBooking.objects.create(
         organization_id=order.organization_id, carrier=carrier, order=order, idempotency_key=idempotency_key,
         external_id=external_id, status=BookingStatus.CONFIRMED, price=round(price, 2), promised_at=promised_at,
@@ -93,7 +93,7 @@ def carrier_event_apply(*, organization_id: int, carrier: Carrier, event_id: str
                 CarrierEventReceipt.objects.create(carrier=carrier, event_id=event_id)
         except IntegrityError:
             return {"duplicate": True}
-        order = (Order.objects.select_for_update().select_related("hub", "vehicle", "carrier")
+        order = (Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier")
                  .filter(organization_id=organization_id, external_ref=order_ref).first())
         if order is None:
             raise ValidationFailed("Unknown order", errors={"order": [f"No order {order_ref!r}"]})

@@ -73,9 +73,9 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
+VAR_DIR.mkdir(exist_ok=True)
 EMBEDDED = not env("DATABASE_URL", default="")
 if EMBEDDED:
-    VAR_DIR.mkdir(exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -160,7 +160,8 @@ STATIC_URL = "/static/"
 # app would import its GIS admin widgets, which need GDAL.
 LEAFLET_STATIC = Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static"
 STATICFILES_DIRS = [BASE_DIR / "static", LEAFLET_STATIC]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
 LANGUAGE_CODE = "en-us"

@@ -32,6 +32,7 @@ def new_tracking_token() -> str:
 class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
+    auto_plan = models.BooleanField(default=False, help_text="Plan new orders onto vans and carriers as they arrive")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -297,3 +298,11 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "endpoint", "key"], name="idempotency_key_per_org")
         ]
+
+
+class ClockAnchor(models.Model):
+    """Set only while a simulation runs: the virtual clock every process reads (dispatch.clock)."""
+
+    real_at = models.DateTimeField()
+    sim_at = models.DateTimeField()
+    speed = models.FloatField(default=1.0)

@@ -8,7 +8,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from carriers.models import Carrier
-from dispatch.models import Driver, Event, Hub, Order, Vehicle
+from dispatch.models import Driver, Event, Hub, Order, Stop, Vehicle
 from dispatch.status import OPEN_ORDER_STATUSES, OrderStatus, Risk
 
 
@@ -99,3 +99,15 @@ def kpis_for(*, organization_id: int) -> dict:
 
 def events_for_order(*, order: Order) -> QuerySet[Event]:
     return order.events.order_by("id")
+
+
+def manifest_for(*, vehicle: Vehicle) -> list[dict]:
+    """The vehicle's remaining stops, in order, as the driver app sees them."""
+    stops = (Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
+             .select_related("order").order_by("route_id", "sequence"))
+    return [
+        {"order": s.order.external_ref, "kind": s.kind, "lat": s.lat, "lon": s.lon, "eta": s.eta,
+         "window_start": s.order.window_start, "window_end": s.order.window_end, "service_min": s.order.service_min,
+         "status": s.order.status}
+        for s in stops
+    ]

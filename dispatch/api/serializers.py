@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from rest_framework import serializers
 
+from dispatch import clock
 from dispatch.models import Order, Vehicle
 from dispatch.status import DutyStatus, FailureReason, OrderStatus, ServiceLevel
 
 from .fields import FiniteFloatField, Latitude, Longitude
 
 SKILLS = ["bulky", "regulated", "cold", "fragile"]
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 REF = r"^[A-Za-z0-9._:\-]{1,100}$"
 
 
@@ -112,6 +116,11 @@ class PingSerializer(serializers.Serializer):
     timestamp = serializers.DateTimeField()
     speed = FiniteFloatField(min_value=0, max_value=300, required=False, allow_null=True)
     heading = FiniteFloatField(min_value=0, max_value=360, required=False, allow_null=True)
+
+    def validate_timestamp(self, value):
+        if value > clock.now() + MAX_CLOCK_SKEW:
+            raise serializers.ValidationError("The timestamp is in the future; check the device clock.")
+        return value
 
 
 class PingBatchSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("vehicle-positions/", views.VehiclePositions.as_view(), name="api-positions"),
     path("vehicles/", views.VehicleList.as_view(), name="api-vehicles"),
     path("vehicles/<str:code>/status/", views.VehicleStatus.as_view(), name="api-vehicle-status"),
+    path("vehicles/<str:code>/manifest/", views.VehicleManifest.as_view(), name="api-vehicle-manifest"),
     path("drivers/<str:code>/status/", views.DriverStatus.as_view(), name="api-driver-status"),
     path("carrier-events/", views.CarrierEvents.as_view(), name="api-carrier-events"),
     path("carriers/<str:code>/availability/", views.CarrierAvailability.as_view(), name="api-carrier-availability"),

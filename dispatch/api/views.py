@@ -159,3 +159,11 @@ class CarrierAvailability(APIView):
             carrier = carrier_set_health(carrier_id=carrier.id, health=data["health"], reason=data["reason"], actor=actor)
         slots = carrier_report_capacity(carrier_id=carrier.id, slots=data.get("capacity", []), actor=actor) if data.get("capacity") else 0
         return Response({"carrier": carrier.code, "health": carrier.health, "capacity_slots": slots})
+
+
+class VehicleManifest(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request, code):
+        """The vehicle's remaining stops in driving order (what the driver app shows)."""
+        vehicle = selectors.vehicle_get(organization_id=organization_id_of(request), code=code)
+        return Response({"vehicle": vehicle.code, "status": vehicle.status, "stops": selectors.manifest_for(vehicle=vehicle)})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
+from dispatch import clock
 
 from controltower import events
 from controltower.payloads import vehicle_payload
@@ -31,9 +31,9 @@ def driver_set_status(*, driver_id: int, status: str, actor: ActorRef, reason: s
     driver = Driver.objects.select_for_update().get(pk=driver_id)
     if driver.status == status:
         return driver
-    previous, driver.status, driver.status_at = driver.status, status, timezone.now()
+    previous, driver.status, driver.status_at = driver.status, status, clock.now()
     driver.save(update_fields=["status", "status_at"])
-    shift = driver.shifts.filter(starts_at__lte=timezone.now(), ends_at__gte=timezone.now()).select_related("vehicle").first()
+    shift = driver.shifts.filter(starts_at__lte=clock.now(), ends_at__gte=clock.now()).select_related("vehicle").first()
     event_record(organization_id=driver.organization_id, kind="driver.status", actor=actor,
                  vehicle=shift.vehicle if shift else None,
                  data={"driver": driver.code, "from": previous, "to": status, "reason": reason})

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
+from dispatch import clock
 
 from controltower import events
 from controltower.payloads import order_payload
 from dispatch.errors import InvalidTransition, ValidationFailed
-from dispatch.models import Hub, Order
-from dispatch.status import FailureReason, OrderStatus, Risk, can_transition
+from dispatch.models import Hub, Order, Organization
+from dispatch.status import FailureReason, OrderStatus, Risk, StopKind, can_transition
 
 from . import ActorRef
 from .log import event_record
@@ -52,11 +52,15 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
         event_record(organization_id=organization_id, kind="order.created", actor=actor, order=order,
                      data={"ref": order.external_ref, "service_level": order.service_level})
         events.publish(organization_id, "order.changed", order_payload(order))
+    if Organization.objects.filter(pk=organization_id, auto_plan=True).exists():
+        from dispatch.tasks import plan_new_orders
+
+        transaction.on_commit(lambda: plan_new_orders.delay(organization_id))
     return created
 
 
 def _lock(order_id: int) -> Order:
-    return Order.objects.select_for_update().select_related("hub", "vehicle", "carrier").get(pk=order_id)
+    return Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order_id)
 
 
 def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str = "",
@@ -76,7 +80,7 @@ def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str 
     order.status = status
     order.version += 1
     if status == OrderStatus.DELIVERED:
-        order.delivered_at = at or timezone.now()
+        order.delivered_at = at or clock.now()
         order.eta = order.delivered_at
         order.risk = Risk.ON_TIME if order.delivered_at <= order.window_end else Risk.LATE
     if status == OrderStatus.FAILED:
@@ -96,10 +100,11 @@ def order_set_status(*, organization_id: int, order_id: int, status: str, actor:
     if order.organization_id != organization_id:
         raise InvalidTransition("Order belongs to another organization")
     order = order_transition(order=order, status=status, actor=actor, reason=reason, failure_reason=failure_reason, at=at)
-    if status in (OrderStatus.DELIVERED, OrderStatus.FAILED):
+    if status in (OrderStatus.PICKED_UP, OrderStatus.DELIVERED, OrderStatus.FAILED):
         from .routes import stop_complete_for_order
 
-        stop_complete_for_order(order=order, at=at or timezone.now())
+        stop_complete_for_order(order=order, kind=StopKind.PICKUP if status == OrderStatus.PICKED_UP else StopKind.DELIVERY,
+                                at=at or clock.now())
     return order
 
 

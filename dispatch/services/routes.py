@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db.models import Max
-from django.utils import timezone
+from dispatch import clock
 
 from controltower import events
 from controltower.payloads import order_payload
@@ -48,13 +48,8 @@ def route_remove_order(*, order: Order) -> None:
     Stop.objects.filter(order=order, completed_at__isnull=True).delete()
 
 
-def stop_complete_for_order(*, order: Order, at: datetime) -> None:
-    Stop.objects.filter(order=order, kind=StopKind.DELIVERY, completed_at__isnull=True).update(completed_at=at)
-
-
-def stop_complete_pickups(*, vehicle: Vehicle, at: datetime) -> None:
-    Stop.objects.filter(route__vehicle=vehicle, route__active=True, kind=StopKind.PICKUP,
-                        completed_at__isnull=True).update(completed_at=at)
+def stop_complete_for_order(*, order: Order, kind: str, at: datetime) -> None:
+    Stop.objects.filter(order=order, kind=kind, completed_at__isnull=True).update(completed_at=at)
 
 
 def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> list[Order]:
@@ -63,7 +58,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     than the tolerance. Returns the changed orders."""
     if vehicle.lat is None:
         return []
-    now = now or timezone.now()
+    now = now or clock.now()
     stops = list(
         Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
         .select_related("order", "order__hub", "order__vehicle", "order__carrier")

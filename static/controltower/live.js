@@ -58,7 +58,7 @@
     layers.hubs.clearLayers(); layers.orders.clearLayers(); layers.vehicles.clearLayers();
     ct.vehicles = {}; ct.orders = {};
     state.hubs.forEach(function (h) {
-      L.marker([h.lat, h.lon], { icon: L.divIcon({ className: "hub-marker", html: '<span class="hub">' + h.code + "</span>", iconSize: [40, 20], iconAnchor: [20, 10] }) })
+      L.marker([h.lat, h.lon], { icon: L.divIcon({ className: "hub-marker", html: '<span class="hub">' + h.code + "</span>", iconSize: [56, 20], iconAnchor: [28, 10] }) })
         .bindTooltip(h.name).addTo(layers.hubs);
     });
     state.orders.forEach(upsertOrder);

@@ -1,0 +1,49 @@
+# Control Tower. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+TEST_DB ?= postgres://postgres@127.0.0.1:5432/controltower
+TEST_REDIS ?= redis://127.0.0.1:6379/0
+
+.PHONY: demo test up install install-test services chromium migrate bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The embedded default: SQLite, in-memory channel layer, tasks in-process. Needs only Python.
+demo: $(STAMP)
+	@env -u DATABASE_URL -u REDIS_URL bash -c '\
+	  $(BIN)/python manage.py migrate -v0 && \
+	  $(BIN)/python manage.py seed_demo --speed $${SPEED:-60} && \
+	  PORT=$(PORT) $(BIN)/honcho -f Procfile.demo start'
+
+# Real mode: PostgreSQL, Redis, daphne, a Celery worker and beat (DATABASE_URL/REDIS_URL from .env or the environment).
+up: $(STAMP)
+	$(BIN)/python manage.py migrate -v0
+	$(BIN)/honcho -f Procfile start
+
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; echo "PostgreSQL or Redis did not start"; exit 1
+
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+test: $(STAMP) services chromium
+	DATABASE_URL=$(TEST_DB) REDIS_URL=$(TEST_REDIS) CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

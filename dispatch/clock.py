@@ -1,0 +1,54 @@
+"""The product's clock. Real time, unless a simulation has anchored a virtual clock: then every
+process (web, workers, simulator) reads the same accelerated time from the database."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+_CACHE_SECONDS = 2.0
+_cache: dict = {"at": -1e9, "anchor": None}
+
+
+def _anchor():
+    now = time.monotonic()
+    if now - _cache["at"] > _CACHE_SECONDS:
+        from dispatch.models import ClockAnchor
+
+        _cache["anchor"] = ClockAnchor.objects.filter(pk=1).values_list("real_at", "sim_at", "speed").first()
+        _cache["at"] = now
+    return _cache["anchor"]
+
+
+def reset_cache() -> None:
+    _cache["at"] = -1e9
+
+
+def now() -> datetime:
+    anchor = _anchor()
+    real = timezone.now()
+    if anchor is None:
+        return real
+    real_at, sim_at, speed = anchor
+    return sim_at + (real - real_at) * speed
+
+
+def anchor(*, sim_at: datetime, speed: float) -> None:
+    """Start a virtual clock at sim_at, running `speed` times faster than real time."""
+    from dispatch.models import ClockAnchor
+
+    ClockAnchor.objects.update_or_create(pk=1, defaults={"real_at": timezone.now(), "sim_at": sim_at, "speed": speed})
+    reset_cache()
+
+
+def release() -> None:
+    from dispatch.models import ClockAnchor
+
+    ClockAnchor.objects.filter(pk=1).delete()
+    reset_cache()
+
+
+def minutes(value: float) -> timedelta:
+    return timedelta(minutes=value)

@@ -1,0 +1,41 @@
+from datetime import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from dispatch.planning import plan_new_orders
+from dispatch.simulation.city import CITIES
+from dispatch.simulation.seed import seed_city
+
+
+class Command(BaseCommand):
+    help = "Create (or reset) the demo organization for a simulated city day and print its login."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--city", default="chicago", choices=sorted(CITIES))
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--vans-per-hub", type=int, default=6)
+        parser.add_argument("--orders", type=int, default=150)
+        parser.add_argument("--start", default="12:00", help="Local time the simulated day starts at")
+        parser.add_argument("--speed", type=float, default=60.0, help="Simulated seconds per real second")
+        parser.add_argument("--password", default=None)
+        parser.add_argument("--token-file", default=str(settings.VAR_DIR / "demo-token"))
+
+    def handle(self, *args, **o):
+        if o["speed"] <= 0:
+            raise CommandError("--speed must be positive")
+        result = seed_city(city=CITIES[o["city"]], seed=o["seed"], vans_per_hub=o["vans_per_hub"], orders=o["orders"],
+                           start=time.fromisoformat(o["start"]), speed=o["speed"], password=o["password"])
+        planned = plan_new_orders(organization_id=result["organization"].id)
+        token_file = Path(o["token_file"])
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(result["token"])
+        token_file.chmod(0o600)
+        self.stdout.write(
+            f"Seeded {result['organization'].name}: {result['vehicles']} vans, {o['orders']} orders "
+            f"({planned['vans']} on vans, {planned['carriers']} with carriers, {planned['left']} waiting).\n"
+            f"Simulated day starts {result['sim_start']:%H:%M %Z} at {o['speed']:g}x.\n"
+            f"\n  Log in at http://127.0.0.1:8000  user: dispatcher  password: {result['password']}\n"
+            f"  (also 'ops' and 'admin' with the same password)\n"
+        )

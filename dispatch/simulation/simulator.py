@@ -1,0 +1,264 @@
+"""Plays a synthetic day against a running control tower, through its public API only: vans
+drive their manifests and ping positions like a telematics feed, drivers confirm pickups and
+deliveries, carriers progress what was booked with them, and new orders arrive. Time is the
+product's clock (dispatch.clock), which the demo runs faster than real time."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+
+from dispatch import clock
+from dispatch.geo import DETOUR_FACTOR, SPEED_KMH, haversine_km
+
+from .city import City, order_spec
+from .disruptions import Disruption
+
+MANIFEST_REFRESH = timedelta(minutes=3)
+CARRIER_REFRESH = timedelta(minutes=4)
+
+
+class ApiClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 15.0):
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Token {token}"}, timeout=timeout)
+
+    def wait_until_up(self, seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if self.http.get("/api/vehicles/?limit=1").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("The control tower did not answer; is it running?")
+            time.sleep(0.5)
+
+    def get(self, path: str, **params):
+        r = self.http.get(path, params=params)
+        r.raise_for_status()
+        return r.json()
+
+    def post(self, path: str, body: dict, headers: dict | None = None):
+        r = self.http.post(path, json=body, headers=headers or {})
+        if r.status_code >= 500:
+            r.raise_for_status()
+        return r
+
+
+@dataclass
+class Van:
+    code: str
+    lat: float
+    lon: float
+    stops: list = field(default_factory=list)
+    busy_until: datetime | None = None
+    carrying: set = field(default_factory=set)
+    heading: float = 0.0
+    speed: float = 0.0
+    fetched_at: datetime | None = None
+
+
+def _bearing(lat1, lon1, lat2, lon2) -> float:
+    y = math.sin(math.radians(lon2 - lon1)) * math.cos(math.radians(lat2))
+    x = math.cos(math.radians(lat1)) * math.sin(math.radians(lat2)) - math.sin(math.radians(lat1)) * math.cos(math.radians(lat2)) * math.cos(math.radians(lon2 - lon1))
+    return (math.degrees(math.atan2(y, x)) + 360) % 360
+
+
+class Simulator:
+    base_not_home_rate = 0.04
+
+    def __init__(self, *, client: ApiClient, city: City, seed: int, orders_per_hour: float = 40.0,
+                 disruptions: list[Disruption] | None = None, tick_seconds: float = 1.0, verbose: bool = True):
+        self.client, self.city, self.rng = client, city, random.Random(seed * 7919 + 1)
+        self.seed, self.orders_per_hour, self.tick_seconds, self.verbose = seed, orders_per_hour, tick_seconds, verbose
+        self.disruptions = disruptions or []
+        self.vans: dict[str, Van] = {}
+        self.carrier_plan: dict[str, list] = {}
+        self.carriers_down: set[str] = set()
+        self.stopped_vans: set[str] = set()
+        self.silent_vans: set[str] = set()
+        self.slow_areas: dict[str, float] = {}
+        self.not_home_rate = self.base_not_home_rate
+        self.order_counter = itertools.count(1)
+        self.started_at: datetime | None = None
+        self.last: datetime | None = None
+        self.carriers_fetched: datetime | None = None
+        self.reliability = {c.code: c.reliability for c in city.carriers}
+        self.stats = {"pings": 0, "delivered": 0, "failed": 0, "orders": 0, "carrier_events": 0}
+
+    def log(self, text: str) -> None:
+        if self.verbose:
+            print(f"[sim {clock.now():%H:%M}] {text}", flush=True)
+
+    # --- the loop -----------------------------------------------------------------------
+    def run(self, *, duration_min: float, stop=None) -> dict:
+        self.started_at = self.last = clock.now()
+        for v in self.client.get("/api/vehicles/", limit=1000)["results"]:
+            if v["lat"] is not None:
+                self.vans[v["code"]] = Van(v["code"], v["lat"], v["lon"])
+        self.log(f"{len(self.vans)} vans on the road; playing {duration_min:g} simulated minutes")
+        while not (stop and stop.is_set()):
+            tick_start = time.monotonic()
+            now = clock.now()
+            elapsed = (now - self.started_at).total_seconds() / 60
+            if elapsed >= duration_min:
+                break
+            self.step(now, (now - self.last).total_seconds())
+            self.last = now
+            time.sleep(max(0.0, self.tick_seconds - (time.monotonic() - tick_start)))
+        return self.stats
+
+    def step(self, now: datetime, dt_seconds: float) -> None:
+        elapsed = (now - self.started_at).total_seconds() / 60
+        for d in self.disruptions:
+            d.tick(self, elapsed)
+        self.arrivals(dt_seconds)
+        self.drive(now, dt_seconds)
+        self.carriers(now)
+
+    # --- demand -------------------------------------------------------------------------
+    def arrivals(self, dt_seconds: float) -> None:
+        expected = self.orders_per_hour * dt_seconds / 3600
+        n = sum(1 for _ in range(int(expected) + 3) if self.rng.random() < expected / (int(expected) + 3))
+        if n:
+            self.new_orders(n)
+
+    def new_orders(self, n: int) -> None:
+        now = clock.now()
+        specs = [order_spec(self.rng, self.city, f"L{self.seed}-{next(self.order_counter):05d}-{now:%H%M}", now) for _ in range(n)]
+        key = f"sim-{self.seed}-{specs[0]['external_ref']}"
+        r = self.client.post("/api/orders/batch/", {"orders": specs}, headers={"Idempotency-Key": key})
+        if r.status_code == 201:
+            self.stats["orders"] += n
+            self.log(f"{n} new order(s) arrived")
+
+    # --- own fleet ----------------------------------------------------------------------
+    def manifest(self, van: Van, now: datetime) -> None:
+        if van.fetched_at and now - van.fetched_at < MANIFEST_REFRESH and van.stops:
+            return
+        data = self.client.get(f"/api/vehicles/{van.code}/manifest/")
+        van.stops = [s for s in data["stops"] if s["status"] not in ("delivered", "failed", "cancelled")]
+        van.fetched_at = now
+
+    def speed_factor(self, van: Van) -> float:
+        factor = 1.0
+        for area, f in self.slow_areas.items():
+            hub = next((h for h in self.city.hubs if h.code == area), None)
+            if area == "*" or (hub and haversine_km(hub.lat, hub.lon, van.lat, van.lon) < 6):
+                factor = min(factor, f)
+        return factor
+
+    def drive(self, now: datetime, dt_seconds: float) -> None:
+        pings = []
+        for van in self.vans.values():
+            if van.code in self.stopped_vans:
+                van.speed = 0.0
+                if van.code not in self.silent_vans:
+                    pings.append(self.ping(van, now))
+                continue
+            self.manifest(van, now)
+            self.advance(van, now, dt_seconds)
+            pings.append(self.ping(van, now))
+        if pings:
+            self.client.post("/api/vehicle-positions/", {"pings": pings})
+            self.stats["pings"] += len(pings)
+
+    def advance(self, van: Van, now: datetime, dt_seconds: float) -> None:
+        budget = dt_seconds
+        van.speed = 0.0
+        while budget > 0 and van.stops:
+            if van.busy_until and now < van.busy_until:
+                return
+            stop = van.stops[0]
+            km_straight = haversine_km(van.lat, van.lon, stop["lat"], stop["lon"])
+            kmh = SPEED_KMH * self.speed_factor(van) * self.rng.uniform(0.85, 1.1)
+            reach_km = kmh / DETOUR_FACTOR * budget / 3600  # straight-line progress at road speed
+            if km_straight > reach_km:
+                frac = reach_km / km_straight
+                van.heading = _bearing(van.lat, van.lon, stop["lat"], stop["lon"])
+                van.lat += (stop["lat"] - van.lat) * frac
+                van.lon += (stop["lon"] - van.lon) * frac
+                van.speed = kmh
+                return
+            budget -= km_straight / (kmh / DETOUR_FACTOR) * 3600 if kmh else budget
+            van.lat, van.lon = stop["lat"], stop["lon"]
+            self.arrive(van, stop, now)
+
+    def arrive(self, van: Van, stop: dict, now: datetime) -> None:
+        van.stops.pop(0)
+        ref = stop["order"]
+        if stop["kind"] == "pickup":
+            self.client.post(f"/api/orders/{ref}/status/", {"status": "picked_up", "at": now.isoformat()})
+            van.carrying.add(ref)
+            van.busy_until = now + timedelta(minutes=1)
+            if not van.stops or van.stops[0]["kind"] != "pickup":
+                for r in sorted(van.carrying):
+                    self.client.post(f"/api/orders/{r}/status/", {"status": "out_for_delivery", "at": now.isoformat()})
+            return
+        window_start = datetime.fromisoformat(stop["window_start"])
+        wait = max(timedelta(0), window_start - now)
+        done = now + wait + timedelta(minutes=stop["service_min"])
+        van.busy_until = done
+        van.carrying.discard(ref)
+        if self.rng.random() < self.not_home_rate:
+            body = {"status": "failed", "failure_reason": "not_home", "at": done.isoformat()}
+            self.stats["failed"] += 1
+        else:
+            body = {"status": "delivered", "at": done.isoformat()}
+            self.stats["delivered"] += 1
+        self.client.post(f"/api/orders/{ref}/status/", body)
+
+    def ping(self, van: Van, now: datetime) -> dict:
+        return {"vehicle": van.code, "lat": round(van.lat, 6), "lon": round(van.lon, 6), "timestamp": now.isoformat(),
+                "speed": round(van.speed, 1), "heading": round(van.heading, 1)}
+
+    # --- carriers -----------------------------------------------------------------------
+    def carriers(self, now: datetime) -> None:
+        if self.carriers_fetched is None or now - self.carriers_fetched >= CARRIER_REFRESH:
+            self.carriers_fetched = now
+            data = self.client.get("/api/orders/", status="booked,picked_up,out_for_delivery", limit=1000)
+            for order in data["results"]:
+                if order["external_ref"] not in self.carrier_plan and order["carrier"] and order["eta"]:
+                    self.carrier_plan[order["external_ref"]] = self.schedule(order, now)
+        due, events = [], []
+        for ref, steps in self.carrier_plan.items():
+            carrier = steps[0][2] if steps else None
+            if carrier in self.carriers_down:
+                continue
+            while steps and steps[0][0] <= now:
+                at, status, carrier, reason = steps.pop(0)
+                events.append({"carrier": carrier, "event_id": f"{carrier}-{ref}-{status}", "order": ref,
+                               "status": status, "failure_reason": reason, "occurred_at": at.isoformat()})
+            if not steps:
+                due.append(ref)
+        for ref in due:
+            del self.carrier_plan[ref]
+        if events:
+            r = self.client.post("/api/carrier-events/", {"events": events})
+            if r.status_code == 202:
+                self.stats["carrier_events"] += len(events)
+            else:  # one bad event must not hold back the rest: send them singly
+                for e in events:
+                    self.client.post("/api/carrier-events/", {"events": [e]})
+
+    def schedule(self, order: dict, now: datetime) -> list:
+        eta = datetime.fromisoformat(order["eta"])
+        carrier = order["carrier"]
+        delivered_at = eta + timedelta(minutes=self.rng.uniform(-15, 25))
+        steps = []
+        if order["status"] == "booked":
+            steps.append((max(now, eta - timedelta(minutes=70)), "picked_up", carrier, ""))
+        if order["status"] in ("booked", "picked_up"):
+            steps.append((max(now, eta - timedelta(minutes=30)), "out_for_delivery", carrier, ""))
+        if self.rng.random() < self.reliability.get(carrier, 0.95):
+            steps.append((max(now, delivered_at), "delivered", carrier, ""))
+        else:
+            steps.append((max(now, delivered_at), "failed", carrier, "not_home"))
+        return steps

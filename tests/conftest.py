@@ -1,0 +1,108 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import HubFactory, OrganizationFactory, UserFactory, VehicleFactory, api_token
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_channel_prefix(settings, request):
+    """Each test run gets its own channel-layer prefix and sequence keys on the shared Redis."""
+    if settings.REDIS_URL:
+        settings.CHANNEL_LAYERS = {
+            "default": {**settings.CHANNEL_LAYERS["default"],
+                        "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "prefix": f"ct-test-{os.getpid()}"}}
+        }
+        from channels.layers import channel_layers
+
+        channel_layers.backends.clear()
+    yield
+
+
+@pytest.fixture
+def org(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def other_org(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def hub(org):
+    return HubFactory(organization=org, code="HUB1")
+
+
+@pytest.fixture
+def vehicle(hub):
+    return VehicleFactory(fleet__hub=hub, code="VAN1")
+
+
+@pytest.fixture
+def api(org):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(org)}")
+    return client
+
+
+@pytest.fixture
+def dispatcher(org):
+    return UserFactory(organization=org)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, seconds: float = 30.0, proc=None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {seconds}s")
+
+
+def child_env(settings) -> dict:
+    """Environment for a child process that must use the test database and Redis."""
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "ct")
+    return {**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": prefix,
+            "CELERY_TASK_ALWAYS_EAGER": "true", "DJANGO_SETTINGS_MODULE": "controltower.settings"}
+
+
+@pytest.fixture
+def daphne_server(transactional_db, settings):
+    """A real daphne process serving the project against the test database and Redis."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "controltower.asgi:application"],
+        cwd=ROOT, env=child_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base + "/login/", proc=proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
