@@ -24,7 +24,7 @@ demo: $(STAMP)
 	@env -u DATABASE_URL -u REDIS_URL bash -c '\
 	  $(BIN)/python manage.py migrate -v0 && \
 	  $(BIN)/python manage.py seed_demo --speed $${SPEED:-60} && \
-	  PORT=$(PORT) $(BIN)/honcho -f Procfile.demo start'
+	  CT_PORT=$(PORT) $(BIN)/honcho -f Procfile.demo start'
 
 # Real mode: PostgreSQL, Redis, daphne, a Celery worker and beat (DATABASE_URL/REDIS_URL from .env or the environment).
 up: $(STAMP)

@@ -28,6 +28,16 @@ def _isolated_channel_prefix(settings, request):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_clock():
+    """The product clock caches the simulation anchor; start every test from the database's word."""
+    from dispatch import clock
+
+    clock.reset_cache()
+    yield
+    clock.reset_cache()
+
+
 @pytest.fixture
 def org(db):
     return OrganizationFactory()

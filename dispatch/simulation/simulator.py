@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
+from django.utils import timezone
 
 from dispatch import clock
 from dispatch.geo import DETOUR_FACTOR, SPEED_KMH, haversine_km
@@ -95,7 +96,7 @@ class Simulator:
 
     def log(self, text: str) -> None:
         if self.verbose:
-            print(f"[sim {clock.now():%H:%M}] {text}", flush=True)
+            print(f"[sim {timezone.localtime(clock.now()):%H:%M}] {text}", flush=True)
 
     # --- the loop -----------------------------------------------------------------------
     def run(self, *, duration_min: float, stop=None) -> dict:

@@ -27,14 +27,20 @@ class Command(BaseCommand):
             raise CommandError("--speed must be positive")
         result = seed_city(city=CITIES[o["city"]], seed=o["seed"], vans_per_hub=o["vans_per_hub"], orders=o["orders"],
                            start=time.fromisoformat(o["start"]), speed=o["speed"], password=o["password"])
-        planned = plan_new_orders(organization_id=result["organization"].id)
+        org = result["organization"]
+        plan_new_orders(organization_id=org.id)
+        placed = {
+            "vans": org.orders.filter(vehicle__isnull=False).count(),
+            "carriers": org.orders.filter(carrier__isnull=False).count(),
+            "left": org.orders.filter(vehicle__isnull=True, carrier__isnull=True).count(),
+        }
         token_file = Path(o["token_file"])
         token_file.parent.mkdir(parents=True, exist_ok=True)
         token_file.write_text(result["token"])
         token_file.chmod(0o600)
         self.stdout.write(
             f"Seeded {result['organization'].name}: {result['vehicles']} vans, {o['orders']} orders "
-            f"({planned['vans']} on vans, {planned['carriers']} with carriers, {planned['left']} waiting).\n"
+            f"({placed['vans']} on vans, {placed['carriers']} with carriers, {placed['left']} waiting).\n"
             f"Simulated day starts {result['sim_start']:%H:%M %Z} at {o['speed']:g}x.\n"
             f"\n  Log in at http://127.0.0.1:8000  user: dispatcher  password: {result['password']}\n"
             f"  (also 'ops' and 'admin' with the same password)\n"

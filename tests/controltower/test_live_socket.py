@@ -1,0 +1,95 @@
+"""The live socket on the real Redis channel layer, authenticated by a real session cookie."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from controltower.asgi import application
+from dispatch.services.positions import positions_ingest
+from tests.factories import HubFactory, OrganizationFactory, UserFactory, VehicleFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+
+def socket(cookie: bytes | None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
+
+
+def ping_vehicle(vehicle, lat):
+    positions_ingest(organization_id=vehicle.organization_id,
+                     pings=[{"vehicle": vehicle.code, "lat": lat, "lon": -87.6, "timestamp": timezone.now()}])
+
+
+def test_the_channel_layer_is_redis():
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+
+
+def test_an_accepted_ping_reaches_a_logged_in_users_socket_with_a_sequence_number():
+    user = UserFactory()
+    vehicle = VehicleFactory(fleet__hub=HubFactory(organization=user.organization))
+    cookie = session_cookie(user)
+
+    async def scenario():
+        ws = socket(cookie)
+        connected, _ = await ws.connect()
+        assert connected
+        await sync_to_async(ping_vehicle)(vehicle, 41.91)
+        first = await ws.receive_json_from(timeout=5)
+        await sync_to_async(ping_vehicle)(vehicle, 41.92)
+        second = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first["type"] == "vehicles.moved"
+    assert first["data"]["vehicles"][0]["code"] == vehicle.code
+    assert first["data"]["vehicles"][0]["lat"] == 41.91
+    assert second["seq"] == first["seq"] + 1
+
+
+def test_a_socket_without_a_login_is_closed():
+    async def scenario():
+        ws = socket(None)
+        connected, code = await ws.connect()
+        return connected, code
+
+    connected, code = asyncio.run(scenario())
+    assert not connected
+    assert code == 4401
+
+
+def test_a_socket_only_carries_its_own_organizations_events():
+    mine, theirs = UserFactory(), UserFactory(organization=OrganizationFactory())
+    their_vehicle = VehicleFactory(fleet__hub=HubFactory(organization=theirs.organization))
+    my_vehicle = VehicleFactory(fleet__hub=HubFactory(organization=mine.organization))
+    my_cookie, their_cookie = session_cookie(mine), session_cookie(theirs)
+
+    async def scenario():
+        my_ws, their_ws = socket(my_cookie), socket(their_cookie)
+        assert (await my_ws.connect())[0] and (await their_ws.connect())[0]
+        await sync_to_async(ping_vehicle)(their_vehicle, 41.93)
+        theirs_got = await their_ws.receive_json_from(timeout=5)
+        mine_silent = await my_ws.receive_nothing(timeout=1.0)
+        await sync_to_async(ping_vehicle)(my_vehicle, 41.94)
+        mine_got = await my_ws.receive_json_from(timeout=5)
+        await my_ws.disconnect(); await their_ws.disconnect()
+        return theirs_got, mine_silent, mine_got
+
+    theirs_got, mine_silent, mine_got = asyncio.run(scenario())
+    assert theirs_got["data"]["vehicles"][0]["code"] == their_vehicle.code
+    assert mine_silent
+    assert mine_got["data"]["vehicles"][0]["code"] == my_vehicle.code

@@ -1,0 +1,90 @@
+"""A dispatcher's browser against a real daphne process on PostgreSQL and Redis."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from tests.factories import CarrierFactory, HubFactory, OrderFactory, UserFactory, VehicleFactory, api_token
+
+from .conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+
+
+def test_a_ping_moves_the_marker_and_a_new_order_changes_the_kpis_without_reload(daphne_server, browser):
+    hub = HubFactory(code="WEST", lat=41.8827, lon=-87.6470)
+    user = UserFactory(organization=hub.organization)
+    VehicleFactory(fleet__hub=hub, code="VAN7", lat=41.8827, lon=-87.6470)
+    for i in range(4):
+        OrderFactory(hub=hub, lat=41.86 + i * 0.02, lon=-87.66 + i * 0.01)
+    token = api_token(hub.organization)
+    page = browser.new_page(viewport={"width": 1400, "height": 860})
+    login(page, daphne_server, user.username)
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_function("document.querySelector('[data-kpi=open]') && document.querySelector('[data-kpi=open]').textContent.trim() === '4'")
+    before = page.evaluate("ct.vehicles['VAN7'].getLatLng()")
+
+    api = httpx.Client(base_url=daphne_server, headers={"Authorization": f"Token {token}"}, timeout=10)
+    moved = api.post("/api/vehicle-positions/", json={"pings": [
+        {"vehicle": "VAN7", "lat": 41.9, "lon": -87.62, "timestamp": timezone.now().isoformat(), "speed": 30}]})
+    start = timezone.now() + timedelta(hours=1)
+    created = api.post("/api/orders/", json={
+        "external_ref": "LIVE-1", "hub": "WEST", "address": "1 N State St", "lat": 41.8826, "lon": -87.6278,
+        "window_start": start.isoformat(), "window_end": (start + timedelta(hours=2)).isoformat(),
+        "service_level": "express", "weight_kg": 2, "customer": {"name": "Pat"}})
+
+    assert moved.status_code == 202 and created.status_code == 201
+    page.wait_for_function("Math.abs(ct.vehicles['VAN7'].getLatLng().lat - 41.9) < 1e-6", timeout=5000)
+    page.wait_for_function("document.querySelector('[data-kpi=open]').textContent.trim() === '5'", timeout=5000)
+    page.wait_for_function("!!ct.orders['LIVE-1']", timeout=5000)
+    assert before["lat"] == pytest.approx(41.8827)
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    assert page.locator("#orders-table").inner_text().count("LIVE-1") == 1
+
+
+def test_a_gap_in_sequence_numbers_makes_the_page_reload_state(daphne_server, browser):
+    hub = HubFactory(code="NORTH")
+    user = UserFactory(organization=hub.organization)
+    VehicleFactory(fleet__hub=hub, code="VAN8")
+    page = browser.new_page()
+    login(page, daphne_server, user.username)
+    page.wait_for_function("ct.reloads >= 1")
+    reloads = page.evaluate("ct.reloads")
+
+    # Pretend the page missed messages: it now holds a number the next message will not follow.
+    page.evaluate("ct.lastSeq = ct.lastSeq - 5")
+    token = api_token(hub.organization)
+    httpx.post(daphne_server + "/api/vehicle-positions/", headers={"Authorization": f"Token {token}"},
+               json={"pings": [{"vehicle": "VAN8", "lat": 41.95, "lon": -87.6, "timestamp": timezone.now().isoformat()}]})
+
+    page.wait_for_function(f"ct.reloads > {reloads}", timeout=5000)
+    page.wait_for_function("Math.abs(ct.vehicles['VAN8'].getLatLng().lat - 41.95) < 1e-6", timeout=5000)
+
+
+def test_readme_screenshot_of_a_busy_dashboard(daphne_server, browser):
+    """Makes docs/dashboard.png, the README's picture, from a seeded city and a few simulated minutes."""
+    from dispatch.planning import plan_new_orders
+    from dispatch.simulation.city import CITIES
+    from dispatch.simulation.seed import seed_city
+    from dispatch.simulation.simulator import ApiClient, Simulator
+    from datetime import time as dtime
+
+    result = seed_city(city=CITIES["chicago"], seed=3, vans_per_hub=5, orders=120, start=dtime(12, 0), speed=600,
+                       password="pw-for-tests", slug="screenshot")
+    plan_new_orders(organization_id=result["organization"].id)
+    client = ApiClient(daphne_server, result["token"])
+    sim = Simulator(client=client, city=CITIES["chicago"], seed=3, orders_per_hour=60, verbose=False, tick_seconds=0.3)
+    sim.run(duration_min=25)
+    page = browser.new_page(viewport={"width": 1500, "height": 900})
+    login(page, daphne_server, "dispatcher")
+    page.wait_for_selector("#orders-table tbody tr")
+    page.wait_for_timeout(1500)
+    assert sim.stats["pings"] > 0 and sim.stats["carrier_events"] > 0
+    assert page.evaluate("Object.keys(ct.orders).length") >= 100
+    if os.environ.get("CI") != "true":
+        page.screenshot(path=str(SCREENSHOT))
