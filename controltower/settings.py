@@ -115,9 +115,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"dispatch.tasks.plan_*": {"queue": "planner"}}
+CELERY_TASK_ROUTES = {"dispatch.tasks.plan_new_orders": {"queue": "planner"}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "plan-pending-orders": {"task": "dispatch.tasks.plan_pending_everywhere", "schedule": 60.0},
+}
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "dispatch.User"

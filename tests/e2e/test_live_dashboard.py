@@ -88,3 +88,20 @@ def test_readme_screenshot_of_a_busy_dashboard(daphne_server, browser):
     assert page.evaluate("Object.keys(ct.orders).length") >= 100
     if os.environ.get("CI") != "true":
         page.screenshot(path=str(SCREENSHOT))
+
+
+def test_an_event_committed_by_another_process_reaches_the_page_through_redis(daphne_server, browser):
+    from carriers.services import carrier_set_health
+    from dispatch.services import ActorRef
+
+    hub = HubFactory(code="EAST")
+    user = UserFactory(organization=hub.organization)
+    VehicleFactory(fleet__hub=hub, code="VAN9")
+    carrier = CarrierFactory(organization=hub.organization, code="LOCAL", name="Local Couriers")
+    page = browser.new_page()
+    login(page, daphne_server, user.username)
+    page.wait_for_selector('[data-carrier="LOCAL"][data-health="up"]')
+
+    carrier_set_health(carrier_id=carrier.id, health="down", reason="no answer", actor=ActorRef.system("test"))
+
+    page.wait_for_selector('[data-carrier="LOCAL"][data-health="down"]', timeout=5000)

@@ -1,0 +1,57 @@
+"""A real Celery worker process, on the real Redis broker and the test database."""
+
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from controltower.celery import app
+from dispatch.models import Order
+from dispatch.services import ActorRef
+from dispatch.services.orders import orders_create
+from tests.conftest import ROOT, child_env
+from tests.factories import HubFactory, OrganizationFactory, VehicleFactory
+
+pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker(settings):
+    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", "default,planner", "--pool", "solo",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    was_eager = app.conf.task_always_eager
+    app.conf.update(task_always_eager=False)
+    try:
+        yield proc
+    finally:
+        app.conf.update(task_always_eager=was_eager)
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_new_orders_are_planned_by_a_worker_after_commit(worker):
+    org = OrganizationFactory(auto_plan=True)
+    hub = HubFactory(organization=org)
+    VehicleFactory(fleet__hub=hub, code="WK1")
+    start = timezone.now() + timedelta(hours=1)
+    spec = {"hub": hub.code, "address": "x", "lat": hub.lat + 0.01, "lon": hub.lon, "window_start": start,
+            "window_end": start + timedelta(hours=3), "service_level": "same_day", "weight_kg": 2, "customer_name": "W"}
+
+    orders_create(organization_id=org.id, orders=[{**spec, "external_ref": f"W-{i}"} for i in range(3)],
+                  actor=ActorRef.system("test"))
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Order.objects.filter(organization=org, status="assigned").count() < 3:
+        assert worker.poll() is None, worker.stderr.read().decode()
+        time.sleep(0.2)
+    assert Order.objects.filter(organization=org, status="assigned", vehicle__code="WK1").count() == 3
