@@ -1,0 +1,156 @@
+"""Planning benchmarks. Every figure is the independent checker's (../shared/tools/check_plan.py).
+
+    python -m bench.run                      # everything
+    python -m bench.run --only snapshots     # track B: baseline, greedy, production planner
+    python -m bench.run --only solomon       # track A at 10 s per instance
+
+Results: bench/results/planning.json and bench/results/planning.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
+RESULTS = ROOT / "bench" / "results"
+CHECKER = SHARED / "tools" / "check_plan.py"
+
+
+def check(track: str, instance: Path, plan: dict, bks: Path | None = None) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(plan, f)
+    cmd = [sys.executable, str(CHECKER), track, str(instance), f.name] + (["--bks", str(bks)] if bks else [])
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    os.unlink(f.name)
+    return json.loads(out.stdout)
+
+
+def snapshot_time_limit(orders: int) -> float:
+    """10 s up to 1,000 orders, growing with size, 55 s (under the 60 s target) at 5,000."""
+    return min(55.0, max(10.0, orders / 1000 * 10.0)) - 0.5
+
+
+def run_snapshots(files: list[Path]) -> list[dict]:
+    sys.path.insert(0, str(ROOT))
+    from bench import baseline
+    from dispatch.planner import greedy, hybrid
+    from dispatch.planner.snapshot import load_problem
+
+    rows = []
+    for path in files:
+        started = time.monotonic()
+        problem = load_problem(path)
+        row = {"snapshot": path.name, "orders": len(problem.orders), "vehicles": len(problem.vehicles), "carriers": len(problem.carriers)}
+        for name, make in (("baseline", baseline.solve), ("greedy", greedy.solve)):
+            t = time.monotonic()
+            plan = make(problem)
+            row[name] = {**_brief(check("snapshot", path, plan.to_json())), "seconds": round(time.monotonic() - t, 1)}
+        limit = snapshot_time_limit(len(problem.orders))
+        t = time.monotonic()
+        problem = load_problem(path)  # the planner's clock includes reading the snapshot
+        plan = hybrid.solve(problem, hybrid.Options(time_limit=limit - (time.monotonic() - t)))
+        seconds = time.monotonic() - t
+        row["planner"] = {**_brief(check("snapshot", path, plan.to_json())), "seconds": round(seconds, 1), "time_limit": limit + 0.5}
+        row["planner_vs_greedy_pct"] = round(100 * (row["planner"]["cost"] / row["greedy"]["cost"] - 1), 2)
+        row["greedy_vs_baseline_pct"] = round(100 * (row["greedy"]["cost"] / row["baseline"]["cost"] - 1), 2)
+        rows.append(row)
+        print(f"{path.name}: baseline {row['baseline']['cost']} greedy {row['greedy']['cost']} planner {row['planner']['cost']} "
+              f"({row['planner_vs_greedy_pct']:+.1f}% vs greedy, {seconds:.1f}s, feasible={row['planner']['feasible']}) "
+              f"[{time.monotonic() - started:.0f}s]", flush=True)
+    return rows
+
+
+def _brief(result: dict) -> dict:
+    return {k: result[k] for k in ("feasible", "violation_count", "cost", "cost_breakdown", "counts") if k in result}
+
+
+def run_solomon(files: list[Path], bks: Path, time_limit: float) -> list[dict]:
+    rows = []
+    for path in files:
+        t = time.monotonic()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            out = f.name
+        proc = subprocess.run([sys.executable, str(ROOT / "manage.py"), "solve_vrptw", str(path), "--time-limit", str(time_limit), "--out", out],
+                              capture_output=True, text=True, cwd=ROOT)
+        seconds = time.monotonic() - t
+        if proc.returncode != 0:
+            rows.append({"instance": path.stem, "feasible": False, "error": proc.stderr.strip()[-300:], "seconds": round(seconds, 1)})
+            continue
+        result = check("solomon", path, json.loads(Path(out).read_text()), bks)
+        os.unlink(out)
+        rows.append({"instance": path.stem, **{k: result.get(k) for k in ("feasible", "vehicles", "distance", "bks_vehicles", "bks_distance", "gap_pct")},
+                     "seconds": round(seconds, 1)})
+        print(f"{path.stem}: {result.get('distance')} vs {result.get('bks_distance')} gap {result.get('gap_pct')}% feasible={result['feasible']} ({seconds:.1f}s)", flush=True)
+    return rows
+
+
+def markdown(results: dict) -> str:
+    lines = [f"# Planning benchmark results\n", f"Machine: {results['machine']}; run {results['when']}. Figures from `check_plan.py`.\n"]
+    if results.get("snapshots"):
+        lines += ["## Track B: hybrid re-plan snapshots\n",
+                  "| snapshot | orders | baseline | greedy | planner | planner vs greedy | planner time (s) | feasible |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in results["snapshots"]:
+            lines.append(f"| {r['snapshot']} | {r['orders']} | {r['baseline']['cost']} | {r['greedy']['cost']} | {r['planner']['cost']} | "
+                         f"{r['planner_vs_greedy_pct']:+.1f}% | {r['planner']['seconds']} | {r['planner']['feasible']} |")
+        s = results["snapshot_summary"]
+        lines.append(f"\nTotal: baseline {s['baseline']}, greedy {s['greedy']} ({s['greedy_vs_baseline_pct']:+.1f}% vs baseline), "
+                     f"planner {s['planner']} ({s['planner_vs_greedy_pct']:+.1f}% vs greedy); all feasible: {s['all_feasible']}.\n")
+    for key, title in (("solomon", "Track A: Solomon VRPTW"), ("homberger", "Track A: Gehring & Homberger 200")):
+        rows = results.get(key)
+        if rows:
+            lines += [f"## {title} ({results['solomon_time_limit']} s per instance)\n", "| instance | vehicles | distance | best known | gap % | feasible |", "|---|---|---|---|---|---|"]
+            for r in rows:
+                lines.append(f"| {r['instance']} | {r.get('vehicles')} | {r.get('distance')} | {r.get('bks_distance')} | {r.get('gap_pct')} | {r['feasible']} |")
+            lines.append(f"\nMean gap {results[key + '_summary']['mean_gap_pct']}%, worst {results[key + '_summary']['worst_gap_pct']}%, "
+                         f"all feasible: {results[key + '_summary']['all_feasible']}.\n")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", choices=["snapshots", "solomon"], default=None)
+    ap.add_argument("--solomon-time-limit", type=float, default=10.0)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controltower.settings")
+    results = {"machine": f"{platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}",
+               "when": time.strftime("%Y-%m-%d %H:%M"), "solomon_time_limit": args.solomon_time_limit}
+    previous = RESULTS / "planning.json"
+    if previous.exists() and args.only:
+        results = {**json.loads(previous.read_text()), **{k: results[k] for k in ("machine", "when")}}
+        results["solomon_time_limit"] = args.solomon_time_limit
+    if args.only in (None, "snapshots"):
+        rows = run_snapshots(sorted((SHARED / "data" / "snapshots").glob("*.json")))
+        total = {k: round(sum(r[k]["cost"] for r in rows), 2) for k in ("baseline", "greedy", "planner")}
+        results["snapshots"] = rows
+        results["snapshot_summary"] = {**total, "all_feasible": all(r["planner"]["feasible"] for r in rows),
+                                       "planner_vs_greedy_pct": round(100 * (total["planner"] / total["greedy"] - 1), 2),
+                                       "greedy_vs_baseline_pct": round(100 * (total["greedy"] / total["baseline"] - 1), 2)}
+    if args.only in (None, "solomon"):
+        for key, folder in (("solomon", "solomon"), ("homberger", "homberger200")):
+            d = SHARED / "data" / folder
+            rows = run_solomon(sorted(d.glob("*.txt")), d / "bks.json", args.solomon_time_limit)
+            gaps = [r["gap_pct"] for r in rows if r.get("gap_pct") is not None]
+            results[key] = rows
+            results[key + "_summary"] = {"mean_gap_pct": round(statistics.mean(gaps), 3) if gaps else None,
+                                         "worst_gap_pct": max(gaps) if gaps else None,
+                                         "all_feasible": all(r["feasible"] for r in rows)}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    previous.write_text(json.dumps(results, indent=1))
+    (RESULTS / "planning.md").write_text(markdown(results))
+    print(f"wrote {RESULTS / 'planning.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

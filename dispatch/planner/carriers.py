@@ -1,0 +1,67 @@
+"""Carriers as alternatives: who can take an order, at what cost, and the cheapest assignment of
+a set of orders to carriers within their capacities (a min-cost flow)."""
+
+from __future__ import annotations
+
+from ortools.graph.python import min_cost_flow
+
+from .evaluate import carrier_order_cost
+from .model import Carrier, Order, Problem, haversine_km
+
+COST_SCALE = 1000  # min-cost flow works in integers: thousandths of a currency unit
+
+
+def carrier_can_take(problem: Problem, carrier: Carrier, order: Order) -> bool:
+    return (
+        carrier.available
+        and problem.now_min <= carrier.pickup_cutoff_min + 1e-6
+        and order.service_level in carrier.service_levels
+        and order.requires <= carrier.skills
+        and any(haversine_km(z.at.lat, z.at.lon, order.at.lat, order.at.lon) <= z.radius_km + 1e-6 for z in carrier.zones)
+    )
+
+
+def carrier_options(problem: Problem, order: Order) -> list[tuple[float, Carrier]]:
+    """(cost, carrier) for every carrier that can take the order, cheapest first."""
+    return sorted(((carrier_order_cost(problem, c, order), c) for c in problem.carriers if carrier_can_take(problem, c, order)),
+                  key=lambda x: x[0])
+
+
+def assign_to_carriers(problem: Problem, order_ids: list[str], capacity_left: dict[str, int] | None = None
+                       ) -> tuple[dict[str, list[str]], list[str], float]:
+    """Cheapest assignment of the given orders to carriers (or unserved) within capacity.
+    Returns (carrier -> orders, unserved, total cost)."""
+    capacity = dict(capacity_left) if capacity_left is not None else {c.id: c.capacity for c in problem.carriers}
+    if not order_ids:
+        return {}, [], 0.0
+    carriers = [c for c in problem.carriers if capacity.get(c.id, 0) > 0]
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    source, sink = 0, 1
+    order_node = {oid: 2 + i for i, oid in enumerate(order_ids)}
+    carrier_node = {c.id: 2 + len(order_ids) + j for j, c in enumerate(carriers)}
+    arcs: dict[int, tuple[str, str | None]] = {}
+    for oid, n in order_node.items():
+        o = problem.orders[oid]
+        smcf.add_arc_with_capacity_and_unit_cost(source, n, 1, 0)
+        arcs[smcf.add_arc_with_capacity_and_unit_cost(n, sink, 1, int(round(o.unserved_penalty * COST_SCALE)))] = (oid, None)
+        for c in carriers:
+            if carrier_can_take(problem, c, o):
+                cost = int(round(carrier_order_cost(problem, c, o) * COST_SCALE))
+                arcs[smcf.add_arc_with_capacity_and_unit_cost(n, carrier_node[c.id], 1, cost)] = (oid, c.id)
+    for c in carriers:
+        smcf.add_arc_with_capacity_and_unit_cost(carrier_node[c.id], sink, capacity[c.id], 0)
+    smcf.set_node_supply(source, len(order_ids))
+    smcf.set_node_supply(sink, -len(order_ids))
+    if smcf.solve() != smcf.OPTIMAL:
+        raise RuntimeError("carrier assignment failed")
+    by_carrier: dict[str, list[str]] = {}
+    unserved: list[str] = []
+    total = 0.0
+    for arc, (oid, cid) in arcs.items():
+        if smcf.flow(arc) > 0:
+            total += smcf.unit_cost(arc) / COST_SCALE
+            if cid is None:
+                unserved.append(oid)
+            else:
+                by_carrier.setdefault(cid, []).append(oid)
+    return by_carrier, unserved, total

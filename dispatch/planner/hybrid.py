@@ -1,0 +1,329 @@
+"""The production planner: one model across own fleet and carriers.
+
+Own-fleet routing is a pickup-and-delivery problem with time windows, capacities, skills,
+shift ends and orders already on board, solved with PyVRP (a hybrid genetic search in C++).
+Each order is an optional shipment (pickup at its hub, delivery at the door) whose prize is
+the cost of its best alternative: the carrier that would take it (price plus any late penalty,
+within carrier capacity) or its unserved penalty. Orders the vans do not take are then given
+to carriers by a min-cost flow that respects capacities. An exact evaluation by the benchmark's
+semantics follows, and a repair step guarantees the returned plan is feasible.
+
+Orders already on board are delivered first, in the cheapest order (they are due soonest); the
+van enters the routing model from where and when it finishes them.
+Scaling: distances in metres, durations in seconds, costs in 1e-5 currency units (PyVRP is integer).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyvrp
+from pyvrp.stop import MaxRuntime
+
+from . import greedy
+from .carriers import assign_to_carriers
+from .evaluate import evaluate, simulate_route
+from .model import Plan, Problem
+from .trips import add_trips, insert_into_vans
+
+COST = 100_000          # integer cost units per currency unit
+LAST_TIMINGS: dict[str, float] = {}  # seconds since start at the end of each phase, for the benchmark
+MARGIN_S = 30           # safety margin against integer rounding on hard limits
+EARTH_RADIUS_KM = 6371.0088
+
+
+@dataclass
+class Options:
+    time_limit: float = 10.0
+    seed: int = 1
+    warm_start: bool = True
+    late_allowance_min: float = 120.0  # how late a van may be for an order nobody else would take
+    seed_vans: int = 6        # the seeding construction's breadth (see greedy.solve)
+    seed_positions: int = 4
+
+
+def _km_matrix(lat: np.ndarray, lon: np.ndarray, detour: float) -> np.ndarray:
+    p = np.radians(lat)
+    lam = np.radians(lon)
+    dp = p[:, None] - p[None, :]
+    dl = lam[:, None] - lam[None, :]
+    a = np.sin(dp / 2) ** 2 + np.cos(p)[:, None] * np.cos(p)[None, :] * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a))) * detour
+
+
+class _Builder:
+    def __init__(self, problem: Problem):
+        self.p = problem
+        self.lat: list[float] = []
+        self.lon: list[float] = []
+
+    def loc(self, point) -> int:
+        self.lat.append(point.lat)
+        self.lon.append(point.lon)
+        return len(self.lat) - 1
+
+
+def solve(problem: Problem, options: Options | None = None, initial: Plan | None = None) -> Plan:
+    """Plan every order. `initial` (for example the current plan, or a construction) seeds the search."""
+    options = options or Options()
+    started = time.monotonic()
+    timings = LAST_TIMINGS
+    timings.clear()
+    p = problem
+    if initial is None and options.warm_start:
+        initial = greedy.solve(p, vans=options.seed_vans, positions=options.seed_positions)
+    reserve = 0.5 + 0.0008 * len(p.orders)  # for the exact settling after the search
+    if initial is not None:
+        initial = add_trips(p, _copy(initial), deadline=started + 0.3 * options.time_limit)
+        _settle(p, initial)
+        timings["seed"] = time.monotonic() - started
+        timings["seed_cost"] = evaluate(p, initial).cost
+    committed = p.committed
+    free_orders = [oid for oid in p.orders if oid not in committed]
+
+    # 1. What each order would cost elsewhere: the capacity-aware carrier assignment of all of them.
+    by_carrier, unserved, _ = assign_to_carriers(p, free_orders)
+    alternative: dict[str, float] = {oid: p.orders[oid].unserved_penalty for oid in unserved}
+    from .evaluate import carrier_order_cost
+
+    carrier_by_id = {c.id: c for c in p.carriers}
+    for cid, oids in by_carrier.items():
+        for oid in oids:
+            alternative[oid] = carrier_order_cost(p, carrier_by_id[cid], p.orders[oid])
+
+    # 2. Orders already on board go first, in their cheapest order.
+    prefix: dict[str, list[str]] = {}
+    ready: dict[str, tuple] = {}
+    for v in p.vehicles:
+        prefix[v.id] = _best_committed_order(p, v)
+        ready[v.id] = _after(p, v, prefix[v.id])
+
+    # 3. Locations: hubs, where each van becomes free, where it ends, and every door.
+    b = _Builder(p)
+    hub_loc = {h.id: b.loc(h.at) for h in p.hubs.values()}
+    start_loc = {v.id: b.loc(ready[v.id][0]) for v in p.vehicles}
+    end_loc = {v.id: b.loc(v.end if v.end is not None else ready[v.id][0]) for v in p.vehicles}
+    order_loc = {oid: b.loc(p.orders[oid].at) for oid in free_orders}
+    km = _km_matrix(np.array(b.lat), np.array(b.lon), p.detour_factor)
+    dist = np.rint(km * 1000).astype(np.int64)
+    dur = np.rint(km / p.speed_kmh * 3600).astype(np.int64)
+    for v in p.vehicles:
+        if v.end is None:  # no end: the route finishes at its last stop, so the way "home" is free
+            dist[:, end_loc[v.id]] = dur[:, end_loc[v.id]] = 0
+
+    # 4. Load dimensions: weight (0.1 kg), and per skill a token dimension only skilled vans can carry.
+    skills = sorted({s for o in p.orders.values() for s in o.requires})
+    token, big = 10**4, 10**9
+
+    def amount(o) -> list[int]:
+        return [int(math.ceil(o.weight_kg * 10))] + [token if s in o.requires else 0 for s in skills]
+
+    depots, vehicle_types, vehicle_ids = [], [], []
+    for v in p.vehicles:
+        _, t_ready, load_left = ready[v.id]
+        t_ready *= 60
+        if v.shift_end_min * 60 - MARGIN_S <= t_ready:
+            continue
+        depots.append(pyvrp.Depot(location=start_loc[v.id]))
+        depots.append(pyvrp.Depot(location=end_loc[v.id]))
+        vehicle_types.append(pyvrp.VehicleType(
+            num_available=1,
+            capacity=[max(0, int(v.capacity_kg * 10) - int(math.ceil(load_left * 10)))] + [big if s in v.skills else 0 for s in skills],
+            start_depot=len(depots) - 2, end_depot=len(depots) - 1,
+            fixed_cost=0 if v.committed else int(round(v.fixed_cost * COST)),
+            tw_early=int(t_ready), start_late=int(t_ready), tw_late=int(v.shift_end_min * 60) - MARGIN_S,
+            unit_distance_cost=int(round(v.cost_per_km * COST / 1000)),
+            unit_duration_cost=int(round(v.cost_per_hour * COST / 3600)),
+            name=v.id,
+        ))
+        vehicle_ids.append(v.id)
+
+    shipments, shipment_orders = [], []
+    for oid in free_orders:
+        o = p.orders[oid]
+        hub = p.hubs[o.hub]
+        latest = int(o.window[1] * 60) - MARGIN_S
+        if oid in unserved:  # nobody else would take it: a late van beats no delivery
+            latest += int(options.late_allowance_min * 60)
+        if latest < int(p.now_min * 60):
+            continue  # a van can no longer be on time; carriers or unserved decide
+        shipments.append(pyvrp.Shipment(
+            pickup_location=hub_loc[o.hub], delivery_location=order_loc[oid],
+            pickup_service_duration=int(round(hub.load_min_per_order * 60)),
+            delivery_tw_early=int(o.window[0] * 60), delivery_tw_late=latest,
+            delivery_service_duration=int(round(o.service_min * 60)),
+            amount=amount(o), prize=int(round(alternative[oid] * COST)), required=False, name=oid,
+        ))
+        shipment_orders.append(oid)
+
+    plan = Plan()
+    if vehicle_types and shipments:
+        locations = [pyvrp.Location(x=lon, y=lat) for lat, lon in zip(b.lon, b.lat)]
+        data = pyvrp.ProblemData(locations=locations, clients=[], depots=depots, vehicle_types=vehicle_types,
+                                 distance_matrices=[dist], duration_matrices=[dur], shipments=shipments)
+        warm = _warm_start(data, initial, vehicle_ids, shipment_orders, committed, p) if initial else None
+        # PyVRP first computes granular neighbourhoods, quadratic in the number of shipments
+        # (about 9 s at 5,000 on this kind of machine); its run-time limit covers only the search.
+        setup = 9.5 * (len(shipments) / 5000) ** 2
+        budget = max(0.5, options.time_limit - (time.monotonic() - started) - reserve - setup)
+        result = pyvrp.solve(data, stop=MaxRuntime(budget), seed=options.seed, collect_stats=False, initial_solution=warm)
+        for route in result.best.routes():
+            vid = vehicle_ids[route.vehicle_type()]
+            stops = list(prefix[vid])
+            for act in route.schedule():
+                if act.is_shipment():
+                    stops.append(("P:" if act.is_pickup() else "D:") + shipment_orders[act.idx])
+            plan.routes[vid] = stops
+    for v in p.vehicles:
+        if v.committed and not plan.routes.get(v.id):
+            plan.routes[v.id] = list(prefix[v.id])
+    timings["search"] = time.monotonic() - started
+    _settle(p, plan)
+    plan = add_trips(p, plan, deadline=started + options.time_limit - 0.6 * reserve)
+    plan = insert_into_vans(p, plan, deadline=started + options.time_limit - 0.3 * reserve)
+    _settle(p, plan)
+    timings["settle"] = time.monotonic() - started
+    timings["search_cost"] = evaluate(p, plan).cost
+    if initial is not None and evaluate(p, initial).cost < evaluate(p, plan).cost:
+        return initial
+    return plan
+
+
+def _carriers_then_trips(p: Problem) -> Plan:
+    """A fast seed: vans deliver what they carry, carriers take what they can, then whole van
+    trips take over orders wherever a trip is cheaper."""
+    committed = p.committed
+    plan = Plan(routes={v.id: _best_committed_order(p, v) for v in p.vehicles if v.committed})
+    plan.carriers, plan.unserved, _ = assign_to_carriers(p, [o for o in p.orders if o not in committed])
+    return plan
+
+
+def _copy(plan: Plan) -> Plan:
+    return Plan({k: list(v) for k, v in plan.routes.items()}, {k: list(v) for k, v in plan.carriers.items()}, list(plan.unserved))
+
+
+def _warm_start(data, initial: Plan, vehicle_ids: list[str], shipment_orders: list[str], committed,
+                p: Problem) -> pyvrp.Solution:
+    """The seed plan's van routes as a PyVRP solution (orders on board are already in the prefix).
+    Deliveries the seed makes after the model's latest time are left out, so the seed is feasible."""
+    index = {oid: i for i, oid in enumerate(shipment_orders)}
+    by_id = {v.id: v for v in p.vehicles}
+    routes = []
+    for k, vid in enumerate(vehicle_ids):
+        acts = []
+        stops = initial.routes.get(vid, [])
+        starts = simulate_route(p, by_id[vid], stops).delivery_starts
+        late = {oid for oid, t in starts.items()
+                if oid in index and t * 60 > data.shipments()[index[oid]].delivery.tw_late}
+        for stop in stops:
+            oid = stop[2:]
+            if oid in committed or oid not in index or oid in late:
+                continue
+            kind = pyvrp.ActivityType.PICKUP if stop[0] == "P" else pyvrp.ActivityType.DELIVERY
+            acts.append(pyvrp.Activity(kind, index[oid]))
+        if acts:
+            routes.append(pyvrp.Route(data, acts, k))
+    return pyvrp.Solution(data, routes)
+
+
+def _best_committed_order(p: Problem, v) -> list[str]:
+    """The cheapest order in which to deliver what the van already carries (exact up to 7 orders)."""
+    orders = list(v.committed)
+    if not orders:
+        return []
+    if len(orders) <= 7:
+        best = min(itertools.permutations(orders), key=lambda seq: simulate_route(p, v, [f"D:{o}" for o in seq]).cost)
+        return [f"D:{o}" for o in best]
+    seq, pos, left = [], v.start, set(orders)
+    while left:
+        nxt = min(left, key=lambda o: p.km(pos, p.orders[o].at))
+        seq.append(nxt)
+        pos = p.orders[nxt].at
+        left.discard(nxt)
+    return [f"D:{o}" for o in seq]
+
+
+def _after(p: Problem, v, stops: list[str]):
+    """Where and when the van is free after the given deliveries, and the load still on board."""
+    t = max(p.now_min, v.available_from_min)
+    pos = v.start
+    for s in stops:
+        o = p.orders[s[2:]]
+        t += p.minutes(p.km(pos, o.at))
+        t = max(t, o.window[0]) + o.service_min
+        pos = o.at
+    delivered = {s[2:] for s in stops}
+    return pos, t, sum(p.orders[o].weight_kg for o in v.committed if o not in delivered)
+
+
+def _van_orders(plan: Plan) -> set[str]:
+    return {s[2:] for stops in plan.routes.values() for s in stops if s.startswith("D:")}
+
+
+def _settle(p: Problem, plan: Plan) -> None:
+    """Make the plan feasible by the exact semantics, move van orders to carriers where that is
+    cheaper, and give every remaining order to carriers or leave it unserved."""
+    by_id = {v.id: v for v in p.vehicles}
+    committed = p.committed
+    for vid, stops in list(plan.routes.items()):
+        v = by_id[vid]
+        result = simulate_route(p, v, stops)
+        while not result.feasible and stops:
+            removable = [s for s in stops if s.startswith("D:") and s[2:] not in committed]
+            if not removable:
+                break
+            victim = removable[-1][2:]
+            stops = [s for s in stops if s[2:] != victim]
+            result = simulate_route(p, v, stops)
+        plan.routes[vid] = stops
+    on_vans = _van_orders(plan)
+    rest = [oid for oid in p.orders if oid not in on_vans]
+    plan.carriers, plan.unserved, _ = assign_to_carriers(p, rest)
+    _drop_unprofitable(p, plan)
+
+
+def _drop_unprofitable(p: Problem, plan: Plan) -> None:
+    """A van order whose removal saves more than its best remaining alternative costs moves off the van."""
+    by_id = {v.id: v for v in p.vehicles}
+    committed = p.committed
+    changed = True
+    rounds = 0
+    while changed and rounds < 3:
+        changed, rounds = False, rounds + 1
+        used = {cid: len(oids) for cid, oids in plan.carriers.items()}
+        for vid, stops in plan.routes.items():
+            v = by_id[vid]
+            base = simulate_route(p, v, stops).cost
+            for s in [s for s in stops if s.startswith("D:") and s[2:] not in committed]:
+                oid = s[2:]
+                trial = [x for x in stops if x[2:] != oid]
+                if not [x for x in trial if x.startswith("D:")] and not v.committed:
+                    saving = base
+                else:
+                    saving = base - simulate_route(p, v, trial).cost
+                from .carriers import carrier_options
+
+                options = [(c, car) for c, car in carrier_options(p, p.orders[oid]) if used.get(car.id, 0) < car.capacity]
+                best_alt = min([options[0][0]] if options else [] + [p.orders[oid].unserved_penalty])
+                best_alt = min(best_alt, p.orders[oid].unserved_penalty)
+                if saving > best_alt + 1e-6:
+                    stops = trial
+                    base -= saving
+                    if options and options[0][0] <= p.orders[oid].unserved_penalty:
+                        car = options[0][1]
+                        plan.carriers.setdefault(car.id, []).append(oid)
+                        used[car.id] = used.get(car.id, 0) + 1
+                    else:
+                        plan.unserved.append(oid)
+                    changed = True
+            plan.routes[vid] = stops
+    for vid in [vid for vid, stops in plan.routes.items() if not stops]:
+        del plan.routes[vid]
+
+
+def check(problem: Problem, plan: Plan):
+    return evaluate(problem, plan)

@@ -1,0 +1,117 @@
+"""Plain data for one re-plan: the state of a delivery day at `now`, and a plan for it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class Point:
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class Hub:
+    id: str
+    at: Point
+    load_min_per_order: float = 0.0
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    id: str
+    start: Point
+    end: Point | None
+    available_from_min: float
+    shift_end_min: float
+    capacity_kg: float
+    fixed_cost: float
+    cost_per_km: float
+    cost_per_hour: float
+    skills: frozenset[str] = frozenset()
+    committed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Zone:
+    at: Point
+    radius_km: float
+
+
+@dataclass(frozen=True)
+class Carrier:
+    id: str
+    available: bool
+    service_levels: frozenset[str]
+    skills: frozenset[str]
+    zones: tuple[Zone, ...]
+    base: float
+    per_kg: float
+    per_km: float
+    lead_min: float
+    pickup_cutoff_min: float
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    hub: str
+    at: Point
+    window: tuple[float, float]
+    service_min: float
+    weight_kg: float
+    service_level: str
+    requires: frozenset[str]
+    late_penalty: float
+    late_penalty_per_min: float
+    unserved_penalty: float
+
+
+@dataclass
+class Problem:
+    name: str
+    now_min: float
+    detour_factor: float
+    speed_kmh: float
+    hubs: dict[str, Hub]
+    vehicles: list[Vehicle]
+    carriers: list[Carrier]
+    orders: dict[str, Order]
+
+    def km(self, a: Point, b: Point) -> float:
+        return haversine_km(a.lat, a.lon, b.lat, b.lon) * self.detour_factor
+
+    def minutes(self, km: float) -> float:
+        return km / self.speed_kmh * 60.0
+
+    def late_cost(self, order: Order, start_min: float) -> float:
+        late = start_min - order.window[1]
+        return 0.0 if late <= 1e-9 else order.late_penalty + order.late_penalty_per_min * late
+
+    @property
+    def committed(self) -> dict[str, str]:
+        return {oid: v.id for v in self.vehicles for oid in v.committed}
+
+
+@dataclass
+class Plan:
+    routes: dict[str, list[str]] = field(default_factory=dict)   # vehicle id -> ["P:O1", "D:O1", ...]
+    carriers: dict[str, list[str]] = field(default_factory=dict)  # carrier id -> order ids
+    unserved: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"routes": {k: v for k, v in self.routes.items() if v},
+                "carriers": {k: v for k, v in self.carriers.items() if v},
+                "unserved": list(self.unserved)}

@@ -1,0 +1,80 @@
+"""Reading the controltower-snapshot/1 format into a Problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .model import Carrier, Hub, Order, Point, Problem, Vehicle, Zone
+
+FORMAT = "controltower-snapshot/1"
+
+
+class SnapshotError(ValueError):
+    pass
+
+
+def _pt(d: dict | None) -> Point | None:
+    return None if d is None else Point(float(d["lat"]), float(d["lon"]))
+
+
+def problem_from_snapshot(data: dict) -> Problem:
+    if data.get("format") != FORMAT:
+        raise SnapshotError(f"Not a {FORMAT} snapshot (format is {data.get('format')!r})")
+    try:
+        travel = data["travel"]
+        if travel.get("metric", "haversine") != "haversine":
+            raise SnapshotError(f"Unsupported travel metric {travel.get('metric')!r}")
+        now = float(data["now_min"])
+        hubs = {h["id"]: Hub(h["id"], Point(h["lat"], h["lon"]), float(h.get("load_min_per_order", 0.0))) for h in data["hubs"]}
+        vehicles = [
+            Vehicle(
+                id=v["id"], start=_pt(v["start"]), end=_pt(v.get("end")),
+                available_from_min=float(v.get("available_from_min", now)), shift_end_min=float(v["shift_end_min"]),
+                capacity_kg=float(v["capacity_kg"]), fixed_cost=float(v.get("fixed_cost", 0.0)),
+                cost_per_km=float(v.get("cost_per_km", 0.0)), cost_per_hour=float(v.get("cost_per_hour", 0.0)),
+                skills=frozenset(v.get("skills", [])), committed=tuple(v.get("committed", [])),
+            )
+            for v in data["vehicles"]
+        ]
+        carriers = [
+            Carrier(
+                id=c["id"], available=bool(c.get("available", True)), service_levels=frozenset(c.get("service_levels", [])),
+                skills=frozenset(c.get("skills", [])), zones=tuple(Zone(Point(z["lat"], z["lon"]), float(z["radius_km"])) for z in c.get("zones", [])),
+                base=float(c.get("price", {}).get("base", 0.0)), per_kg=float(c.get("price", {}).get("per_kg", 0.0)),
+                per_km=float(c.get("price", {}).get("per_km", 0.0)), lead_min=float(c.get("lead_min", 0.0)),
+                pickup_cutoff_min=float(c.get("pickup_cutoff_min", float("inf"))), capacity=int(c.get("capacity", 10**9)),
+            )
+            for c in data["carriers"]
+        ]
+        orders = {
+            o["id"]: Order(
+                id=o["id"], hub=o["hub"], at=Point(o["lat"], o["lon"]), window=(float(o["window"][0]), float(o["window"][1])),
+                service_min=float(o.get("service_min", 0.0)), weight_kg=float(o["weight_kg"]), service_level=o.get("service_level", ""),
+                requires=frozenset(o.get("requires", [])), late_penalty=float(o.get("late_penalty", 0.0)),
+                late_penalty_per_min=float(o.get("late_penalty_per_min", 0.0)), unserved_penalty=float(o.get("unserved_penalty", 0.0)),
+            )
+            for o in data["orders"]
+        }
+        problem = Problem(data.get("name", ""), now, float(travel.get("detour_factor", 1.0)), float(travel["speed_kmh"]),
+                          hubs, vehicles, carriers, orders)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, SnapshotError):
+            raise
+        raise SnapshotError(f"Malformed snapshot: {type(exc).__name__}: {exc}") from exc
+    unknown_hubs = {o.hub for o in problem.orders.values()} - problem.hubs.keys()
+    if unknown_hubs:
+        raise SnapshotError(f"Orders refer to unknown hubs {sorted(unknown_hubs)}")
+    for v in problem.vehicles:
+        missing = [c for c in v.committed if c not in problem.orders]
+        if missing:
+            raise SnapshotError(f"Vehicle {v.id} carries unknown orders {missing}")
+    return problem
+
+
+def load_problem(path: str | Path) -> Problem:
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{path}: not JSON ({exc})") from exc
+    return problem_from_snapshot(data)
