@@ -12,7 +12,7 @@ class Carrier(models.Model):
     organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="carriers")
     code = models.CharField(max_length=40)
     name = models.CharField(max_length=200)
-    adapter = models.CharField(max_length=40, default="sandbox", help_text="Registered adapter that talks to it")
+    adapter = models.CharField(max_length=40, default="manual", help_text="Registered adapter that talks to it")
     config = models.JSONField(default=dict, blank=True, help_text="Adapter settings: base URL, auth, mappings")
     service_levels = models.JSONField(default=list)
     skills = models.JSONField(default=list, blank=True)

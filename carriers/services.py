@@ -41,6 +41,10 @@ def carrier_set_health(*, carrier_id: int, health: str, reason: str, actor: Acto
     event_record(organization_id=carrier.organization_id, kind="carrier.health", actor=actor, carrier=carrier,
                  data={"from": previous, "to": health, "reason": reason})
     events.publish(carrier.organization_id, "carrier.changed", carrier_payload(carrier))
+    if health != "up":
+        from dispatch.tasks import detect_carrier
+
+        transaction.on_commit(lambda: detect_carrier.delay(carrier_id))
     return carrier
 
 

@@ -115,10 +115,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"dispatch.tasks.plan_new_orders": {"queue": "planner"}}
+CELERY_TASK_ROUTES = {
+    "dispatch.tasks.plan_new_orders": {"queue": "planner"},
+    "dispatch.tasks.propose_decision": {"queue": "planner"},
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_BEAT_SCHEDULE = {
     "plan-pending-orders": {"task": "dispatch.tasks.plan_pending_everywhere", "schedule": 60.0},
+    "detect-exceptions": {"task": "dispatch.tasks.detect_everywhere", "schedule": 60.0},
 }
 
 # --- Auth ------------------------------------------------------------------------------
@@ -176,6 +180,10 @@ USE_TZ = True
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tracking@controltower.local")
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_TIMEOUT = 10
+SMS_PROVIDER = env("SMS_PROVIDER", default="")
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,12 @@ from django.db import models
 from django.db.models import Q
 
 from .status import (
+    DecisionState,
+    ExceptionKind,
+    ExceptionState,
+    MessageKind,
+    OverrideReason,
+    Severity,
     Actor,
     DutyStatus,
     FailureReason,
@@ -306,3 +312,97 @@ class ClockAnchor(models.Model):
     real_at = models.DateTimeField()
     sim_at = models.DateTimeField()
     speed = models.FloatField(default=1.0)
+
+
+class Policy(models.Model):
+    """What the engine may apply without a dispatcher (configured by admins)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="policy")
+    auto_apply = models.BooleanField(default=True)
+    max_cost_increase = models.FloatField(default=25.0, help_text="Largest total cost increase applied automatically")
+    require_no_sla_worse = models.BooleanField(default=True, help_text="Only auto-apply when no order's SLA gets worse")
+    eta_tolerance_min = models.PositiveIntegerField(default=15, help_text="ETA change that warrants telling the customer")
+    no_show_grace_min = models.PositiveIntegerField(default=20)
+    carrier_silence_min = models.PositiveIntegerField(default=30)
+    spike_factor = models.FloatField(default=1.5, help_text="Orders per zone and window above this times plan is a spike")
+
+
+class OrderException(models.Model):
+    """Something that left the plan. One live exception per cause: seeing the cause again updates it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="exceptions")
+    kind = models.CharField(max_length=30, choices=ExceptionKind.choices)
+    cause_key = models.CharField(max_length=200, help_text="Identifies the cause, e.g. carrier:12")
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    state = models.CharField(max_length=12, choices=ExceptionState.choices, default=ExceptionState.OPEN)
+    title = models.CharField(max_length=300)
+    cause = models.TextField(blank=True)
+    orders = models.ManyToManyField(Order, related_name="exceptions", blank=True)
+    vehicle = models.ForeignKey(Vehicle, null=True, blank=True, on_delete=models.SET_NULL)
+    carrier = models.ForeignKey("carriers.Carrier", null=True, blank=True, on_delete=models.SET_NULL)
+    detected_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    seen_count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "cause_key"], condition=Q(state__in=["open", "proposed"]),
+                                    name="one_live_exception_per_cause"),
+        ]
+        indexes = [models.Index(fields=["organization", "state"])]
+
+
+class Decision(models.Model):
+    """A proposed response to an exception: which orders move where, at what cost and SLA effect."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="decisions")
+    exception = models.ForeignKey(OrderException, on_delete=models.CASCADE, related_name="decisions")
+    state = models.CharField(max_length=20, choices=DecisionState.choices, default=DecisionState.PROPOSED)
+    version = models.PositiveIntegerField(default=1)
+    moves = models.JSONField(default=list, help_text="[{order, from, to: {kind, code}, cost_delta, sla_before, sla_after, alternatives}]")
+    cost_delta = models.FloatField(default=0.0)
+    sla_improved = models.PositiveIntegerField(default=0)
+    sla_worsened = models.PositiveIntegerField(default=0)
+    summary = models.CharField(max_length=300, blank=True)
+    proposed_by = models.CharField(max_length=100, default="planner")
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_actor_type = models.CharField(max_length=20, choices=Actor.choices, blank=True)
+    reason_code = models.CharField(max_length=30, choices=OverrideReason.choices, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+
+class CustomerMessage(models.Model):
+    """One notification to a customer. Unique per order, kind and key, so each change is told once."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=20, choices=MessageKind.choices)
+    key = models.CharField(max_length=100, help_text="What makes this change distinct (e.g. the ETA)")
+    channel = models.CharField(max_length=10, default="email")
+    to = models.CharField(max_length=200)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    eta = models.DateTimeField(null=True, blank=True, help_text="The ETA this message stated, if any")
+    status = models.CharField(max_length=10, default="pending")  # pending, sent, failed, skipped
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order", "kind", "key"], name="one_message_per_change")]
+
+
+class MessageTemplate(models.Model):
+    """An organization's wording for a kind of customer message (Django template syntax)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="message_templates")
+    kind = models.CharField(max_length=20, choices=MessageKind.choices)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "kind"], name="one_template_per_kind")]

@@ -141,3 +141,69 @@ class FailureReason(ChoiceSet):
     ADDRESS = "address_problem", "Address problem"
     DAMAGED = "damaged", "Damaged"
     OTHER = "other", "Other"
+
+
+class ExceptionKind(ChoiceSet):
+    SLA_AT_RISK = "sla_at_risk", "SLA at risk"
+    CARRIER_OUTAGE = "carrier_outage", "Carrier outage"
+    CARRIER_CAPACITY = "carrier_capacity_gap", "Carrier capacity gap"
+    FAILED_DELIVERY = "failed_delivery", "Failed delivery"
+    VEHICLE_BREAKDOWN = "vehicle_breakdown", "Vehicle breakdown"
+    DRIVER_NO_SHOW = "driver_no_show", "Driver no-show"
+    DEMAND_SPIKE = "demand_spike", "Demand spike"
+    MISSED_CUTOFF = "missed_cutoff", "Missed pickup cut-off"
+
+
+class Severity(ChoiceSet):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+    @classmethod
+    def _colour_map(cls) -> dict[str, str]:
+        return {"low": "#94a3b8", "medium": "#f59e0b", "high": "#f97316", "critical": "#ef4444"}
+
+
+class ExceptionState(ChoiceSet):
+    OPEN = "open", "Open"
+    PROPOSED = "proposed", "Decision proposed"
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+
+    @classmethod
+    def _colour_map(cls) -> dict[str, str]:
+        return {"open": "#ef4444", "proposed": "#f59e0b", "resolved": "#22c55e", "dismissed": "#64748b"}
+
+
+LIVE_EXCEPTION_STATES = (ExceptionState.OPEN, ExceptionState.PROPOSED)
+
+
+class DecisionState(ChoiceSet):
+    PROPOSED = "proposed", "Proposed"
+    APPLIED = "applied", "Applied"
+    PARTIALLY_APPLIED = "partially_applied", "Partly applied"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"
+
+    @classmethod
+    def _colour_map(cls) -> dict[str, str]:
+        return {"proposed": "#f59e0b", "applied": "#22c55e", "partially_applied": "#84cc16", "rejected": "#64748b", "superseded": "#475569"}
+
+
+class OverrideReason(ChoiceSet):
+    CUSTOMER_REQUEST = "customer_request", "Customer request"
+    CARRIER_PREFERENCE = "carrier_preference", "Preferred carrier relationship"
+    LOCAL_KNOWLEDGE = "local_knowledge", "Local knowledge (traffic, access)"
+    COST = "cost", "Cost"
+    SLA = "sla", "Protect the SLA"
+    OTHER = "other", "Other"
+
+
+class MessageKind(ChoiceSet):
+    BOOKED = "booked", "Booked"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    NEW_ETA = "new_eta", "New ETA"
+    DELAYED = "delayed", "Delayed"
+    FAILED = "failed", "Delivery failed"
+    DELIVERED = "delivered", "Delivered"

@@ -15,11 +15,79 @@ def plan_new_orders(organization_id: int) -> dict:
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def plan_pending_everywhere() -> int:
     """Beat's safety net: an enqueue lost after commit leaves orders unplanned only until the next sweep."""
-    from dispatch.models import Order, Organization
+    from dispatch.models import Organization
     from dispatch.status import OrderStatus
 
-    orgs = (Organization.objects.filter(auto_plan=True, orders__status__in=[OrderStatus.CREATED, OrderStatus.PLANNED])
-            .values_list("id", flat=True).distinct())
+    orgs = list(Organization.objects.filter(auto_plan=True, orders__status__in=[OrderStatus.CREATED, OrderStatus.PLANNED])
+                .values_list("id", flat=True).distinct())
     for org_id in orgs:
         plan_new_orders.delay(org_id)
     return len(orgs)
+
+
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=45)
+def propose_decision(exception_id: int) -> int | None:
+    """Propose (or re-propose) a decision for a live exception. Idempotent: a newer proposal
+    supersedes the older one, and nothing is proposed for a closed exception."""
+    from dispatch.decisions import propose
+    from dispatch.models import OrderException
+    from dispatch.status import LIVE_EXCEPTION_STATES
+
+    exc = OrderException.objects.filter(pk=exception_id, state__in=LIVE_EXCEPTION_STATES).first()
+    if exc is None:
+        return None
+    decision = propose(exception=exc)
+    return decision.id if decision else None
+
+
+@shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
+def detect_carrier(carrier_id: int) -> None:
+    from carriers.models import Carrier
+    from dispatch.detectors import detect_carrier_outage
+
+    carrier = Carrier.objects.filter(pk=carrier_id).first()
+    if carrier:
+        detect_carrier_outage(carrier=carrier)
+
+
+@shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
+def detect_vehicle(vehicle_id: int) -> None:
+    from dispatch.detectors import detect_vehicle_unavailable
+    from dispatch.models import Vehicle
+
+    vehicle = Vehicle.objects.filter(pk=vehicle_id).first()
+    if vehicle:
+        detect_vehicle_unavailable(vehicle=vehicle)
+
+
+@shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
+def detect_order_failure(order_id: int) -> None:
+    from dispatch.detectors import detect_failed_delivery
+    from dispatch.models import Order
+
+    order = Order.objects.filter(pk=order_id).select_related("vehicle", "carrier").first()
+    if order:
+        detect_failed_delivery(order=order)
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def detect_everywhere() -> int:
+    """Beat: the watching detectors (SLA risk, no-shows, silence, capacity, cut-offs, spikes) per organization."""
+    from dispatch.detectors import detect_all
+    from dispatch.models import Organization
+
+    ids = list(Organization.objects.values_list("id", flat=True))
+    for org_id in ids:
+        detect_all(organization_id=org_id)
+    return len(ids)
+
+
+@shared_task(bind=True, acks_late=True, soft_time_limit=20, time_limit=30, max_retries=5)
+def send_customer_message(self, message_id: int) -> str:
+    """Deliver one customer message. Idempotent: a message already sent is not sent again."""
+    from dispatch.services.notifications import message_send
+
+    status = message_send(message_id=message_id)
+    if status == "retry":
+        raise self.retry(countdown=min(300, 2 ** self.request.retries * 5))
+    return status

@@ -8,6 +8,7 @@ from dispatch import clock
 from controltower import events
 from controltower.payloads import vehicle_payload
 from dispatch.models import Driver, Vehicle
+from dispatch.status import DutyStatus
 
 from . import ActorRef
 from .log import event_record
@@ -23,6 +24,10 @@ def vehicle_set_status(*, vehicle_id: int, status: str, actor: ActorRef, reason:
     event_record(organization_id=vehicle.organization_id, kind="vehicle.status", actor=actor, vehicle=vehicle,
                  data={"from": previous, "to": status, "reason": reason})
     events.publish(vehicle.organization_id, "vehicle.changed", vehicle_payload(vehicle))
+    if status == DutyStatus.UNAVAILABLE:
+        from dispatch.tasks import detect_vehicle
+
+        transaction.on_commit(lambda: detect_vehicle.delay(vehicle_id))
     return vehicle
 
 

@@ -90,6 +90,14 @@ def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str 
                  vehicle=order.vehicle, carrier=order.carrier,
                  data={"from": previous, "to": status, "reason": reason, "failure_reason": order.failure_reason if status == OrderStatus.FAILED else "", **(data or {})})
     events.publish(order.organization_id, "order.changed", order_payload(order))
+    from .notifications import notify_status
+
+    notify_status(order=order)
+    if status == OrderStatus.FAILED:
+        from dispatch.tasks import detect_order_failure
+
+        order_id = order.id
+        transaction.on_commit(lambda: detect_order_failure.delay(order_id))
     return order
 
 

@@ -86,7 +86,27 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
             t += timedelta(minutes=order.hub.load_min_per_order)
     Stop.objects.bulk_update(stops, ["eta"])
     if changed:
+        from dispatch.detectors import policy_for
+
+        from .notifications import notify_eta
+
         Order.objects.bulk_update(changed, ["eta", "risk"])
+        tolerance = policy_for(vehicle.organization_id).eta_tolerance_min
         for order in changed:
             events.publish(order.organization_id, "order.changed", order_payload(order))
+            notify_eta(order=order, tolerance_min=tolerance)
     return changed
+
+
+def route_resequence(*, vehicle: Vehicle, keys: list[str]) -> None:
+    """Order the van's open stops as the planner did ("P:ref"/"D:ref"); stops it does not name keep
+    their relative order after the named ones."""
+    stops = list(Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
+                 .select_related("order").order_by("route_id", "sequence"))
+    rank = {k: i for i, k in enumerate(keys)}
+    key = lambda s: ("P:" if s.kind == StopKind.PICKUP else "D:") + s.order.external_ref  # noqa: E731
+    ordered = sorted(stops, key=lambda s: (rank.get(key(s), len(rank)), s.sequence))
+    base = max((s.sequence for s in stops), default=0) + 1
+    for i, s in enumerate(ordered):
+        s.sequence = base + i
+    Stop.objects.bulk_update(ordered, ["sequence"])

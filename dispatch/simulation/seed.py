@@ -80,7 +80,7 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
 
     for spec in city.carriers:
         carrier = Carrier.objects.create(
-            organization=org, code=spec.code, name=spec.name, adapter="sandbox", service_levels=list(spec.service_levels),
+            organization=org, code=spec.code, name=spec.name, adapter="manual", service_levels=list(spec.service_levels),
             skills=list(spec.skills), lead_min=spec.lead_min, pickup_cutoff=time.fromisoformat(spec.cutoff),
         )
         zlat, zlon = offset(city.lat, city.lon, *spec.zone_offset_km)

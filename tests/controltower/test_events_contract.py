@@ -29,10 +29,15 @@ def test_an_undeclared_event_or_a_wrong_payload_is_refused():
         events.validate("vehicle.changed", {"id": 1})
 
 
-def test_events_are_published_only_after_commit(hub, django_capture_on_commit_callbacks):
+def test_events_are_published_only_after_commit(hub, django_capture_on_commit_callbacks, monkeypatch):
     carrier = CarrierFactory(organization=hub.organization)
+    sent = []
+    monkeypatch.setattr(events, "_send", lambda org, event_type, payload: sent.append(event_type))
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         carrier_set_health(carrier_id=carrier.id, health="down", reason="test", actor=ActorRef.system())
+        assert sent == []
+    for callback in callbacks:
+        callback()
 
-    assert len(callbacks) == 1
+    assert "carrier.changed" in sent

@@ -1,0 +1,181 @@
+"""Decisions: the planner's proposed response to an exception, and how it is applied.
+
+The bridge part (problem_from_db) is the only code that turns database state into a planner
+problem; propose() prices every option for each affected order with the pure planner's
+evaluation and keeps the cheapest, with the alternatives it considered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from carriers.models import Carrier
+from controltower import events
+from dispatch import clock
+from dispatch.models import Decision, Order, OrderException, Shift, Stop, Vehicle
+from dispatch.planner import model as pm
+from dispatch.planner.carriers import carrier_can_take
+from dispatch.planner.evaluate import carrier_order_cost, simulate_route
+from dispatch.planner.greedy import _insertions
+from dispatch.status import CarrierHealth, DecisionState, DutyStatus, OrderStatus, StopKind
+
+PENALTIES = {  # by service level: (late fixed, late per minute, unserved)
+    "express": (25.0, 0.5, 120.0),
+    "same_day": (12.0, 0.15, 70.0),
+    "scheduled": (15.0, 0.25, 80.0),
+    "next_day": (8.0, 0.05, 40.0),
+}
+ON_BOARD = [OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
+VAN_CANDIDATES = 6
+POSITIONS = 4
+
+
+@dataclass
+class DbProblem:
+    problem: pm.Problem
+    day0: datetime
+    routes: dict[str, list[str]]          # vehicle code -> current open stops as planner keys
+    carrier_of: dict[str, tuple[str, str]]  # planner carrier id -> (carrier code, service level)
+    orders: dict[str, Order]
+
+
+def _min(dt: datetime, day0: datetime) -> float:
+    return (dt - day0).total_seconds() / 60.0
+
+
+def _order(o: Order, day0: datetime) -> pm.Order:
+    late, per_min, unserved = PENALTIES.get(o.service_level, PENALTIES["same_day"])
+    return pm.Order(
+        id=o.external_ref, hub=o.hub.code, at=pm.Point(o.lat, o.lon), window=(_min(o.window_start, day0), _min(o.window_end, day0)),
+        service_min=o.service_min, weight_kg=o.weight_kg, service_level=o.service_level, requires=frozenset(o.requires),
+        late_penalty=late, late_penalty_per_min=per_min, unserved_penalty=unserved,
+    )
+
+
+def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None) -> DbProblem:
+    now = now or clock.now()
+    day0 = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    now_min = _min(now, day0)
+    vans = list(Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY).select_related("fleet__hub"))
+    stops = (Stop.objects.filter(route__vehicle__in=vans, route__active=True, completed_at__isnull=True)
+             .select_related("order__hub", "route").order_by("route__vehicle_id", "route_id", "sequence"))
+    orders: dict[str, Order] = {o.external_ref: o for o in extra_orders}
+    routes: dict[str, list[str]] = {v.code: [] for v in vans}
+    code_of = {v.id: v.code for v in vans}
+    for s in stops:
+        orders.setdefault(s.order.external_ref, s.order)
+        routes[code_of[s.route.vehicle_id]].append(("P:" if s.kind == StopKind.PICKUP else "D:") + s.order.external_ref)
+    shift_end = {sh.vehicle_id: sh.ends_at for sh in Shift.objects.filter(vehicle__in=vans, starts_at__lte=now, ends_at__gt=now)}
+    vehicles = []
+    for v in vans:
+        keys = routes[v.code]
+        picked = [k[2:] for k in keys if k.startswith("P:")]
+        committed = tuple(k[2:] for k in keys if k.startswith("D:") and k[2:] not in picked and orders[k[2:]].status in ON_BOARD)
+        routes[v.code] = [k for k in keys if not (k.startswith("D:") and k[2:] in committed)]
+        hub = v.fleet.hub
+        vehicles.append(pm.Vehicle(
+            id=v.code, start=pm.Point(v.lat, v.lon) if v.lat is not None else pm.Point(hub.lat, hub.lon), end=pm.Point(hub.lat, hub.lon),
+            available_from_min=now_min, shift_end_min=_min(shift_end.get(v.id, now + timedelta(hours=8)), day0),
+            capacity_kg=v.capacity_kg, fixed_cost=0.0, cost_per_km=v.cost_per_km, cost_per_hour=v.cost_per_hour,
+            skills=frozenset(v.skills), committed=committed,
+        ))
+        routes[v.code] = [f"D:{c}" for c in committed] + routes[v.code]
+    open_statuses = [OrderStatus.BOOKED]
+    carriers, carrier_of = [], {}
+    for c in (Carrier.objects.filter(organization_id=organization_id, health=CarrierHealth.UP)
+              .annotate(used=Count("orders", filter=Q(orders__status__in=open_statuses)))
+              .prefetch_related("zones", "rates", "capacity_slots")):
+        slots = [s for s in c.capacity_slots.all() if s.window_end > now]
+        room = max(0, sum(s.capacity for s in slots) - c.used) if slots else 10**6
+        cutoff = _min(datetime.combine(day0.date(), c.pickup_cutoff, tzinfo=day0.tzinfo), day0)
+        for rate in c.rates.all():
+            pid = f"{c.code}|{rate.service_level}"
+            carrier_of[pid] = (c.code, rate.service_level)
+            carriers.append(pm.Carrier(
+                id=pid, available=True, service_levels=frozenset({rate.service_level}), skills=frozenset(c.skills),
+                zones=tuple(pm.Zone(pm.Point(z.lat, z.lon), z.radius_km) for z in c.zones.all()),
+                base=rate.base, per_kg=rate.per_kg, per_km=rate.per_km, lead_min=c.lead_min, pickup_cutoff_min=cutoff, capacity=room,
+            ))
+    hubs = {}
+    for o in orders.values():
+        hubs[o.hub.code] = pm.Hub(o.hub.code, pm.Point(o.hub.lat, o.hub.lon), o.hub.load_min_per_order)
+    for v in vans:
+        h = v.fleet.hub
+        hubs.setdefault(h.code, pm.Hub(h.code, pm.Point(h.lat, h.lon), h.load_min_per_order))
+    problem = pm.Problem("live", now_min, 1.3, 28.0, hubs, vehicles, carriers, {k: _order(o, day0) for k, o in orders.items()})
+    return DbProblem(problem, day0, routes, carrier_of, orders)
+
+
+def _option_label(kind: str, code: str) -> dict:
+    return {"kind": kind, "code": code}
+
+
+def propose(*, exception: OrderException) -> Decision | None:
+    """Price every option for each affected open order and propose the cheapest set of moves."""
+    affected = list(exception.orders.filter(status__in=[OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED,
+                                                          OrderStatus.BOOKED, OrderStatus.FAILED])
+                    .select_related("hub", "vehicle", "carrier").order_by("window_end", "id"))
+    if not affected:
+        return None
+    db = problem_from_db(organization_id=exception.organization_id, extra_orders=affected)
+    p = db.problem
+    by_code = {v.id: v for v in p.vehicles}
+    routes = {code: list(stops) for code, stops in db.routes.items()}
+    for o in affected:  # take the affected orders out of the routes: every option is priced from scratch
+        for code in routes:
+            routes[code] = [s for s in routes[code] if s[2:] != o.external_ref]
+    costs = {code: simulate_route(p, by_code[code], routes[code]).cost for code in routes}
+    used: dict[str, int] = {}
+    moves, total = [], 0.0
+    for o in affected:
+        po = p.orders[o.external_ref]
+        options = []
+        for c in p.carriers:
+            if carrier_can_take(p, c, po) and used.get(c.id, 0) < c.capacity:
+                eta = max(po.window[0], p.now_min + c.lead_min + p.minutes(p.km(p.hubs[po.hub].at, po.at)))
+                options.append((carrier_order_cost(p, c, po), "carrier", c.id, eta, None))
+        vans = sorted((v for v in p.vehicles if po.requires <= v.skills), key=lambda v: p.km(v.start, po.at))[:VAN_CANDIDATES]
+        for v in vans:
+            best_v = None
+            for _, route in _insertions(p, routes[v.id], po.id, v.start, POSITIONS):
+                r = simulate_route(p, v, route)
+                if r.feasible and (best_v is None or r.cost < best_v[0]):
+                    best_v = (r.cost, route, r.delivery_starts.get(po.id))
+            if best_v:
+                options.append((best_v[0] - costs[v.id], "van", v.id, best_v[2], best_v[1]))
+        options.sort(key=lambda x: x[0])
+        current_kind = "van" if o.vehicle_id else "carrier" if o.carrier_id else None
+        current_code = o.vehicle.code if o.vehicle_id else o.carrier.code if o.carrier_id else None
+        before_cost = float(o.bookings.filter(status="confirmed").values_list("price", flat=True).first() or 0.0) if o.carrier_id else 0.0
+        if not options:
+            moves.append({"order": o.external_ref, "from": _option_label(current_kind, current_code) if current_kind else None,
+                          "to": {"kind": "unserved", "code": None}, "cost_delta": round(po.unserved_penalty, 2),
+                          "sla_before": o.risk, "sla_after": "late", "eta": None, "alternatives": []})
+            total += po.unserved_penalty
+            continue
+        cost, kind, pid, eta, route = options[0]
+        if kind == "van":
+            routes[pid], costs[pid] = route, costs[pid] + cost
+            code = pid
+        else:
+            used[pid] = used.get(pid, 0) + 1
+            code = db.carrier_of[pid][0]
+        sla_after = "on_time" if eta is not None and eta <= po.window[1] + 1e-6 else "late"
+        alternatives = [{"kind": k, "code": db.carrier_of[i][0] if k == "carrier" else i, "cost": round(c, 2),
+                         "eta": (db.day0 + timedelta(minutes=e)).isoformat() if e is not None else None}
+                        for c, k, i, e, _ in options[1:4]]
+        moves.append({"order": o.external_ref, "from": _option_label(current_kind, current_code) if current_kind else None,
+                      "to": {"kind": kind, "code": code}, "cost_delta": round(cost - before_cost, 2), "sla_before": o.risk,
+                      "sla_after": sla_after, "eta": (db.day0 + timedelta(minutes=eta)).isoformat() if eta is not None else None,
+                      "route": route if kind == "van" else None, "alternatives": alternatives})
+        total += cost - before_cost
+    rank = {"on_time": 0, "at_risk": 1, "late": 2}
+    worse = sum(1 for m in moves if rank.get(m["sla_after"], 2) > rank.get(m["sla_before"], 0))
+    better = sum(1 for m in moves if rank.get(m["sla_after"], 2) < rank.get(m["sla_before"], 0))
+    from dispatch.services.decisions import decision_create
+
+    return decision_create(exception=exception, moves=moves, cost_delta=round(total, 2), sla_improved=better, sla_worsened=worse)

@@ -1,0 +1,201 @@
+"""Detectors: notice where reality left the plan and raise exceptions. Each reads current state
+and calls exceptions.exception_raise; running one twice changes nothing new."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from carriers.models import CapacitySlot, Carrier
+from dispatch import clock
+from dispatch.models import Order, Policy, Shift, Vehicle, VehiclePosition
+from dispatch.services.exceptions import exception_raise
+from dispatch.status import CarrierHealth, DutyStatus, ExceptionKind, OrderStatus, Risk, Severity
+
+WAITING_FOR_CARRIER = [OrderStatus.BOOKED]
+CARRIER_OPEN = [OrderStatus.BOOKED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
+VAN_OPEN = [OrderStatus.ASSIGNED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
+
+
+def policy_for(organization_id: int) -> Policy:
+    return Policy.objects.get_or_create(organization_id=organization_id)[0]
+
+
+def _severity(n: int) -> str:
+    return Severity.CRITICAL if n >= 50 else Severity.HIGH if n >= 10 else Severity.MEDIUM
+
+
+def detect_carrier_outage(*, carrier: Carrier) -> None:
+    """A carrier that is down or degraded: the orders it has not collected yet need a new home."""
+    if carrier.health == CarrierHealth.UP:
+        return
+    orders = list(Order.objects.filter(carrier=carrier, status__in=WAITING_FOR_CARRIER).values_list("id", flat=True))
+    state = "down" if carrier.health == CarrierHealth.DOWN else "degraded"
+    exception_raise(
+        organization_id=carrier.organization_id, kind=ExceptionKind.CARRIER_OUTAGE, cause_key=f"carrier:{carrier.id}:outage",
+        title=f"{carrier.name} is {state}: {len(orders)} orders not yet collected",
+        cause=carrier.health_reason or f"Carrier reported {state}", severity=Severity.CRITICAL if state == "down" else _severity(len(orders)),
+        order_ids=orders, carrier=carrier, propose=bool(orders),
+    )
+
+
+def detect_carrier_silence(*, organization_id: int, now: datetime | None = None) -> None:
+    """No event from a carrier holding orders for longer than the policy allows."""
+    from carriers.services import carrier_set_health
+    from dispatch.services import ActorRef
+
+    now = now or clock.now()
+    limit = timedelta(minutes=policy_for(organization_id).carrier_silence_min)
+    for carrier in Carrier.objects.filter(organization_id=organization_id, health=CarrierHealth.UP):
+        last = carrier.events.order_by("-id").values_list("created_at", flat=True).first()
+        holding = Order.objects.filter(carrier=carrier, status__in=CARRIER_OPEN).exists()
+        if holding and last is not None and now - last > limit:
+            carrier = carrier_set_health(carrier_id=carrier.id, health=CarrierHealth.DEGRADED,
+                                         reason=f"No events for {int((now - last).total_seconds() // 60)} min",
+                                         actor=ActorRef.system("detector"))
+            detect_carrier_outage(carrier=carrier)
+
+
+def detect_failed_delivery(*, order: Order) -> None:
+    if order.status != OrderStatus.FAILED:
+        return
+    exception_raise(
+        organization_id=order.organization_id, kind=ExceptionKind.FAILED_DELIVERY, cause_key=f"order:{order.id}:failed",
+        title=f"Delivery of {order.external_ref} failed ({order.get_failure_reason_display().lower()})",
+        cause="Re-attempt by van or carrier, or return to sender", severity=Severity.MEDIUM,
+        order_ids=[order.id], vehicle=order.vehicle, carrier=order.carrier,
+    )
+
+
+def detect_vehicle_unavailable(*, vehicle: Vehicle) -> None:
+    """A van taken off the road (breakdown): its orders not yet delivered need a new home."""
+    if vehicle.status != DutyStatus.UNAVAILABLE:
+        return
+    orders = list(Order.objects.filter(vehicle=vehicle, status__in=VAN_OPEN).values_list("id", flat=True))
+    exception_raise(
+        organization_id=vehicle.organization_id, kind=ExceptionKind.VEHICLE_BREAKDOWN, cause_key=f"vehicle:{vehicle.id}:down",
+        title=f"Van {vehicle.code} is off the road: {len(orders)} orders affected", cause="Vehicle reported unavailable",
+        severity=_severity(len(orders)) if orders else Severity.LOW, order_ids=orders, vehicle=vehicle, propose=bool(orders),
+    )
+
+
+def detect_no_shows(*, organization_id: int, now: datetime | None = None) -> int:
+    """Shifts that started more than the grace period ago with the driver not on duty and no ping since."""
+    now = now or clock.now()
+    grace = timedelta(minutes=policy_for(organization_id).no_show_grace_min)
+    found = 0
+    shifts = (Shift.objects.filter(driver__organization_id=organization_id, starts_at__lte=now - grace, ends_at__gt=now)
+              .exclude(driver__status=DutyStatus.ON_DUTY).select_related("driver", "vehicle"))
+    for shift in shifts:
+        if VehiclePosition.objects.filter(vehicle=shift.vehicle, recorded_at__gte=shift.starts_at).exists():
+            continue
+        orders = list(Order.objects.filter(vehicle=shift.vehicle, status__in=VAN_OPEN).values_list("id", flat=True))
+        exception_raise(
+            organization_id=organization_id, kind=ExceptionKind.DRIVER_NO_SHOW, cause_key=f"shift:{shift.id}:no_show",
+            title=f"{shift.driver.name} has not started (van {shift.vehicle.code})",
+            cause=f"Shift began {shift.starts_at:%H:%M}; no duty status and no pings since", severity=_severity(len(orders)),
+            order_ids=orders, vehicle=shift.vehicle, propose=bool(orders),
+        )
+        found += 1
+    return found
+
+
+def detect_sla_risk(*, organization_id: int) -> int:
+    """Orders whose ETA (van position and remaining stops, or the carrier's promise) misses the
+    window, grouped by the van or carrier carrying them."""
+    at_risk = Order.objects.filter(organization_id=organization_id, risk__in=[Risk.AT_RISK, Risk.LATE],
+                                   status__in=VAN_OPEN + WAITING_FOR_CARRIER).select_related("vehicle", "carrier")
+    groups: dict[str, dict] = {}
+    for order in at_risk:
+        holder = order.vehicle or order.carrier
+        if holder is None:
+            continue
+        key = f"{'vehicle' if order.vehicle_id else 'carrier'}:{holder.id}:sla"
+        g = groups.setdefault(key, {"holder": holder, "orders": [], "late": 0, "is_van": bool(order.vehicle_id)})
+        g["orders"].append(order.id)
+        g["late"] += order.risk == Risk.LATE
+    for key, g in groups.items():
+        name = f"van {g['holder'].code}" if g["is_van"] else g["holder"].name
+        exception_raise(
+            organization_id=organization_id, kind=ExceptionKind.SLA_AT_RISK, cause_key=key,
+            title=f"{len(g['orders'])} orders at risk on {name}", cause=f"{g['late']} expected late, the rest close to their window end",
+            severity=Severity.HIGH if g["late"] else Severity.MEDIUM, order_ids=g["orders"],
+            vehicle=g["holder"] if g["is_van"] else None, carrier=None if g["is_van"] else g["holder"],
+        )
+    return len(groups)
+
+
+def detect_capacity_gaps(*, organization_id: int, now: datetime | None = None) -> int:
+    """Bookings beyond what a carrier can take in a zone and window."""
+    now = now or clock.now()
+    found = 0
+    for slot in CapacitySlot.objects.filter(carrier__organization_id=organization_id, window_end__gt=now).select_related("carrier", "zone"):
+        booked = Order.objects.filter(carrier=slot.carrier, status__in=WAITING_FOR_CARRIER,
+                                      window_start__lt=slot.window_end, window_end__gt=slot.window_start)
+        n = booked.count()
+        if n > slot.capacity:
+            over = list(booked.order_by("-window_end").values_list("id", flat=True)[: n - slot.capacity])
+            exception_raise(
+                organization_id=organization_id, kind=ExceptionKind.CARRIER_CAPACITY, cause_key=f"slot:{slot.id}:gap",
+                title=f"{slot.carrier.name} is {n - slot.capacity} over capacity {slot.window_start:%H:%M}-{slot.window_end:%H:%M}",
+                cause=f"{n} booked, {slot.capacity} available", severity=_severity(n - slot.capacity), order_ids=over, carrier=slot.carrier,
+            )
+            found += 1
+    return found
+
+
+def detect_missed_cutoffs(*, organization_id: int, now: datetime | None = None) -> int:
+    """Booked orders a carrier has not collected although its pickup cut-off has passed today."""
+    local = timezone.localtime(now or clock.now())
+    found = 0
+    for carrier in Carrier.objects.filter(organization_id=organization_id):
+        if local.time() <= carrier.pickup_cutoff:
+            continue
+        orders = list(Order.objects.filter(carrier=carrier, status__in=WAITING_FOR_CARRIER,
+                                           window_start__date__lte=local.date()).values_list("id", flat=True))
+        if orders:
+            exception_raise(
+                organization_id=organization_id, kind=ExceptionKind.MISSED_CUTOFF, cause_key=f"carrier:{carrier.id}:cutoff:{local.date()}",
+                title=f"{carrier.name} missed its {carrier.pickup_cutoff:%H:%M} pickup cut-off for {len(orders)} orders",
+                cause="Orders still waiting for collection after the cut-off", severity=_severity(len(orders)),
+                order_ids=orders, carrier=carrier,
+            )
+            found += 1
+    return found
+
+
+def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -> int:
+    """Orders for a hub's area in the last 30 minutes beyond the policy factor times the planned rate
+    (the average per 30 minutes over the previous four hours)."""
+    now = now or clock.now()
+    factor = policy_for(organization_id).spike_factor
+    recent = dict(Order.objects.filter(organization_id=organization_id, created_at__gte=now - timedelta(minutes=30))
+                  .values_list("hub_id").annotate(n=Count("id")))
+    history = dict(Order.objects.filter(organization_id=organization_id, created_at__gte=now - timedelta(hours=4, minutes=30),
+                                        created_at__lt=now - timedelta(minutes=30)).values_list("hub_id").annotate(n=Count("id")))
+    found = 0
+    for hub_id, n in recent.items():
+        planned = max(10.0, history.get(hub_id, 0) / 8)
+        if n > factor * planned:
+            orders = list(Order.objects.filter(hub_id=hub_id, created_at__gte=now - timedelta(minutes=30),
+                                               status__in=[OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED])
+                          .values_list("id", flat=True))
+            exception_raise(
+                organization_id=organization_id, kind=ExceptionKind.DEMAND_SPIKE,
+                cause_key=f"hub:{hub_id}:spike:{now:%Y%m%d%H}", title=f"Demand spike: {n} orders in 30 min (plan {planned:.0f})",
+                cause=f"{n / planned:.1f}x the planned rate", severity=Severity.HIGH, order_ids=orders,
+            )
+            found += 1
+    return found
+
+
+def detect_all(*, organization_id: int) -> None:
+    """The periodic sweep (beat): everything that is noticed by watching rather than by an event."""
+    detect_carrier_silence(organization_id=organization_id)
+    detect_no_shows(organization_id=organization_id)
+    detect_sla_risk(organization_id=organization_id)
+    detect_capacity_gaps(organization_id=organization_id)
+    detect_missed_cutoffs(organization_id=organization_id)
+    detect_demand_spikes(organization_id=organization_id)

@@ -1,0 +1,171 @@
+"""Decisions: create, approve (all or part), override, reject, apply. Concurrent actions on one
+decision end with one winner; the other gets a Conflict (409) with the current state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from controltower import events
+from dispatch import clock
+from dispatch.errors import Conflict, ValidationFailed
+from dispatch.models import Decision, Order, OrderException, Vehicle
+from dispatch.status import Actor, DecisionState, ExceptionState, OrderStatus, OverrideReason
+
+from . import ActorRef
+from .exceptions import exception_close, exception_mark_proposed
+from .log import event_record
+
+
+def decision_payload(d: Decision) -> dict:
+    return {"id": d.id, "state": d.state, "exception": d.exception_id}
+
+
+def decision_create(*, exception: OrderException, moves: list[dict], cost_delta: float, sla_improved: int,
+                    sla_worsened: int) -> Decision:
+    from dispatch.detectors import policy_for
+
+    with transaction.atomic():
+        exc = OrderException.objects.select_for_update().get(pk=exception.pk)
+        Decision.objects.filter(exception=exc, state=DecisionState.PROPOSED).update(state=DecisionState.SUPERSEDED)
+        n_carrier = sum(1 for m in moves if m["to"]["kind"] == "carrier")
+        n_van = sum(1 for m in moves if m["to"]["kind"] == "van")
+        decision = Decision.objects.create(
+            organization_id=exc.organization_id, exception=exc, moves=moves, cost_delta=cost_delta, sla_improved=sla_improved,
+            sla_worsened=sla_worsened,
+            summary=f"{n_van} to vans, {n_carrier} to carriers, {len(moves) - n_van - n_carrier} unserved; cost {cost_delta:+.2f}",
+        )
+        exception_mark_proposed(exception=exc)
+        event_record(organization_id=exc.organization_id, kind="decision.proposed", actor=ActorRef.system("planner"),
+                     carrier=exc.carrier, vehicle=exc.vehicle,
+                     data={"decision": decision.id, "exception": exc.id, "moves": len(moves), "cost_delta": cost_delta,
+                           "sla_worsened": sla_worsened})
+        events.publish(exc.organization_id, "decision.changed", decision_payload(decision))
+        policy = policy_for(exc.organization_id)
+        auto = (policy.auto_apply and cost_delta <= policy.max_cost_increase
+                and (not policy.require_no_sla_worse or sla_worsened == 0)
+                and all(m["to"]["kind"] != "unserved" for m in moves))
+    if auto:
+        return decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef(Actor.SYSTEM, "policy"),
+                                note=f"within policy: cost {cost_delta:+.2f} <= {policy.max_cost_increase:.2f}, no SLA made worse")
+    return decision
+
+
+def _locked(decision_id: int, version: int) -> tuple[Decision, list[Order]]:
+    """Lock in the one order: orders, then the decision. Raises Conflict if someone acted first."""
+    peek = Decision.objects.get(pk=decision_id)
+    refs = sorted(m["order"] for m in peek.moves)
+    orders = list(Order.objects.select_for_update(of=("self",)).filter(organization_id=peek.organization_id, external_ref__in=refs)
+                  .select_related("hub", "vehicle", "carrier").order_by("id"))
+    decision = Decision.objects.select_for_update().get(pk=decision_id)
+    if decision.state != DecisionState.PROPOSED or decision.version != version:
+        who = f" by {decision.decided_by}" if decision.decided_by else ""
+        raise Conflict(
+            f"This decision was already {decision.get_state_display().lower()}{who}; you saw version {version}, it is now "
+            f"version {decision.version}. Reload to see the current state.", current=decision.state,
+        )
+    return decision, orders
+
+
+def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", reason_code: str = "") -> None:
+    decision.state, decision.version = state, decision.version + 1
+    decision.decided_by, decision.decided_actor_type, decision.decided_at = actor.name, actor.type, clock.now()
+    decision.note, decision.reason_code = note, reason_code
+    decision.save()
+    exc = decision.exception
+    event_record(organization_id=decision.organization_id, kind=f"decision.{state}", actor=actor, carrier=exc.carrier,
+                 vehicle=exc.vehicle, data={"decision": decision.id, "exception": exc.id, "note": note, "reason_code": reason_code,
+                                            "moves": [m["order"] for m in decision.moves if m.get("applied")]})
+    events.publish(decision.organization_id, "decision.changed", decision_payload(decision))
+
+
+@transaction.atomic
+def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders: list[str] | None = None,
+                     note: str = "") -> Decision:
+    """Apply all moves, or only those for the named orders (approve part)."""
+    decision, locked = _locked(decision_id, version)
+    chosen = set(orders) if orders is not None else {m["order"] for m in decision.moves}
+    unknown = chosen - {m["order"] for m in decision.moves}
+    if unknown:
+        raise ValidationFailed("Not part of this decision", errors={"orders": [f"{r} is not in this decision" for r in sorted(unknown)]})
+    by_ref = {o.external_ref: o for o in locked}
+    moves = []
+    for move in decision.moves:
+        if move["order"] in chosen:
+            _apply_move(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id)
+            move = {**move, "applied": True}
+        moves.append(move)
+    decision.moves = moves
+    partial = len(chosen) < len(decision.moves)
+    _finish(decision, DecisionState.PARTIALLY_APPLIED if partial else DecisionState.APPLIED, actor, note)
+    exception_close(exception_id=decision.exception_id, state=ExceptionState.RESOLVED, actor=actor,
+                    note=f"decision {decision.id} {'partly ' if partial else ''}applied")
+    return decision
+
+
+@transaction.atomic
+def decision_override(*, decision_id: int, version: int, actor: ActorRef, order: str, to_kind: str, to_code: str,
+                      reason_code: str, note: str = "") -> Decision:
+    """A dispatcher picks another feasible carrier or van for one order, with a reason code; the
+    rest of the decision is applied as proposed."""
+    if reason_code not in OverrideReason.values:
+        raise ValidationFailed("Give a reason", errors={"reason_code": [f"Use one of {', '.join(OverrideReason.values)}"]})
+    peek = Decision.objects.get(pk=decision_id)
+    move = next((m for m in peek.moves if m["order"] == order), None)
+    if move is None:
+        raise ValidationFailed("Not part of this decision", errors={"order": [f"{order} is not in this decision"]})
+    feasible = [a for a in move.get("alternatives", []) if a["kind"] == to_kind and a["code"] == to_code]
+    if not feasible and not (move["to"]["kind"] == to_kind and move["to"]["code"] == to_code):
+        options = ", ".join(f"{a['kind']} {a['code']}" for a in move.get("alternatives", [])) or "none"
+        raise ValidationFailed("Not a feasible option", errors={"to": [f"{to_kind} {to_code} cannot take {order}; feasible: {options}"]})
+    decision, locked = _locked(decision_id, version)
+    by_ref = {o.external_ref: o for o in locked}
+    moves = []
+    for m in decision.moves:
+        if m["order"] == order:
+            m = {**m, "to": {"kind": to_kind, "code": to_code}, "route": None, "overridden": True}
+        _apply_move(order=by_ref[m["order"]], move=m, actor=actor, decision_id=decision.id)
+        moves.append({**m, "applied": True})
+    decision.moves = moves
+    _finish(decision, DecisionState.APPLIED, actor, note, reason_code)
+    exception_close(exception_id=decision.exception_id, state=ExceptionState.RESOLVED, actor=actor,
+                    note=f"decision {decision.id} applied with an override")
+    return decision
+
+
+@transaction.atomic
+def decision_reject(*, decision_id: int, version: int, actor: ActorRef, note: str = "") -> Decision:
+    decision, _ = _locked(decision_id, version)
+    _finish(decision, DecisionState.REJECTED, actor, note)
+    exc = decision.exception
+    exc.state = ExceptionState.OPEN
+    exc.save(update_fields=["state", "updated_at"])
+    return decision
+
+
+def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> None:
+    """Carry out one move: book with the carrier through the carrier layer, or put it on a van route."""
+    from carriers.booking import book_order
+    from dispatch.services.assignments import assignment_release, assignment_to_vehicle
+    from dispatch.services.orders import order_transition
+    from dispatch.services.routes import route_recompute_etas, route_resequence
+
+    kind, code = move["to"]["kind"], move["to"]["code"]
+    if order.status not in (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED, OrderStatus.FAILED):
+        return  # it moved on (picked up, delivered, cancelled) since the proposal
+    if order.status == OrderStatus.FAILED:
+        order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason="re-attempt")
+    reason = f"decision {decision_id}"
+    if kind == "van":
+        vehicle = Vehicle.objects.get(organization_id=order.organization_id, code=code)
+        assignment_to_vehicle(order=order, vehicle=vehicle, actor=actor, reason=reason)
+        if move.get("route"):
+            route_resequence(vehicle=vehicle, keys=move["route"])
+        route_recompute_etas(vehicle=vehicle)
+    elif kind == "carrier":
+        book_order(order=order, carrier_code=code, actor=actor, key=f"decision:{decision_id}:{order.id}")
+    else:
+        assignment_release(order=order, actor=actor, reason=reason)
+        if order.status in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
+            order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason=f"{reason}: left unserved for now")

@@ -1,0 +1,82 @@
+"""Exceptions: raised by detectors, one live exception per cause."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from controltower import events
+from dispatch import clock
+from dispatch.models import OrderException
+from dispatch.status import LIVE_EXCEPTION_STATES, ExceptionState, Severity
+
+from . import ActorRef
+from .log import event_record
+
+SEVERITY_RANK = {s: i for i, s in enumerate(Severity.values)}
+
+
+def exception_payload(exc: OrderException) -> dict:
+    return {"id": exc.id, "kind": exc.kind, "state": exc.state, "severity": exc.severity, "title": exc.title}
+
+
+@transaction.atomic
+def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: str, cause: str = "",
+                    severity: str = Severity.MEDIUM, order_ids: list[int] | None = None, vehicle=None, carrier=None,
+                    propose: bool = True) -> tuple[OrderException, bool]:
+    """Raise an exception, or update the live one with the same cause. Returns (exception, created).
+    A decision is proposed after commit when the exception is new or gained orders."""
+    order_ids = sorted(set(order_ids or []))
+    live = (OrderException.objects.select_for_update()
+            .filter(organization_id=organization_id, cause_key=cause_key, state__in=LIVE_EXCEPTION_STATES).first())
+    created = False
+    if live is None:
+        try:
+            with transaction.atomic():
+                live = OrderException.objects.create(
+                    organization_id=organization_id, kind=kind, cause_key=cause_key, title=title, cause=cause,
+                    severity=severity, vehicle=vehicle, carrier=carrier, detected_at=clock.now(),
+                )
+                created = True
+        except IntegrityError:  # raised concurrently by another worker: update that one
+            live = OrderException.objects.select_for_update().get(
+                organization_id=organization_id, cause_key=cause_key, state__in=LIVE_EXCEPTION_STATES)
+    before = set(live.orders.values_list("id", flat=True))
+    if not created:
+        live.seen_count += 1
+        live.title, live.cause = title, cause or live.cause
+        if SEVERITY_RANK[severity] > SEVERITY_RANK[live.severity]:
+            live.severity = severity
+        live.save()
+    new_orders = [i for i in order_ids if i not in before]
+    if new_orders:
+        live.orders.add(*new_orders)
+    if created:
+        event_record(organization_id=organization_id, kind="exception.raised", actor=ActorRef.system("detector"),
+                     vehicle=vehicle, carrier=carrier, data={"exception": live.id, "kind": kind, "orders": len(order_ids), "cause": cause})
+    events.publish(organization_id, "exception.changed", exception_payload(live))
+    if propose and (created or new_orders):
+        from dispatch.tasks import propose_decision
+
+        exc_id = live.id
+        transaction.on_commit(lambda: propose_decision.delay(exc_id))
+    return live, created
+
+
+@transaction.atomic
+def exception_close(*, exception_id: int, state: str, actor: ActorRef, note: str = "") -> OrderException:
+    exc = OrderException.objects.select_for_update().get(pk=exception_id)
+    if exc.state not in LIVE_EXCEPTION_STATES:
+        return exc
+    exc.state, exc.resolved_at = state, clock.now()
+    exc.save(update_fields=["state", "resolved_at", "updated_at"])
+    event_record(organization_id=exc.organization_id, kind=f"exception.{state}", actor=actor, vehicle=exc.vehicle,
+                 carrier=exc.carrier, data={"exception": exc.id, "note": note})
+    events.publish(exc.organization_id, "exception.changed", exception_payload(exc))
+    return exc
+
+
+def exception_mark_proposed(*, exception: OrderException) -> None:
+    if exception.state == ExceptionState.OPEN:
+        exception.state = ExceptionState.PROPOSED
+        exception.save(update_fields=["state", "updated_at"])
+        events.publish(exception.organization_id, "exception.changed", exception_payload(exception))
