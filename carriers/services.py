@@ -42,9 +42,9 @@ def carrier_set_health(*, carrier_id: int, health: str, reason: str, actor: Acto
                  data={"from": previous, "to": health, "reason": reason})
     events.publish(carrier.organization_id, "carrier.changed", carrier_payload(carrier))
     if health != "up":
-        from dispatch.tasks import detect_carrier
+        from dispatch.tasks import detect_carrier, enqueue
 
-        transaction.on_commit(lambda: detect_carrier.delay(carrier_id))
+        enqueue(detect_carrier, carrier_id)
     return carrier
 
 

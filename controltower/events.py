@@ -7,6 +7,7 @@ that sees a gap or reconnects reloads current state over HTTP (see controltower.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import threading
@@ -125,9 +126,20 @@ def _send(organization_id: int, event_type: str, payload: dict) -> None:
         return
     try:
         seq = next_sequence(organization_id)
-        async_to_sync(layer.group_send)(
-            group_name(organization_id),
-            {"type": "ct.event", "seq": seq, "event": event_type, "data": payload},
-        )
+        message = {"type": "ct.event", "seq": seq, "event": event_type, "data": payload}
+        if _in_event_loop():  # e.g. a sync service called from async code: send from a helper thread
+            worker = threading.Thread(target=async_to_sync(layer.group_send), args=(group_name(organization_id), message))
+            worker.start()
+            worker.join(5)
+        else:
+            async_to_sync(layer.group_send)(group_name(organization_id), message)
     except Exception:  # a lost hint is repaired by the client's reload on the next gap
         log.exception("Could not publish %s to organization %s", event_type, organization_id)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

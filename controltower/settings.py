@@ -123,6 +123,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_BEAT_SCHEDULE = {
     "plan-pending-orders": {"task": "dispatch.tasks.plan_pending_everywhere", "schedule": 60.0},
     "detect-exceptions": {"task": "dispatch.tasks.detect_everywhere", "schedule": 60.0},
+    "sweep-outbox": {"task": "dispatch.tasks.sweep_outbox", "schedule": 60.0},
 }
 
 # --- Auth ------------------------------------------------------------------------------
@@ -180,7 +181,10 @@ USE_TZ = True
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tracking@controltower.local")
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# Real mode sends over SMTP; the embedded default writes each message to var/outbox/ instead.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend" if EMBEDDED
+                    else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "outbox"
 EMAIL_TIMEOUT = 10
 SMS_PROVIDER = env("SMS_PROVIDER", default="")
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

@@ -6,10 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from dispatch import selectors
-from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, Risk, ServiceLevel
+from dispatch.errors import DomainError
+from dispatch.services import ActorRef
+from dispatch.services.decisions import decision_approve, decision_override, decision_reject
+from dispatch.status import CarrierHealth, DutyStatus, ExceptionKind, OrderStatus, OverrideReason, Risk, ServiceLevel, Severity
 from dispatch.models import Order
 
 from . import events
@@ -116,3 +119,48 @@ def tracking_page(request, token: str):
         "status_label": OrderStatus(order.status).label,
         "status_colour": OrderStatus.colour(order.status),
     })
+
+
+@login_required
+def exceptions_partial(request, message: str = "", status: int = 200):
+    org = _org(request)
+    items = []
+    for exc in selectors.exceptions_live(organization_id=org):
+        decision = selectors.decision_current(exc)
+        items.append({
+            "exception": exc, "decision": decision,
+            "severity_colour": Severity.colour(exc.severity), "kind_label": ExceptionKind(exc.kind).label,
+            "order_count": exc.orders.count(),
+        })
+    return render(request, "controltower/partials/exceptions.html",
+                  {"items": items, "message": message, "reasons": OverrideReason.choices}, status=status)
+
+
+@login_required
+@require_POST
+def decision_action(request, pk: int, action: str):
+    """Approve (all or the ticked orders), override one order, or reject; re-renders the queue.
+    A stale version (someone acted first) answers 409 with the current state."""
+    org = _org(request)
+    decision = selectors.decision_get(organization_id=org, decision_id=pk)
+    actor = ActorRef.user(request.user)
+    try:
+        version = int(request.POST.get("version", "0"))
+        if action == "approve":
+            chosen = request.POST.getlist("orders")
+            decision_approve(decision_id=decision.id, version=version, actor=actor,
+                             orders=chosen if chosen and len(chosen) < len(decision.moves) else None)
+            message = f"Decision {decision.id} applied."
+        elif action == "reject":
+            decision_reject(decision_id=decision.id, version=version, actor=actor, note=request.POST.get("note", ""))
+            message = f"Decision {decision.id} rejected; the exception stays open."
+        else:
+            kind, _, code = request.POST.get("to", "").partition(":")
+            decision_override(decision_id=decision.id, version=version, actor=actor, order=request.POST.get("order", ""),
+                              to_kind=kind, to_code=code, reason_code=request.POST.get("reason_code", ""))
+            message = f"Decision {decision.id} applied with your override."
+    except DomainError as exc:
+        return exceptions_partial(request, message=exc.message, status=exc.http_status)
+    except ValueError:
+        return exceptions_partial(request, message="The form was incomplete; reload and try again.", status=400)
+    return exceptions_partial(request, message=message)

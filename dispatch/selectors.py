@@ -111,3 +111,29 @@ def manifest_for(*, vehicle: Vehicle) -> list[dict]:
          "status": s.order.status}
         for s in stops
     ]
+
+
+def exceptions_live(*, organization_id: int):
+    from dispatch.models import OrderException
+    from dispatch.status import LIVE_EXCEPTION_STATES
+
+    return (OrderException.objects.filter(organization_id=organization_id, state__in=LIVE_EXCEPTION_STATES)
+            .select_related("carrier", "vehicle").prefetch_related("decisions").order_by("-detected_at"))
+
+
+def exception_get(*, organization_id: int, exception_id: int):
+    from dispatch.models import OrderException
+
+    return get_object_or_404(OrderException, organization_id=organization_id, pk=exception_id)
+
+
+def decision_get(*, organization_id: int, decision_id: int):
+    from dispatch.models import Decision
+
+    return get_object_or_404(Decision.objects.select_related("exception"), organization_id=organization_id, pk=decision_id)
+
+
+def decision_current(exception):
+    from dispatch.status import DecisionState
+
+    return exception.decisions.filter(state=DecisionState.PROPOSED).order_by("-id").first()

@@ -1,6 +1,29 @@
-"""Celery tasks: they take ids, are idempotent and time-bounded, and call one service."""
+"""Celery tasks: they take ids, are idempotent and time-bounded, and call one service.
+
+Work is enqueued after commit through enqueue(). The rows it concerns (an exception without a
+proposal, a pending customer message) are the outbox: if an enqueue is lost, sweep_outbox (beat)
+enqueues it again, so nothing already accepted is lost."""
+
+import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(task, *args) -> None:
+    """Send `task` once the current transaction commits. A failure to send (broker down, or an
+    in-process task that fails) is logged, never raised into the request: the outbox sweep retries."""
+
+    def send():
+        try:
+            task.delay(*args)
+        except Exception as exc:
+            log.warning("Could not run %s%s now (%s: %s); the outbox sweep will retry", task.name, args, type(exc).__name__, exc)
+
+    transaction.on_commit(send)
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
@@ -91,3 +114,22 @@ def send_customer_message(self, message_id: int) -> str:
     if status == "retry":
         raise self.retry(countdown=min(300, 2 ** self.request.retries * 5))
     return status
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def sweep_outbox() -> dict:
+    """Beat: re-enqueue work whose enqueue was lost: customer messages still pending, and live
+    exceptions that have no proposal yet."""
+    from dispatch import clock
+    from dispatch.models import CustomerMessage, OrderException
+    from dispatch.status import DecisionState, ExceptionState
+
+    before = clock.now() - timedelta(minutes=1)
+    messages = list(CustomerMessage.objects.filter(status="pending", created_at__lt=before, attempts__lt=5).values_list("id", flat=True)[:500])
+    for message_id in messages:
+        send_customer_message.delay(message_id)
+    stale = list(OrderException.objects.filter(state=ExceptionState.OPEN, updated_at__lt=before)
+                 .exclude(decisions__state__in=[DecisionState.PROPOSED, DecisionState.REJECTED]).values_list("id", flat=True)[:100])
+    for exception_id in stale:
+        propose_decision.delay(exception_id)
+    return {"messages": len(messages), "exceptions": len(stale)}

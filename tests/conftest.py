@@ -95,16 +95,25 @@ def child_env(settings) -> dict:
     url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "ct")
     return {**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": prefix,
-            "CELERY_TASK_ALWAYS_EAGER": "true", "DJANGO_SETTINGS_MODULE": "controltower.settings"}
+            "CELERY_TASK_ALWAYS_EAGER": "true", "DJANGO_SETTINGS_MODULE": "controltower.settings",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+
+
+def process_log(name: str):
+    """A file for a child process's output: a pipe nobody reads fills up and blocks the child."""
+    import tempfile
+
+    return tempfile.NamedTemporaryFile(prefix=f"ct-{name}-", suffix=".log", delete=False)
 
 
 @pytest.fixture
 def daphne_server(transactional_db, settings):
     """A real daphne process serving the project against the test database and Redis."""
     port = free_port()
+    out = process_log("daphne")
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "controltower.asgi:application"],
-        cwd=ROOT, env=child_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=child_env(settings), stdout=out, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -116,3 +125,5 @@ def daphne_server(transactional_db, settings):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        out.close()
+        os.unlink(out.name)

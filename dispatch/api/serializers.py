@@ -174,3 +174,53 @@ class CarrierAvailabilitySerializer(serializers.Serializer):
     health = serializers.ChoiceField(choices=["up", "degraded", "down"], required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     capacity = CapacitySlotSerializer(many=True, required=False, max_length=500)
+
+
+class DecisionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    version = serializers.IntegerField()
+    summary = serializers.CharField()
+    cost_delta = serializers.FloatField()
+    sla_improved = serializers.IntegerField()
+    sla_worsened = serializers.IntegerField()
+    moves = serializers.JSONField()
+    decided_by = serializers.CharField()
+    reason_code = serializers.CharField()
+    note = serializers.CharField()
+
+
+class ExceptionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    severity = serializers.CharField()
+    state = serializers.CharField()
+    title = serializers.CharField()
+    cause = serializers.CharField()
+    detected_at = serializers.DateTimeField()
+    orders = serializers.SerializerMethodField()
+    decision = serializers.SerializerMethodField()
+
+    def get_orders(self, exc) -> list[str]:
+        return list(exc.orders.values_list("external_ref", flat=True))
+
+    def get_decision(self, exc) -> dict | None:
+        from dispatch.selectors import decision_current
+
+        d = decision_current(exc)
+        return DecisionSerializer(d).data if d else None
+
+
+class DecisionActionSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version you saw; a stale one gets a 409")
+    orders = serializers.ListField(child=serializers.CharField(), required=False, help_text="Approve only these orders")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class DecisionOverrideSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+    order = serializers.CharField()
+    to_kind = serializers.ChoiceField(choices=["van", "carrier"])
+    to_code = serializers.CharField()
+    reason_code = serializers.CharField()
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")

@@ -16,3 +16,10 @@ urlpatterns = [
     path("carrier-events/", views.CarrierEvents.as_view(), name="api-carrier-events"),
     path("carriers/<str:code>/availability/", views.CarrierAvailability.as_view(), name="api-carrier-availability"),
 ]
+
+urlpatterns += [
+    path("exceptions/", views.ExceptionList.as_view(), name="api-exceptions"),
+    path("decisions/<int:pk>/approve/", views.DecisionApprove.as_view(), name="api-decision-approve"),
+    path("decisions/<int:pk>/reject/", views.DecisionReject.as_view(), name="api-decision-reject"),
+    path("decisions/<int:pk>/override/", views.DecisionOverride.as_view(), name="api-decision-override"),
+]

@@ -11,6 +11,7 @@ from carriers.services import carrier_events_apply, carrier_report_capacity, car
 from dispatch import selectors
 from dispatch.errors import ValidationFailed
 from dispatch.services import ActorRef
+from dispatch.services.decisions import decision_approve, decision_override, decision_reject
 from dispatch.services.fleet import driver_set_status, vehicle_set_status
 from dispatch.services.orders import order_cancel, order_set_status, orders_create
 from dispatch.services.positions import positions_ingest
@@ -167,3 +168,39 @@ class VehicleManifest(APIView):
         """The vehicle's remaining stops in driving order (what the driver app shows)."""
         vehicle = selectors.vehicle_get(organization_id=organization_id_of(request), code=code)
         return Response({"vehicle": vehicle.code, "status": vehicle.status, "stops": selectors.manifest_for(vehicle=vehicle)})
+
+
+class ExceptionList(APIView):
+    @extend_schema(responses=s.ExceptionSerializer(many=True))
+    def get(self, request):
+        """Live exceptions (open or with a proposed decision), newest first."""
+        return Response(s.ExceptionSerializer(selectors.exceptions_live(organization_id=organization_id_of(request)), many=True).data)
+
+
+class DecisionApprove(APIView):
+    @extend_schema(request=s.DecisionActionSerializer, responses=s.DecisionSerializer)
+    def post(self, request, pk):
+        data = valid(s.DecisionActionSerializer, request.data)
+        decision = selectors.decision_get(organization_id=organization_id_of(request), decision_id=pk)
+        decision = decision_approve(decision_id=decision.id, version=data["version"], actor=actor_of(request),
+                                    orders=data.get("orders"), note=data["note"])
+        return Response(s.DecisionSerializer(decision).data)
+
+
+class DecisionReject(APIView):
+    @extend_schema(request=s.DecisionActionSerializer, responses=s.DecisionSerializer)
+    def post(self, request, pk):
+        data = valid(s.DecisionActionSerializer, request.data)
+        decision = selectors.decision_get(organization_id=organization_id_of(request), decision_id=pk)
+        decision = decision_reject(decision_id=decision.id, version=data["version"], actor=actor_of(request), note=data["note"])
+        return Response(s.DecisionSerializer(decision).data)
+
+
+class DecisionOverride(APIView):
+    @extend_schema(request=s.DecisionOverrideSerializer, responses=s.DecisionSerializer)
+    def post(self, request, pk):
+        data = valid(s.DecisionOverrideSerializer, request.data)
+        decision = selectors.decision_get(organization_id=organization_id_of(request), decision_id=pk)
+        decision = decision_override(decision_id=decision.id, version=data["version"], actor=actor_of(request), order=data["order"],
+                                     to_kind=data["to_kind"], to_code=data["to_code"], reason_code=data["reason_code"], note=data["note"])
+        return Response(s.DecisionSerializer(decision).data)

@@ -55,10 +55,10 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
                      vehicle=vehicle, carrier=carrier, data={"exception": live.id, "kind": kind, "orders": len(order_ids), "cause": cause})
     events.publish(organization_id, "exception.changed", exception_payload(live))
     if propose and (created or new_orders):
-        from dispatch.tasks import propose_decision
+        from dispatch.tasks import propose_decision, enqueue
 
         exc_id = live.id
-        transaction.on_commit(lambda: propose_decision.delay(exc_id))
+        enqueue(propose_decision, exc_id)
     return live, created
 
 

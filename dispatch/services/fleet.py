@@ -25,9 +25,9 @@ def vehicle_set_status(*, vehicle_id: int, status: str, actor: ActorRef, reason:
                  data={"from": previous, "to": status, "reason": reason})
     events.publish(vehicle.organization_id, "vehicle.changed", vehicle_payload(vehicle))
     if status == DutyStatus.UNAVAILABLE:
-        from dispatch.tasks import detect_vehicle
+        from dispatch.tasks import detect_vehicle, enqueue
 
-        transaction.on_commit(lambda: detect_vehicle.delay(vehicle_id))
+        enqueue(detect_vehicle, vehicle_id)
     return vehicle
 
 

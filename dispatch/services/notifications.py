@@ -66,9 +66,9 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
                                                      eta=order.eta)
     except IntegrityError:
         return None  # this change was told already
-    from dispatch.tasks import send_customer_message
+    from dispatch.tasks import send_customer_message, enqueue
 
-    transaction.on_commit(lambda: send_customer_message.delay(message.id))
+    enqueue(send_customer_message, message.id)
     return message
 
 

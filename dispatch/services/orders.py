@@ -53,9 +53,9 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
                      data={"ref": order.external_ref, "service_level": order.service_level})
         events.publish(organization_id, "order.changed", order_payload(order))
     if Organization.objects.filter(pk=organization_id, auto_plan=True).exists():
-        from dispatch.tasks import plan_new_orders
+        from dispatch.tasks import plan_new_orders, enqueue
 
-        transaction.on_commit(lambda: plan_new_orders.delay(organization_id))
+        enqueue(plan_new_orders, organization_id)
     return created
 
 
@@ -94,10 +94,10 @@ def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str 
 
     notify_status(order=order)
     if status == OrderStatus.FAILED:
-        from dispatch.tasks import detect_order_failure
+        from dispatch.tasks import detect_order_failure, enqueue
 
         order_id = order.id
-        transaction.on_commit(lambda: detect_order_failure.delay(order_id))
+        enqueue(detect_order_failure, order_id)
     return order
 
 

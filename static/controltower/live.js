@@ -79,6 +79,21 @@
     }, 150);
   }
 
+  let queueTimer = null;
+  function refreshQueue() {
+    clearTimeout(queueTimer);
+    queueTimer = setTimeout(function () {
+      const el = document.getElementById("exceptions");
+      // do not pull the form from under a dispatcher who is choosing
+      if (el && !el.contains(document.activeElement)) htmx.trigger(el, "ct-refresh-queue");
+    }, 200);
+  }
+
+  // A 409 (someone else acted first) carries the current state: show it like any answer.
+  document.body.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.xhr.status === 409 || e.detail.xhr.status === 400) { e.detail.shouldSwap = true; e.detail.isError = false; }
+  });
+
   function apply(msg) {
     ct.lastSeq = msg.seq;
     ct.messages += 1;
@@ -86,6 +101,7 @@
     if (msg.type === "vehicles.moved") d.vehicles.forEach(upsertVehicle);
     else if (msg.type === "order.changed") { upsertOrder(d); refreshPartials(); }
     else if (msg.type === "vehicle.changed") { const m = ct.vehicles[d.code]; if (m) { m.options._status = null; } reload(); }
+    else if (msg.type === "exception.changed" || msg.type === "decision.changed") { refreshQueue(); refreshPartials(); }
     else refreshPartials();
     status("live · #" + ct.lastSeq);
   }
@@ -99,6 +115,7 @@
         ct.lastSeq = state.seq; ct.reloads += 1;
         render(state);
         refreshPartials();
+        refreshQueue();
         const pending = buffered.sort(function (a, b) { return a.seq - b.seq; });
         buffered = [];
         reloading = null;

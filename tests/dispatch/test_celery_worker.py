@@ -12,7 +12,7 @@ from controltower.celery import app
 from dispatch.models import Order
 from dispatch.services import ActorRef
 from dispatch.services.orders import orders_create
-from tests.conftest import ROOT, child_env
+from tests.conftest import ROOT, child_env, process_log
 from tests.factories import HubFactory, OrganizationFactory, VehicleFactory
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -21,10 +21,11 @@ pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def worker(settings):
     env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
+    out = process_log("worker")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", "default,planner", "--pool", "solo",
          "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
     )
     was_eager = app.conf.task_always_eager
     app.conf.update(task_always_eager=False)
@@ -37,6 +38,7 @@ def worker(settings):
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        out.close()
 
 
 def test_new_orders_are_planned_by_a_worker_after_commit(worker):
@@ -52,6 +54,6 @@ def test_new_orders_are_planned_by_a_worker_after_commit(worker):
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and Order.objects.filter(organization=org, status="assigned").count() < 3:
-        assert worker.poll() is None, worker.stderr.read().decode()
+        assert worker.poll() is None, "the worker died"
         time.sleep(0.2)
     assert Order.objects.filter(organization=org, status="assigned", vehicle__code="WK1").count() == 3

@@ -1,0 +1,277 @@
+"""The orchestration engine on crafted states: detectors, decisions, dispatcher actions, policy."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from carriers.models import CarrierBooking
+from carriers.services import booking_record_confirmed, carrier_set_health
+from dispatch.decisions import propose
+from dispatch.detectors import (
+    detect_capacity_gaps, detect_carrier_outage, detect_no_shows, detect_sla_risk, detect_vehicle_unavailable,
+)
+from dispatch.errors import Conflict, ValidationFailed
+from dispatch.models import Decision, Event, Order, OrderException, Policy
+from dispatch.services import ActorRef
+from dispatch.services.assignments import assignment_to_vehicle
+from dispatch.services.decisions import decision_approve, decision_override, decision_reject
+from dispatch.services.fleet import vehicle_set_status
+from dispatch.services.orders import order_set_status
+from tests.factories import CarrierFactory, DriverFactory, OrderFactory, ShiftFactory, UserFactory, VehicleFactory
+
+SYSTEM = ActorRef.system("tests")
+
+
+@pytest.fixture
+def network(org, hub):
+    """Two carriers and one van; 5 orders booked with the first carrier."""
+    Policy.objects.create(organization=org, auto_apply=False)
+    down = CarrierFactory(organization=org, code="DOWN", name="Falls Over Ltd")
+    backup = CarrierFactory(organization=org, code="BACKUP", name="Backup Couriers")
+    van = VehicleFactory(fleet__hub=hub, code="VAN1", lat=hub.lat, lon=hub.lon, position_at=timezone.now())
+    orders = []
+    for i in range(5):
+        o = OrderFactory(hub=hub, lat=hub.lat + 0.01 * (i + 1), lon=hub.lon)
+        booking_record_confirmed(order=o, carrier=down, external_id=f"X{i}", price=10, promised_at=o.window_start,
+                                 idempotency_key=f"seed-{o.id}", actor=SYSTEM)
+        orders.append(o)
+    return {"down": down, "backup": backup, "van": van, "orders": orders}
+
+
+def outage(network) -> OrderException:
+    """The carrier goes down; detection and the proposal follow after commit, as in production."""
+    carrier = carrier_set_health(carrier_id=network["down"].id, health="down", reason="503s", actor=SYSTEM)
+    return OrderException.objects.filter(cause_key=f"carrier:{carrier.id}:outage").earliest("id")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_carrier_outage_raises_one_exception_per_cause_with_its_queued_orders(network):
+    exc = outage(network)
+    network["down"].refresh_from_db()
+    detect_carrier_outage(carrier=network["down"])  # seen again
+
+    exc.refresh_from_db()
+    assert OrderException.objects.filter(kind="carrier_outage").count() == 1
+    assert exc.seen_count == 2 and exc.severity == "critical"
+    assert set(exc.orders.values_list("id", flat=True)) == {o.id for o in network["orders"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_planner_proposes_a_new_home_for_every_affected_order_with_alternatives(network):
+    exc = outage(network)
+
+    decision = Decision.objects.get(exception=exc, state="proposed")
+
+    assert {m["order"] for m in decision.moves} == {o.external_ref for o in network["orders"]}
+    assert all(m["to"]["kind"] in ("van", "carrier") and m["to"]["code"] != "DOWN" for m in decision.moves)
+    assert all(m["alternatives"] for m in decision.moves)
+    exc.refresh_from_db()
+    assert exc.state == "proposed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approving_applies_every_move_and_records_who_did_it(network, org):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    user = UserFactory(organization=org)
+
+    decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef.user(user))
+
+    for order in Order.objects.filter(id__in=[o.id for o in network["orders"]]):
+        assert order.carrier_id != network["down"].id
+        assert order.status in ("assigned", "booked")
+    exc.refresh_from_db()
+    assert exc.state == "resolved"
+    logged = Event.objects.get(kind="decision.applied")
+    assert (logged.actor_type, logged.actor) == ("user", user.username)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approving_part_moves_only_the_ticked_orders(network):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    first = network["orders"][0]
+
+    decision_approve(decision_id=decision.id, version=decision.version, actor=SYSTEM, orders=[first.external_ref])
+
+    decision.refresh_from_db()
+    assert decision.state == "partially_applied"
+    assert Order.objects.get(pk=first.pk).carrier_id != network["down"].id
+    assert Order.objects.get(pk=network["orders"][1].pk).carrier_id == network["down"].id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_override_must_name_a_feasible_option_and_a_reason(network):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    move = decision.moves[0]
+    alt = move["alternatives"][0]
+
+    with pytest.raises(ValidationFailed):
+        decision_override(decision_id=decision.id, version=1, actor=SYSTEM, order=move["order"], to_kind="carrier",
+                          to_code="DOWN", reason_code="cost")
+    with pytest.raises(ValidationFailed):
+        decision_override(decision_id=decision.id, version=1, actor=SYSTEM, order=move["order"], to_kind=alt["kind"],
+                          to_code=alt["code"], reason_code="because")
+    decision_override(decision_id=decision.id, version=1, actor=SYSTEM, order=move["order"], to_kind=alt["kind"],
+                      to_code=alt["code"], reason_code="local_knowledge")
+
+    order = Order.objects.select_related("vehicle", "carrier").get(external_ref=move["order"])
+    holder = order.vehicle.code if alt["kind"] == "van" else order.carrier.code
+    assert holder == alt["code"]
+    decision.refresh_from_db()
+    assert decision.reason_code == "local_knowledge" and decision.state == "applied"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rejecting_keeps_the_exception_open(network):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+
+    decision_reject(decision_id=decision.id, version=decision.version, actor=SYSTEM, note="wait for the carrier")
+
+    exc.refresh_from_db()
+    assert exc.state == "open"
+    assert Order.objects.filter(carrier=network["down"]).count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acting_on_a_stale_version_is_a_conflict_that_names_the_current_state(network):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    decision_reject(decision_id=decision.id, version=decision.version, actor=ActorRef.system("dispatcher-a"))
+
+    with pytest.raises(Conflict, match="already rejected by dispatcher-a"):
+        decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef.system("dispatcher-b"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_approvals_have_exactly_one_winner(network):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    results, barrier = [], threading.Barrier(2)
+
+    def approve(name):
+        try:
+            barrier.wait()
+            decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef.system(name))
+            results.append("won")
+        except Conflict:
+            results.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(results) == ["conflict", "won"]
+    assert Event.objects.filter(kind="decision.applied").count() == 1
+    assert CarrierBooking.objects.filter(status="confirmed").exclude(carrier=network["down"]).count() == len(
+        [m for m in Decision.objects.get(pk=decision.pk).moves if m["to"]["kind"] == "carrier"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_policy_applies_cheap_decisions_that_make_no_sla_worse(network, org):
+    Policy.objects.filter(organization=org).update(auto_apply=True, max_cost_increase=1000)
+
+    exc = outage(network)
+
+    decision = Decision.objects.get(exception=exc)
+    assert decision.state == "applied" and decision.decided_by == "policy"
+    assert not Order.objects.filter(carrier=network["down"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broken_down_van_raises_an_exception_for_its_undelivered_orders(org, hub):
+    Policy.objects.create(organization=org, auto_apply=False)
+    van = VehicleFactory(fleet__hub=hub)
+    orders = [OrderFactory(hub=hub) for _ in range(3)]
+    for o in orders:
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+
+    vehicle_set_status(vehicle_id=van.id, status="unavailable", actor=SYSTEM, reason="engine")
+
+    exc = OrderException.objects.get(kind="vehicle_breakdown")
+    assert exc.orders.count() == 3 and exc.vehicle == van
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_delivery_raises_an_exception_with_re_attempt_options(org, hub):
+    Policy.objects.create(organization=org, auto_apply=False)
+    CarrierFactory(organization=org, code="RETRY")
+    van = VehicleFactory(fleet__hub=hub)
+    order = OrderFactory(hub=hub)
+    assignment_to_vehicle(order=order, vehicle=van, actor=SYSTEM)
+    for status in ("picked_up", "out_for_delivery"):
+        order_set_status(organization_id=org.id, order_id=order.id, status=status, actor=SYSTEM)
+
+    order_set_status(organization_id=org.id, order_id=order.id, status="failed", actor=SYSTEM, failure_reason="not_home")
+
+    exc = OrderException.objects.get(kind="failed_delivery")
+    decision = Decision.objects.get(exception=exc)
+    assert decision.moves[0]["order"] == order.external_ref
+    decision_approve(decision_id=decision.id, version=decision.version, actor=SYSTEM)
+    order.refresh_from_db()
+    assert order.status in ("assigned", "booked")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orders_at_risk_are_grouped_by_the_van_carrying_them(org, hub):
+    Policy.objects.create(organization=org, auto_apply=False)
+    van = VehicleFactory(fleet__hub=hub)
+    for risk in ("late", "at_risk", "on_time"):
+        o = OrderFactory(hub=hub)
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+        Order.objects.filter(pk=o.pk).update(risk=risk)
+
+    detect_sla_risk(organization_id=org.id)
+    detect_sla_risk(organization_id=org.id)
+
+    exc = OrderException.objects.get(kind="sla_at_risk")
+    assert exc.orders.count() == 2 and exc.severity == "high" and exc.seen_count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_driver_who_never_starts_is_a_no_show(org, hub):
+    Policy.objects.create(organization=org, auto_apply=False, no_show_grace_min=15)
+    van = VehicleFactory(fleet__hub=hub)
+    ShiftFactory(driver=DriverFactory(organization=org), vehicle=van, starts_at=timezone.now() - timedelta(minutes=30))
+    on_time = VehicleFactory(fleet__hub=hub)
+    ShiftFactory(driver=DriverFactory(organization=org, status="on_duty"), vehicle=on_time,
+                 starts_at=timezone.now() - timedelta(minutes=30))
+
+    assert detect_no_shows(organization_id=org.id) == 1
+    assert OrderException.objects.get(kind="driver_no_show").vehicle == van
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bookings_beyond_a_carriers_capacity_are_a_capacity_gap(network, org):
+    slot = network["down"].capacity_slots.get()
+    slot.capacity = 3
+    slot.window_start = timezone.now() - timedelta(hours=1)
+    slot.window_end = timezone.now() + timedelta(hours=12)
+    slot.save()
+
+    assert detect_capacity_gaps(organization_id=org.id) == 1
+    assert OrderException.objects.get(kind="carrier_capacity_gap").orders.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_lists_exceptions_and_answers_a_stale_approval_with_409(api, network):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+
+    listed = api.get("/api/exceptions/").json()
+    ok = api.post(f"/api/decisions/{decision.id}/approve/", {"version": decision.version}, format="json")
+    stale = api.post(f"/api/decisions/{decision.id}/approve/", {"version": decision.version}, format="json")
+
+    assert listed[0]["id"] == exc.id and listed[0]["decision"]["id"] == decision.id
+    assert ok.status_code == 200 and ok.json()["state"] == "applied"
+    assert stale.status_code == 409
+    assert "already applied" in stale.json()["error"]["message"]
