@@ -42,8 +42,11 @@ chromium:
 test: $(STAMP) services chromium
 	DATABASE_URL=$(TEST_DB) REDIS_URL=$(TEST_REDIS) CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# Planning benchmarks (track A and B, checker figures) and the carrier-outage benchmark
+# (needs PostgreSQL and Redis). Results: bench/results/.
+bench: $(STAMP) services
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.outage
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

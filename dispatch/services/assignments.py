@@ -61,4 +61,9 @@ def assignment_to_booking(*, order: Order, booking, actor: ActorRef, reason: str
     order.risk = risk_for(order.eta, order.window_end)
     order_transition(order=order, status=OrderStatus.BOOKED, actor=actor, reason=reason,
                      data={"carrier": booking.carrier.code, "assignment_version": assignment.version})
+    from dispatch.detectors import policy_for
+
+    from .notifications import notify_eta
+
+    notify_eta(order=order, tolerance_min=policy_for(order.organization_id).eta_tolerance_min)
     return assignment

@@ -57,3 +57,38 @@ def test_new_orders_are_planned_by_a_worker_after_commit(worker):
         assert worker.poll() is None, "the worker died"
         time.sleep(0.2)
     assert Order.objects.filter(organization=org, status="assigned", vehicle__code="WK1").count() == 3
+
+
+def test_a_carrier_outage_is_handled_end_to_end_by_the_worker(worker):
+    """Outage event through the API -> detector -> planner proposal -> policy applies it, all in
+    the worker process; the queued orders end up with other carriers or vans."""
+    from rest_framework.test import APIClient
+
+    from carriers.services import booking_record_confirmed
+    from dispatch.models import Decision, OrderException, Policy
+    from tests.factories import CarrierFactory, OrderFactory, api_token
+
+    org = OrganizationFactory()
+    Policy.objects.create(organization=org, auto_apply=True, max_cost_increase=10_000)
+    hub = HubFactory(organization=org)
+    VehicleFactory(fleet__hub=hub, code="WK2", lat=hub.lat, lon=hub.lon, position_at=timezone.now())
+    down = CarrierFactory(organization=org, code="GONE")
+    CarrierFactory(organization=org, code="SPARE")
+    orders = [OrderFactory(hub=hub, lat=hub.lat + 0.005 * i, lon=hub.lon) for i in range(1, 9)]
+    for o in orders:
+        booking_record_confirmed(order=o, carrier=down, external_id=o.external_ref, price=9, promised_at=o.window_start,
+                                 idempotency_key=f"w-{o.id}", actor=ActorRef.system("test"))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(org)}")
+
+    response = api.post("/api/carriers/GONE/availability/", {"health": "down", "reason": "timeouts"}, format="json")
+
+    assert response.status_code == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Order.objects.filter(carrier=down).exists():
+        assert worker.poll() is None, "the worker died"
+        time.sleep(0.2)
+    assert not Order.objects.filter(carrier=down).exists()
+    exc = OrderException.objects.get(organization=org, kind="carrier_outage")
+    assert exc.state == "resolved"
+    assert Decision.objects.get(exception=exc).decided_by == "policy"

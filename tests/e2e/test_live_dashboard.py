@@ -105,3 +105,39 @@ def test_an_event_committed_by_another_process_reaches_the_page_through_redis(da
     carrier_set_health(carrier_id=carrier.id, health="down", reason="no answer", actor=ActorRef.system("test"))
 
     page.wait_for_selector('[data-carrier="LOCAL"][data-health="down"]', timeout=5000)
+
+
+def test_a_dispatcher_sees_an_outage_appear_live_approves_the_proposal_and_the_table_updates(daphne_server, browser):
+    from carriers.services import booking_record_confirmed
+    from dispatch.models import Policy
+    from dispatch.services import ActorRef
+
+    hub = HubFactory(code="SOUTH", lat=41.80, lon=-87.62)
+    org = hub.organization
+    Policy.objects.create(organization=org, auto_apply=False)
+    user = UserFactory(organization=org)
+    VehicleFactory(fleet__hub=hub, code="VAN5", lat=41.80, lon=-87.62, position_at=timezone.now())
+    down = CarrierFactory(organization=org, code="FLAKY", name="Flaky Express")
+    CarrierFactory(organization=org, code="STEADY", name="Steady Couriers")
+    orders = [OrderFactory(hub=hub, lat=41.80 + 0.01 * i, lon=-87.62, external_ref=f"OUT-{i}") for i in range(1, 4)]
+    for o in orders:
+        booking_record_confirmed(order=o, carrier=down, external_id=o.external_ref, price=9, promised_at=o.window_start,
+                                 idempotency_key=f"b-{o.id}", actor=ActorRef.system("test"))
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    login(page, daphne_server, user.username)
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_selector("#exceptions >> text=No open exceptions")
+
+    token = api_token(org)
+    httpx.post(daphne_server + "/api/carriers/FLAKY/availability/", headers={"Authorization": f"Token {token}"},
+               json={"health": "down", "reason": "API timeouts"})
+
+    page.wait_for_selector('[data-kind="carrier_outage"] form.decision', timeout=10000)
+    assert page.locator('[data-carrier="FLAKY"][data-health="down"]').count() == 1
+    assert page.locator('[data-kind="carrier_outage"] tr[data-order]').count() == 3
+    page.click('[data-kind="carrier_outage"] button.approve')
+    page.wait_for_selector("#exceptions >> text=applied", timeout=10000)
+    page.wait_for_function("""() => ['OUT-1','OUT-2','OUT-3'].every(r => {
+        const row = document.querySelector(`#orders-table tr[data-ref="${r}"]`);
+        return row && !row.textContent.includes('FLAKY'); })""", timeout=10000)
+    assert page.evaluate("window.__sameDocument") is True
