@@ -95,3 +95,79 @@ class CarrierEventReceipt(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["carrier", "event_id"], name="carrier_event_once")]
+
+
+class WebhookReceipt(models.Model):
+    """An inbound carrier webhook as it arrived (raw body kept for audit). Deduplicated on the
+    carrier's event id; processed by a task (the row is the outbox)."""
+
+    carrier = models.ForeignKey(Carrier, on_delete=models.CASCADE, related_name="webhooks")
+    event_id = models.CharField(max_length=200)
+    raw_body = models.TextField()
+    headers = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=12, default="pending")  # pending, processed, failed
+    result = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["carrier", "event_id"], name="webhook_once_per_event")]
+
+
+class CarrierCall(models.Model):
+    """One call to a carrier's API: what health is judged from."""
+
+    carrier = models.ForeignKey(Carrier, on_delete=models.CASCADE, related_name="calls")
+    operation = models.CharField(max_length=20)
+    ok = models.BooleanField()
+    rejected = models.BooleanField(default=False, help_text="The carrier answered but refused (e.g. no capacity)")
+    latency_ms = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class CarrierAlert(models.Model):
+    """Something about a carrier a person must look at: an unknown status code, a mapping gap."""
+
+    carrier = models.ForeignKey(Carrier, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=40)
+    message = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved = models.BooleanField(default=False)
+
+
+class WebhookSubscription(models.Model):
+    """An integrator's URL that receives our events, signed like carrier webhooks."""
+
+    organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="webhook_subscriptions")
+    url = models.URLField()
+    secret = models.CharField(max_length=100)
+    event_types = models.JSONField(default=list, help_text="Empty means all: order.status, order.eta, exception.raised, decision.applied")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class WebhookDelivery(models.Model):
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=64)
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, default="pending")  # pending, delivered, failed
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subscription", "event_id"], name="one_delivery_per_event")]
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    manual = models.BooleanField(default=False)

@@ -25,9 +25,14 @@ CARRIER_REPORTABLE = {OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, Order
 
 
 def booking_mark_cancelled(*, booking: CarrierBooking) -> None:
+    """Cancel our side now; tell the carrier after commit (a task, retried by the carrier's adapter)."""
     if booking.status not in (BookingStatus.CANCELLED, BookingStatus.COMPLETED):
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status", "updated_at"])
+        from carriers.tasks import cancel_with_carrier
+        from dispatch.tasks import enqueue
+
+        enqueue(cancel_with_carrier, booking.id)
 
 
 @transaction.atomic
@@ -108,11 +113,43 @@ def carrier_event_apply(*, organization_id: int, carrier: Carrier, event_id: str
             order.save(update_fields=["eta", "risk", "updated_at"])
             events.publish(organization_id, "order.changed", order_payload(order))
         else:
-            order_transition(order=order, status=status, actor=actor, failure_reason=failure_reason,
-                             at=occurred_at, data={"event_id": event_id})
+            steps = _steps_to(order.status, status)
+            if steps is None:
+                raise InvalidTransition(f"{carrier.code} reports {order_ref} {status}, but it is {order.status}", field="status",
+                                        current=order.status)
+            if not steps:  # an older event arriving after a newer one: nothing to do
+                return {"duplicate": False, "stale": True}
+            for step in steps:  # a skipped or late-arriving step is implied by a later one
+                order_transition(order=order, status=step, actor=actor, failure_reason=failure_reason if step == status else "",
+                                 at=occurred_at, data={"event_id": event_id, **({"implied": True} if step != status else {})})
             if status in (OrderStatus.DELIVERED, OrderStatus.RETURNED):
                 order.bookings.filter(status=BookingStatus.CONFIRMED).update(status=BookingStatus.COMPLETED)
     return {"duplicate": False}
+
+
+PROGRESSION = [OrderStatus.BOOKED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
+ENDINGS = {OrderStatus.DELIVERED: [], OrderStatus.FAILED: [], OrderStatus.RETURNED: [OrderStatus.FAILED]}
+
+
+def _steps_to(current: str, target: str) -> list[str] | None:
+    """The statuses to pass through from current to the carrier's reported status: [] if the report
+    is older than what we know, None if it contradicts it."""
+    if current == target:
+        return []
+    if target in PROGRESSION:
+        if current in PROGRESSION:
+            i, j = PROGRESSION.index(current), PROGRESSION.index(target)
+            return PROGRESSION[i + 1:j + 1] if j > i else []
+        return [] if current in ENDINGS else None
+    if target in ENDINGS:
+        if current in PROGRESSION:
+            if target == OrderStatus.DELIVERED:  # delivered implies collected and out for delivery
+                return PROGRESSION[PROGRESSION.index(current) + 1:] + [target]
+            return ENDINGS[target] + [target]
+        if current == OrderStatus.FAILED and target == OrderStatus.RETURNED:
+            return [target]
+        return [] if current in ENDINGS else None
+    return None
 
 
 def zone_for(carrier: Carrier, name: str) -> CarrierZone | None:

@@ -124,6 +124,7 @@ CELERY_BEAT_SCHEDULE = {
     "plan-pending-orders": {"task": "dispatch.tasks.plan_pending_everywhere", "schedule": 60.0},
     "detect-exceptions": {"task": "dispatch.tasks.detect_everywhere", "schedule": 60.0},
     "sweep-outbox": {"task": "dispatch.tasks.sweep_outbox", "schedule": 60.0},
+    "carrier-health": {"task": "carriers.tasks.check_carrier_health", "schedule": 30.0},
 }
 
 # --- Auth ------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from carriers.views import carrier_webhook
+
 from . import views
 
 urlpatterns = [
@@ -20,4 +22,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("dispatch.api.urls")),
+    path("webhooks/carriers/<slug:org_slug>/<str:code>/", carrier_webhook, name="carrier-webhook"),
 ]

@@ -60,7 +60,11 @@ class Adapter:
     def track(self, *, booking) -> dict:
         self._unsupported("track")
 
-    def parse_webhook(self, *, body: bytes) -> list[dict]:
+    def parse_webhook(self, *, body: dict) -> list:
+        """Canonical events (carriers.canonical.CarrierEvent) from one webhook body."""
+        self._unsupported("parse_webhook")
+
+    def webhook_event_id(self, *, body: dict) -> str:
         self._unsupported("parse_webhook")
 
     def health_check(self) -> bool:
@@ -89,4 +93,4 @@ def adapter_names() -> list[str]:
 
 
 def _load() -> None:
-    from . import manual  # noqa: F401  (registers itself)
+    from . import generic, manual, sandbox  # noqa: F401  (each registers itself)

@@ -78,6 +78,12 @@ def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", rea
                  vehicle=exc.vehicle, data={"decision": decision.id, "exception": exc.id, "note": note, "reason_code": reason_code,
                                             "moves": [m["order"] for m in decision.moves if m.get("applied")]})
     events.publish(decision.organization_id, "decision.changed", decision_payload(decision))
+    if state in (DecisionState.APPLIED, DecisionState.PARTIALLY_APPLIED):
+        from carriers.outbound import emit
+
+        emit(organization_id=decision.organization_id, event_type="decision.applied",
+             data={"decision": decision.id, "exception": exc.id, "by": actor.name,
+                   "moves": [{"order": m["order"], "to": m["to"]} for m in decision.moves if m.get("applied")]})
 
 
 @transaction.atomic
@@ -93,11 +99,10 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
     moves = []
     for move in decision.moves:
         if move["order"] in chosen:
-            _apply_move(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id)
-            move = {**move, "applied": True}
+            move = _apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id)
         moves.append(move)
     decision.moves = moves
-    partial = len(chosen) < len(decision.moves)
+    partial = len(chosen) < len(decision.moves) or any(m.get("failed") for m in moves)
     _finish(decision, DecisionState.PARTIALLY_APPLIED if partial else DecisionState.APPLIED, actor, note)
     exception_close(exception_id=decision.exception_id, state=ExceptionState.RESOLVED, actor=actor,
                     note=f"decision {decision.id} {'partly ' if partial else ''}applied")
@@ -125,10 +130,10 @@ def decision_override(*, decision_id: int, version: int, actor: ActorRef, order:
     for m in decision.moves:
         if m["order"] == order:
             m = {**m, "to": {"kind": to_kind, "code": to_code}, "route": None, "overridden": True}
-        _apply_move(order=by_ref[m["order"]], move=m, actor=actor, decision_id=decision.id)
-        moves.append({**m, "applied": True})
+        moves.append(_apply_or_record(order=by_ref[m["order"]], move=m, actor=actor, decision_id=decision.id))
     decision.moves = moves
-    _finish(decision, DecisionState.APPLIED, actor, note, reason_code)
+    state = DecisionState.PARTIALLY_APPLIED if any(m.get("failed") for m in moves) else DecisionState.APPLIED
+    _finish(decision, state, actor, note, reason_code)
     exception_close(exception_id=decision.exception_id, state=ExceptionState.RESOLVED, actor=actor,
                     note=f"decision {decision.id} applied with an override")
     return decision
@@ -142,6 +147,17 @@ def decision_reject(*, decision_id: int, version: int, actor: ActorRef, note: st
     exc.state = ExceptionState.OPEN
     exc.save(update_fields=["state", "updated_at"])
     return decision
+
+
+def _apply_or_record(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> dict:
+    """Apply one move; a carrier that refuses or fails leaves that order where it was, with the reason."""
+    from carriers.adapters import CarrierError
+
+    try:
+        _apply_move(order=order, move=move, actor=actor, decision_id=decision_id)
+    except CarrierError as exc:
+        return {**move, "failed": str(exc)}
+    return {**move, "applied": True}
 
 
 def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> None:

@@ -51,6 +51,10 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
     if new_orders:
         live.orders.add(*new_orders)
     if created:
+        from carriers.outbound import emit
+
+        emit(organization_id=organization_id, event_type="exception.raised",
+             data={"exception": live.id, "kind": kind, "title": title, "severity": live.severity, "orders": len(order_ids)})
         event_record(organization_id=organization_id, kind="exception.raised", actor=ActorRef.system("detector"),
                      vehicle=vehicle, carrier=carrier, data={"exception": live.id, "kind": kind, "orders": len(order_ids), "cause": cause})
     events.publish(organization_id, "exception.changed", exception_payload(live))

@@ -88,7 +88,11 @@ def notify_eta(*, order: Order, tolerance_min: int) -> None:
         return
     stated = order.messages.exclude(eta__isnull=True).order_by("-id").values_list("eta", flat=True).first()
     if stated is not None and abs((order.eta - stated).total_seconds()) > tolerance_min * 60:
-        notify(order=order, kind=MessageKind.NEW_ETA, key=order.eta.replace(second=0, microsecond=0).isoformat())
+        if notify(order=order, kind=MessageKind.NEW_ETA, key=order.eta.replace(second=0, microsecond=0).isoformat()):
+            from carriers.outbound import emit
+
+            emit(organization_id=order.organization_id, event_type="order.eta",
+                 data={"order": order.external_ref, "eta": order.eta.isoformat(), "previous": stated.isoformat()})
 
 
 def message_send(*, message_id: int) -> str:

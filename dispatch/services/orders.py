@@ -90,9 +90,13 @@ def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str 
                  vehicle=order.vehicle, carrier=order.carrier,
                  data={"from": previous, "to": status, "reason": reason, "failure_reason": order.failure_reason if status == OrderStatus.FAILED else "", **(data or {})})
     events.publish(order.organization_id, "order.changed", order_payload(order))
+    from carriers.outbound import emit
+
     from .notifications import notify_status
 
     notify_status(order=order)
+    emit(organization_id=order.organization_id, event_type="order.status",
+         data={"order": order.external_ref, "from": previous, "to": status, "eta": order.eta.isoformat() if order.eta else None})
     if status == OrderStatus.FAILED:
         from dispatch.tasks import detect_order_failure, enqueue
 

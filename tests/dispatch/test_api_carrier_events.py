@@ -52,14 +52,29 @@ def test_a_duplicate_carrier_event_changes_nothing(api, booked):
     assert Event.objects.filter(order=booked, kind="order.status", data__to="picked_up").count() == 1
 
 
-def test_an_impossible_carrier_status_rejects_the_whole_batch(api, booked):
-    body = {"events": [event(booked, "picked_up", "a1"), event(booked, "returned", "a2")]}
+def test_a_contradicting_carrier_status_rejects_the_whole_batch(api, booked, hub, carrier):
+    cancelled = OrderFactory(hub=hub)
+    booking_record_confirmed(order=cancelled, carrier=carrier, external_id="C1", price=9, promised_at=cancelled.window_start,
+                             idempotency_key="t-cancelled", actor=ActorRef.system())
+    api.post(f"/api/orders/{cancelled.external_ref}/cancel/", {}, format="json")
+    body = {"events": [event(booked, "picked_up", "a1"), event(cancelled, "delivered", "a2")]}
 
     response = api.post("/api/carrier-events/", body, format="json")
 
     assert response.status_code == 409
     booked.refresh_from_db()
     assert booked.status == "booked"
+
+
+def test_late_and_skipped_carrier_events_are_reconciled(api, booked):
+    delivered = api.post("/api/carrier-events/", {"events": [event(booked, "delivered", "d1")]}, format="json")
+    late = api.post("/api/carrier-events/", {"events": [event(booked, "out_for_delivery", "o1")]}, format="json")
+
+    assert delivered.status_code == late.status_code == 202
+    booked.refresh_from_db()
+    assert booked.status == "delivered"
+    steps = list(Event.objects.filter(order=booked, kind="order.status").values_list("data__to", flat=True))
+    assert steps == ["booked", "picked_up", "out_for_delivery", "delivered"]
 
 
 def test_a_carrier_cannot_report_on_an_order_it_does_not_carry(api, hub, carrier):

@@ -1,0 +1,55 @@
+"""Carrier health from what we see: error rate, latency, booking rejections, an open circuit, and
+webhook silence while the carrier holds orders. Up, degraded or down; going degraded or down
+raises the carrier exception in the engine (carrier_set_health), recovery is noticed the same way."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dispatch import clock
+from dispatch.services import ActorRef
+from dispatch.status import CarrierHealth, OrderStatus
+
+from .http import circuit_is_open
+from .models import Carrier, CarrierCall, WebhookReceipt
+
+WINDOW = timedelta(minutes=10)
+SAMPLE = 20
+SLOW_MS = 3000
+
+
+def assess(carrier: Carrier) -> tuple[str, str]:
+    """(health, reason) from the recent record."""
+    now = clock.now()
+    if circuit_is_open(carrier):
+        return CarrierHealth.DOWN, "Circuit open after repeated failures"
+    calls = list(CarrierCall.objects.filter(carrier=carrier, at__gte=now - WINDOW).order_by("-id")[:SAMPLE])
+    if len(calls) >= 3:
+        failed = sum(not c.ok for c in calls) / len(calls)
+        if not calls[0].ok and failed >= 0.5:
+            return CarrierHealth.DOWN, f"{failed:.0%} of recent calls failed"
+        if failed >= 0.2 and not all(c.ok for c in calls[:3]):
+            return CarrierHealth.DEGRADED, f"{failed:.0%} of recent calls failed"
+        latencies = sorted(c.latency_ms for c in calls if c.ok)
+        if latencies and latencies[int(0.9 * (len(latencies) - 1))] > SLOW_MS:
+            return CarrierHealth.DEGRADED, f"Slow: 90% of calls under {latencies[int(0.9 * (len(latencies) - 1))]} ms"
+        bookings = [c for c in calls if c.operation == "book" and c.ok]
+        if len(bookings) >= 4 and sum(c.rejected for c in bookings) / len(bookings) >= 0.5:
+            return CarrierHealth.DEGRADED, "Most recent bookings were rejected"
+    from dispatch.detectors import policy_for
+
+    silence = timedelta(minutes=policy_for(carrier.organization_id).carrier_silence_min)
+    holding = carrier.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists()
+    last = WebhookReceipt.objects.filter(carrier=carrier).order_by("-id").values_list("received_at", flat=True).first()
+    if holding and last is not None and now - last > silence:
+        return CarrierHealth.DEGRADED, f"No webhooks for {int((now - last).total_seconds() // 60)} min"
+    return CarrierHealth.UP, "Answering normally"
+
+
+def refresh(carrier: Carrier) -> Carrier:
+    from .services import carrier_set_health
+
+    health, reason = assess(carrier)
+    if health != carrier.health:
+        carrier = carrier_set_health(carrier_id=carrier.id, health=health, reason=reason, actor=ActorRef.system("health"))
+    return carrier
