@@ -26,6 +26,9 @@ def assess(carrier: Carrier) -> tuple[str, str]:
     calls = list(CarrierCall.objects.filter(carrier=carrier, at__gte=now - WINDOW).order_by("-id")[:SAMPLE])
     if len(calls) >= 3:
         failed = sum(not c.ok for c in calls) / len(calls)
+        streak = next((i for i, c in enumerate(calls) if c.ok), len(calls))
+        if streak >= 3:
+            return CarrierHealth.DOWN, f"The last {streak} calls failed ({calls[0].error or 'no answer'})"
         if not calls[0].ok and failed >= 0.5:
             return CarrierHealth.DOWN, f"{failed:.0%} of recent calls failed"
         if failed >= 0.2 and not all(c.ok for c in calls[:3]):

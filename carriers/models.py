@@ -106,7 +106,7 @@ class WebhookReceipt(models.Model):
     raw_body = models.TextField()
     headers = models.JSONField(default=dict)
     received_at = models.DateTimeField(auto_now_add=True)
-    status = models.CharField(max_length=12, default="pending")  # pending, processed, failed
+    status = models.CharField(max_length=20, default="pending")  # pending, processed, needs_mapping
     result = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
+from django.db.models import Q
 
 log = logging.getLogger(__name__)
 
@@ -132,4 +133,15 @@ def sweep_outbox() -> dict:
                  .exclude(decisions__state__in=[DecisionState.PROPOSED, DecisionState.REJECTED]).values_list("id", flat=True)[:100])
     for exception_id in stale:
         propose_decision.delay(exception_id)
-    return {"messages": len(messages), "exceptions": len(stale)}
+    from carriers.models import WebhookDelivery, WebhookReceipt
+    from carriers.tasks import deliver_webhook, process_webhook
+
+    receipts = list(WebhookReceipt.objects.filter(status="pending", received_at__lt=before, attempts__lt=5).values_list("id", flat=True)[:500])
+    for receipt_id in receipts:
+        process_webhook.delay(receipt_id)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=clock.now())
+    deliveries = list(WebhookDelivery.objects.filter(due, status="pending", created_at__lt=before)
+                      .values_list("id", flat=True)[:500])
+    for delivery_id in deliveries:
+        deliver_webhook.delay(delivery_id)
+    return {"messages": len(messages), "exceptions": len(stale), "webhooks_in": len(receipts), "webhooks_out": len(deliveries)}
