@@ -1,0 +1,88 @@
+"""Outbound webhooks for integrators, to a real local HTTP receiver."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from carriers.models import WebhookDelivery, WebhookSubscription
+from carriers.outbound import redeliver
+from carriers.signing import verify
+from dispatch.services import ActorRef
+from dispatch.services.orders import order_cancel
+from tests.factories import OrderFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Receiver:
+    def __init__(self, secret: str):
+        self.secret, self.fail, self.received = secret, False, []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.fail:
+                    self.send_response(503)
+                else:
+                    verify(body, self.headers.get("Webhook-Signature"), [receiver.secret])
+                    receiver.received.append(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver("sub-secret")
+    yield r
+    r.close()
+
+
+def test_our_events_reach_subscribers_signed(receiver, org, hub):
+    WebhookSubscription.objects.create(organization=org, url=receiver.url, secret="sub-secret", event_types=["order.status"])
+    order = OrderFactory(hub=hub)
+
+    order_cancel(organization_id=org.id, order_id=order.id, actor=ActorRef.system("tests"))
+
+    assert [e["type"] for e in receiver.received] == ["order.status"]
+    assert receiver.received[0]["data"] == {"order": order.external_ref, "from": "created", "to": "cancelled", "eta": None}
+    assert WebhookDelivery.objects.get().status == "delivered"
+
+
+def test_a_failing_subscriber_is_retried_with_every_attempt_logged_and_can_be_redelivered_by_hand(receiver, org, hub):
+    WebhookSubscription.objects.create(organization=org, url=receiver.url, secret="sub-secret")
+    receiver.fail = True
+    order = OrderFactory(hub=hub)
+
+    order_cancel(organization_id=org.id, order_id=order.id, actor=ActorRef.system("tests"))
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "pending" and delivery.next_attempt_at is not None
+    assert list(delivery.attempt_log.values_list("status_code", flat=True)) == [503]
+
+    receiver.fail = False
+    assert redeliver(delivery_id=delivery.id) == "delivered"
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert [a.manual for a in delivery.attempt_log.order_by("id")] == [False, True]
+    assert receiver.received[0]["id"] == delivery.event_id
+
+
+def test_subscriptions_only_get_the_event_types_they_asked_for(receiver, org, hub):
+    WebhookSubscription.objects.create(organization=org, url=receiver.url, secret="sub-secret", event_types=["decision.applied"])
+
+    order_cancel(organization_id=org.id, order_id=OrderFactory(hub=hub).id, actor=ActorRef.system("tests"))
+
+    assert receiver.received == [] and not WebhookDelivery.objects.exists()
