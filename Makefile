@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+SANDBOX_PORT ?= 8100
 TEST_DB ?= postgres://postgres@127.0.0.1:5432/controltower
 TEST_REDIS ?= redis://127.0.0.1:6379/0
 
@@ -23,8 +24,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	@env -u DATABASE_URL -u REDIS_URL bash -c '\
 	  $(BIN)/python manage.py migrate -v0 && \
-	  $(BIN)/python manage.py seed_demo --speed $${SPEED:-60} && \
-	  CT_PORT=$(PORT) $(BIN)/honcho -f Procfile.demo start'
+	  $(BIN)/python manage.py seed_demo --speed $${SPEED:-60} --sandbox-url http://127.0.0.1:$(SANDBOX_PORT) \
+	      --public-url http://127.0.0.1:$(PORT) && \
+	  CT_PORT=$(PORT) CT_SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho -f Procfile.demo start'
 
 # Real mode: PostgreSQL, Redis, daphne, a Celery worker and beat (DATABASE_URL/REDIS_URL from .env or the environment).
 up: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from dispatch.clock import now as clock_now
 from dispatch.status import CarrierHealth, ServiceLevel
 
 
@@ -105,7 +106,7 @@ class WebhookReceipt(models.Model):
     event_id = models.CharField(max_length=200)
     raw_body = models.TextField()
     headers = models.JSONField(default=dict)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(default=clock_now)
     status = models.CharField(max_length=20, default="pending")  # pending, processed, needs_mapping
     result = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -124,7 +125,7 @@ class CarrierCall(models.Model):
     latency_ms = models.PositiveIntegerField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=clock_now, db_index=True)
 
 
 class CarrierAlert(models.Model):
@@ -157,7 +158,7 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=12, default="pending")  # pending, delivered, failed
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from .clock import now as clock_now
+
 from .status import (
     DecisionState,
     ExceptionKind,
@@ -174,7 +176,7 @@ class Order(models.Model):
     carrier = models.ForeignKey("carriers.Carrier", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     tracking_token = models.CharField(max_length=64, unique=True, default=new_tracking_token)
     version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -275,7 +277,7 @@ class Event(models.Model):
     actor_type = models.CharField(max_length=20, choices=Actor.choices)
     actor = models.CharField(max_length=200)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=clock_now, db_index=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -389,7 +391,7 @@ class CustomerMessage(models.Model):
     status = models.CharField(max_length=10, default="pending")  # pending, sent, failed, skipped
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from carriers.models import Carrier
-from carriers.services import booking_record_confirmed
+from carriers.adapters import CarrierError
+from carriers.booking import book_order
 from dispatch import clock
 from dispatch.geo import haversine_km, road_km, travel_minutes
 from dispatch.models import Order, Stop, Vehicle
@@ -155,9 +156,13 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
                 tail.load_kg += locked.weight_kg
                 placed["vans"] += 1
             else:
-                offer, (_, price, promised) = best[2], best[3]
-                booking_record_confirmed(order=locked, carrier=offer.carrier, external_id="", price=price,
-                                         promised_at=promised, idempotency_key=f"plan:{locked.pk}:v{locked.version}", actor=actor)
+                offer = best[2]
+                try:
+                    book_order(order=locked, carrier_code=offer.carrier.code, actor=actor, key=f"plan:{locked.pk}:v{locked.version}")
+                except CarrierError:
+                    offer.room = 0  # refused or unreachable: not offered again in this run; the order waits for the next
+                    placed["left"] += 1
+                    continue
                 if offer.room is not None:
                     offer.room -= 1
                 placed["carriers"] += 1

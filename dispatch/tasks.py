@@ -129,7 +129,9 @@ def sweep_outbox() -> dict:
     messages = list(CustomerMessage.objects.filter(status="pending", created_at__lt=before, attempts__lt=5).values_list("id", flat=True)[:500])
     for message_id in messages:
         send_customer_message.delay(message_id)
-    stale = list(OrderException.objects.filter(state=ExceptionState.OPEN, updated_at__lt=before)
+    from django.utils import timezone
+
+    stale = list(OrderException.objects.filter(state=ExceptionState.OPEN, updated_at__lt=timezone.now() - timedelta(minutes=1))
                  .exclude(decisions__state__in=[DecisionState.PROPOSED, DecisionState.REJECTED]).values_list("id", flat=True)[:100])
     for exception_id in stale:
         propose_decision.delay(exception_id)

@@ -22,7 +22,9 @@ def main(argv=None) -> int:
     except (OSError, ValueError, TypeError, KeyError) as exc:
         print(f"Bad sandbox config {args.config}: {exc}", file=sys.stderr)
         return 2
-    clock = Clock(datetime.fromisoformat(args.sim_start) if args.sim_start else None, args.speed)
+    anchor = config.get("clock", {})
+    clock = Clock(datetime.fromisoformat(args.sim_start or anchor["sim_start"]) if (args.sim_start or anchor.get("sim_start")) else None,
+                  float(anchor.get("speed", args.speed)), real_start=anchor.get("real_start"))
     server = Sandbox(carriers, clock).serve(args.host, args.port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"Carrier sandbox on http://{args.host}:{args.port}/ with {', '.join(c.code for c in carriers)}", flush=True)

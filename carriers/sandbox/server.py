@@ -30,8 +30,8 @@ def haversine_km(lat1, lon1, lat2, lon2) -> float:
 class Clock:
     """Real time, or a simulated clock running `speed` times faster from `start`."""
 
-    def __init__(self, start: datetime | None = None, speed: float = 1.0):
-        self.real0, self.sim0, self.speed = time.time(), start or datetime.now(timezone.utc), speed
+    def __init__(self, start: datetime | None = None, speed: float = 1.0, real_start: float | None = None):
+        self.real0, self.sim0, self.speed = real_start or time.time(), start or datetime.now(timezone.utc), speed
 
     def now(self) -> datetime:
         return self.sim0 + timedelta(seconds=(time.time() - self.real0) * self.speed)

@@ -224,3 +224,42 @@ class DecisionOverrideSerializer(serializers.Serializer):
     to_code = serializers.CharField()
     reason_code = serializers.CharField()
     note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class CarrierSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    adapter = serializers.CharField()
+    health = serializers.CharField()
+    health_reason = serializers.CharField()
+    service_levels = serializers.ListField(child=serializers.CharField())
+
+
+class WebhookSubscriptionSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.URLField()
+    secret = serializers.CharField(min_length=16, max_length=100, write_only=True,
+                                   help_text="Shared secret for the Webhook-Signature header (HMAC-SHA256 over 't.body')")
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=["order.status", "order.eta", "exception.raised", "decision.applied"]),
+                                        required=False, default=list)
+    active = serializers.BooleanField(required=False, default=True)
+
+
+class WebhookAttemptSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    status_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    latency_ms = serializers.IntegerField()
+    manual = serializers.BooleanField()
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    event_id = serializers.CharField()
+    event_type = serializers.CharField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    attempt_log = WebhookAttemptSerializer(many=True)

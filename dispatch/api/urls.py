@@ -23,3 +23,10 @@ urlpatterns += [
     path("decisions/<int:pk>/reject/", views.DecisionReject.as_view(), name="api-decision-reject"),
     path("decisions/<int:pk>/override/", views.DecisionOverride.as_view(), name="api-decision-override"),
 ]
+
+urlpatterns += [
+    path("carriers/", views.CarrierList.as_view(), name="api-carriers"),
+    path("webhook-subscriptions/", views.WebhookSubscriptions.as_view(), name="api-webhook-subscriptions"),
+    path("webhook-deliveries/", views.WebhookDeliveries.as_view(), name="api-webhook-deliveries"),
+    path("webhook-deliveries/<int:pk>/redeliver/", views.WebhookRedeliver.as_view(), name="api-webhook-redeliver"),
+]

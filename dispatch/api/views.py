@@ -204,3 +204,53 @@ class DecisionOverride(APIView):
         decision = decision_override(decision_id=decision.id, version=data["version"], actor=actor_of(request), order=data["order"],
                                      to_kind=data["to_kind"], to_code=data["to_code"], reason_code=data["reason_code"], note=data["note"])
         return Response(s.DecisionSerializer(decision).data)
+
+
+class CarrierList(APIView):
+    @extend_schema(responses=s.CarrierSerializer(many=True))
+    def get(self, request):
+        from carriers.models import Carrier
+
+        return Response(s.CarrierSerializer(Carrier.objects.filter(organization_id=organization_id_of(request)).order_by("code"), many=True).data)
+
+
+class WebhookSubscriptions(APIView):
+    @extend_schema(responses=s.WebhookSubscriptionSerializer(many=True))
+    def get(self, request):
+        from carriers.models import WebhookSubscription
+
+        subs = WebhookSubscription.objects.filter(organization_id=organization_id_of(request)).order_by("id")
+        return Response(s.WebhookSubscriptionSerializer(subs, many=True).data)
+
+    @extend_schema(request=s.WebhookSubscriptionSerializer, responses={201: s.WebhookSubscriptionSerializer})
+    def post(self, request):
+        from carriers.models import WebhookSubscription
+
+        data = valid(s.WebhookSubscriptionSerializer, request.data)
+        sub = WebhookSubscription.objects.create(organization_id=organization_id_of(request), **data)
+        return Response(s.WebhookSubscriptionSerializer(sub).data, status=201)
+
+
+class WebhookDeliveries(generics.ListAPIView):
+    serializer_class = s.WebhookDeliverySerializer
+
+    def get_queryset(self):
+        from carriers.models import WebhookDelivery
+
+        return (WebhookDelivery.objects.filter(subscription__organization_id=organization_id_of(self.request))
+                .prefetch_related("attempt_log").order_by("-id"))
+
+
+class WebhookRedeliver(APIView):
+    @extend_schema(request=None, responses=s.WebhookDeliverySerializer)
+    def post(self, request, pk):
+        """Send this delivery again now, whatever happened before; the attempt is logged as manual."""
+        from django.shortcuts import get_object_or_404
+
+        from carriers.models import WebhookDelivery
+        from carriers.outbound import redeliver
+
+        delivery = get_object_or_404(WebhookDelivery, pk=pk, subscription__organization_id=organization_id_of(request))
+        redeliver(delivery_id=delivery.id)
+        delivery.refresh_from_db()
+        return Response(s.WebhookDeliverySerializer(delivery).data)

@@ -34,6 +34,7 @@ class CarrierSpec:
     radius_km: float
     capacity: int
     reliability: float  # probability a delivery succeeds first time
+    adapter: str = "manual"  # sandbox (native API), generic (the sandbox's legacy API, configured), manual
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,9 @@ class City:
 
 
 CARRIERS = (
-    CarrierSpec("REX", "Regional Express", ("express", "same_day", "scheduled"), ("bulky",), 9.0, 0.18, 0.45, 60, "18:00", (0, 0), 22, 120, 0.95),
-    CarrierSpec("CITY", "CityCourier", ("express", "same_day"), (), 7.5, 0.10, 0.60, 45, "19:00", (3, -2), 10, 60, 0.92),
-    CarrierSpec("GIG", "GigDash", ("express", "same_day", "scheduled"), (), 6.0, 0.05, 0.80, 30, "21:00", (-2, 2), 12, 80, 0.85),
+    CarrierSpec("REX", "Regional Express", ("express", "same_day", "scheduled"), ("bulky",), 9.0, 0.18, 0.45, 60, "18:00", (0, 0), 22, 120, 0.95, "sandbox"),
+    CarrierSpec("CITY", "CityCourier", ("express", "same_day"), (), 7.5, 0.10, 0.60, 45, "19:00", (3, -2), 10, 60, 0.92, "generic"),
+    CarrierSpec("GIG", "GigDash", ("express", "same_day", "scheduled"), (), 6.0, 0.05, 0.80, 30, "21:00", (-2, 2), 12, 80, 0.85, "sandbox"),
     CarrierSpec("NAT", "National Parcel", ("scheduled", "next_day"), ("bulky", "regulated"), 5.5, 0.22, 0.15, 240, "16:00", (0, 0), 40, 300, 0.97),
 )
 

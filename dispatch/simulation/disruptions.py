@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 
 @dataclass
 class Disruption:
@@ -40,15 +42,24 @@ class Disruption:
 
 
 class CarrierOutage(Disruption):
+    """A carrier with an API (sandbox) goes down at the carrier, and the control tower has to notice;
+    a manually dispatched carrier reports its outage through the availability API."""
+
     kind = "carrier_outage"
 
     def begin(self, sim):
         sim.carriers_down.add(self.target)
-        sim.client.post(f"/api/carriers/{self.target}/availability/", {"health": "down", "reason": "Carrier API unreachable"})
+        if self.target in sim.api_carriers and sim.sandbox_url:
+            httpx.post(f"{sim.sandbox_url}/_control/{self.target}/faults", json={"down": True}, timeout=5)
+        else:
+            sim.client.post(f"/api/carriers/{self.target}/availability/", {"health": "down", "reason": "Carrier reported an outage"})
 
     def end(self, sim):
         sim.carriers_down.discard(self.target)
-        sim.client.post(f"/api/carriers/{self.target}/availability/", {"health": "up", "reason": "recovered"})
+        if self.target in sim.api_carriers and sim.sandbox_url:
+            httpx.post(f"{sim.sandbox_url}/_control/{self.target}/faults", json={"down": False}, timeout=5)
+        else:
+            sim.client.post(f"/api/carriers/{self.target}/availability/", {"health": "up", "reason": "recovered"})
 
 
 class VehicleBreakdown(Disruption):

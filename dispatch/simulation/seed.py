@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time as time_module
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,9 +42,21 @@ def organization_delete(org: Organization) -> None:
     org.delete()
 
 
+GENERIC_LEGACY = {  # how an admin describes the sandbox's legacy dialect to the generic adapter
+    "endpoints": {"book": {"method": "POST", "path": "/legacy/shipments"}, "cancel": {"method": "DELETE", "path": "/legacy/shipments/{external_id}"},
+                  "track": {"method": "GET", "path": "/legacy/shipments/{external_id}"}, "health": {"method": "GET", "path": "/legacy/ping"}},
+    "request": {"ref": "reference", "kg": "weight_kg", "level": "service_level", "origin.lat": "pickup_lat", "origin.lng": "pickup_lon",
+                "dest.lat": "dropoff_lat", "dest.lng": "dropoff_lon", "from": "window_start", "dedupe": "key"},
+    "response": {"external_id": "shipment.id", "price": "shipment.cost", "promised_at": "shipment.eta"},
+    "webhook": {"event_id": "event.uuid", "order": "event.ref", "status": "event.code", "occurred_at": "event.ts", "eta": "event.new_eta"},
+    "status_map": {"PU": "picked_up", "OFD": "out_for_delivery", "DLV": "delivered", "NH": "failed", "RTS": "returned", "ETA": "eta"},
+    "reason_map": {"NH": "not_home"},
+}
+
+
 @transaction.atomic
 def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: time, speed: float,
-              password: str | None = None, slug: str = DEMO_SLUG) -> dict:
+              password: str | None = None, slug: str = DEMO_SLUG, sandbox_url: str = "", public_url: str = "") -> dict:
     rng = random.Random(seed)
     existing = Organization.objects.filter(slug=slug).first()
     if existing:
@@ -53,7 +66,7 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
     sim_start = datetime.combine(today, start, tzinfo=tz)
     clock.anchor(sim_at=sim_start, speed=speed)
 
-    org = Organization.objects.create(name=f"{city.name} Retail Co.", slug=slug, auto_plan=True)
+    org = Organization.objects.create(name=f"{city.name} Retail Co.", slug=slug, auto_plan=False)
     password = password or secrets.token_urlsafe(9)
     for username, role in (("dispatcher", Role.DISPATCHER), ("ops", Role.OPS_MANAGER), ("admin", Role.ADMIN)):
         User.objects.create_user(username=username, password=password, organization=org, role=role,
@@ -78,12 +91,29 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
             Shift.objects.create(driver=driver, vehicle=van, starts_at=sim_start - timedelta(hours=1),
                                  ends_at=sim_start + timedelta(hours=8))
 
+    sandbox_carriers = []
     for spec in city.carriers:
+        adapter = spec.adapter if sandbox_url else "manual"
+        key, secret = secrets.token_urlsafe(12), secrets.token_urlsafe(18)
+        config = {}
+        if adapter == "sandbox":
+            config = {"base_url": sandbox_url, "api_key": key, "webhook_secrets": [secret]}
+        elif adapter == "generic":
+            config = {**GENERIC_LEGACY, "base_url": sandbox_url, "auth": {"type": "header", "name": "X-Api-Key", "value": key},
+                      "webhook_secrets": [secret]}
         carrier = Carrier.objects.create(
-            organization=org, code=spec.code, name=spec.name, adapter="manual", service_levels=list(spec.service_levels),
+            organization=org, code=spec.code, name=spec.name, adapter=adapter, config=config, service_levels=list(spec.service_levels),
             skills=list(spec.skills), lead_min=spec.lead_min, pickup_cutoff=time.fromisoformat(spec.cutoff),
         )
         zlat, zlon = offset(city.lat, city.lon, *spec.zone_offset_km)
+        if adapter != "manual":
+            sandbox_carriers.append({
+                "code": spec.code, "api_key": key, "dialect": "legacy" if adapter == "generic" else "native",
+                "webhook_url": f"{public_url}/webhooks/carriers/{slug}/{spec.code}/", "webhook_secret": secret,
+                "zones": [{"lat": zlat, "lon": zlon, "radius_km": spec.radius_km}], "capacity_per_hour": max(10, spec.capacity // 6),
+                "base": spec.base, "per_kg": spec.per_kg, "per_km": spec.per_km, "lead_min": spec.lead_min,
+                "reliability": spec.reliability, "seed": seed,
+            })
         zone = CarrierZone.objects.create(carrier=carrier, name="metro", lat=zlat, lon=zlon, radius_km=spec.radius_km)
         for level in spec.service_levels:
             surcharge = {ServiceLevel.EXPRESS: 4.0, ServiceLevel.SAME_DAY: 1.0}.get(level, 0.0)
@@ -100,4 +130,8 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
         customer = spec.pop("customer")
         spec.update(customer_name=customer["name"], customer_email=customer["email"], customer_phone=customer["phone"])
     orders_create(organization_id=org.id, orders=specs, actor=actor)
-    return {"organization": org, "password": password, "token": token, "vehicles": vehicles, "sim_start": sim_start}
+    Organization.objects.filter(pk=org.pk).update(auto_plan=True)  # new orders from now on are planned as they arrive
+    sandbox = {"clock": {"sim_start": sim_start.isoformat(), "real_start": time_module.time(), "speed": speed},
+               "carriers": sandbox_carriers}
+    return {"organization": org, "password": password, "token": token, "vehicles": vehicles, "sim_start": sim_start,
+            "sandbox": sandbox}

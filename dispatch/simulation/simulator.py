@@ -76,7 +76,8 @@ class Simulator:
     base_not_home_rate = 0.04
 
     def __init__(self, *, client: ApiClient, city: City, seed: int, orders_per_hour: float = 40.0,
-                 disruptions: list[Disruption] | None = None, tick_seconds: float = 1.0, verbose: bool = True):
+                 disruptions: list[Disruption] | None = None, tick_seconds: float = 1.0, verbose: bool = True,
+                 sandbox_url: str = ""):
         self.client, self.city, self.rng = client, city, random.Random(seed * 7919 + 1)
         self.seed, self.orders_per_hour, self.tick_seconds, self.verbose = seed, orders_per_hour, tick_seconds, verbose
         self.disruptions = disruptions or []
@@ -91,8 +92,11 @@ class Simulator:
         self.started_at: datetime | None = None
         self.last: datetime | None = None
         self.carriers_fetched: datetime | None = None
+        self.api_carriers: set[str] = set()
         self.reliability = {c.code: c.reliability for c in city.carriers}
         self.stats = {"pings": 0, "delivered": 0, "failed": 0, "orders": 0, "carrier_events": 0}
+        self.sandbox_url = sandbox_url.rstrip("/")
+        self.manual_carriers: set[str] = set()  # carriers we play; sandbox carriers report through webhooks
 
     def log(self, text: str) -> None:
         if self.verbose:
@@ -104,7 +108,11 @@ class Simulator:
         for v in self.client.get("/api/vehicles/", limit=1000)["results"]:
             if v["lat"] is not None:
                 self.vans[v["code"]] = Van(v["code"], v["lat"], v["lon"])
-        self.log(f"{len(self.vans)} vans on the road; playing {duration_min:g} simulated minutes")
+        carriers = self.client.get("/api/carriers/")
+        self.manual_carriers = {c["code"] for c in carriers if c["adapter"] == "manual"}
+        self.api_carriers = {c["code"] for c in carriers if c["adapter"] != "manual"}
+        self.log(f"{len(self.vans)} vans on the road; carriers via the sandbox: {', '.join(sorted(self.api_carriers)) or 'none'}; "
+                 f"playing {duration_min:g} simulated minutes")
         while not (stop and stop.is_set()):
             tick_start = time.monotonic()
             now = clock.now()
@@ -226,7 +234,8 @@ class Simulator:
             self.carriers_fetched = now
             data = self.client.get("/api/orders/", status="booked,picked_up,out_for_delivery", limit=1000)
             for order in data["results"]:
-                if order["external_ref"] not in self.carrier_plan and order["carrier"] and order["eta"]:
+                if (order["external_ref"] not in self.carrier_plan and order["carrier"] in self.manual_carriers
+                        and order["eta"]):
                     self.carrier_plan[order["external_ref"]] = self.schedule(order, now)
         due, events = [], []
         for ref, steps in self.carrier_plan.items():

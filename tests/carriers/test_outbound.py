@@ -86,3 +86,21 @@ def test_subscriptions_only_get_the_event_types_they_asked_for(receiver, org, hu
     order_cancel(organization_id=org.id, order_id=OrderFactory(hub=hub).id, actor=ActorRef.system("tests"))
 
     assert receiver.received == [] and not WebhookDelivery.objects.exists()
+
+
+def test_integrators_manage_subscriptions_and_redeliver_through_the_api(receiver, api, org, hub, other_org):
+    bad = api.post("/api/webhook-subscriptions/", {"url": "not a url", "secret": "short"}, format="json")
+    created = api.post("/api/webhook-subscriptions/", {"url": receiver.url, "secret": "sub-secret-long-enough"}, format="json")
+    receiver.secret = "sub-secret-long-enough"
+    order_cancel(organization_id=org.id, order_id=OrderFactory(hub=hub).id, actor=ActorRef.system("tests"))
+    log = api.get("/api/webhook-deliveries/").json()["results"]
+    again = api.post(f"/api/webhook-deliveries/{log[0]['id']}/redeliver/")
+    theirs = WebhookDelivery.objects.create(
+        subscription=WebhookSubscription.objects.create(organization=other_org, url=receiver.url, secret="x" * 16),
+        event_id="e", event_type="order.status", payload={})
+
+    assert bad.status_code == 400 and {"url", "secret"} <= set(bad.json()["error"]["fields"])
+    assert created.status_code == 201 and "secret" not in created.json()
+    assert log[0]["status"] == "delivered" and len(log[0]["attempt_log"]) == 1
+    assert again.status_code == 200 and len(again.json()["attempt_log"]) == 2
+    assert api.post(f"/api/webhook-deliveries/{theirs.id}/redeliver/").status_code == 404

@@ -1,3 +1,4 @@
+import json
 from datetime import time
 from pathlib import Path
 
@@ -21,14 +22,19 @@ class Command(BaseCommand):
         parser.add_argument("--speed", type=float, default=60.0, help="Simulated seconds per real second")
         parser.add_argument("--password", default=None)
         parser.add_argument("--token-file", default=str(settings.VAR_DIR / "demo-token"))
+        parser.add_argument("--sandbox-url", default="", help="Where the carrier sandbox runs; sandbox carriers are configured for it")
+        parser.add_argument("--public-url", default="http://127.0.0.1:8000", help="Where carriers send webhooks")
 
     def handle(self, *args, **o):
         if o["speed"] <= 0:
             raise CommandError("--speed must be positive")
         result = seed_city(city=CITIES[o["city"]], seed=o["seed"], vans_per_hub=o["vans_per_hub"], orders=o["orders"],
-                           start=time.fromisoformat(o["start"]), speed=o["speed"], password=o["password"])
+                           start=time.fromisoformat(o["start"]), speed=o["speed"], password=o["password"],
+                           sandbox_url=o["sandbox_url"], public_url=o["public_url"])
+        (settings.VAR_DIR / "sandbox.json").write_text(json.dumps(result["sandbox"], indent=1))
         org = result["organization"]
-        plan_new_orders(organization_id=org.id)
+        if not o["sandbox_url"]:  # with sandbox carriers, the control tower plans once the sandbox answers
+            plan_new_orders(organization_id=org.id)
         placed = {
             "vans": org.orders.filter(vehicle__isnull=False).count(),
             "carriers": org.orders.filter(carrier__isnull=False).count(),

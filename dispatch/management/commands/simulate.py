@@ -16,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
         parser.add_argument("--token-file", default=str(settings.VAR_DIR / "demo-token"))
+        parser.add_argument("--sandbox-url", default="", help="The carrier sandbox, for carrier outages at the carrier")
         parser.add_argument("--duration", type=float, default=480.0, help="Simulated minutes to play")
         parser.add_argument("--orders-per-hour", type=float, default=40.0)
         parser.add_argument("--tick", type=float, default=1.0, help="Real seconds between steps")
@@ -33,6 +34,6 @@ class Command(BaseCommand):
         client = ApiClient(o["base_url"], token_file.read_text().strip())
         client.wait_until_up()
         sim = Simulator(client=client, city=CITIES[o["city"]], seed=o["seed"], orders_per_hour=o["orders_per_hour"],
-                        disruptions=disruptions, tick_seconds=o["tick"])
+                        disruptions=disruptions, tick_seconds=o["tick"], sandbox_url=o["sandbox_url"])
         stats = sim.run(duration_min=o["duration"])
         self.stdout.write(f"Simulation finished: {stats}")

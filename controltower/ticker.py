@@ -1,0 +1,37 @@
+"""The embedded default has no Celery beat: when CT_TICKER=1 (set by `make demo`), the web process
+runs the beat schedule itself, in a background thread, so detectors, health checks and the outbox
+sweep work in the demo too. Real mode runs `celery beat` instead."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
+
+
+def _loop() -> None:
+    from controltower.celery import app
+
+    time.sleep(3)  # let the server and the sandbox come up
+    last: dict[str, float] = {}
+    while True:
+        now = time.monotonic()
+        for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+            if now - last.get(name, -1e9) >= float(entry["schedule"]):
+                last[name] = now
+                try:
+                    app.tasks[entry["task"]].apply()
+                except Exception:
+                    log.exception("periodic %s failed", name)
+                finally:
+                    close_old_connections()
+        time.sleep(1)
+
+
+def start() -> None:
+    threading.Thread(target=_loop, name="ct-ticker", daemon=True).start()
