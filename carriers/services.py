@@ -46,10 +46,9 @@ def carrier_set_health(*, carrier_id: int, health: str, reason: str, actor: Acto
     event_record(organization_id=carrier.organization_id, kind="carrier.health", actor=actor, carrier=carrier,
                  data={"from": previous, "to": health, "reason": reason})
     events.publish(carrier.organization_id, "carrier.changed", carrier_payload(carrier))
-    if health != "up":
-        from dispatch.tasks import detect_carrier, enqueue
+    from dispatch.tasks import detect_carrier, enqueue
 
-        enqueue(detect_carrier, carrier_id)
+    enqueue(detect_carrier, carrier_id)  # an outage raises an exception; a recovery resolves it
     return carrier
 
 

@@ -28,8 +28,16 @@ def _severity(n: int) -> str:
 
 
 def detect_carrier_outage(*, carrier: Carrier) -> None:
-    """A carrier that is down or degraded: the orders it has not collected yet need a new home."""
+    """A carrier that is down or degraded: the orders it has not collected yet need a new home.
+    A carrier that is back up resolves its outage exception."""
     if carrier.health == CarrierHealth.UP:
+        from dispatch.models import OrderException
+        from dispatch.services import ActorRef
+        from dispatch.services.exceptions import exception_close
+        from dispatch.status import LIVE_EXCEPTION_STATES, ExceptionState
+
+        for exc in OrderException.objects.filter(cause_key=f"carrier:{carrier.id}:outage", state__in=LIVE_EXCEPTION_STATES):
+            exception_close(exception_id=exc.id, state=ExceptionState.RESOLVED, actor=ActorRef.system("health"), note="carrier recovered")
         return
     orders = list(Order.objects.filter(carrier=carrier, status__in=WAITING_FOR_CARRIER).values_list("id", flat=True))
     state = "down" if carrier.health == CarrierHealth.DOWN else "degraded"
@@ -50,7 +58,8 @@ def detect_carrier_silence(*, organization_id: int, now: datetime | None = None)
     limit = timedelta(minutes=policy_for(organization_id).carrier_silence_min)
     for carrier in Carrier.objects.filter(organization_id=organization_id, health=CarrierHealth.UP):
         last = carrier.events.order_by("-id").values_list("created_at", flat=True).first()
-        holding = Order.objects.filter(carrier=carrier, status__in=CARRIER_OPEN).exists()
+        # only a carrier with deliveries under way is expected to speak; one holding next-day bookings may be quiet
+        holding = Order.objects.filter(carrier=carrier, status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists()
         if holding and last is not None and now - last > limit:
             carrier = carrier_set_health(carrier_id=carrier.id, health=CarrierHealth.DEGRADED,
                                          reason=f"No events for {int((now - last).total_seconds() // 60)} min",
@@ -171,6 +180,8 @@ def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -
     (the average per 30 minutes over the previous four hours)."""
     now = now or clock.now()
     factor = policy_for(organization_id).spike_factor
+    if not Order.objects.filter(organization_id=organization_id, created_at__lt=now - timedelta(hours=4, minutes=30)).exists():
+        return 0  # no baseline yet: the first orders of a day are not a spike
     recent = dict(Order.objects.filter(organization_id=organization_id, created_at__gte=now - timedelta(minutes=30))
                   .values_list("hub_id").annotate(n=Count("id")))
     history = dict(Order.objects.filter(organization_id=organization_id, created_at__gte=now - timedelta(hours=4, minutes=30),

@@ -275,3 +275,30 @@ def test_the_api_lists_exceptions_and_answers_a_stale_approval_with_409(api, net
     assert ok.status_code == 200 and ok.json()["state"] == "applied"
     assert stale.status_code == 409
     assert "already applied" in stale.json()["error"]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_carrier_that_recovers_resolves_its_outage(network):
+    exc = outage(network)
+
+    carrier_set_health(carrier_id=network["down"].id, health="up", reason="back", actor=SYSTEM)
+
+    exc.refresh_from_db()
+    assert exc.state == "resolved"
+    assert Event.objects.filter(kind="exception.resolved", data__note="carrier recovered").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_orders_of_a_day_are_not_a_demand_spike(org, hub):
+    from dispatch.detectors import detect_demand_spikes
+
+    for _ in range(40):
+        OrderFactory(hub=hub)
+
+    assert detect_demand_spikes(organization_id=org.id) == 0
+    Order.objects.filter(organization=org).update(created_at=timezone.now() - timedelta(hours=6))
+    for _ in range(2):
+        OrderFactory(hub=hub, created_at=timezone.now() - timedelta(hours=2))
+    for _ in range(40):
+        OrderFactory(hub=hub)
+    assert detect_demand_spikes(organization_id=org.id) == 1
