@@ -76,13 +76,19 @@ def test_readme_screenshot_of_a_busy_dashboard(daphne_server, browser):
 
     result = seed_city(city=CITIES["chicago"], seed=3, vans_per_hub=5, orders=120, start=dtime(12, 0), speed=600,
                        password="pw-for-tests", slug="screenshot")
+    from dispatch.models import Policy
+    from dispatch.simulation.disruptions import parse
+
+    Policy.objects.create(organization=result["organization"], auto_apply=False)
     plan_new_orders(organization_id=result["organization"].id)
     client = ApiClient(daphne_server, result["token"])
-    sim = Simulator(client=client, city=CITIES["chicago"], seed=3, orders_per_hour=60, verbose=False, tick_seconds=0.3)
+    sim = Simulator(client=client, city=CITIES["chicago"], seed=3, orders_per_hour=60, verbose=False, tick_seconds=0.3,
+                    disruptions=[parse("carrier_outage:GIG@15")])
     sim.run(duration_min=25)
     page = browser.new_page(viewport={"width": 1500, "height": 900})
     login(page, daphne_server, "dispatcher")
     page.wait_for_selector("#orders-table tbody tr")
+    page.wait_for_selector('[data-kind="carrier_outage"] form.decision', timeout=15000)
     page.wait_for_timeout(1500)
     assert sim.stats["pings"] > 0 and sim.stats["carrier_events"] > 0
     assert page.evaluate("Object.keys(ct.orders).length") >= 100
