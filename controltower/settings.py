@@ -118,6 +118,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "dispatch.tasks.plan_new_orders": {"queue": "planner"},
     "dispatch.tasks.propose_decision": {"queue": "planner"},
+    "dispatch.tasks.replan_networks": {"queue": "planner"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_BEAT_SCHEDULE = {
@@ -125,6 +126,7 @@ CELERY_BEAT_SCHEDULE = {
     "detect-exceptions": {"task": "dispatch.tasks.detect_everywhere", "schedule": 60.0},
     "sweep-outbox": {"task": "dispatch.tasks.sweep_outbox", "schedule": 60.0},
     "carrier-health": {"task": "carriers.tasks.check_carrier_health", "schedule": 30.0},
+    "replan-networks": {"task": "dispatch.tasks.replan_networks", "schedule": 300.0},
 }
 
 # --- Auth ------------------------------------------------------------------------------

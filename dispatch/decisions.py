@@ -56,7 +56,12 @@ def _order(o: Order, day0: datetime) -> pm.Order:
     )
 
 
-def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None) -> DbProblem:
+def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None,
+                    booked_count_as_room: bool = False) -> DbProblem:
+    """The live state as a planner problem: on-duty vans where they are with their open stops (orders
+    on board become committed), carriers that are up with their rate cards and remaining capacity,
+    and the given orders. With booked_count_as_room, orders already booked with a carrier count as
+    capacity that may be reassigned (a whole-network re-plan)."""
     now = now or clock.now()
     day0 = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     now_min = _min(now, day0)
@@ -90,7 +95,7 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
               .annotate(used=Count("orders", filter=Q(orders__status__in=open_statuses)))
               .prefetch_related("zones", "rates", "capacity_slots")):
         slots = [s for s in c.capacity_slots.all() if s.window_end > now]
-        room = max(0, sum(s.capacity for s in slots) - c.used) if slots else 10**6
+        room = (max(0, sum(s.capacity for s in slots) - (0 if booked_count_as_room else c.used)) if slots else 10**6)
         cutoff = _min(datetime.combine(day0.date(), c.pickup_cutoff, tzinfo=day0.tzinfo), day0)
         for rate in c.rates.all():
             pid = f"{c.code}|{rate.service_level}"
@@ -179,3 +184,74 @@ def propose(*, exception: OrderException) -> Decision | None:
     from dispatch.services.decisions import decision_create
 
     return decision_create(exception=exception, moves=moves, cost_delta=round(total, 2), sla_improved=better, sla_worsened=worse)
+
+
+
+REPLAN_MIN_SAVING = 5.0
+CAN_MOVE = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED]
+
+
+def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decision | None:
+    """Re-plan the whole network with the production planner, starting from the current plan, and
+    propose the moves if the new plan is cheaper (orders on board stay where they are). The planner
+    keeps the current plan when it cannot beat it, so nothing moves without a gain."""
+    from dispatch.planner import hybrid
+    from dispatch.planner.evaluate import evaluate
+    from dispatch.planner.model import Plan
+    from dispatch.services.exceptions import exception_raise
+    from dispatch.status import ExceptionKind, Severity
+
+    movable = list(Order.objects.filter(organization_id=organization_id, status__in=CAN_MOVE)
+                   .select_related("hub", "vehicle", "carrier"))
+    if not movable:
+        return None
+    db = problem_from_db(organization_id=organization_id, extra_orders=movable, booked_count_as_room=True)
+    p = db.problem
+    pid_for = {(code, level): pid for pid, (code, level) in db.carrier_of.items()}
+    current = Plan(routes={code: list(stops) for code, stops in db.routes.items() if stops})
+    for o in movable:
+        if o.status == OrderStatus.BOOKED and o.carrier_id:
+            pid = pid_for.get((o.carrier.code, o.service_level))
+            if pid is None:  # the carrier is down or no longer offers this: the current plan cannot keep it
+                current.unserved.append(o.external_ref)
+            else:
+                current.carriers.setdefault(pid, []).append(o.external_ref)
+        elif not o.vehicle_id:
+            current.unserved.append(o.external_ref)
+    if any(o.vehicle_id and o.status == OrderStatus.ASSIGNED and o.vehicle.code not in db.routes for o in movable):
+        return None  # an order waits on a van that is off duty: that is a breakdown exception's job
+    before = evaluate(p, current).cost
+    plan = hybrid.solve(p, hybrid.Options(time_limit=time_limit), initial=current)
+    after = evaluate(p, plan).cost
+    if before - after < REPLAN_MIN_SAVING:
+        return None
+    holder: dict[str, tuple[str, str]] = {}
+    for code, stops in plan.routes.items():
+        for stop in stops:
+            if stop.startswith("D:"):
+                holder[stop[2:]] = ("van", code)
+    for pid, refs in plan.carriers.items():
+        for ref in refs:
+            holder[ref] = ("carrier", db.carrier_of[pid][0])
+    by_ref = {o.external_ref: o for o in movable}
+    moves, changed_ids = [], []
+    for ref, o in by_ref.items():
+        old = ("van", o.vehicle.code) if o.vehicle_id else ("carrier", o.carrier.code) if o.carrier_id else None
+        new = holder.get(ref)
+        if new is None or new == old:
+            continue
+        changed_ids.append(o.id)
+        moves.append({"order": ref, "from": {"kind": old[0], "code": old[1]} if old else None, "to": {"kind": new[0], "code": new[1]},
+                      "cost_delta": 0.0, "sla_before": o.risk, "sla_after": o.risk, "eta": None,
+                      "route": plan.routes.get(new[1]) if new[0] == "van" else None, "alternatives": []})
+    if not moves:
+        return None
+    saving = round(before - after, 2)
+    exc, _ = exception_raise(
+        organization_id=organization_id, kind=ExceptionKind.REPLAN, cause_key=f"replan:{clock.now():%Y%m%d}",
+        title=f"Re-plan saves {saving:.2f}: {len(moves)} orders move", severity=Severity.LOW,
+        cause="The planner found a cheaper plan for the network from the current one", order_ids=changed_ids, propose=False,
+    )
+    from dispatch.services.decisions import decision_create
+
+    return decision_create(exception=exc, moves=moves, cost_delta=-saving, sla_improved=0, sla_worsened=0)

@@ -152,6 +152,7 @@ class ExceptionKind(ChoiceSet):
     DRIVER_NO_SHOW = "driver_no_show", "Driver no-show"
     DEMAND_SPIKE = "demand_spike", "Demand spike"
     MISSED_CUTOFF = "missed_cutoff", "Missed pickup cut-off"
+    REPLAN = "replan", "Re-plan opportunity"
 
 
 class Severity(ChoiceSet):

@@ -147,3 +147,15 @@ def sweep_outbox() -> dict:
     for delivery_id in deliveries:
         deliver_webhook.delay(delivery_id)
     return {"messages": len(messages), "exceptions": len(stale), "webhooks_in": len(receipts), "webhooks_out": len(deliveries)}
+
+
+@shared_task(acks_late=True, soft_time_limit=90, time_limit=120)
+def replan_networks() -> int:
+    """Beat (planner queue): re-plan each auto-planning organization's network from its current plan."""
+    from dispatch.decisions import replan_network
+    from dispatch.models import Organization
+
+    proposed = 0
+    for org_id in Organization.objects.filter(auto_plan=True).values_list("id", flat=True):
+        proposed += replan_network(organization_id=org_id) is not None
+    return proposed

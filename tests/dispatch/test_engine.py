@@ -302,3 +302,27 @@ def test_the_first_orders_of_a_day_are_not_a_demand_spike(org, hub):
     for _ in range(40):
         OrderFactory(hub=hub)
     assert detect_demand_spikes(organization_id=org.id) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_network_re_plan_proposes_cheaper_homes_and_moves_nothing_without_a_gain(org, hub):
+    from dispatch.decisions import replan_network
+
+    Policy.objects.create(organization=org, auto_apply=False)
+    dear = CarrierFactory(organization=org, code="DEAR")
+    dear.rates.update(base=40.0)
+    van = VehicleFactory(fleet__hub=hub, code="IDLE", lat=hub.lat, lon=hub.lon, position_at=timezone.now())
+    orders = [OrderFactory(hub=hub, lat=hub.lat + 0.004 * i, lon=hub.lon + 0.003 * i) for i in range(1, 7)]
+    for o in orders:
+        booking_record_confirmed(order=o, carrier=dear, external_id=o.external_ref, price=45, promised_at=o.window_start,
+                                 idempotency_key=f"rp-{o.id}", actor=SYSTEM)
+
+    decision = replan_network(organization_id=org.id, time_limit=3)
+
+    assert decision is not None and decision.cost_delta < -100
+    assert {m["order"] for m in decision.moves} == {o.external_ref for o in orders}
+    assert all(m["to"] == {"kind": "van", "code": "IDLE"} for m in decision.moves)
+    decision_approve(decision_id=decision.id, version=decision.version, actor=SYSTEM)
+    assert Order.objects.filter(vehicle=van, status="assigned").count() == 6
+    assert not Order.objects.filter(carrier=dear).exists()
+    assert replan_network(organization_id=org.id, time_limit=3) is None  # nothing left to gain
