@@ -7,19 +7,11 @@ from pathlib import Path
 import pytest
 
 from carriers.models import CapacitySlot, Carrier, CarrierZone, RateCard
+from carriers.sandbox.legacy import GENERIC_CONFIG
 from tests.conftest import ROOT, free_port, process_log, wait_for_http
 
 PAYLOADS = Path(__file__).parent / "payloads"
-LEGACY_CONFIG = {
-    "endpoints": {"book": {"method": "POST", "path": "/legacy/shipments"}, "cancel": {"method": "DELETE", "path": "/legacy/shipments/{external_id}"},
-                  "track": {"method": "GET", "path": "/legacy/shipments/{external_id}"}, "health": {"method": "GET", "path": "/legacy/ping"}},
-    "request": {"ref": "reference", "kg": "weight_kg", "level": "service_level", "origin.lat": "pickup_lat", "origin.lng": "pickup_lon",
-                "dest.lat": "dropoff_lat", "dest.lng": "dropoff_lon", "from": "window_start", "dedupe": "key"},
-    "response": {"external_id": "shipment.id", "price": "shipment.cost", "promised_at": "shipment.eta"},
-    "webhook": {"event_id": "event.uuid", "order": "event.ref", "status": "event.code", "occurred_at": "event.ts", "eta": "event.new_eta"},
-    "status_map": {"PU": "picked_up", "OFD": "out_for_delivery", "DLV": "delivered", "NH": "failed", "RTS": "returned", "ETA": "eta"},
-    "reason_map": {"NH": "not_home"},
-}
+LEGACY_CONFIG = GENERIC_CONFIG
 
 
 def payload(name: str) -> dict:
