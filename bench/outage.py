@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     smtp.start()
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "ct-outage-worker.log", "w")
     worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", "default,planner",
-                               "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+                               "--concurrency", "2", "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         runs = [one_run(i, args.orders, inbox) for i in range(args.runs)]
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         "decided_p50_s": round(statistics.median(decided), 2), "decided_p95_s": round(_p95(decided), 2), "decided_max_s": round(max(decided), 2),
         "notified_p50_s": round(statistics.median(notified), 2), "notified_p95_s": round(_p95(notified), 2),
         "notified_max_s": round(max(notified), 2), "targets": {"decided_p95_s": 5.0, "notified_s": 10.0},
-        "machine": f"{os.cpu_count()} cores; PostgreSQL, Redis and one Celery worker (solo pool)",
+        "machine": f"{os.cpu_count()} cores; PostgreSQL, Redis and one Celery worker (concurrency 2, as `make up` runs it)",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "outage.json").write_text(json.dumps({"summary": summary, "runs": runs}, indent=1))
@@ -160,7 +160,9 @@ def one_run(i: int, n: int, inbox) -> dict:
         if notified_at is None and emails <= {r for _, rcpts in list(inbox) for r in rcpts}:
             notified_at = max(t for t, _ in inbox)
         time.sleep(0.02)
-    run = {"decided_s": round((decided_at or float("inf")) - t0, 3), "notified_s": round((notified_at or float("inf")) - t0, 3),
+    first_mail = min((t for t, _ in inbox), default=float("inf"))
+    run = {"decided_s": round((decided_at or float("inf")) - t0, 3), "first_mail_s": round(first_mail - t0, 3),
+           "notified_s": round((notified_at or float("inf")) - t0, 3),
            "moved": Order.objects.filter(organization=org).exclude(carrier=carriers[0]).count(), "mails": len(inbox)}
     print(f"run {i + 1}: {run}", flush=True)
     return run

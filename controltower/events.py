@@ -114,10 +114,31 @@ def validate(event_type: str, payload: dict) -> None:
                 raise ValueError("vehicles.moved: a vehicle snapshot has the wrong keys")
 
 
+_pending = threading.local()
+
+
 def publish(organization_id: int, event_type: str, payload: dict) -> None:
-    """Send an event to the organization's live clients once the current transaction commits."""
+    """Send an event to the organization's live clients once the current transaction commits.
+    Within one transaction, later changes to the same object replace earlier ones: clients get the
+    final state once (a hint is all a message is; the page reloads on any gap)."""
     validate(event_type, payload)
-    transaction.on_commit(lambda: _send(organization_id, event_type, payload), robust=True)
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _send(organization_id, event_type, payload)
+        return
+    buffer = getattr(_pending, "buffer", None)
+    if buffer is None or not any(func is _flush for _, func, _ in connection.run_on_commit):
+        buffer = _pending.buffer = {}
+        transaction.on_commit(_flush, robust=True)
+    key = (organization_id, event_type, payload.get("id")) if "id" in payload else (organization_id, event_type, len(buffer))
+    buffer.pop(key, None)  # keep the latest state, in the order of the latest change
+    buffer[key] = payload
+
+
+def _flush() -> None:
+    buffer, _pending.buffer = getattr(_pending, "buffer", None) or {}, None
+    for (organization_id, event_type, _), payload in buffer.items():
+        _send(organization_id, event_type, payload)
 
 
 def _send(organization_id: int, event_type: str, payload: dict) -> None:

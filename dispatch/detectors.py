@@ -3,6 +3,8 @@ and calls exceptions.exception_raise; running one twice changes nothing new."""
 
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db.models import Count
@@ -19,8 +21,27 @@ CARRIER_OPEN = [OrderStatus.BOOKED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_D
 VAN_OPEN = [OrderStatus.ASSIGNED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
 
 
+_policy_scope: contextvars.ContextVar[dict | None] = contextvars.ContextVar("policy_scope", default=None)
+
+
+@contextmanager
+def one_policy_read():
+    """Inside this block (one decision applied to many orders) the policy is read once per organization."""
+    token = _policy_scope.set({})
+    try:
+        yield
+    finally:
+        _policy_scope.reset(token)
+
+
 def policy_for(organization_id: int) -> Policy:
-    return Policy.objects.get_or_create(organization_id=organization_id)[0]
+    scope = _policy_scope.get()
+    if scope is not None and organization_id in scope:
+        return scope[organization_id]
+    policy = Policy.objects.get_or_create(organization_id=organization_id)[0]
+    if scope is not None:
+        scope[organization_id] = policy
+    return policy
 
 
 def _severity(n: int) -> str:

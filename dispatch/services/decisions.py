@@ -97,10 +97,13 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
         raise ValidationFailed("Not part of this decision", errors={"orders": [f"{r} is not in this decision" for r in sorted(unknown)]})
     by_ref = {o.external_ref: o for o in locked}
     moves = []
-    for move in decision.moves:
-        if move["order"] in chosen:
-            move = _apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id)
-        moves.append(move)
+    from dispatch.detectors import one_policy_read
+
+    with one_policy_read():
+        for move in decision.moves:
+            if move["order"] in chosen:
+                move = _apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id)
+            moves.append(move)
     decision.moves = moves
     partial = len(chosen) < len(decision.moves) or any(m.get("failed") for m in moves)
     _finish(decision, DecisionState.PARTIALLY_APPLIED if partial else DecisionState.APPLIED, actor, note)
