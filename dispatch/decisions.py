@@ -115,6 +115,36 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     return DbProblem(problem, day0, routes, carrier_of, orders)
 
 
+class SlotRooms:
+    """Room left per carrier capacity slot (zone and time window), from what carriers report and what
+    we booked. A carrier that reports no slots is not limited here."""
+
+    def __init__(self, organization_id: int, now: datetime):
+        from carriers.models import CapacitySlot
+        from dispatch.geo import haversine_km
+
+        self._km = haversine_km
+        self.slots: dict[str, list] = {}
+        for slot in CapacitySlot.objects.filter(carrier__organization_id=organization_id, window_end__gt=now).select_related("carrier", "zone"):
+            booked = Order.objects.filter(carrier=slot.carrier, status=OrderStatus.BOOKED, eta__gte=slot.window_start,
+                                          eta__lt=slot.window_end)
+            if slot.zone_id:
+                booked = [o for o in booked.only("lat", "lon") if haversine_km(slot.zone.lat, slot.zone.lon, o.lat, o.lon) <= slot.zone.radius_km]
+            self.slots.setdefault(slot.carrier.code, []).append([slot, slot.capacity - len(booked)])
+
+    def find(self, carrier_code: str, order: Order, eta: datetime):
+        """The slot that would take this order, 'unlimited' if the carrier reports none, or None if full or not covered."""
+        slots = self.slots.get(carrier_code)
+        if not slots:
+            return "unlimited"
+        for entry in slots:
+            slot, room = entry
+            in_zone = slot.zone is None or self._km(slot.zone.lat, slot.zone.lon, order.lat, order.lon) <= slot.zone.radius_km
+            if in_zone and slot.window_start <= eta < slot.window_end and room > 0:
+                return entry
+        return None
+
+
 def _option_label(kind: str, code: str) -> dict:
     return {"kind": kind, "code": code}
 
@@ -135,6 +165,7 @@ def propose(*, exception: OrderException) -> Decision | None:
             routes[code] = [s for s in routes[code] if s[2:] != o.external_ref]
     costs = {code: simulate_route(p, by_code[code], routes[code]).cost for code in routes}
     used: dict[str, int] = {}
+    rooms = SlotRooms(exception.organization_id, clock.now())
     moves, total = [], 0.0
     for o in affected:
         po = p.orders[o.external_ref]
@@ -142,6 +173,8 @@ def propose(*, exception: OrderException) -> Decision | None:
         for c in p.carriers:
             if carrier_can_take(p, c, po) and used.get(c.id, 0) < c.capacity:
                 eta = max(po.window[0], p.now_min + c.lead_min + p.minutes(p.km(p.hubs[po.hub].at, po.at)))
+                if rooms.find(db.carrier_of[c.id][0], o, db.day0 + timedelta(minutes=eta)) is None:
+                    continue  # no reported capacity left in that zone and window
                 options.append((carrier_order_cost(p, c, po), "carrier", c.id, eta, None))
         vans = sorted((v for v in p.vehicles if po.requires <= v.skills), key=lambda v: p.km(v.start, po.at))[:VAN_CANDIDATES]
         for v in vans:
@@ -169,6 +202,9 @@ def propose(*, exception: OrderException) -> Decision | None:
         else:
             used[pid] = used.get(pid, 0) + 1
             code = db.carrier_of[pid][0]
+            slot = rooms.find(code, o, db.day0 + timedelta(minutes=eta))
+            if isinstance(slot, list):
+                slot[1] -= 1
         sla_after = "on_time" if eta is not None and eta <= po.window[1] + 1e-6 else "late"
         alternatives = [{"kind": k, "code": db.carrier_of[i][0] if k == "carrier" else i, "cost": round(c, 2),
                          "eta": (db.day0 + timedelta(minutes=e)).isoformat() if e is not None else None}

@@ -326,3 +326,20 @@ def test_a_network_re_plan_proposes_cheaper_homes_and_moves_nothing_without_a_ga
     assert Order.objects.filter(vehicle=van, status="assigned").count() == 6
     assert not Order.objects.filter(carrier=dear).exists()
     assert replan_network(organization_id=org.id, time_limit=3) is None  # nothing left to gain
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decisions_respect_the_capacity_a_carrier_reports_per_zone_and_window(network, org):
+    backup = network["backup"]
+    slot = backup.capacity_slots.get()
+    slot.capacity = 2
+    slot.save()
+    network["van"].status = "off_duty"
+    network["van"].save()  # no van to fall back on: only carriers
+
+    exc = outage(network)
+
+    decision = Decision.objects.get(exception=exc)
+    to_backup = [m for m in decision.moves if m["to"] == {"kind": "carrier", "code": "BACKUP"}]
+    assert len(to_backup) == 2
+    assert all(m["to"]["kind"] == "unserved" for m in decision.moves if m not in to_backup)
