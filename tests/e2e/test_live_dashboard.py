@@ -82,9 +82,9 @@ def test_readme_screenshot_of_a_busy_dashboard(daphne_server, browser):
     Policy.objects.create(organization=result["organization"], auto_apply=False)
     plan_new_orders(organization_id=result["organization"].id)
     client = ApiClient(daphne_server, result["token"])
-    sim = Simulator(client=client, city=CITIES["chicago"], seed=3, orders_per_hour=60, verbose=False, tick_seconds=0.3,
-                    disruptions=[parse("carrier_outage:GIG@15")])
+    sim = Simulator(client=client, city=CITIES["chicago"], seed=3, orders_per_hour=60, verbose=False, tick_seconds=0.3)
     sim.run(duration_min=25)
+    parse("carrier_outage:GIG@0").begin(sim)  # GigDash reports an outage while it still holds uncollected orders
     page = browser.new_page(viewport={"width": 1500, "height": 900})
     login(page, daphne_server, "dispatcher")
     page.wait_for_selector("#orders-table tbody tr")
