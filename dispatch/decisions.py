@@ -155,6 +155,11 @@ def propose(*, exception: OrderException) -> Decision | None:
                                                           OrderStatus.BOOKED, OrderStatus.FAILED])
                     .select_related("hub", "vehicle", "carrier").order_by("window_end", "id"))
     if not affected:
+        on_board = exception.orders.filter(status__in=ON_BOARD).count()
+        if on_board:
+            note = f"{on_board} affected orders are already on board: arrange a hand-over to another van."
+            if note not in exception.cause:
+                OrderException.objects.filter(pk=exception.pk).update(cause=f"{exception.cause} {note}".strip())
         return None
     db = problem_from_db(organization_id=exception.organization_id, extra_orders=affected)
     p = db.problem

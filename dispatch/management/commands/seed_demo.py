@@ -44,9 +44,10 @@ class Command(BaseCommand):
         token_file.parent.mkdir(parents=True, exist_ok=True)
         token_file.write_text(result["token"])
         token_file.chmod(0o600)
+        where = (f"{placed['vans']} on vans, {placed['carriers']} with carriers, {placed['left']} waiting" if not o["sandbox_url"]
+                 else "planned by the control tower as soon as it and the carrier sandbox are up")
         self.stdout.write(
-            f"Seeded {result['organization'].name}: {result['vehicles']} vans, {o['orders']} orders "
-            f"({placed['vans']} on vans, {placed['carriers']} with carriers, {placed['left']} waiting).\n"
+            f"Seeded {result['organization'].name}: {result['vehicles']} vans, {o['orders']} orders ({where}).\n"
             f"Simulated day starts {result['sim_start']:%H:%M %Z} at {o['speed']:g}x.\n"
             f"\n  Log in at http://127.0.0.1:8000  user: dispatcher  password: {result['password']}\n"
             f"  (also 'ops' and 'admin' with the same password)\n"
