@@ -3,7 +3,7 @@ forward the bus's hints."""
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from .events import group_name
+from . import events
 
 UNAUTHORIZED = 4401
 
@@ -15,13 +15,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if not org_id:
             await self.close(code=UNAUTHORIZED)
             return
-        self.group = group_name(org_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.organization_id = org_id
+        await events.subscribe(self.channel_layer, self.channel_name, org_id)
         await self.accept()
 
     async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "organization_id"):
+            await events.unsubscribe(self.channel_layer, self.channel_name, self.organization_id)
 
     async def ct_event(self, message):
         await self.send_json({"seq": message["seq"], "type": message["event"], "data": message["data"]})

@@ -53,6 +53,15 @@ def group_name(organization_id: int) -> str:
     return f"org.{organization_id}"
 
 
+async def subscribe(channel_layer, channel_name: str, organization_id: int) -> None:
+    """Let one live connection receive its organization's events (and only those)."""
+    await channel_layer.group_add(group_name(organization_id), channel_name)
+
+
+async def unsubscribe(channel_layer, channel_name: str, organization_id: int) -> None:
+    await channel_layer.group_discard(group_name(organization_id), channel_name)
+
+
 class _LocalSequence:
     """Per-organization counter for the embedded default (one process)."""
 

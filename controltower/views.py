@@ -131,6 +131,7 @@ def exceptions_partial(request, message: str = "", status: int = 200):
             "exception": exc, "decision": decision,
             "severity_colour": Severity.colour(exc.severity), "kind_label": ExceptionKind(exc.kind).label,
             "order_count": exc.orders.count(),
+            "needs_handover": decision is None and exc.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists(),
         })
     return render(request, "controltower/partials/exceptions.html",
                   {"items": items, "message": message, "reasons": OverrideReason.choices}, status=status)
