@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dispatch import selectors
 from dispatch.errors import DomainError
+from dispatch.permissions import can_decide, refusal
 from dispatch.services import ActorRef
 from dispatch.services.decisions import decision_approve, decision_override, decision_reject
 from dispatch.status import CarrierHealth, DutyStatus, ExceptionKind, OrderStatus, OverrideReason, Risk, ServiceLevel, Severity
@@ -134,7 +135,8 @@ def exceptions_partial(request, message: str = "", status: int = 200):
             "needs_handover": decision is None and exc.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists(),
         })
     return render(request, "controltower/partials/exceptions.html",
-                  {"items": items, "message": message, "reasons": OverrideReason.choices}, status=status)
+                  {"items": items, "message": message, "reasons": OverrideReason.choices,
+                   "can_decide": can_decide(request.user)}, status=status)
 
 
 @login_required
@@ -143,6 +145,8 @@ def decision_action(request, pk: int, action: str):
     """Approve (all or the ticked orders), override one order, or reject; re-renders the queue.
     A stale version (someone acted first) answers 409 with the current state."""
     org = _org(request)
+    if not can_decide(request.user):
+        return exceptions_partial(request, message=refusal(request.user), status=403)
     decision = selectors.decision_get(organization_id=org, decision_id=pk)
     actor = ActorRef.user(request.user)
     try:

@@ -65,3 +65,17 @@ class IsOrganizationMember(permissions.BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and organization_id_of(request))
+
+
+class CanDecide(IsOrganizationMember):
+    """Members of the organization whose role may act on decisions."""
+
+    def has_permission(self, request, view):
+        from dispatch.permissions import can_decide, refusal
+
+        if not super().has_permission(request, view):
+            return False
+        if not can_decide(request.user):
+            self.message = refusal(request.user)
+            return False
+        return True

@@ -18,7 +18,7 @@ from dispatch.services.positions import positions_ingest
 from dispatch.status import Actor
 
 from . import serializers as s
-from .auth import organization_id_of
+from .auth import CanDecide, organization_id_of
 from .idempotency import idempotent
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -178,6 +178,8 @@ class ExceptionList(APIView):
 
 
 class DecisionApprove(APIView):
+    permission_classes = [CanDecide]
+
     @extend_schema(request=s.DecisionActionSerializer, responses=s.DecisionSerializer)
     def post(self, request, pk):
         data = valid(s.DecisionActionSerializer, request.data)
@@ -188,6 +190,8 @@ class DecisionApprove(APIView):
 
 
 class DecisionReject(APIView):
+    permission_classes = [CanDecide]
+
     @extend_schema(request=s.DecisionActionSerializer, responses=s.DecisionSerializer)
     def post(self, request, pk):
         data = valid(s.DecisionActionSerializer, request.data)
@@ -197,6 +201,8 @@ class DecisionReject(APIView):
 
 
 class DecisionOverride(APIView):
+    permission_classes = [CanDecide]
+
     @extend_schema(request=s.DecisionOverrideSerializer, responses=s.DecisionSerializer)
     def post(self, request, pk):
         data = valid(s.DecisionOverrideSerializer, request.data)

@@ -91,7 +91,7 @@
 
   // A 409 (someone else acted first) carries the current state: show it like any answer.
   document.body.addEventListener("htmx:beforeSwap", function (e) {
-    if (e.detail.xhr.status === 409 || e.detail.xhr.status === 400) { e.detail.shouldSwap = true; e.detail.isError = false; }
+    if ([400, 403, 409].indexOf(e.detail.xhr.status) >= 0) { e.detail.shouldSwap = true; e.detail.isError = false; }
   });
 
   function apply(msg) {

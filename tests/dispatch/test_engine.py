@@ -343,3 +343,27 @@ def test_decisions_respect_the_capacity_a_carrier_reports_per_zone_and_window(ne
     to_backup = [m for m in decision.moves if m["to"] == {"kind": "carrier", "code": "BACKUP"}]
     assert len(to_backup) == 2
     assert all(m["to"]["kind"] == "unserved" for m in decision.moves if m not in to_backup)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ops_managers_review_decisions_but_only_dispatchers_and_admins_act(network, org, client):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    ops = UserFactory(organization=org, role="ops_manager")
+    client.force_login(ops)
+
+    listed = client.get("/api/exceptions/")
+    refused = client.post(f"/api/decisions/{decision.id}/approve/", {"version": decision.version}, content_type="application/json")
+    queue = client.get("/live/exceptions/")
+    refused_page = client.post(f"/live/decisions/{decision.id}/approve/", {"version": decision.version})
+
+    assert listed.status_code == 200 and listed.json()[0]["decision"]["id"] == decision.id
+    assert refused.status_code == 403 and "dispatchers and admins" in refused.json()["error"]["message"]
+    assert b'class="approve"' not in queue.content
+    assert refused_page.status_code == 403
+    decision.refresh_from_db()
+    assert decision.state == "proposed"
+
+    client.force_login(UserFactory(organization=org, role="dispatcher"))
+    ok = client.post(f"/api/decisions/{decision.id}/approve/", {"version": decision.version}, content_type="application/json")
+    assert ok.status_code == 200
