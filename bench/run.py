@@ -95,7 +95,7 @@ def run_solomon(files: list[Path], bks: Path, time_limit: float) -> list[dict]:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"# Planning benchmark results\n", f"Machine: {results['machine']}; run {results['when']}. Figures from `check_plan.py`.\n"]
+    lines = ["# Planning benchmark results\n", f"Machine: {results['machine']}; run {results['when']}. Figures from `check_plan.py`.\n"]
     if results.get("snapshots"):
         lines += ["## Track B: hybrid re-plan snapshots\n",
                   "| snapshot | orders | baseline | greedy | planner | planner vs greedy | planner time (s) | feasible |",

@@ -17,7 +17,7 @@ from dispatch.services.orders import order_transition
 from dispatch.services.routes import risk_for
 from dispatch.status import Actor, OrderStatus
 
-from .models import BookingStatus, CapacitySlot, Carrier, CarrierBooking, CarrierEventReceipt, CarrierZone
+from .models import BookingStatus, CapacitySlot, Carrier, CarrierBooking, CarrierEventReceipt
 
 # Statuses a carrier may report for an order it carries.
 CARRIER_REPORTABLE = {OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED,
@@ -149,10 +149,6 @@ def _steps_to(current: str, target: str) -> list[str] | None:
             return [target]
         return [] if current in ENDINGS else None
     return None
-
-
-def zone_for(carrier: Carrier, name: str) -> CarrierZone | None:
-    return carrier.zones.filter(name=name).first()
 
 
 @transaction.atomic

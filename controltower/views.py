@@ -13,7 +13,7 @@ from dispatch.errors import DomainError
 from dispatch.permissions import can_decide, refusal
 from dispatch.services import ActorRef
 from dispatch.services.decisions import decision_approve, decision_override, decision_reject
-from dispatch.status import CarrierHealth, DutyStatus, ExceptionKind, OrderStatus, OverrideReason, Risk, ServiceLevel, Severity
+from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, OverrideReason, Risk, ServiceLevel
 from dispatch.models import Order
 
 from . import events
@@ -125,15 +125,7 @@ def tracking_page(request, token: str):
 @login_required
 def exceptions_partial(request, message: str = "", status: int = 200):
     org = _org(request)
-    items = []
-    for exc in selectors.exceptions_live(organization_id=org):
-        decision = selectors.decision_current(exc)
-        items.append({
-            "exception": exc, "decision": decision,
-            "severity_colour": Severity.colour(exc.severity), "kind_label": ExceptionKind(exc.kind).label,
-            "order_count": exc.orders.count(),
-            "needs_handover": decision is None and exc.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists(),
-        })
+    items = selectors.exception_queue(organization_id=org)
     return render(request, "controltower/partials/exceptions.html",
                   {"items": items, "message": message, "reasons": OverrideReason.choices,
                    "can_decide": can_decide(request.user)}, status=status)

@@ -4,7 +4,7 @@ process (web, workers, simulator) reads the same accelerated time from the datab
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -41,14 +41,3 @@ def anchor(*, sim_at: datetime, speed: float) -> None:
 
     ClockAnchor.objects.update_or_create(pk=1, defaults={"real_at": timezone.now(), "sim_at": sim_at, "speed": speed})
     reset_cache()
-
-
-def release() -> None:
-    from dispatch.models import ClockAnchor
-
-    ClockAnchor.objects.filter(pk=1).delete()
-    reset_cache()
-
-
-def minutes(value: float) -> timedelta:
-    return timedelta(minutes=value)

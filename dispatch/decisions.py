@@ -9,19 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from carriers.models import Carrier
-from controltower import events
 from dispatch import clock
 from dispatch.models import Decision, Order, OrderException, Shift, Stop, Vehicle
 from dispatch.planner import model as pm
 from dispatch.planner.carriers import carrier_can_take
 from dispatch.planner.evaluate import carrier_order_cost, simulate_route
 from dispatch.planner.greedy import _insertions
-from dispatch.status import CarrierHealth, DecisionState, DutyStatus, OrderStatus, StopKind
+from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, StopKind
 
 PENALTIES = {  # by service level: (late fixed, late per minute, unserved)
     "express": (25.0, 0.5, 120.0),

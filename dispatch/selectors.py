@@ -8,7 +8,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from carriers.models import Carrier
-from dispatch.models import Driver, Event, Hub, Order, Stop, Vehicle
+from dispatch.models import Driver, Hub, Order, Stop, Vehicle
 from dispatch.status import OPEN_ORDER_STATUSES, OrderStatus, Risk
 
 
@@ -97,10 +97,6 @@ def kpis_for(*, organization_id: int) -> dict:
     }
 
 
-def events_for_order(*, order: Order) -> QuerySet[Event]:
-    return order.events.order_by("id")
-
-
 def manifest_for(*, vehicle: Vehicle) -> list[dict]:
     """The vehicle's remaining stops, in order, as the driver app sees them."""
     stops = (Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
@@ -137,3 +133,19 @@ def decision_current(exception):
     from dispatch.status import DecisionState
 
     return exception.decisions.filter(state=DecisionState.PROPOSED).order_by("-id").first()
+
+
+def exception_queue(*, organization_id: int) -> list[dict]:
+    """The dispatcher's queue: live exceptions with their current proposal and presentation."""
+    from dispatch.status import ExceptionKind, Severity
+
+    items = []
+    for exc in exceptions_live(organization_id=organization_id):
+        decision = decision_current(exc)
+        items.append({
+            "exception": exc, "decision": decision,
+            "severity_colour": Severity.colour(exc.severity), "kind_label": ExceptionKind(exc.kind).label,
+            "order_count": exc.orders.count(),
+            "needs_handover": decision is None and exc.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists(),
+        })
+    return items

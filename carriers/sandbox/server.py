@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 import threading
 import time
@@ -15,16 +14,11 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from carriers.signing import HEADER, sign
+from dispatch.geo import haversine_km
 
 NATIVE_FAILURES = {"not_home": "NOT_HOME", "refused": "REFUSED", "address_problem": "BAD_ADDRESS"}
 LEGACY_CODES = {"COLLECTED": "PU", "OUT_FOR_DELIVERY": "OFD", "DELIVERED": "DLV", "DELIVERY_FAILED": "NH",
                 "RETURNED_TO_SENDER": "RTS", "ETA_UPDATED": "ETA"}
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
 
 
 class Clock:

@@ -27,13 +27,12 @@ from pyvrp.stop import MaxRuntime
 from . import greedy
 from .carriers import assign_to_carriers
 from .evaluate import evaluate, simulate_route
-from .model import Plan, Problem
+from .model import EARTH_RADIUS_KM, Plan, Problem
 from .trips import add_trips, insert_into_vans
 
 COST = 100_000          # integer cost units per currency unit
 LAST_TIMINGS: dict[str, float] = {}  # seconds since start at the end of each phase, for the benchmark
 MARGIN_S = 30           # safety margin against integer rounding on hard limits
-EARTH_RADIUS_KM = 6371.0088
 
 
 @dataclass
@@ -193,15 +192,6 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
     return plan
 
 
-def _carriers_then_trips(p: Problem) -> Plan:
-    """A fast seed: vans deliver what they carry, carriers take what they can, then whole van
-    trips take over orders wherever a trip is cheaper."""
-    committed = p.committed
-    plan = Plan(routes={v.id: _best_committed_order(p, v) for v in p.vehicles if v.committed})
-    plan.carriers, plan.unserved, _ = assign_to_carriers(p, [o for o in p.orders if o not in committed])
-    return plan
-
-
 def _copy(plan: Plan) -> Plan:
     return Plan({k: list(v) for k, v in plan.routes.items()}, {k: list(v) for k, v in plan.carriers.items()}, list(plan.unserved))
 
@@ -324,6 +314,3 @@ def _drop_unprofitable(p: Problem, plan: Plan) -> None:
     for vid in [vid for vid, stops in plan.routes.items() if not stops]:
         del plan.routes[vid]
 
-
-def check(problem: Problem, plan: Plan):
-    return evaluate(problem, plan)

@@ -3,8 +3,6 @@ decision end with one winner; the other gets a Conflict (409) with the current s
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db import transaction
 
 from controltower import events
