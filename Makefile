@@ -9,14 +9,21 @@ SANDBOX_PORT ?= 8100
 TEST_DB ?= postgres://postgres@127.0.0.1:5432/controltower
 TEST_REDIS ?= redis://127.0.0.1:6379/0
 
-.PHONY: demo test up install install-test services chromium migrate bench clean
+.PHONY: demo test up lock install install-test services chromium migrate bench clean
 
-$(STAMP): pyproject.toml
+# Every dependency is pinned in requirements.lock (made by `make lock`); installs never resolve anew.
+$(STAMP): pyproject.toml requirements.lock
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# An upgrade is a deliberate commit: change pyproject.toml (or pass UPGRADE=--upgrade), run this, test, commit the lock.
+lock:
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 $(UPGRADE) -o requirements.lock
 
 install: $(STAMP)
 
