@@ -33,7 +33,7 @@ demo: $(STAMP)
 	  $(BIN)/python manage.py migrate -v0 && \
 	  $(BIN)/python manage.py seed_demo --speed $${SPEED:-60} --sandbox-url http://127.0.0.1:$(SANDBOX_PORT) \
 	      --public-url http://127.0.0.1:$(PORT) && \
-	  CT_PORT=$(PORT) CT_SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho -f Procfile.demo start'
+	  CT_PORT=$(PORT) CT_SANDBOX_PORT=$(SANDBOX_PORT) OUTBOUND_ALLOWED_NETWORKS=127.0.0.1/32 $(BIN)/honcho -f Procfile.demo start'
 
 # Real mode: PostgreSQL, Redis, daphne, a Celery worker and beat (DATABASE_URL/REDIS_URL from .env or the environment).
 up: $(STAMP)
@@ -49,7 +49,8 @@ chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
 test: $(STAMP) services chromium
-	DATABASE_URL=$(TEST_DB) REDIS_URL=$(TEST_REDIS) CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DB) REDIS_URL=$(TEST_REDIS) SECRET_KEY=test-only-$$RANDOM-not-a-deployment-key-0123456789abcdef \
+	  CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Planning benchmarks (track A and B, checker figures) and the carrier-outage benchmark
 # (needs PostgreSQL and Redis). Results: bench/results/.

@@ -43,7 +43,8 @@ def main(argv=None) -> int:
     smtp_port = free_port()
     env = {**os.environ, "DATABASE_URL": DB, "REDIS_URL": REDIS, "CELERY_TASK_ALWAYS_EAGER": "false",
            "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(smtp_port), "DJANGO_SETTINGS_MODULE": "controltower.settings",
-           "CHANNEL_PREFIX": "ct-bench"}
+           "CHANNEL_PREFIX": "ct-bench", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-key-" + "b" * 40),
+           "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8"}
     os.environ.update(env)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB.rsplit("/", 1)[1]], capture_output=True)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)

@@ -1,23 +1,25 @@
 from django.contrib import admin, messages
 
+from controltower.tenant_admin import TenantScopedAdmin, TenantScopedInline
+
 from .models import (
     CapacitySlot, Carrier, CarrierAlert, CarrierBooking, CarrierCall, CarrierZone, RateCard, WebhookAttempt, WebhookDelivery,
     WebhookReceipt, WebhookSubscription,
 )
 
 
-class ZoneInline(admin.TabularInline):
+class ZoneInline(TenantScopedInline, admin.TabularInline):
     model = CarrierZone
     extra = 0
 
 
-class RateInline(admin.TabularInline):
+class RateInline(TenantScopedInline, admin.TabularInline):
     model = RateCard
     extra = 0
 
 
 @admin.register(Carrier)
-class CarrierAdmin(admin.ModelAdmin):
+class CarrierAdmin(TenantScopedAdmin):
     list_display = ("code", "name", "organization", "adapter", "health", "health_reason")
     list_filter = ("health", "adapter", "organization")
     inlines = [ZoneInline, RateInline]
@@ -35,26 +37,26 @@ class CarrierAdmin(admin.ModelAdmin):
 
 
 @admin.register(CarrierAlert)
-class CarrierAlertAdmin(admin.ModelAdmin):
+class CarrierAlertAdmin(TenantScopedAdmin):
     list_display = ("carrier", "kind", "message", "created_at", "resolved")
     list_filter = ("resolved", "kind")
 
 
 @admin.register(WebhookReceipt)
-class WebhookReceiptAdmin(admin.ModelAdmin):
+class WebhookReceiptAdmin(TenantScopedAdmin):
     list_display = ("carrier", "event_id", "status", "received_at", "attempts")
     list_filter = ("status", "carrier")
     readonly_fields = ("raw_body", "headers", "result")
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(TenantScopedInline, admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     readonly_fields = ("at", "status_code", "error", "latency_ms", "manual")
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(TenantScopedAdmin):
     list_display = ("subscription", "event_type", "status", "attempts", "created_at", "delivered_at")
     list_filter = ("status", "event_type")
     inlines = [AttemptInline]
@@ -68,4 +70,4 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         self.message_user(request, f"Redelivered {len(results)}: {results.count('delivered')} accepted")
 
 
-admin.site.register([CapacitySlot, CarrierBooking, CarrierCall, WebhookSubscription])
+admin.site.register([CapacitySlot, CarrierBooking, CarrierCall, WebhookSubscription], TenantScopedAdmin)

@@ -12,6 +12,7 @@ from functools import lru_cache
 import httpx
 from django.conf import settings
 
+from . import egress
 from .adapters import CarrierError
 from .models import CarrierCall
 
@@ -102,13 +103,18 @@ def request(carrier, operation: str, method: str, url: str, *, json=None, header
     if store.open_until(key) > time.time():
         CarrierCall.objects.create(carrier=carrier, operation=operation, ok=False, latency_ms=0, error="circuit open")
         raise CircuitOpen(carrier)
+    try:
+        egress.check_url(url)
+    except egress.UnsafeURL as exc:
+        CarrierCall.objects.create(carrier=carrier, operation=operation, ok=False, latency_ms=0, error=f"refused: {exc}"[:300])
+        raise CarrierError(f"{carrier.name}'s {operation} endpoint is not called: {exc}", retryable=False, code="unsafe_url") from None
     attempts = RETRIES + 1 if idempotent else 1
     last_error = ""
     for attempt in range(attempts):
         started = time.monotonic()
         status = None
         try:
-            response = httpx.request(method, url, json=json, headers=headers,
+            response = httpx.request(method, url, json=json, headers=headers, follow_redirects=False,
                                      timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S))
             status = response.status_code
         except httpx.HTTPError as exc:

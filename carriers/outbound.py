@@ -13,6 +13,7 @@ from django.db import transaction
 
 from dispatch import clock
 
+from . import egress
 from .models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from .signing import HEADER, sign
 
@@ -40,31 +41,40 @@ def emit(*, organization_id: int, event_type: str, data: dict) -> int:
 
 
 def deliver(*, delivery_id: int, manual: bool = False) -> str:
-    """One attempt. Returns 'delivered', 'retry' or 'failed'."""
-    with transaction.atomic():
-        d = WebhookDelivery.objects.select_for_update().select_related("subscription").get(pk=delivery_id)
-        if d.status == "delivered" and not manual:
-            return d.status
-        body = json.dumps(d.payload).encode()
-        started = time.monotonic()
-        code, error = None, ""
-        try:
-            r = httpx.post(d.subscription.url, content=body, timeout=httpx.Timeout(10, connect=3),
+    """One attempt. Returns 'delivered', 'retry' or 'failed'. The HTTP call is made with no
+    transaction open (no row lock held while a subscriber takes its time); the outcome is then
+    recorded under the row's lock. Two workers racing on one delivery may both send it: receivers
+    deduplicate on the Webhook-Id header, as the signing scheme says."""
+    d = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
+    if d.status == "delivered" and not manual:
+        return d.status
+    body = json.dumps(d.payload).encode()
+    started = time.monotonic()
+    code, error, refused = None, "", False
+    try:
+        r = egress.request("POST", d.subscription.url, content=body, timeout=httpx.Timeout(10, connect=3),
                            headers={"Content-Type": "application/json", HEADER: sign(body, d.subscription.secret),
                                     "Webhook-Id": d.event_id})
-            code = r.status_code
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
+        code = r.status_code
+    except egress.UnsafeURL as exc:
+        error, refused = f"Refused: {exc}"[:300], True
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: the subscriber could not be reached"[:300]
+    latency_ms = int((time.monotonic() - started) * 1000)
+    with transaction.atomic():
+        d = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
         WebhookAttempt.objects.create(delivery=d, status_code=code, error=error or ("" if code and code < 300 else f"HTTP {code}"),
-                                      latency_ms=int((time.monotonic() - started) * 1000), manual=manual)
+                                      latency_ms=latency_ms, manual=manual)
         d.attempts += 1
         if code is not None and 200 <= code < 300:
             d.status, d.delivered_at, d.next_attempt_at = "delivered", clock.now(), None
-        elif d.attempts >= MAX_ATTEMPTS and not manual:
+        elif d.status == "delivered":
+            pass  # a manual redelivery that failed does not undo the earlier delivery
+        elif refused or (d.attempts >= MAX_ATTEMPTS and not manual):
             d.status, d.next_attempt_at = "failed", None
         else:
-            d.status = "pending" if not manual else d.status if d.status == "delivered" else "failed" if d.attempts >= MAX_ATTEMPTS else "pending"
-            d.next_attempt_at = clock.now() + timedelta(seconds=backoff(d.attempts))
+            d.status = "failed" if d.attempts >= MAX_ATTEMPTS else "pending"
+            d.next_attempt_at = clock.now() + timedelta(seconds=backoff(d.attempts)) if d.status == "pending" else None
         d.save()
         return "delivered" if d.status == "delivered" else ("failed" if d.status == "failed" else "retry")
 

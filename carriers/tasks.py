@@ -1,5 +1,8 @@
 from celery import shared_task
 
+# Countdowns stay below the broker's visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS).
+MAX_COUNTDOWN_S = 300
+
 
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=45)
 def process_webhook(receipt_id: int) -> str:
@@ -43,7 +46,7 @@ def cancel_with_carrier(self, booking_id: int) -> str:
         adapter.cancel(booking=booking)
     except CarrierError as exc:
         if exc.retryable and self.request.retries < self.max_retries and not self.app.conf.task_always_eager:
-            raise self.retry(countdown=min(600, 10 * 2 ** self.request.retries))
+            raise self.retry(countdown=min(MAX_COUNTDOWN_S, 10 * 2 ** self.request.retries))
         return f"failed: {exc}"
     return "cancelled"
 
@@ -54,5 +57,7 @@ def deliver_webhook(self, delivery_id: int) -> str:
 
     result = deliver(delivery_id=delivery_id)
     if result == "retry" and not self.app.conf.task_always_eager:
-        raise self.retry(countdown=backoff(self.request.retries + 1))
+        # Never a countdown past the broker's visibility timeout; longer back-offs are picked up
+        # by the outbox sweep once the delivery's next_attempt_at is due.
+        raise self.retry(countdown=min(MAX_COUNTDOWN_S, backoff(self.request.retries + 1)))
     return result

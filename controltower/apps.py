@@ -1,9 +1,11 @@
 import os
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class ControlTowerConfig(AppConfig):
+    default = True
     name = "controltower"
     verbose_name = "Control tower"
 
@@ -12,3 +14,10 @@ class ControlTowerConfig(AppConfig):
             from . import ticker
 
             ticker.start()
+
+
+class TowerAdminConfig(admin_apps.AdminConfig):
+    """The Django admin with the tenant-scoped site (controltower.tenant_admin)."""
+
+    default = False
+    default_site = "controltower.tenant_admin.TowerAdminSite"

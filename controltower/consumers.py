@@ -1,9 +1,11 @@
 """The dashboard's WebSocket. Networking only: authenticate, join the organization's group,
 forward the bus's hints."""
 
+import time
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import events
+from . import events, metrics
 
 UNAUTHORIZED = 4401
 
@@ -16,12 +18,24 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=UNAUTHORIZED)
             return
         self.organization_id = org_id
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None) or ""
         await events.subscribe(self.channel_layer, self.channel_name, org_id)
+        if self.session_key:
+            await events.watch_session(self.channel_layer, self.channel_name, self.session_key)
         await self.accept()
 
     async def disconnect(self, code):
         if hasattr(self, "organization_id"):
             await events.unsubscribe(self.channel_layer, self.channel_name, self.organization_id)
+        if getattr(self, "session_key", ""):
+            await events.unwatch_session(self.channel_layer, self.channel_name, self.session_key)
 
     async def ct_event(self, message):
         await self.send_json({"seq": message["seq"], "type": message["event"], "data": message["data"]})
+        if "sent_at" in message:
+            metrics.LIVE_LATENCY.observe(max(0.0, time.time() - message["sent_at"]))
+
+    async def ct_session_ended(self, message):
+        """The user logged out: this connection no longer has anyone to serve."""
+        await self.close(code=UNAUTHORIZED)

@@ -8,9 +8,11 @@ that sees a gap or reconnects reloads current state over HTTP (see controltower.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,6 +20,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+
+from . import metrics
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,30 @@ async def subscribe(channel_layer, channel_name: str, organization_id: int) -> N
 
 async def unsubscribe(channel_layer, channel_name: str, organization_id: int) -> None:
     await channel_layer.group_discard(group_name(organization_id), channel_name)
+
+
+def session_group(session_key: str) -> str:
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+async def watch_session(channel_layer, channel_name: str, session_key: str) -> None:
+    """Let a live connection hear that its login session ended."""
+    await channel_layer.group_add(session_group(session_key), channel_name)
+
+
+async def unwatch_session(channel_layer, channel_name: str, session_key: str) -> None:
+    await channel_layer.group_discard(session_group(session_key), channel_name)
+
+
+def session_ended(session_key: str) -> None:
+    """Close every live connection opened with this login session (the user logged out)."""
+    layer = get_channel_layer()
+    if layer is None or not session_key:
+        return
+    try:
+        _call(layer.group_send, session_group(session_key), {"type": "ct.session_ended"})
+    except Exception:
+        log.exception("Could not tell live connections that a session ended")
 
 
 class _LocalSequence:
@@ -156,15 +184,21 @@ def _send(organization_id: int, event_type: str, payload: dict) -> None:
         return
     try:
         seq = next_sequence(organization_id)
-        message = {"type": "ct.event", "seq": seq, "event": event_type, "data": payload}
-        if _in_event_loop():  # e.g. a sync service called from async code: send from a helper thread
-            worker = threading.Thread(target=async_to_sync(layer.group_send), args=(group_name(organization_id), message))
-            worker.start()
-            worker.join(5)
-        else:
-            async_to_sync(layer.group_send)(group_name(organization_id), message)
+        message = {"type": "ct.event", "seq": seq, "event": event_type, "data": payload, "sent_at": time.time()}
+        _call(layer.group_send, group_name(organization_id), message)
+        metrics.incr("live_messages")
     except Exception:  # a lost hint is repaired by the client's reload on the next gap
+        metrics.incr("live_publish_failures")
         log.exception("Could not publish %s to organization %s", event_type, organization_id)
+
+
+def _call(coroutine_function, *args) -> None:
+    if _in_event_loop():  # e.g. a sync service called from async code: send from a helper thread
+        worker = threading.Thread(target=async_to_sync(coroutine_function), args=args)
+        worker.start()
+        worker.join(5)
+    else:
+        async_to_sync(coroutine_function)(*args)
 
 
 def _in_event_loop() -> bool:

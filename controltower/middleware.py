@@ -1,6 +1,7 @@
 import json
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 
 
@@ -16,8 +17,15 @@ class ApiBodyLimitMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
+            if not request.META.get("CONTENT_LENGTH") and request.method in ("POST", "PUT", "PATCH"):
+                # No declared length (a chunked body): the server has spooled it; measure what arrived.
+                try:
+                    length = len(request.body)
+                except RequestDataTooBig:
+                    length = settings.API_MAX_BODY_BYTES + 1
             if length > settings.API_MAX_BODY_BYTES:
+                size = f"The body is {length} bytes" if request.META.get("CONTENT_LENGTH") else "The body is too large"
                 body = {"error": {"code": "payload_too_large",
-                                  "message": f"The body is {length} bytes; the API accepts at most {settings.API_MAX_BODY_BYTES}. Split the batch."}}
+                                  "message": f"{size}; the API accepts at most {settings.API_MAX_BODY_BYTES} bytes. Split the batch."}}
                 return HttpResponse(json.dumps(body), status=413, content_type="application/json")
         return self.get_response(request)

@@ -17,8 +17,19 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default="insecure-embedded-default-key-change-me-in-real-mode")
+EMBEDDED = not env("DATABASE_URL", default="")
+# The embedded default (a demo on one machine) may run on a built-in key; real mode may not.
+_EMBEDDED_KEY = "embedded-default-only-" + "x" * 40
+SECRET_KEY = env("SECRET_KEY", default=_EMBEDDED_KEY if EMBEDDED else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Real mode (DATABASE_URL set) needs its own secret key: "
+        "put SECRET_KEY=<50+ random characters> in .env or the environment "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"]
@@ -26,7 +37,7 @@ CSRF_TRUSTED_ORIGINS = env.list(
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "controltower.apps.TowerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -37,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "dispatch",
     "carriers",
     "controltower",
@@ -53,6 +65,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "controltower.metrics.RequestMetricsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "controltower.urls"
@@ -75,7 +91,6 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 VAR_DIR.mkdir(exist_ok=True)
-EMBEDDED = not env("DATABASE_URL", default="")
 if EMBEDDED:
     DATABASES = {
         "default": {
@@ -95,15 +110,47 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Celery, event sequence numbers -----------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# Socket settings are explicit, never a client library's default: the channel layer blocks for up
+# to 5 s on a receive (BZPOPMIN), so a read timeout must be longer than that (redis-py 8 made its
+# default 5 s and idle sockets closed). Keepalive and health checks notice a dead server.
+REDIS_SOCKET_OPTIONS = {
+    "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=30.0),
+    "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=5.0),
+    "socket_keepalive": True,
+    "health_check_interval": 15,
+}
+# Per-connection capacity and expiry of the live channel: a client that stops reading loses the
+# oldest hints after CHANNEL_CAPACITY messages (counted in the metrics; the page resynchronizes on
+# the gap in sequence numbers).
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=200)
+CHANNEL_EXPIRY_S = env.int("CHANNEL_EXPIRY_S", default=60)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="ct")},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, **REDIS_SOCKET_OPTIONS}],
+                "prefix": env("CHANNEL_PREFIX", default="ct"),
+                "capacity": CHANNEL_CAPACITY,
+                "expiry": CHANNEL_EXPIRY_S,
+                "group_expiry": 86400,
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CHANNEL_PREFIX", default="ct"),
+            "OPTIONS": {"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "controltower.channel_layers.CountingInMemoryChannelLayer",
+                    "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY_S}}
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
@@ -120,7 +167,11 @@ CELERY_TASK_ROUTES = {
     "dispatch.tasks.propose_decision": {"queue": "planner"},
     "dispatch.tasks.replan_networks": {"queue": "planner"},
 }
+# Longer than the longest task (CELERY_TASK_TIME_LIMIT) and than any countdown we set
+# (dispatch.tasks.MAX_COUNTDOWN_S), so a task is never handed to a second worker while the first
+# still runs it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "plan-pending-orders": {"task": "dispatch.tasks.plan_pending_everywhere", "schedule": 60.0},
     "detect-exceptions": {"task": "dispatch.tasks.detect_everywhere", "schedule": 60.0},
@@ -137,6 +188,49 @@ LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from
+# one address, that pair is locked out for AXES_COOLOFF_MIN minutes, right password or not.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MIN", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+
+# --- Deployment security: on by setting, never by editing this file --------------------
+# HTTPS=true (behind TLS) turns on secure cookies, HSTS and the HTTPS redirect; `manage.py check
+# --deploy` is clean with it (CI checks that).
+HTTPS = env.bool("HTTPS", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+# An operator who will not submit the domain to the browsers' preload list says so deliberately.
+SILENCED_SYSTEM_CHECKS = ["security.W021"] if HTTPS and not SECURE_HSTS_PRELOAD else []
+if env.bool("BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# django-csp: everything from our own origin; the live socket on the same host.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'", "ws:", "wss:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+    }
+}
 
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -147,10 +241,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["dispatch.api.auth.IsOrganizationMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dispatch.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "dispatch.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": None,
+    # Per token or user, per minute; a client over it gets a 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["dispatch.api.throttles.OrganizationRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"organization": env("API_RATE", default="6000/min")},
 }
+API_MAX_PAGE = 1000
+# Wrong API tokens from one address: after this many in a minute, 429 until the minute passes.
+API_AUTH_FAILURES_PER_MIN = env.int("API_AUTH_FAILURES_PER_MIN", default=20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Control Tower API",
     "DESCRIPTION": "Orders, vehicle positions, fleet status and carrier events for one organization.",
@@ -160,7 +260,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"DutyStatusEnum": "dispatch.status.DutyStatus.choices"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "dispatch.api.schema.declare_error_responses"],
 }
+# Outbound calls (subscriber webhooks, generic carrier endpoints) never go to private, loopback or
+# link-local addresses unless the address or network is listed here (a self-hosted install that
+# runs its own receivers inside; e.g. "127.0.0.1/32,10.1.2.0/24").
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_MAX_BATCH = 1000
@@ -195,6 +302,15 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "console_warnings": {"class": "logging.StreamHandler", "level": "WARNING"},
+        "channel_drops": {"class": "controltower.metrics.ChannelDropHandler", "level": "INFO"},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
+    "loggers": {
+        # Its over-capacity line is INFO: counted as a metric, shown only from WARNING up.
+        "channels_redis.core": {"handlers": ["channel_drops", "console_warnings"], "level": "INFO", "propagate": False},
+    },
 }
+METRICS_TOKEN = env("METRICS_TOKEN", default="")

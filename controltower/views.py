@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
@@ -110,6 +111,16 @@ def _row(order: Order) -> dict:
         "risk_colour": Risk.colour(order.risk),
         "level_label": ServiceLevel(order.service_level).label,
     }
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logging out also closes the live connections that this login opened."""
+
+    def post(self, request, *args, **kwargs):
+        session_key = request.session.session_key or ""
+        response = super().post(request, *args, **kwargs)
+        events.session_ended(session_key)
+        return response
 
 
 def tracking_page(request, token: str):

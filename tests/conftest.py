@@ -29,6 +29,24 @@ def _isolated_channel_prefix(settings, request):
 
 
 @pytest.fixture(autouse=True)
+def _own_cache_namespace(settings):
+    """Throttle and lockout counters live in the cache: each test starts with its own."""
+    import uuid
+
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"ct-test-{uuid.uuid4().hex[:12]}"}}
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _loopback_receivers(settings):
+    """The suite's webhook receivers and carrier sandboxes listen on loopback, which a real
+    install refuses to call unless an operator allows it; the suite allows it (tests of the
+    refusal set their own list)."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_clock():
     """The product clock caches the simulation anchor; start every test from the database's word."""
     from dispatch import clock
@@ -96,6 +114,7 @@ def child_env(settings) -> dict:
     prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "ct")
     return {**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": prefix,
             "CELERY_TASK_ALWAYS_EAGER": "true", "DJANGO_SETTINGS_MODULE": "controltower.settings",
+            "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8", "SECRET_KEY": settings.SECRET_KEY,
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
 
 

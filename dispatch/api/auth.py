@@ -9,6 +9,8 @@ from rest_framework import authentication, exceptions, permissions
 
 from dispatch.models import ApiToken
 
+from .throttles import auth_failure_check, auth_failure_record
+
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -44,9 +46,11 @@ class OrganizationTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("The Authorization header must be 'Token <key>'.")
+        auth_failure_check(request)
         key = header[1].decode(errors="replace")
         token = ApiToken.objects.filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
         if token is None:
+            auth_failure_record(request)
             raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
         return ApiClient(token), token
 

@@ -21,3 +21,28 @@ def Latitude(**kw):
 
 def Longitude(**kw):
     return FiniteFloatField(min_value=-180, max_value=180, **kw)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time with its UTC offset. A time without one is ambiguous (whose clock?) and is
+    refused, as is one outside the years the product plans for."""
+
+    default_error_messages = {
+        "naive": "Give the time with its UTC offset, e.g. 2026-11-22T14:00:00-06:00 or …Z.",
+        "out_of_range": "The year must be from 2000 to 2100.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            from django.utils.dateparse import parse_datetime
+
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        result = super().to_internal_value(value)
+        if not 2000 <= result.year <= 2100:
+            self.fail("out_of_range")
+        return result

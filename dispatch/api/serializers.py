@@ -5,14 +5,18 @@ from datetime import timedelta
 from django.conf import settings
 from rest_framework import serializers
 
+from carriers import egress
 from dispatch import clock
 from dispatch.models import Order, Vehicle
 from dispatch.status import DutyStatus, FailureReason, OrderStatus, ServiceLevel
 
-from .fields import FiniteFloatField, Latitude, Longitude
+from .fields import AwareDateTimeField, FiniteFloatField, Latitude, Longitude
 
 SKILLS = ["bulky", "regulated", "cold", "fragile"]
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_PING_AGE = timedelta(hours=6)        # older positions cannot place a van any more
+MAX_WINDOW_AHEAD = timedelta(days=366)   # orders are promised within a year
+MAX_WINDOW_LENGTH = timedelta(days=14)
 REF = r"^[A-Za-z0-9._:\-]{1,100}$"
 
 
@@ -28,9 +32,9 @@ class OrderCreateSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=300)
     lat = Latitude()
     lon = Longitude()
-    window_start = serializers.DateTimeField()
-    window_end = serializers.DateTimeField()
-    sla_deadline = serializers.DateTimeField(required=False, help_text="Defaults to window_end")
+    window_start = AwareDateTimeField()
+    window_end = AwareDateTimeField()
+    sla_deadline = AwareDateTimeField(required=False, help_text="Defaults to window_end")
     service_level = serializers.ChoiceField(choices=ServiceLevel.choices)
     weight_kg = FiniteFloatField(min_value=0, max_value=5000)
     volume_m3 = FiniteFloatField(min_value=0, max_value=100, required=False, default=0.0)
@@ -42,8 +46,17 @@ class OrderCreateSerializer(serializers.Serializer):
         errors = {}
         if attrs["window_end"] <= attrs["window_start"]:
             errors["window_end"] = ["The window must end after it starts."]
+        elif attrs["window_end"] - attrs["window_start"] > MAX_WINDOW_LENGTH:
+            errors["window_end"] = [f"A delivery window is at most {MAX_WINDOW_LENGTH.days} days long."]
+        now = clock.now()
+        if attrs["window_start"] > now + MAX_WINDOW_AHEAD:
+            errors["window_start"] = ["The window starts more than a year from now; check the date."]
+        if attrs["window_end"] < now - timedelta(days=1):
+            errors.setdefault("window_end", []).append("The window ended more than a day ago; an order must still be deliverable.")
         if "sla_deadline" in attrs and attrs["sla_deadline"] < attrs["window_start"]:
             errors["sla_deadline"] = ["The SLA deadline cannot be before the window starts."]
+        if attrs["lat"] == 0 and attrs["lon"] == 0:
+            errors["lat"] = ["(0, 0) is not an address; geocode the order before sending it."]
         if errors:
             raise serializers.ValidationError(errors)
         customer = attrs.pop("customer")
@@ -85,8 +98,8 @@ class OrderListQuerySerializer(serializers.Serializer):
     service_level = serializers.ChoiceField(choices=ServiceLevel.choices, required=False)
     hub = serializers.CharField(required=False)
     carrier = serializers.CharField(required=False)
-    window_from = serializers.DateTimeField(required=False)
-    window_to = serializers.DateTimeField(required=False)
+    window_from = AwareDateTimeField(required=False)
+    window_to = AwareDateTimeField(required=False)
 
     def validate_status(self, value):
         statuses = [s for s in value.split(",") if s]
@@ -101,7 +114,7 @@ class OrderStatusUpdateSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED, OrderStatus.FAILED])
     failure_reason = serializers.ChoiceField(choices=FailureReason.choices, required=False, allow_blank=True, default="")
-    at = serializers.DateTimeField(required=False)
+    at = AwareDateTimeField(required=False)
     note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
 
 
@@ -113,14 +126,23 @@ class PingSerializer(serializers.Serializer):
     vehicle = serializers.CharField(max_length=40)
     lat = Latitude()
     lon = Longitude()
-    timestamp = serializers.DateTimeField()
+    timestamp = AwareDateTimeField()
     speed = FiniteFloatField(min_value=0, max_value=300, required=False, allow_null=True)
     heading = FiniteFloatField(min_value=0, max_value=360, required=False, allow_null=True)
 
     def validate_timestamp(self, value):
-        if value > clock.now() + MAX_CLOCK_SKEW:
+        now = clock.now()
+        if value > now + MAX_CLOCK_SKEW:
             raise serializers.ValidationError("The timestamp is in the future; check the device clock.")
+        if value < now - MAX_PING_AGE:
+            raise serializers.ValidationError(f"The timestamp is more than {MAX_PING_AGE.seconds // 3600} hours old; "
+                                              "the position can no longer place the vehicle.")
         return value
+
+    def validate(self, attrs):
+        if attrs["lat"] == 0 and attrs["lon"] == 0:
+            raise serializers.ValidationError({"lat": ["(0, 0) is what a device without a GPS fix sends; the ping was not stored."]})
+        return attrs
 
 
 class PingBatchSerializer(serializers.Serializer):
@@ -145,8 +167,8 @@ class CarrierEventSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED,
                                               OrderStatus.FAILED, OrderStatus.RETURNED, ("eta", "New ETA")])
     failure_reason = serializers.ChoiceField(choices=FailureReason.choices, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(required=False)
-    eta = serializers.DateTimeField(required=False)
+    occurred_at = AwareDateTimeField(required=False)
+    eta = AwareDateTimeField(required=False)
 
     def validate(self, attrs):
         if attrs["status"] == "eta" and "eta" not in attrs:
@@ -160,8 +182,8 @@ class CarrierEventBatchSerializer(serializers.Serializer):
 
 class CapacitySlotSerializer(serializers.Serializer):
     zone = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    window_start = serializers.DateTimeField()
-    window_end = serializers.DateTimeField()
+    window_start = AwareDateTimeField()
+    window_end = AwareDateTimeField()
     capacity = serializers.IntegerField(min_value=0, max_value=100000)
 
     def validate(self, attrs):
@@ -197,7 +219,7 @@ class ExceptionSerializer(serializers.Serializer):
     state = serializers.CharField()
     title = serializers.CharField()
     cause = serializers.CharField()
-    detected_at = serializers.DateTimeField()
+    detected_at = AwareDateTimeField()
     orders = serializers.SerializerMethodField()
     decision = serializers.SerializerMethodField()
 
@@ -244,9 +266,16 @@ class WebhookSubscriptionSerializer(serializers.Serializer):
                                         required=False, default=list)
     active = serializers.BooleanField(required=False, default=True)
 
+    def validate_url(self, value):
+        try:
+            egress.check_url(value)
+        except egress.UnsafeURL as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
 
 class WebhookAttemptSerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = AwareDateTimeField()
     status_code = serializers.IntegerField(allow_null=True)
     error = serializers.CharField()
     latency_ms = serializers.IntegerField()
@@ -259,7 +288,7 @@ class WebhookDeliverySerializer(serializers.Serializer):
     event_type = serializers.CharField()
     status = serializers.CharField()
     attempts = serializers.IntegerField()
-    next_attempt_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    delivered_at = serializers.DateTimeField(allow_null=True)
+    next_attempt_at = AwareDateTimeField(allow_null=True)
+    created_at = AwareDateTimeField()
+    delivered_at = AwareDateTimeField(allow_null=True)
     attempt_log = WebhookAttemptSerializer(many=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import schema, views  # noqa: F401  (schema registers the token auth scheme)
 
 urlpatterns = [
     path("orders/", views.OrderListCreate.as_view(), name="api-orders"),

@@ -60,7 +60,7 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
     password = password or secrets.token_urlsafe(9)
     for username, role in (("dispatcher", Role.DISPATCHER), ("ops", Role.OPS_MANAGER), ("admin", Role.ADMIN)):
         User.objects.create_user(username=username, password=password, organization=org, role=role,
-                                 is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+                                 is_staff=role == Role.ADMIN)
     _, token = token_issue(organization_id=org.id, name="simulator")
 
     vehicles = 0

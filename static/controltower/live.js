@@ -80,14 +80,21 @@
   }
 
   let queueTimer = null;
+  let queueStale = false;
   function refreshQueue() {
     clearTimeout(queueTimer);
     queueTimer = setTimeout(function () {
       const el = document.getElementById("exceptions");
-      // do not pull the form from under a dispatcher who is choosing
-      if (el && !el.contains(document.activeElement)) htmx.trigger(el, "ct-refresh-queue");
+      if (!el) return;
+      // Do not pull the form from under a dispatcher who is choosing: refresh once focus leaves it.
+      if (el.contains(document.activeElement) && document.activeElement !== document.body) { queueStale = true; return; }
+      queueStale = false;
+      htmx.trigger(el, "ct-refresh-queue");
     }, 200);
   }
+  document.addEventListener("focusout", function () {
+    if (queueStale) setTimeout(refreshQueue, 0);
+  });
 
   // A 409 (someone else acted first) carries the current state: show it like any answer.
   document.body.addEventListener("htmx:beforeSwap", function (e) {

@@ -15,9 +15,28 @@ def browser(monkeypatch):
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield b
+            yield _TestBrowser(b)
         finally:
             b.close()
+
+
+class _TestBrowser:
+    """Pages that let the test's own probes (wait_for_function strings, evaluated as scripts)
+    past the content security policy; `strict_page` keeps the policy, to prove the product's own
+    pages need no exception to it (tests/e2e/test_csp.py)."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_page(self, **kwargs):
+        kwargs.setdefault("bypass_csp", True)
+        return self._browser.new_page(**kwargs)
+
+    def strict_page(self, **kwargs):
+        return self._browser.new_page(bypass_csp=False, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
 
 
 def login(page, base: str, username: str, password: str = "pw-for-tests") -> None:

@@ -1,0 +1,44 @@
+"""API throttling (DRF's own throttles): a rate per API token or logged-in user, and a ceiling on
+wrong tokens per address so keys cannot be guessed."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.exceptions import Throttled
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class OrganizationRateThrottle(SimpleRateThrottle):
+    """One bucket per API token, or per user for a browser session."""
+
+    scope = "organization"
+
+    def get_cache_key(self, request, view):
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        token = getattr(user, "token", None)
+        ident = f"t{token.pk}" if token is not None else f"u{user.pk}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def _failures_key(ip: str) -> str:
+    return f"api-auth-failures:{ip}"
+
+
+def auth_failure_check(request) -> None:
+    """Refuse (429) an address that sent too many wrong tokens in the last minute."""
+    ip = request.META.get("REMOTE_ADDR", "")
+    if (cache.get(_failures_key(ip)) or 0) >= settings.API_AUTH_FAILURES_PER_MIN:
+        raise Throttled(wait=60, detail="Too many wrong API tokens from this address; wait a minute.")
+
+
+def auth_failure_record(request) -> None:
+    key = _failures_key(request.META.get("REMOTE_ADDR", ""))
+    if cache.add(key, 1, timeout=60):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=60)
