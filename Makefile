@@ -33,7 +33,7 @@ demo: $(STAMP)
 	  $(BIN)/python manage.py migrate -v0 && \
 	  $(BIN)/python manage.py seed_demo --speed $${SPEED:-60} --sandbox-url http://127.0.0.1:$(SANDBOX_PORT) \
 	      --public-url http://127.0.0.1:$(PORT) && \
-	  CT_PORT=$(PORT) CT_SANDBOX_PORT=$(SANDBOX_PORT) OUTBOUND_ALLOWED_NETWORKS=127.0.0.1/32 $(BIN)/honcho -f Procfile.demo start'
+	  CT_PORT=$(PORT) CT_SANDBOX_PORT=$(SANDBOX_PORT) OUTBOUND_ALLOWED_NETWORKS=127.0.0.1/32 PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/honcho -f Procfile.demo start'
 
 # Real mode: PostgreSQL, Redis, daphne, a Celery worker and beat (DATABASE_URL/REDIS_URL from .env or the environment).
 up: $(STAMP)

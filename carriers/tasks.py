@@ -1,10 +1,9 @@
 from celery import shared_task
 
-# Countdowns stay below the broker's visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS).
-MAX_COUNTDOWN_S = 300
+from controltower.reliable_tasks import RETRYING, RetryLater
 
 
-@shared_task(acks_late=True, soft_time_limit=30, time_limit=45)
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=45, owner="carriers.WebhookReceipt")
 def process_webhook(receipt_id: int) -> str:
     from .webhooks import webhook_process
 
@@ -32,9 +31,11 @@ def check_carrier_health() -> int:
     return n
 
 
-@shared_task(bind=True, acks_late=True, soft_time_limit=30, time_limit=45, max_retries=6)
-def cancel_with_carrier(self, booking_id: int) -> str:
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=45, max_retries=6, owner="carriers.CarrierBooking", **RETRYING)
+def cancel_with_carrier(booking_id: int) -> str:
     """Tell the carrier a booking is cancelled. Idempotent; carriers without a cancel call are skipped."""
+    from django.conf import settings
+
     from .adapters import CarrierError, adapter_for
     from .models import CarrierBooking
 
@@ -45,19 +46,21 @@ def cancel_with_carrier(self, booking_id: int) -> str:
     try:
         adapter.cancel(booking=booking)
     except CarrierError as exc:
-        if exc.retryable and self.request.retries < self.max_retries and not self.app.conf.task_always_eager:
-            raise self.retry(countdown=min(MAX_COUNTDOWN_S, 10 * 2 ** self.request.retries))
+        if exc.retryable and not settings.CELERY_TASK_ALWAYS_EAGER:
+            raise RetryLater(str(exc)) from exc
         return f"failed: {exc}"
     return "cancelled"
 
 
-@shared_task(bind=True, acks_late=True, soft_time_limit=30, time_limit=45, max_retries=8)
-def deliver_webhook(self, delivery_id: int) -> str:
-    from .outbound import backoff, deliver
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=45, max_retries=8, owner="carriers.WebhookDelivery", **RETRYING)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt at an outbound webhook; Celery retries with backoff, and deliveries whose own
+    back-off is longer than a task may wait are picked up by the outbox sweep when due."""
+    from django.conf import settings
+
+    from .outbound import deliver
 
     result = deliver(delivery_id=delivery_id)
-    if result == "retry" and not self.app.conf.task_always_eager:
-        # Never a countdown past the broker's visibility timeout; longer back-offs are picked up
-        # by the outbox sweep once the delivery's next_attempt_at is due.
-        raise self.retry(countdown=min(MAX_COUNTDOWN_S, backoff(self.request.retries + 1)))
+    if result == "retry" and not settings.CELERY_TASK_ALWAYS_EAGER:
+        raise RetryLater(f"delivery {delivery_id} not accepted yet")
     return result

@@ -29,3 +29,28 @@ class ApiBodyLimitMiddleware:
                                   "message": f"{size}; the API accepts at most {settings.API_MAX_BODY_BYTES} bytes. Split the batch."}}
                 return HttpResponse(json.dumps(body), status=413, content_type="application/json")
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A page or call that finds the database unreachable (a restart, a failover) answers 503 with
+    Retry-After instead of a 500: nothing was written and the same request may be sent again."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        body = {"error": {"code": "unavailable", "message": "The database is briefly unavailable; nothing was written. Retry."}}
+        if request.path.startswith("/api/"):
+            response = HttpResponse(json.dumps(body), status=503, content_type="application/json")
+        else:
+            response = HttpResponse("<h1>Briefly unavailable</h1><p>The database is restarting; nothing was written. "
+                                    "This page reloads in a few seconds.</p>", status=503)
+        response["Retry-After"] = "5"
+        return response

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
+from django.utils import timezone
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,7 +16,7 @@ from dispatch.errors import DomainError
 from dispatch.permissions import can_decide, refusal
 from dispatch.services import ActorRef
 from dispatch.services.decisions import decision_approve, decision_override, decision_reject
-from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, OverrideReason, Risk, ServiceLevel
+from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, OverrideReason, Risk, Role, ServiceLevel
 from dispatch.models import Order
 
 from . import events
@@ -39,6 +41,8 @@ def dashboard(request):
             "wsPath": "/ws/live/",
             "statusColours": OrderStatus.colours(),
             "dutyColours": DutyStatus.colours(),
+            "riskLabels": {r.value: r.label for r in Risk},
+            "timeZone": settings.TIME_ZONE,
         },
         "statuses": OrderStatus.presentation(),
         "service_levels": ServiceLevel.choices,
@@ -83,23 +87,47 @@ def carriers_partial(request):
     return render(request, "controltower/partials/carriers.html", {"carriers": carriers})
 
 
+ORDERS_PAGE = 100
+
+
 @login_required
 def orders_partial(request):
+    """The orders table: open orders unless a status is asked for (or "all"), sortable, paged."""
     org = _org(request)
     params = request.GET
     status = [s for s in params.getlist("status") if s in OrderStatus.values]
+    show_all = "all" in params.getlist("status")
+    sort = params.get("sort") or ""
+    if sort.lstrip("-") not in selectors.ORDER_SORTS:
+        sort = ""
     qs = selectors.orders_for(
         organization_id=org,
         status=status or None,
+        open_only=not status and not show_all,
         service_level=params.get("service_level") or None,
         hub=params.get("hub") or None,
         carrier=params.get("carrier") or None,
         risk=params.get("risk") if params.get("risk") in Risk.values else None,
-        search=(params.get("q") or "").strip() or None,
+        search=(params.get("q") or "").strip()[:100] or None,
+        sort=sort,
     )
     total = qs.count()
-    rows = [_row(o) for o in qs[:200]]
-    return render(request, "controltower/partials/orders_table.html", {"rows": rows, "total": total, "shown": len(rows)})
+    pages = max(1, -(-total // ORDERS_PAGE))
+    try:
+        page = min(max(1, int(params.get("page") or 1)), pages)
+    except ValueError:
+        page = 1
+    rows = [_row(o) for o in qs[(page - 1) * ORDERS_PAGE: page * ORDERS_PAGE]]
+    columns = [("ref", "Order"), ("status", "Status"), ("risk", "Risk"), ("level", "Level"), ("window_end", "Window ends"),
+               ("eta", "ETA"), (None, "By"), ("customer", "Customer")]
+    return render(request, "controltower/partials/orders_table.html", {
+        "rows": rows, "total": total, "shown": len(rows), "page": page, "pages": pages,
+        "first": (page - 1) * ORDERS_PAGE + 1 if rows else 0, "last": (page - 1) * ORDERS_PAGE + len(rows),
+        "sort": sort, "columns": [{"key": k, "label": label,
+                                   "aria": ("ascending" if sort == k else "descending" if sort == f"-{k}" else "none") if k else None,
+                                   "next": (f"-{k}" if sort == k else k) if k else None} for k, label in columns],
+        "open_only": not status and not show_all,
+    })
 
 
 def _row(order: Order) -> dict:
@@ -111,6 +139,53 @@ def _row(order: Order) -> dict:
         "risk_colour": Risk.colour(order.risk),
         "level_label": ServiceLevel(order.service_level).label,
     }
+
+
+@login_required
+@require_GET
+def order_page(request, ref: str):
+    """One order's whole story: status timeline, assignments and bookings over time, the decisions
+    that touched it, the customer messages sent."""
+    story = selectors.order_story(organization_id=_org(request), ref=ref)
+    order = story["order"]
+    return render(request, "controltower/order.html", {
+        **story,
+        "status_label": OrderStatus(order.status).label, "status_colour": OrderStatus.colour(order.status),
+        "risk_label": Risk(order.risk).label, "risk_colour": Risk.colour(order.risk),
+    })
+
+
+def _dispatcher_or_admin(request) -> int:
+    org = _org(request)
+    if request.user.role not in (Role.DISPATCHER, Role.ADMIN):
+        raise PermissionDenied("Dispatchers and admins look after tasks the workers gave up on.")
+    return org
+
+
+@login_required
+def dead_letters_page(request):
+    """Tasks the workers gave up on (failed for good, or past the redelivery cap), newest first."""
+    from .models import DeadLetter
+
+    org = _dispatcher_or_admin(request)
+    message = ""
+    if request.method == "POST":
+        letter = DeadLetter.objects.filter(organization_id=org, pk=request.POST.get("id") or 0).first()
+        if letter is None:
+            raise Http404("No such dead letter in your organization.")
+        if request.POST.get("action") == "retry":
+            from controltower.celery import app
+
+            app.send_task(letter.task_name, args=letter.args, kwargs=letter.kwargs)
+            letter.retried_at = timezone.now()
+            letter.save(update_fields=["retried_at"])
+            message = f"{letter.task_name} queued again."
+        else:
+            letter.dismissed_at = timezone.now()
+            letter.save(update_fields=["dismissed_at"])
+            message = "Dismissed."
+    letters = DeadLetter.objects.filter(organization_id=org, dismissed_at__isnull=True).order_by("-created_at")[:200]
+    return render(request, "controltower/dead_letters.html", {"letters": letters, "message": message})
 
 
 class LogoutView(auth_views.LogoutView):
@@ -138,7 +213,7 @@ def exceptions_partial(request, message: str = "", status: int = 200):
     org = _org(request)
     items = selectors.exception_queue(organization_id=org)
     return render(request, "controltower/partials/exceptions.html",
-                  {"items": items, "message": message, "reasons": OverrideReason.choices,
+                  {"items": items, "message": message, "error": status >= 400, "reasons": OverrideReason.choices,
                    "can_decide": can_decide(request.user)}, status=status)
 
 
@@ -156,19 +231,35 @@ def decision_action(request, pk: int, action: str):
         version = int(request.POST.get("version", "0"))
         if action == "approve":
             chosen = request.POST.getlist("orders")
-            decision_approve(decision_id=decision.id, version=version, actor=actor,
-                             orders=chosen if chosen and len(chosen) < len(decision.moves) else None)
-            message = f"Decision {decision.id} applied."
+            if request.POST.get("selection") == "explicit":
+                # The card lists every move with a box: what is ticked is the selection, and an
+                # empty one is refused by the service with a reason.
+                selection = None if set(chosen) == {m["order"] for m in decision.moves} else chosen
+            else:
+                selection = chosen or None
+            decision = decision_approve(decision_id=decision.id, version=version, actor=actor, orders=selection)
+            moved = sum(1 for m in decision.moves if m.get("applied"))
+            failed = sum(1 for m in decision.moves if m.get("failed"))
+            left = len(decision.moves) - moved
+            message = f"Decision {decision.id} applied: {moved} order{'s' if moved != 1 else ''} moved."
+            if failed:
+                message += f" {failed} could not be moved (the carrier refused)."
+            if left:
+                message += f" The exception stays open for the {left} left; a new proposal follows."
         elif action == "reject":
             decision_reject(decision_id=decision.id, version=version, actor=actor, note=request.POST.get("note", ""))
             message = f"Decision {decision.id} rejected; the exception stays open."
         else:
-            kind, _, code = request.POST.get("to", "").partition(":")
-            decision_override(decision_id=decision.id, version=version, actor=actor, order=request.POST.get("order", ""),
+            target = request.POST.get("to", "")
+            order, _, target = target.rpartition("|") if "|" in target else (request.POST.get("order", ""), "", target)
+            kind, _, code = target.partition(":")
+            decision_override(decision_id=decision.id, version=version, actor=actor, order=order,
                               to_kind=kind, to_code=code, reason_code=request.POST.get("reason_code", ""))
-            message = f"Decision {decision.id} applied with your override."
+            message = f"Decision {decision.id} applied with your override of {order} to {kind} {code}."
     except DomainError as exc:
-        return exceptions_partial(request, message=exc.message, status=exc.http_status)
+        reasons = [r for field in (getattr(exc, "errors", None) or {}).values() for r in field]
+        return exceptions_partial(request, message=" ".join([exc.message + ":", *reasons]) if reasons else exc.message,
+                                  status=exc.http_status)
     except ValueError:
         return exceptions_partial(request, message="The form was incomplete; reload and try again.", status=400)
     return exceptions_partial(request, message=message)

@@ -120,14 +120,12 @@ class SlotRooms:
     def __init__(self, organization_id: int, now: datetime):
         from carriers.models import CapacitySlot
         from dispatch.geo import haversine_km
+        from dispatch.selectors import slot_bookings
 
         self._km = haversine_km
         self.slots: dict[str, list] = {}
         for slot in CapacitySlot.objects.filter(carrier__organization_id=organization_id, window_end__gt=now).select_related("carrier", "zone"):
-            booked = Order.objects.filter(carrier=slot.carrier, status=OrderStatus.BOOKED, eta__gte=slot.window_start,
-                                          eta__lt=slot.window_end)
-            if slot.zone_id:
-                booked = [o for o in booked.only("lat", "lon") if haversine_km(slot.zone.lat, slot.zone.lon, o.lat, o.lon) <= slot.zone.radius_km]
+            booked = slot_bookings(slot=slot, statuses=[OrderStatus.BOOKED])
             self.slots.setdefault(slot.carrier.code, []).append([slot, slot.capacity - len(booked)])
 
     def find(self, carrier_code: str, order: Order, eta: datetime):

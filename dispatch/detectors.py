@@ -112,21 +112,50 @@ def detect_vehicle_unavailable(*, vehicle: Vehicle) -> None:
 
 
 def detect_no_shows(*, organization_id: int, now: datetime | None = None) -> int:
-    """Shifts that started more than the grace period ago with the driver not on duty and no ping since."""
+    """Shifts that started more than the grace period ago with no duty change by their driver and
+    no ping from their van since, whatever the driver's stored status says."""
+    from dispatch.models import Event
+
     now = now or clock.now()
     grace = timedelta(minutes=policy_for(organization_id).no_show_grace_min)
     found = 0
     shifts = (Shift.objects.filter(driver__organization_id=organization_id, starts_at__lte=now - grace, ends_at__gt=now)
-              .exclude(driver__status=DutyStatus.ON_DUTY).select_related("driver", "vehicle"))
+              .select_related("driver", "vehicle"))
     for shift in shifts:
         if VehiclePosition.objects.filter(vehicle=shift.vehicle, recorded_at__gte=shift.starts_at).exists():
+            continue
+        if Event.objects.filter(organization_id=organization_id, kind="driver.status", created_at__gte=shift.starts_at,
+                                data__driver=shift.driver.code).exists():
             continue
         orders = list(Order.objects.filter(vehicle=shift.vehicle, status__in=VAN_OPEN).values_list("id", flat=True))
         exception_raise(
             organization_id=organization_id, kind=ExceptionKind.DRIVER_NO_SHOW, cause_key=f"shift:{shift.id}:no_show",
             title=f"{shift.driver.name} has not started (van {shift.vehicle.code})",
-            cause=f"Shift began {shift.starts_at:%H:%M}; no duty status and no pings since", severity=_severity(len(orders)),
-            order_ids=orders, vehicle=shift.vehicle, propose=bool(orders),
+            cause=f"Shift began {timezone.localtime(shift.starts_at):%H:%M}; no duty change and no pings from the van since",
+            severity=_severity(len(orders)), order_ids=orders, vehicle=shift.vehicle, propose=bool(orders),
+        )
+        found += 1
+    return found
+
+
+def detect_silent_vehicles(*, organization_id: int, now: datetime | None = None) -> int:
+    """Vans on duty with open stops whose telemetry went quiet: a possible breakdown nobody reported.
+    (A van that never pinged since its shift began is a no-show, not this.)"""
+    now = now or clock.now()
+    limit = timedelta(minutes=policy_for(organization_id).vehicle_silence_min)
+    found = 0
+    quiet = (Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY, position_at__lt=now - limit,
+                                    orders__status__in=VAN_OPEN).distinct())
+    for vehicle in quiet:
+        if not VehiclePosition.objects.filter(vehicle=vehicle).exists():
+            continue
+        orders = list(Order.objects.filter(vehicle=vehicle, status__in=VAN_OPEN).values_list("id", flat=True))
+        silent_min = int((now - vehicle.position_at).total_seconds() // 60)
+        exception_raise(
+            organization_id=organization_id, kind=ExceptionKind.VEHICLE_BREAKDOWN, cause_key=f"vehicle:{vehicle.id}:silent",
+            title=f"Van {vehicle.code} silent for {silent_min} min: possible breakdown, {len(orders)} orders affected",
+            cause=f"No position since {timezone.localtime(vehicle.position_at):%H:%M} with stops still open; call the driver",
+            severity=_severity(len(orders)), order_ids=orders, vehicle=vehicle, propose=bool(orders),
         )
         found += 1
     return found
@@ -158,18 +187,22 @@ def detect_sla_risk(*, organization_id: int) -> int:
 
 
 def detect_capacity_gaps(*, organization_id: int, now: datetime | None = None) -> int:
-    """Bookings beyond what a carrier can take in a zone and window."""
+    """Bookings beyond what a carrier can take in a zone and window: only orders inside the slot's
+    zone (and window) count against it."""
+    from dispatch.selectors import slot_bookings
+
     now = now or clock.now()
     found = 0
     for slot in CapacitySlot.objects.filter(carrier__organization_id=organization_id, window_end__gt=now).select_related("carrier", "zone"):
-        booked = Order.objects.filter(carrier=slot.carrier, status__in=WAITING_FOR_CARRIER,
-                                      window_start__lt=slot.window_end, window_end__gt=slot.window_start)
-        n = booked.count()
+        booked = slot_bookings(slot=slot, statuses=WAITING_FOR_CARRIER)
+        n = len(booked)
         if n > slot.capacity:
-            over = list(booked.order_by("-window_end").values_list("id", flat=True)[: n - slot.capacity])
+            over = [o.id for o in sorted(booked, key=lambda o: (o.window_end, o.id), reverse=True)[: n - slot.capacity]]
+            where = f" in {slot.zone.name}" if slot.zone else ""
             exception_raise(
                 organization_id=organization_id, kind=ExceptionKind.CARRIER_CAPACITY, cause_key=f"slot:{slot.id}:gap",
-                title=f"{slot.carrier.name} is {n - slot.capacity} over capacity {slot.window_start:%H:%M}-{slot.window_end:%H:%M}",
+                title=f"{slot.carrier.name} is {n - slot.capacity} over capacity{where} "
+                      f"{timezone.localtime(slot.window_start):%H:%M}-{timezone.localtime(slot.window_end):%H:%M}",
                 cause=f"{n} booked, {slot.capacity} available", severity=_severity(n - slot.capacity), order_ids=over, carrier=slot.carrier,
             )
             found += 1
@@ -197,28 +230,44 @@ def detect_missed_cutoffs(*, organization_id: int, now: datetime | None = None) 
 
 
 def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -> int:
-    """Orders for a hub's area in the last 30 minutes beyond the policy factor times the planned rate
-    (the average per 30 minutes over the previous four hours)."""
+    """Demand for a hub's area and an hour's window beyond the policy factor times the capacity
+    planned for it: the hub's vans on shift then (at the policy's deliveries per van-hour) plus
+    the capacity carriers reported for slots that cover the hub and overlap that hour."""
+    from dispatch.selectors import planned_capacity
+
     now = now or clock.now()
-    factor = policy_for(organization_id).spike_factor
-    if not Order.objects.filter(organization_id=organization_id, created_at__lt=now - timedelta(hours=4, minutes=30)).exists():
-        return 0  # no baseline yet: the first orders of a day are not a spike
-    recent = dict(Order.objects.filter(organization_id=organization_id, created_at__gte=now - timedelta(minutes=30))
-                  .values_list("hub_id").annotate(n=Count("id")))
-    history = dict(Order.objects.filter(organization_id=organization_id, created_at__gte=now - timedelta(hours=4, minutes=30),
-                                        created_at__lt=now - timedelta(minutes=30)).values_list("hub_id").annotate(n=Count("id")))
+    policy = policy_for(organization_id)
+    pending = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED]
+    demand: dict[tuple[int, datetime], list[int]] = {}
+    for order_id, hub_id, start in (Order.objects.filter(organization_id=organization_id, status__in=pending,
+                                                         window_end__gt=now, window_start__lt=now + timedelta(hours=24))
+                                    .values_list("id", "hub_id", "window_start")):
+        hour = max(start, now).replace(minute=0, second=0, microsecond=0)
+        demand.setdefault((hub_id, hour), []).append(order_id)
     found = 0
-    for hub_id, n in recent.items():
-        planned = max(10.0, history.get(hub_id, 0) / 8)
-        if n > factor * planned:
-            orders = list(Order.objects.filter(hub_id=hub_id, created_at__gte=now - timedelta(minutes=30),
-                                               status__in=[OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED])
-                          .values_list("id", flat=True))
+    for (hub_id, hour), orders in sorted(demand.items(), key=lambda kv: kv[0][1]):
+        planned = planned_capacity(organization_id=organization_id, hub_id=hub_id, start=hour, end=hour + timedelta(hours=1),
+                                   van_orders_per_hour=policy.van_orders_per_hour)
+        if len(orders) > policy.spike_factor * max(planned, 1.0):
+            local = timezone.localtime(hour)
             exception_raise(
                 organization_id=organization_id, kind=ExceptionKind.DEMAND_SPIKE,
-                cause_key=f"hub:{hub_id}:spike:{now:%Y%m%d%H}", title=f"Demand spike: {n} orders in 30 min (plan {planned:.0f})",
-                cause=f"{n / planned:.1f}x the planned rate", severity=Severity.HIGH, order_ids=orders,
+                cause_key=f"hub:{hub_id}:spike:{hour:%Y%m%d%H}",
+                title=f"Demand spike: {len(orders)} orders for {local:%H:00}-{local:%H:59} against {planned:.0f} planned",
+                cause=f"{len(orders) / max(planned, 1.0):.1f}x the planned capacity of the hub's vans and carriers for that hour",
+                severity=Severity.HIGH, order_ids=orders,
             )
+            found += 1
+    return found
+
+
+def detect_carriers_still_down(*, organization_id: int) -> int:
+    """A carrier that stays down or degraded keeps its outage live for the orders still waiting
+    with it (an outage exception is also raised by the health change itself)."""
+    found = 0
+    for carrier in Carrier.objects.filter(organization_id=organization_id).exclude(health=CarrierHealth.UP):
+        if Order.objects.filter(carrier=carrier, status__in=WAITING_FOR_CARRIER).exists():
+            detect_carrier_outage(carrier=carrier)
             found += 1
     return found
 
@@ -226,7 +275,9 @@ def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -
 def detect_all(*, organization_id: int) -> None:
     """The periodic sweep (beat): everything that is noticed by watching rather than by an event."""
     detect_carrier_silence(organization_id=organization_id)
+    detect_carriers_still_down(organization_id=organization_id)
     detect_no_shows(organization_id=organization_id)
+    detect_silent_vehicles(organization_id=organization_id)
     detect_sla_risk(organization_id=organization_id)
     detect_capacity_gaps(organization_id=organization_id)
     detect_missed_cutoffs(organization_id=organization_id)

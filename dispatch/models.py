@@ -109,6 +109,7 @@ class Vehicle(models.Model):
     speed_kmh = models.FloatField(null=True, blank=True)
     heading = models.FloatField(null=True, blank=True)
     position_at = models.DateTimeField(null=True, blank=True)
+    etas_at = models.DateTimeField(null=True, blank=True, help_text="The position time its stops' ETAs were last computed from")
 
     class Meta:
         constraints = [
@@ -327,6 +328,10 @@ class Policy(models.Model):
     no_show_grace_min = models.PositiveIntegerField(default=20)
     carrier_silence_min = models.PositiveIntegerField(default=30)
     spike_factor = models.FloatField(default=1.5, help_text="Orders per zone and window above this times plan is a spike")
+    vehicle_silence_min = models.PositiveIntegerField(
+        default=10, help_text="A van with open stops and no ping for this long may have broken down")
+    van_orders_per_hour = models.FloatField(
+        default=6.0, help_text="Deliveries one van is planned to make per hour (the own fleet's planned capacity)")
 
 
 class OrderException(models.Model):
@@ -388,7 +393,7 @@ class CustomerMessage(models.Model):
     subject = models.CharField(max_length=300)
     body = models.TextField()
     eta = models.DateTimeField(null=True, blank=True, help_text="The ETA this message stated, if any")
-    status = models.CharField(max_length=10, default="pending")  # pending, sent, failed, skipped
+    status = models.CharField(max_length=12, default="pending")  # pending, sending, sent, failed, skipped, unconfirmed
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=clock_now)

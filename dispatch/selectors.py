@@ -14,8 +14,11 @@ from dispatch.status import OPEN_ORDER_STATUSES, OrderStatus, Risk
 
 def orders_for(*, organization_id: int, status: list[str] | None = None, service_level: str | None = None,
                hub: str | None = None, carrier: str | None = None, window_from: datetime | None = None,
-               window_to: datetime | None = None, risk: str | None = None, search: str | None = None) -> QuerySet[Order]:
+               window_to: datetime | None = None, risk: str | None = None, search: str | None = None,
+               open_only: bool = False, sort: str | None = None) -> QuerySet[Order]:
     qs = Order.objects.filter(organization_id=organization_id).select_related("hub", "vehicle", "carrier")
+    if open_only:
+        qs = qs.exclude(status__in=CLOSED_STATUSES)
     if status:
         qs = qs.filter(status__in=status)
     if service_level:
@@ -32,7 +35,17 @@ def orders_for(*, organization_id: int, status: list[str] | None = None, service
         qs = qs.filter(risk=risk)
     if search:
         qs = qs.filter(Q(external_ref__icontains=search) | Q(customer_name__icontains=search) | Q(address__icontains=search))
+    field = ORDER_SORTS.get((sort or "").lstrip("-"))
+    if field:
+        descending = (sort or "").startswith("-")
+        return qs.order_by(F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True), "id")
     return qs.order_by("window_end", "id")
+
+
+# Orders that need nobody any more; the dashboard's table shows the rest unless asked.
+CLOSED_STATUSES = [OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED]
+ORDER_SORTS = {"ref": "external_ref", "status": "status", "risk": "risk", "level": "service_level",
+               "window_end": "window_end", "eta": "eta", "customer": "customer_name"}
 
 
 def order_get(*, organization_id: int, ref: str) -> Order:
@@ -136,7 +149,8 @@ def decision_current(exception):
 
 
 def exception_queue(*, organization_id: int) -> list[dict]:
-    """The dispatcher's queue: live exceptions with their current proposal and presentation."""
+    """The dispatcher's queue: live exceptions with their current proposal and presentation. A
+    proposal's moves are all there, grouped by where they go (largest group first)."""
     from dispatch.status import ExceptionKind, Severity
 
     items = []
@@ -147,5 +161,85 @@ def exception_queue(*, organization_id: int) -> list[dict]:
             "severity_colour": Severity.colour(exc.severity), "kind_label": ExceptionKind(exc.kind).label,
             "order_count": exc.orders.count(),
             "needs_handover": decision is None and exc.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists(),
+            "groups": move_groups(decision.moves) if decision else [],
+            "has_alternatives": bool(decision) and any(m.get("alternatives") for m in decision.moves),
         })
     return items
+
+
+def move_groups(moves: list[dict]) -> list[dict]:
+    """Moves grouped by destination, each group with its order count and cost change."""
+    groups: dict[str, dict] = {}
+    for m in moves:
+        to = m.get("to") or {}
+        label = f"{to.get('kind', '')} {to.get('code') or ''}".strip() or "unserved"
+        g = groups.setdefault(label, {"destination": label, "key": label.replace(" ", "-"), "moves": [], "cost_delta": 0.0})
+        g["moves"].append(m)
+        g["cost_delta"] += float(m.get("cost_delta") or 0.0)
+    return sorted(groups.values(), key=lambda g: (-len(g["moves"]), g["destination"]))
+
+
+def order_story(*, organization_id: int, ref: str) -> dict:
+    """Everything that happened to one order and why: the event log (who or what did it), where it
+    was meant to go over time, the decisions that touched it, what the customer was told."""
+    from carriers.models import CarrierBooking
+    from dispatch.models import Assignment, CustomerMessage, Decision, Event
+
+    order = order_get(organization_id=organization_id, ref=ref)
+    events = list(Event.objects.filter(order=order).order_by("created_at", "id"))
+    decisions = []
+    for d in (Decision.objects.filter(organization_id=organization_id, exception__orders=order)
+              .select_related("exception").order_by("created_at", "id").distinct()):
+        move = next((m for m in d.moves if m.get("order") == order.external_ref), None)
+        if move is not None:
+            decisions.append({"decision": d, "move": move})
+    return {
+        "order": order,
+        "events": events,
+        "assignments": list(Assignment.objects.filter(order=order).select_related("vehicle", "booking__carrier").order_by("version")),
+        "bookings": list(CarrierBooking.objects.filter(order=order).select_related("carrier").order_by("created_at", "id")),
+        "decisions": decisions,
+        "messages": list(CustomerMessage.objects.filter(order=order).order_by("created_at", "id")),
+        "exceptions": list(order.exceptions.order_by("-detected_at")),
+    }
+
+
+def slot_bookings(*, slot, statuses) -> list[Order]:
+    """The orders that count against one carrier capacity slot: the carrier's orders in the given
+    statuses, delivered inside the slot's zone (any, for a slot without one) within its window
+    (by ETA, or the window's start before an ETA is known)."""
+    from django.db.models.functions import Coalesce
+
+    from dispatch.geo import haversine_km
+
+    orders = list(Order.objects.filter(carrier_id=slot.carrier_id, status__in=statuses)
+                  .annotate(delivery_at=Coalesce("eta", "window_start"))
+                  .filter(delivery_at__gte=slot.window_start, delivery_at__lt=slot.window_end)
+                  .only("id", "lat", "lon", "window_start", "window_end", "eta"))
+    if slot.zone_id:
+        zone = slot.zone
+        orders = [o for o in orders if haversine_km(zone.lat, zone.lon, o.lat, o.lon) <= zone.radius_km]
+    return orders
+
+
+def planned_capacity(*, organization_id: int, hub_id: int, start: datetime, end: datetime, van_orders_per_hour: float) -> float:
+    """Deliveries planned for a hub's area in [start, end): its on-duty vans on shift then, at the
+    policy's deliveries per van-hour, plus what carriers reported for slots covering the hub."""
+    from carriers.models import CapacitySlot
+    from dispatch.geo import haversine_km
+    from dispatch.models import Shift
+    from dispatch.status import CarrierHealth, DutyStatus
+
+    hours = max(0.0, (end - start).total_seconds() / 3600)
+    vans = Vehicle.objects.filter(organization_id=organization_id, fleet__hub_id=hub_id, status=DutyStatus.ON_DUTY)
+    on_shift = set(Shift.objects.filter(vehicle__in=vans, starts_at__lt=end, ends_at__gt=start).values_list("vehicle_id", flat=True))
+    without_shifts = set(vans.exclude(shifts__isnull=False).values_list("id", flat=True))
+    capacity = len(on_shift | without_shifts) * van_orders_per_hour * hours
+    hub = Hub.objects.get(pk=hub_id)
+    for slot in (CapacitySlot.objects.filter(carrier__organization_id=organization_id, window_start__lt=end, window_end__gt=start)
+                 .exclude(carrier__health=CarrierHealth.DOWN).select_related("zone")):
+        if slot.zone_id and haversine_km(slot.zone.lat, slot.zone.lon, hub.lat, hub.lon) > slot.zone.radius_km:
+            continue
+        overlap = (min(end, slot.window_end) - max(start, slot.window_start)).total_seconds()
+        capacity += slot.capacity * overlap / max(1.0, (slot.window_end - slot.window_start).total_seconds())
+    return capacity

@@ -8,6 +8,8 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+
+from controltower.reliable_tasks import RETRYING, RetryLater
 from django.db import transaction
 from django.db.models import Q
 
@@ -23,6 +25,19 @@ def enqueue(task, *args) -> None:
             task.delay(*args)
         except Exception as exc:
             log.warning("Could not run %s%s now (%s: %s); the outbox sweep will retry", task.name, args, type(exc).__name__, exc)
+
+    transaction.on_commit(send)
+
+
+def enqueue_later(task, *args, countdown: int = 0) -> None:
+    """enqueue() with a countdown (never past the broker's visibility timeout)."""
+    from controltower.reliable_tasks import MAX_COUNTDOWN_S
+
+    def send():
+        try:
+            task.apply_async(args, countdown=min(countdown, MAX_COUNTDOWN_S) or None)
+        except Exception as exc:
+            log.warning("Could not run %s%s now (%s: %s)", task.name, args, type(exc).__name__, exc)
 
     transaction.on_commit(send)
 
@@ -49,7 +64,7 @@ def plan_pending_everywhere() -> int:
     return len(orgs)
 
 
-@shared_task(acks_late=True, soft_time_limit=30, time_limit=45)
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=45, owner="dispatch.OrderException")
 def propose_decision(exception_id: int) -> int | None:
     """Propose (or re-propose) a decision for a live exception. Idempotent: a newer proposal
     supersedes the older one, and nothing is proposed for a closed exception."""
@@ -64,7 +79,7 @@ def propose_decision(exception_id: int) -> int | None:
     return decision.id if decision else None
 
 
-@shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
+@shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="carriers.Carrier")
 def detect_carrier(carrier_id: int) -> None:
     from carriers.models import Carrier
     from dispatch.detectors import detect_carrier_outage
@@ -74,7 +89,7 @@ def detect_carrier(carrier_id: int) -> None:
         detect_carrier_outage(carrier=carrier)
 
 
-@shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
+@shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="dispatch.Vehicle")
 def detect_vehicle(vehicle_id: int) -> None:
     from dispatch.detectors import detect_vehicle_unavailable
     from dispatch.models import Vehicle
@@ -84,7 +99,7 @@ def detect_vehicle(vehicle_id: int) -> None:
         detect_vehicle_unavailable(vehicle=vehicle)
 
 
-@shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
+@shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="dispatch.Order")
 def detect_order_failure(order_id: int) -> None:
     from dispatch.detectors import detect_failed_delivery
     from dispatch.models import Order
@@ -106,15 +121,29 @@ def detect_everywhere() -> int:
     return len(ids)
 
 
-@shared_task(bind=True, acks_late=True, soft_time_limit=20, time_limit=30, max_retries=5)
-def send_customer_message(self, message_id: int) -> str:
-    """Deliver one customer message. Idempotent: a message already sent is not sent again."""
+
+
+@shared_task(acks_late=True, soft_time_limit=20, time_limit=30, max_retries=5, owner="dispatch.CustomerMessage", **RETRYING)
+def send_customer_message(message_id: int) -> str:
+    """Deliver one customer message. Idempotent: a message already sent (or being sent when a
+    worker died) is not sent again."""
+    from django.conf import settings
+
     from dispatch.services.notifications import message_send
 
     status = message_send(message_id=message_id)
-    if status == "retry":
-        raise self.retry(countdown=min(300, 2 ** self.request.retries * 5))
+    if status == "retry" and not settings.CELERY_TASK_ALWAYS_EAGER:
+        raise RetryLater(f"message {message_id} not accepted yet")
     return status
+
+
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=45)
+def recompute_etas(organization_id: int) -> int:
+    """ETAs and risk for the vans whose position changed since the last run (coalesced per
+    organization: many pings, one pass per van)."""
+    from dispatch.services.routes import routes_recompute_pending
+
+    return routes_recompute_pending(organization_id=organization_id)
 
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -31,6 +31,12 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("payload_too_large", "The request body is larger than the API accepts."),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is briefly unreachable (restart, failover): nothing was written; retry.
+        response = Response(error_body("unavailable", "The database is briefly unavailable; nothing was written. "
+                                       "Retry with the same Idempotency-Key."), status=503)
+        response["Retry-After"] = "5"
+        return response
     if isinstance(exc, IntegrityError):
         return Response(error_body("conflict", "A concurrent request changed the same data; nothing was written. Retry."), status=409)
     if isinstance(exc, (Http404, ObjectDoesNotExist)):

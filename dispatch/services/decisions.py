@@ -12,7 +12,7 @@ from dispatch.models import Decision, Order, OrderException, Vehicle
 from dispatch.status import Actor, DecisionState, ExceptionState, OrderStatus, OverrideReason
 
 from . import ActorRef
-from .exceptions import exception_close, exception_mark_proposed
+from .exceptions import exception_close, exception_keep_open_for, exception_mark_proposed
 from .log import event_record
 
 
@@ -87,7 +87,10 @@ def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", rea
 @transaction.atomic
 def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders: list[str] | None = None,
                      note: str = "") -> Decision:
-    """Apply all moves, or only those for the named orders (approve part)."""
+    """Apply every move, or only those for the named orders (approve part). Orders left out, or
+    whose move failed, keep the exception open for them, and the planner proposes anew."""
+    if orders is not None and not orders:
+        raise ValidationFailed("Nothing selected", errors={"orders": ["Select at least one order to approve, or reject the proposal."]})
     decision, locked = _locked(decision_id, version)
     chosen = set(orders) if orders is not None else {m["order"] for m in decision.moves}
     unknown = chosen - {m["order"] for m in decision.moves}
@@ -103,11 +106,21 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
                 move = _apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id)
             moves.append(move)
     decision.moves = moves
-    partial = len(chosen) < len(decision.moves) or any(m.get("failed") for m in moves)
-    _finish(decision, DecisionState.PARTIALLY_APPLIED if partial else DecisionState.APPLIED, actor, note)
-    exception_close(exception_id=decision.exception_id, state=ExceptionState.RESOLVED, actor=actor,
-                    note=f"decision {decision.id} {'partly ' if partial else ''}applied")
+    left = [m["order"] for m in moves if not m.get("applied")]
+    _finish(decision, DecisionState.PARTIALLY_APPLIED if left else DecisionState.APPLIED, actor, note)
+    _settle_exception(decision=decision, actor=actor, left=left, how="applied")
     return decision
+
+
+def _settle_exception(*, decision: Decision, actor: ActorRef, left: list[str], how: str) -> None:
+    """Close the exception when every order was handled; otherwise keep it open for the orders
+    left (deselected, or whose move failed) and ask the planner for a new proposal for them."""
+    if not left:
+        exception_close(exception_id=decision.exception_id, state=ExceptionState.RESOLVED, actor=actor,
+                        note=f"decision {decision.id} {how}")
+        return
+    exception_keep_open_for(exception_id=decision.exception_id, order_refs=left, actor=actor,
+                            note=f"decision {decision.id} {how} in part; {len(left)} orders still need a home")
 
 
 @transaction.atomic
@@ -133,10 +146,9 @@ def decision_override(*, decision_id: int, version: int, actor: ActorRef, order:
             m = {**m, "to": {"kind": to_kind, "code": to_code}, "route": None, "overridden": True}
         moves.append(_apply_or_record(order=by_ref[m["order"]], move=m, actor=actor, decision_id=decision.id))
     decision.moves = moves
-    state = DecisionState.PARTIALLY_APPLIED if any(m.get("failed") for m in moves) else DecisionState.APPLIED
-    _finish(decision, state, actor, note, reason_code)
-    exception_close(exception_id=decision.exception_id, state=ExceptionState.RESOLVED, actor=actor,
-                    note=f"decision {decision.id} applied with an override")
+    left = [m["order"] for m in moves if not m.get("applied")]
+    _finish(decision, DecisionState.PARTIALLY_APPLIED if left else DecisionState.APPLIED, actor, note, reason_code)
+    _settle_exception(decision=decision, actor=actor, left=left, how="applied with an override")
     return decision
 
 

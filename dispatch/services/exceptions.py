@@ -48,8 +48,11 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
             live.severity = severity
         live.save()
     new_orders = [i for i in order_ids if i not in before]
+    gone = sorted(before - set(order_ids)) if not created else []
     if new_orders:
         live.orders.add(*new_orders)
+    if gone:  # the cause no longer concerns these orders (moved, delivered, cancelled): a proposal must not move them
+        live.orders.remove(*gone)
     if created:
         from carriers.outbound import emit
 
@@ -58,7 +61,7 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
         event_record(organization_id=organization_id, kind="exception.raised", actor=ActorRef.system("detector"),
                      vehicle=vehicle, carrier=carrier, data={"exception": live.id, "kind": kind, "orders": len(order_ids), "cause": cause})
     events.publish(organization_id, "exception.changed", exception_payload(live))
-    if propose and (created or new_orders):
+    if propose and (created or new_orders or (gone and order_ids)):
         from dispatch.tasks import propose_decision, enqueue
 
         exc_id = live.id
@@ -76,6 +79,27 @@ def exception_close(*, exception_id: int, state: str, actor: ActorRef, note: str
     event_record(organization_id=exc.organization_id, kind=f"exception.{state}", actor=actor, vehicle=exc.vehicle,
                  carrier=exc.carrier, data={"exception": exc.id, "note": note})
     events.publish(exc.organization_id, "exception.changed", exception_payload(exc))
+    return exc
+
+
+@transaction.atomic
+def exception_keep_open_for(*, exception_id: int, order_refs: list[str], actor: ActorRef, note: str = "") -> OrderException:
+    """A decision handled only some of the exception's orders: it stays open for the rest, and the
+    planner proposes anew for them."""
+    exc = OrderException.objects.select_for_update().get(pk=exception_id)
+    if exc.state not in LIVE_EXCEPTION_STATES:
+        return exc
+    keep = list(exc.orders.filter(external_ref__in=order_refs).values_list("id", flat=True))
+    exc.orders.set(keep)
+    exc.state = ExceptionState.OPEN
+    exc.save(update_fields=["state", "updated_at"])
+    event_record(organization_id=exc.organization_id, kind="exception.reopened", actor=actor, vehicle=exc.vehicle,
+                 carrier=exc.carrier, data={"exception": exc.id, "note": note, "orders": sorted(order_refs)})
+    events.publish(exc.organization_id, "exception.changed", exception_payload(exc))
+    if keep:
+        from dispatch.tasks import enqueue, propose_decision
+
+        enqueue(propose_decision, exc.id)
     return exc
 
 

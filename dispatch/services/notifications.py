@@ -96,28 +96,46 @@ def notify_eta(*, order: Order, tolerance_min: int) -> None:
 
 
 def message_send(*, message_id: int) -> str:
-    """Deliver one message. Returns 'sent', 'skipped', 'failed' or 'retry'."""
+    """Deliver one message. Returns 'sent', 'skipped', 'failed', 'unconfirmed' or 'retry'.
+
+    The message is claimed ('sending') in its own transaction, sent with no transaction open (no
+    row lock held while a mail server or provider takes its time), then marked. A worker that dies
+    between the claim and the mark leaves it 'sending': the provider may have accepted it, so it is
+    never sent again (a customer gets one message per change, never two); it is marked
+    'unconfirmed' for a person to check the mail log."""
     with transaction.atomic():
         message = CustomerMessage.objects.select_for_update().get(pk=message_id)
-        if message.status in ("sent", "failed", "skipped"):
+        if message.status == "sending":
+            message.status = "unconfirmed"
+            message.error = "A worker stopped while sending; the provider may have accepted it. Not sent again."
+            message.save(update_fields=["status", "error"])
+            return message.status
+        if message.status != "pending":
             return message.status
         message.attempts += 1
-        try:
-            if message.channel == "email":
-                with get_connection(timeout=10) as connection:
-                    EmailMessage(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.to], connection=connection).send()
-            else:
-                provider = sms_provider()
-                if provider is None:
-                    message.status, message.error = "skipped", "No SMS provider configured"
-                    message.save()
-                    return "skipped"
-                provider.send(to=message.to, text=f"{message.subject}. {message.body}")
-        except Exception as exc:  # SMTP or provider failure: retried with backoff, then given up
-            message.error = f"{type(exc).__name__}: {exc}"[:300]
+        message.status = "sending"
+        message.save(update_fields=["attempts", "status"])
+    error = ""
+    try:
+        if message.channel == "email":
+            with get_connection(timeout=10) as connection:
+                EmailMessage(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.to], connection=connection,
+                             headers={"Message-ID": f"<ct-{message.id}-{message.kind}@{settings.DEFAULT_FROM_EMAIL.split('@')[-1]}>"}).send()
+        else:
+            provider = sms_provider()
+            if provider is None:
+                CustomerMessage.objects.filter(pk=message.pk).update(status="skipped", error="No SMS provider configured")
+                return "skipped"
+            provider.send(to=message.to, text=f"{message.subject}. {message.body}")
+    except Exception as exc:  # SMTP or provider failure: nothing was accepted; retried with backoff, then given up
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    with transaction.atomic():
+        message = CustomerMessage.objects.select_for_update().get(pk=message_id)
+        if error:
+            message.error = error
             message.status = "failed" if message.attempts >= 5 else "pending"
-            message.save()
+            message.save(update_fields=["error", "status"])
             return "failed" if message.status == "failed" else "retry"
         message.status, message.sent_at, message.error = "sent", clock.now(), ""
-        message.save()
+        message.save(update_fields=["status", "sent_at", "error"])
         return "sent"

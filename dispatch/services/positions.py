@@ -9,7 +9,7 @@ from controltower.payloads import vehicle_snapshot
 from dispatch.errors import ValidationFailed
 from dispatch.models import Vehicle, VehiclePosition
 
-from .routes import route_recompute_etas
+from .routes import routes_request_recompute
 
 
 @transaction.atomic
@@ -45,6 +45,6 @@ def positions_ingest(*, organization_id: int, pings: list[dict]) -> dict:
     if moved:
         Vehicle.objects.bulk_update(list(moved.values()), ["lat", "lon", "speed_kmh", "heading", "position_at"])
         events.publish(organization_id, "vehicles.moved", {"vehicles": [vehicle_snapshot(v) for v in moved.values()]})
-        for vehicle in moved.values():
-            route_recompute_etas(vehicle=vehicle)
+        # ETAs and risk follow off the request path (coalesced per organization).
+        routes_request_recompute(organization_id=organization_id)
     return {"accepted": len(pings), "moved": sorted(moved), "stale": stale}

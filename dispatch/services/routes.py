@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Max
+from django.db import transaction
+from django.db.models import F, Max, Q
 from dispatch import clock
 
 from controltower import events
@@ -110,3 +111,40 @@ def route_resequence(*, vehicle: Vehicle, keys: list[str]) -> None:
     for i, s in enumerate(ordered):
         s.sequence = base + i
     Stop.objects.bulk_update(ordered, ["sequence"])
+
+
+ETA_COALESCE_S = 1
+
+
+def routes_request_recompute(*, organization_id: int) -> None:
+    """After commit, have the vans that moved recompute their ETAs off the request path: one task
+    per organization per second however many pings arrive (in-process tasks run at once)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from dispatch.tasks import enqueue_later, recompute_etas
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        enqueue_later(recompute_etas, organization_id, countdown=0)
+        return
+
+    def schedule():
+        try:
+            due = cache.add(f"eta-scheduled:{organization_id}", 1, timeout=ETA_COALESCE_S)
+        except Exception:
+            due = True  # the cache is away: rather one task too many than stale ETAs
+        if due:
+            recompute_etas.apply_async((organization_id,), countdown=ETA_COALESCE_S)
+
+    transaction.on_commit(schedule)
+
+
+def routes_recompute_pending(*, organization_id: int) -> int:
+    """Recompute ETAs for every van whose position is newer than its ETAs (the database says which)."""
+    moved = list(Vehicle.objects.filter(organization_id=organization_id, position_at__isnull=False)
+                 .filter(Q(etas_at__isnull=True) | Q(etas_at__lt=F("position_at"))))
+    for vehicle in moved:
+        with transaction.atomic():
+            route_recompute_etas(vehicle=vehicle)
+            Vehicle.objects.filter(pk=vehicle.pk).update(etas_at=vehicle.position_at)
+    return len(moved)

@@ -63,15 +63,18 @@ class CarrierOutage(Disruption):
 
 
 class VehicleBreakdown(Disruption):
+    """The van stops on its route and its telemetry goes quiet; nobody reports it. The control
+    tower has to notice the silence by itself."""
+
     kind = "vehicle_breakdown"
 
     def begin(self, sim):
         sim.stopped_vans.add(self.target)
-        sim.client.post(f"/api/vehicles/{self.target}/status/", {"status": "unavailable", "reason": "breakdown"})
+        sim.silent_vans.add(self.target)
 
     def end(self, sim):
         sim.stopped_vans.discard(self.target)
-        sim.client.post(f"/api/vehicles/{self.target}/status/", {"status": "on_duty", "reason": "repaired"})
+        sim.silent_vans.discard(self.target)
 
 
 class DriverNoShow(Disruption):

@@ -78,7 +78,7 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
             )
             driver = Driver.objects.create(organization=org, code=f"D-{code}", name=f"Driver {code}",
                                            status=DutyStatus.ON_DUTY, status_at=sim_start)
-            Shift.objects.create(driver=driver, vehicle=van, starts_at=sim_start - timedelta(hours=1),
+            Shift.objects.create(driver=driver, vehicle=van, starts_at=sim_start,
                                  ends_at=sim_start + timedelta(hours=8))
 
     sandbox_carriers = []

@@ -48,6 +48,10 @@
     if (!m) {
       m = L.circleMarker([o.lat, o.lon], style).addTo(layers.orders);
       ct.orders[o.ref] = m;
+      // The table is the keyboard's way to the orders: markers stay out of the tab order.
+      const el = m.getElement && m.getElement();
+      if (el) { el.setAttribute("tabindex", "-1"); el.setAttribute("focusable", "false"); el.setAttribute("aria-hidden", "true"); }
+      m.on("click", function () { location.href = "/orders/" + encodeURIComponent(o.ref) + "/"; });
     } else {
       m.setStyle(style);
     }
@@ -58,7 +62,7 @@
     layers.hubs.clearLayers(); layers.orders.clearLayers(); layers.vehicles.clearLayers();
     ct.vehicles = {}; ct.orders = {};
     state.hubs.forEach(function (h) {
-      L.marker([h.lat, h.lon], { icon: L.divIcon({ className: "hub-marker", html: '<span class="hub">' + h.code + "</span>", iconSize: [56, 20], iconAnchor: [28, 10] }) })
+      L.marker([h.lat, h.lon], { keyboard: false, icon: L.divIcon({ className: "hub-marker", html: '<span class="hub">' + h.code + "</span>", iconSize: [56, 20], iconAnchor: [28, 10] }) })
         .bindTooltip(h.name).addTo(layers.hubs);
     });
     state.orders.forEach(upsertOrder);
@@ -96,20 +100,115 @@
     if (queueStale) setTimeout(refreshQueue, 0);
   });
 
+  // Decision cards: select all / none, a group's box, the count of selected orders. What a
+  // dispatcher unticked survives a refresh of the queue (same decision id).
+  ct.unticked = {};
+  function decisionForm(el) { return el.closest ? el.closest("form.decision") : null; }
+  function updateCount(form) {
+    const boxes = form.querySelectorAll('input[name="orders"]');
+    let n = 0; boxes.forEach(function (b) { if (b.checked) n += 1; });
+    const c = form.querySelector("[data-count]"); if (c) c.textContent = String(n);
+    form.querySelectorAll("tbody[data-group]").forEach(function (g) {
+      const t = g.querySelector("[data-group-toggle]"); const own = g.querySelectorAll('input[name="orders"]');
+      let on = 0; own.forEach(function (b) { if (b.checked) on += 1; });
+      if (t) { t.checked = on === own.length; t.indeterminate = on > 0 && on < own.length; }
+    });
+    const un = ct.unticked[form.dataset.decision] = [];
+    boxes.forEach(function (b) { if (!b.checked) un.push(b.value); });
+  }
+  document.addEventListener("click", function (e) {
+    const button = e.target.closest ? e.target.closest("button[data-select]") : null;
+    if (!button) return;
+    const form = decisionForm(button); if (!form) return;
+    const on = button.dataset.select === "all";
+    form.querySelectorAll('input[name="orders"]').forEach(function (b) { b.checked = on; });
+    updateCount(form);
+  });
+  document.addEventListener("change", function (e) {
+    const form = decisionForm(e.target); if (!form) return;
+    if (e.target.hasAttribute("data-group-toggle")) {
+      const on = e.target.checked;
+      e.target.closest("tbody").querySelectorAll('input[name="orders"]').forEach(function (b) { b.checked = on; });
+    }
+    updateCount(form);
+  });
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "exceptions") return;
+    e.detail.target.querySelectorAll("form.decision").forEach(function (form) {
+      const un = ct.unticked[form.dataset.decision];
+      if (un && un.length) {
+        form.querySelectorAll('input[name="orders"]').forEach(function (b) { if (un.indexOf(b.value) >= 0) b.checked = false; });
+        updateCount(form);
+      }
+    });
+  });
+
+  // Orders table: sort by a column, page through, and start from page 1 when a filter changes.
+  document.addEventListener("click", function (e) {
+    const b = e.target.closest ? e.target.closest("#orders-table button[data-sort], #orders-table button[data-page]") : null;
+    if (!b) return;
+    const form = document.getElementById("order-filters");
+    if (b.dataset.sort !== undefined) { form.elements.sort.value = b.dataset.sort; form.elements.page.value = "1"; }
+    else form.elements.page.value = b.dataset.page;
+    htmx.trigger(form, "ct-refresh");
+  });
+  document.addEventListener("change", function (e) {
+    const form = document.getElementById("order-filters");
+    if (form && e.target.form === form && e.target.name !== "page") form.elements.page.value = "1";
+  }, true);
+
   // A 409 (someone else acted first) carries the current state: show it like any answer.
   document.body.addEventListener("htmx:beforeSwap", function (e) {
     if ([400, 403, 409].indexOf(e.detail.xhr.status) >= 0) { e.detail.shouldSwap = true; e.detail.isError = false; }
   });
+
+  // Patch what changed instead of refetching whole panels: a row in the orders table is updated in
+  // place; the table is refetched (at most every 2 s) only when an order it does not show changed;
+  // the KPIs (a few bytes) at most every 2 s; the carrier strip only when a carrier changed.
+  const hm = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: cfg.timeZone || undefined });
+  function hhmm(iso) { return iso ? hm.format(new Date(iso)) : "–"; }
+  function throttled(fn, ms) {
+    let timer = null;
+    return function () { if (timer) return; timer = setTimeout(function () { timer = null; fn(); }, ms); };
+  }
+  function trigger(id, eventName) { const el = document.getElementById(id); if (el) htmx.trigger(el, eventName || "ct-refresh"); }
+  const refreshKpis = throttled(function () { trigger("kpis"); }, 2000);
+  const refreshCarriers = throttled(function () { trigger("carriers"); }, 500);
+  const refreshTable = throttled(function () { trigger("order-filters"); }, 2000);
+  function patchRow(d) {
+    const row = document.querySelector('#orders-table tr[data-ref="' + CSS.escape(d.ref) + '"]');
+    if (!row) return false;
+    const cells = row.children;
+    cells[1].innerHTML = '<span class="chip"></span>';
+    const chip = cells[1].firstChild; chip.style.setProperty("--c", d.colour); chip.textContent = d.status_label;
+    cells[2].innerHTML = '<span class="dot"></span>';
+    cells[2].firstChild.style.background = d.risk_colour;
+    cells[2].appendChild(document.createTextNode((cfg.riskLabels || {})[d.risk] || d.risk));
+    cells[4].textContent = hhmm(d.window_end);
+    cells[5].textContent = hhmm(d.eta);
+    cells[6].textContent = d.vehicle ? "van " + d.vehicle : (d.carrier || "–");
+    row.dataset.status = d.status;
+    return true;
+  }
+  function announce(text) { const a = document.getElementById("announcer"); if (a) a.textContent = text; }
 
   function apply(msg) {
     ct.lastSeq = msg.seq;
     ct.messages += 1;
     const d = msg.data;
     if (msg.type === "vehicles.moved") d.vehicles.forEach(upsertVehicle);
-    else if (msg.type === "order.changed") { upsertOrder(d); refreshPartials(); }
+    else if (msg.type === "order.changed") { upsertOrder(d); if (!patchRow(d)) refreshTable(); refreshKpis(); }
     else if (msg.type === "vehicle.changed") { const m = ct.vehicles[d.code]; if (m) { m.options._status = null; } reload(); }
-    else if (msg.type === "exception.changed" || msg.type === "decision.changed") { refreshQueue(); refreshPartials(); }
-    else refreshPartials();
+    else if (msg.type === "exception.changed") {
+      refreshQueue(); refreshKpis();
+      if (d.state === "open") announce("Exception: " + d.title);
+    }
+    else if (msg.type === "decision.changed") {
+      refreshQueue();
+      if (d.state === "applied" || d.state === "partially_applied") announce("Decision " + d.id + " " + d.state.replace("_", " "));
+    }
+    else if (msg.type === "carrier.changed") { refreshCarriers(); announce(d.code + " is " + d.health); }
+    else refreshKpis();
     status("live · #" + ct.lastSeq);
   }
 

@@ -245,6 +245,10 @@ def test_a_driver_who_never_starts_is_a_no_show(org, hub):
     on_time = VehicleFactory(fleet__hub=hub)
     ShiftFactory(driver=DriverFactory(organization=org, status="on_duty"), vehicle=on_time,
                  starts_at=timezone.now() - timedelta(minutes=30))
+    from dispatch.services.positions import positions_ingest
+
+    positions_ingest(organization_id=org.id, pings=[{"vehicle": on_time.code, "lat": 41.9, "lon": -87.6,
+                                                     "timestamp": timezone.now() - timedelta(minutes=25)}])
 
     assert detect_no_shows(organization_id=org.id) == 1
     assert OrderException.objects.get(kind="driver_no_show").vehicle == van
@@ -288,20 +292,43 @@ def test_a_carrier_that_recovers_resolves_its_outage(network):
     assert Event.objects.filter(kind="exception.resolved", data__note="carrier recovered").exists()
 
 
+def _hour_ahead():
+    return (timezone.now() + timedelta(hours=2)).replace(minute=10, second=0, microsecond=0)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_first_orders_of_a_day_are_not_a_demand_spike(org, hub):
+def test_demand_beyond_the_capacity_planned_for_a_hubs_window_is_a_spike(org, hub):
     from dispatch.detectors import detect_demand_spikes
 
-    for _ in range(40):
-        OrderFactory(hub=hub)
+    Policy.objects.create(organization=org, auto_apply=False, spike_factor=1.5, van_orders_per_hour=6)
+    VehicleFactory(fleet__hub=hub), VehicleFactory(fleet__hub=hub)  # 2 vans x 6 an hour = 12 planned
+    start = _hour_ahead()
+    for _ in range(19):  # more than 1.5 x 12
+        OrderFactory(hub=hub, window_start=start, window_end=start + timedelta(hours=1))
 
-    assert detect_demand_spikes(organization_id=org.id) == 0
-    Order.objects.filter(organization=org).update(created_at=timezone.now() - timedelta(hours=6))
-    for _ in range(2):
-        OrderFactory(hub=hub, created_at=timezone.now() - timedelta(hours=2))
-    for _ in range(40):
-        OrderFactory(hub=hub)
     assert detect_demand_spikes(organization_id=org.id) == 1
+    exc = OrderException.objects.get(kind="demand_spike")
+    assert exc.orders.count() == 19 and "12 planned" in exc.title
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_demand_is_no_spike_when_carriers_planned_capacity_for_that_window(org, hub):
+    from carriers.models import CapacitySlot, CarrierZone
+    from dispatch.detectors import detect_demand_spikes
+
+    Policy.objects.create(organization=org, auto_apply=False, spike_factor=1.5, van_orders_per_hour=6)
+    VehicleFactory(fleet__hub=hub), VehicleFactory(fleet__hub=hub)
+    start = _hour_ahead()
+    carrier = CarrierFactory(organization=org, code="ROOMY")
+    zone = CarrierZone.objects.create(carrier=carrier, name="Downtown", lat=hub.lat, lon=hub.lon, radius_km=10)
+    CapacitySlot.objects.all().delete()
+    CapacitySlot.objects.create(carrier=carrier, zone=zone, window_start=start.replace(minute=0), window_end=start.replace(minute=0) + timedelta(hours=1), capacity=10)
+    far = CarrierZone.objects.create(carrier=carrier, name="Elsewhere", lat=hub.lat + 1, lon=hub.lon, radius_km=5)
+    CapacitySlot.objects.create(carrier=carrier, zone=far, window_start=start.replace(minute=0), window_end=start.replace(minute=0) + timedelta(hours=1), capacity=500)
+    for _ in range(19):
+        OrderFactory(hub=hub, window_start=start, window_end=start + timedelta(hours=1))
+
+    assert detect_demand_spikes(organization_id=org.id) == 0  # 12 by van + 10 in the hub's zone: 22 x 1.5 > 19
 
 
 @pytest.mark.django_db(transaction=True)

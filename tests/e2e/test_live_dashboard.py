@@ -44,6 +44,7 @@ def test_a_ping_moves_the_marker_and_a_new_order_changes_the_kpis_without_reload
     page.wait_for_function("!!ct.orders['LIVE-1']", timeout=5000)
     assert before["lat"] == pytest.approx(41.8827)
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    page.wait_for_selector('#orders-table tr[data-ref="LIVE-1"]', timeout=10000)
     assert page.locator("#orders-table").inner_text().count("LIVE-1") == 1
 
 
@@ -146,7 +147,7 @@ def test_a_dispatcher_sees_an_outage_appear_live_approves_the_proposal_and_the_t
     assert page.locator('[data-carrier="FLAKY"][data-health="down"]').count() == 1
     assert page.locator('[data-kind="carrier_outage"] tr[data-order]').count() == 3
     page.click('[data-kind="carrier_outage"] button.approve')
-    page.wait_for_selector("#exceptions >> text=applied", timeout=10000)
+    page.wait_for_selector("#action-status >> text=applied", timeout=10000)
     page.wait_for_function("""() => ['OUT-1','OUT-2','OUT-3'].every(r => {
         const row = document.querySelector(`#orders-table tr[data-ref="${r}"]`);
         return row && !row.textContent.includes('FLAKY'); })""", timeout=10000)

@@ -49,6 +49,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Seeded {result['organization'].name}: {result['vehicles']} vans, {o['orders']} orders ({where}).\n"
             f"Simulated day starts {result['sim_start']:%H:%M %Z} at {o['speed']:g}x.\n"
-            f"\n  Log in at http://127.0.0.1:8000  user: dispatcher  password: {result['password']}\n"
+            f"\n  Log in at {o['public_url']}  user: dispatcher  password: {result['password']}\n"
             f"  (also 'ops' and 'admin' with the same password)\n"
         )

@@ -1,0 +1,156 @@
+"""Tasks survive their workers and never do their effect twice; what cannot be done is kept
+where people see it."""
+
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from controltower.celery import app
+from controltower.models import DeadLetter
+from dispatch.models import CustomerMessage, Order
+from dispatch.status import Role
+from tests.conftest import ROOT, child_env, process_log
+from tests.factories import HubFactory, OrderFactory, OrganizationFactory, UserFactory, VehicleFactory
+
+
+def test_celery_runs_with_late_acks_reject_on_loss_prefetch_1_and_bounded_countdowns():
+    from controltower.reliable_tasks import MAX_COUNTDOWN_S
+
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    longest = max([settings.CELERY_TASK_TIME_LIMIT] + [t.time_limit or 0 for t in app.tasks.values()])
+    assert visibility > longest
+    assert MAX_COUNTDOWN_S < visibility
+    for task in app.tasks.values():
+        assert (getattr(task, "retry_backoff_max", 0) or 0) <= MAX_COUNTDOWN_S, task.name
+
+
+def test_redis_runs_with_noeviction():
+    import redis
+
+    assert redis.Redis.from_url(settings.REDIS_URL).config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_a_task_that_kills_every_worker_it_reaches_ends_in_the_dead_letter_table(settings):
+    org = OrganizationFactory()
+    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
+    out = process_log("poison-worker")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", "default", "--concurrency", "1",
+         "--include", "tests.poison_tasks", "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+    )
+    try:
+        app.send_task("tests.poison_tasks.poison", args=[org.id], queue="default")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not DeadLetter.objects.filter(task_name="tests.poison_tasks.poison").exists():
+            assert proc.poll() is None, "the worker itself died"
+            time.sleep(0.3)
+        letter = DeadLetter.objects.get(task_name="tests.poison_tasks.poison")
+        assert letter.reason == "redelivery_cap" and letter.deliveries == 6
+        assert letter.organization_id == org.id and letter.args == [org.id]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        out.close()
+
+
+@pytest.mark.django_db
+def test_dead_letters_are_shown_to_their_organizations_dispatchers_and_admins_only():
+    org, other = OrganizationFactory(), OrganizationFactory()
+    DeadLetter.objects.create(organization=org, task_name="dispatch.tasks.propose_decision", task_id="a", args=[1],
+                              reason="failed", error="ValueError: boom")
+    DeadLetter.objects.create(organization=other, task_name="dispatch.tasks.propose_decision", task_id="b", args=[2],
+                              reason="failed", error="KeyError: theirs")
+    pages = {}
+    for role in (Role.DISPATCHER, Role.ADMIN, Role.OPS_MANAGER):
+        client = Client()
+        client.force_login(UserFactory(organization=org, role=role))
+        pages[role] = client.get("/dead-letters/")
+
+    assert pages[Role.DISPATCHER].status_code == 200 and b"boom" in pages[Role.DISPATCHER].content
+    assert b"theirs" not in pages[Role.DISPATCHER].content
+    assert pages[Role.ADMIN].status_code == 200
+    assert pages[Role.OPS_MANAGER].status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_dead_letter_can_be_retried_and_runs_again(org, hub):
+    from dispatch.services import ActorRef
+    from dispatch.services.orders import order_cancel
+
+    order = OrderFactory(hub=hub)
+    letter = DeadLetter.objects.create(organization=org, task_name="dispatch.tasks.detect_order_failure", task_id="c",
+                                       args=[order.id], reason="failed", error="boom")
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    response = client.post("/dead-letters/", {"id": letter.id, "action": "retry"})
+
+    assert response.status_code == 200 and b"queued again" in response.content
+    letter.refresh_from_db()
+    assert letter.retried_at is not None
+    order_cancel(organization_id=org.id, order_id=order.id, actor=ActorRef.system("t"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notification_whose_worker_died_after_the_provider_accepted_it_is_never_sent_twice(org, hub, monkeypatch, settings):
+    from django.core.mail import EmailMessage
+
+    from dispatch.tasks import send_customer_message
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    order = OrderFactory(hub=hub, customer_email="c@example.com")
+    message = CustomerMessage.objects.create(organization=org, order=order, kind="booked", key="k", to="c@example.com",
+                                             subject="Booked", body="On its way")
+    original = EmailMessage.send
+
+    def accepted_then_killed(self, *a, **kw):
+        original(self, *a, **kw)
+        raise SystemExit("SIGKILL")  # the process ends here: nothing after this line runs
+
+    monkeypatch.setattr(EmailMessage, "send", accepted_then_killed)
+    with pytest.raises(SystemExit):
+        send_customer_message.run(message.id)
+    monkeypatch.setattr(EmailMessage, "send", original)
+
+    again = send_customer_message.run(message.id)  # the broker delivers the task again
+    third = send_customer_message.run(message.id)
+
+    assert len(mail.outbox) == 1
+    assert again == "unconfirmed" and third == "unconfirmed"
+    message.refresh_from_db()
+    assert message.status == "unconfirmed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pings_update_etas_off_the_request_and_the_van_records_what_they_are_based_on(org, hub):
+    from dispatch.services.assignments import assignment_to_vehicle
+    from dispatch.services.positions import positions_ingest
+    from dispatch.services import ActorRef
+
+    van = VehicleFactory(fleet__hub=hub, code="ETA1", position_at=timezone.now() - timedelta(hours=1))
+    order = OrderFactory(hub=hub, lat=hub.lat + 0.05, lon=hub.lon)
+    assignment_to_vehicle(order=order, vehicle=van, actor=ActorRef.system("t"))
+    at = timezone.now().replace(microsecond=0)
+
+    positions_ingest(organization_id=org.id, pings=[{"vehicle": "ETA1", "lat": hub.lat + 0.04, "lon": hub.lon, "timestamp": at}])
+
+    van.refresh_from_db()
+    order.refresh_from_db()
+    assert van.etas_at == at
+    assert order.eta is not None and order.eta >= at

@@ -1,0 +1,200 @@
+"""The dispatcher's day: decisions of any size, detections driven from raw signals (pings, events,
+time), and an order's whole story."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from carriers.models import CapacitySlot, CarrierZone
+from carriers.services import booking_record_confirmed
+from dispatch.detectors import detect_all, detect_capacity_gaps, detect_silent_vehicles
+from dispatch.errors import ValidationFailed
+from dispatch.models import Decision, Event, Order, OrderException, Policy
+from dispatch.services import ActorRef
+from dispatch.services.assignments import assignment_to_vehicle
+from dispatch.services.decisions import decision_approve
+from dispatch.services.positions import positions_ingest
+from tests.dispatch.test_engine import SYSTEM, network, outage  # noqa: F401 (fixture)
+from tests.factories import CarrierFactory, OrderFactory, UserFactory, VehicleFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_approving_with_nothing_selected_is_refused_with_a_reason(network):
+    decision = Decision.objects.get(exception=outage(network), state="proposed")
+
+    with pytest.raises(ValidationFailed) as refused:
+        decision_approve(decision_id=decision.id, version=decision.version, actor=SYSTEM, orders=[])
+
+    assert "Select at least one order" in str(refused.value.errors["orders"])
+    decision.refresh_from_db()
+    assert decision.state == "proposed"
+
+
+def test_orders_left_out_of_an_approval_keep_the_exception_open_with_a_new_proposal(network):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    keep = [o.external_ref for o in network["orders"][:3]]
+
+    decision_approve(decision_id=decision.id, version=decision.version, actor=SYSTEM, orders=keep)
+
+    exc.refresh_from_db()
+    left = {o.external_ref for o in network["orders"][3:]}
+    assert exc.state in ("open", "proposed")
+    assert set(exc.orders.values_list("external_ref", flat=True)) == left
+    newer = Decision.objects.filter(exception=exc, state="proposed").latest("id")
+    assert {m["order"] for m in newer.moves} == left
+    assert Order.objects.filter(external_ref__in=left, carrier=network["down"]).count() == 2
+
+
+def test_the_dashboard_approves_every_move_of_a_large_proposal_and_refuses_an_empty_one(org, hub):
+    Policy.objects.create(organization=org, auto_apply=False)
+    down = CarrierFactory(organization=org, code="DOWN")
+    CarrierFactory(organization=org, code="SPARE")
+    for i in range(40):
+        o = OrderFactory(hub=hub, lat=hub.lat + 0.001 * i, lon=hub.lon, external_ref=f"BIG-{i:02d}")
+        booking_record_confirmed(order=o, carrier=down, external_id=f"E{i}", price=9, promised_at=o.window_start,
+                                 idempotency_key=f"big-{i}", actor=SYSTEM)
+    from carriers.services import carrier_set_health
+
+    carrier_set_health(carrier_id=down.id, health="down", reason="503s", actor=SYSTEM)
+    decision = Decision.objects.get(state="proposed")
+    assert len(decision.moves) == 40
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    card = client.get("/live/exceptions/")
+    empty = client.post(f"/live/decisions/{decision.id}/approve/", {"version": decision.version, "selection": "explicit"})
+    boxes = [f"BIG-{i:02d}" for i in range(40)]
+    applied = client.post(f"/live/decisions/{decision.id}/approve/", {"version": decision.version, "selection": "explicit", "orders": boxes})
+
+    assert card.content.count(b'name="orders"') == 40
+    assert empty.status_code == 400 and b"Select at least one order" in empty.content
+    assert applied.status_code == 200 and b"40 orders moved" in applied.content
+    assert not Order.objects.filter(carrier=down, status="booked").exists()
+
+
+def test_each_orders_override_offers_that_orders_own_alternatives(network, org):
+    decision = Decision.objects.get(exception=outage(network), state="proposed")
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    card = client.get("/live/exceptions/").content.decode()
+
+    for move in decision.moves:
+        for alt in move["alternatives"]:
+            assert f'value="{move["order"]}|{alt["kind"]}:{alt["code"]}"' in card
+
+
+def test_a_van_that_goes_quiet_with_open_stops_raises_a_possible_breakdown(org, hub):
+    Policy.objects.create(organization=org, auto_apply=False, vehicle_silence_min=10)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    quiet = VehicleFactory(fleet__hub=hub, code="QUIET", position_at=an_hour_ago)
+    chatty = VehicleFactory(fleet__hub=hub, code="CHATTY", position_at=an_hour_ago)
+    for van in (quiet, chatty):
+        assignment_to_vehicle(order=OrderFactory(hub=hub), vehicle=van, actor=SYSTEM)
+    now = timezone.now()
+    positions_ingest(organization_id=org.id, pings=[
+        {"vehicle": "QUIET", "lat": 41.90, "lon": -87.64, "timestamp": now - timedelta(minutes=14)},
+        {"vehicle": "CHATTY", "lat": 41.90, "lon": -87.64, "timestamp": now - timedelta(minutes=14)},
+        {"vehicle": "CHATTY", "lat": 41.91, "lon": -87.64, "timestamp": now - timedelta(minutes=1)},
+    ])
+
+    assert detect_silent_vehicles(organization_id=org.id, now=now) == 1
+    exc = OrderException.objects.get(kind="vehicle_breakdown")
+    assert exc.vehicle.code == "QUIET" and "silent for 14 min" in exc.title
+    assert detect_silent_vehicles(organization_id=org.id, now=now - timedelta(minutes=5)) == 0
+
+
+def test_a_capacity_gap_counts_only_the_orders_in_the_slots_zone(org, hub):
+    carrier = CarrierFactory(organization=org, code="ZONED")
+    CapacitySlot.objects.filter(carrier=carrier).delete()
+    start, end = timezone.now() - timedelta(hours=1), timezone.now() + timedelta(hours=12)
+    zone_a = CarrierZone.objects.create(carrier=carrier, name="A", lat=41.88, lon=-87.63, radius_km=3)
+    zone_b = CarrierZone.objects.create(carrier=carrier, name="B", lat=41.98, lon=-87.63, radius_km=3)
+    CapacitySlot.objects.create(carrier=carrier, zone=zone_a, window_start=start, window_end=end, capacity=3)
+    CapacitySlot.objects.create(carrier=carrier, zone=zone_b, window_start=start, window_end=end, capacity=3)
+    for i in range(5):  # all five in zone A
+        o = OrderFactory(hub=hub, lat=41.88 + 0.001 * i, lon=-87.63)
+        booking_record_confirmed(order=o, carrier=carrier, external_id=f"Z{i}", price=9, promised_at=o.window_start,
+                                 idempotency_key=f"z-{i}", actor=SYSTEM)
+
+    assert detect_capacity_gaps(organization_id=org.id) == 1
+    gap = OrderException.objects.get(kind="carrier_capacity_gap")
+    assert gap.orders.count() == 2 and " in A " in gap.title
+
+
+def test_a_carrier_still_down_raises_its_outage_again_for_orders_still_waiting(network, org):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    from dispatch.services.decisions import decision_reject
+    from dispatch.services.exceptions import exception_close
+
+    decision_reject(decision_id=decision.id, version=decision.version, actor=SYSTEM)
+    exception_close(exception_id=exc.id, state="dismissed", actor=SYSTEM, note="looked at it")
+
+    detect_all(organization_id=org.id)
+
+    again = OrderException.objects.filter(kind="carrier_outage", state__in=["open", "proposed"]).get()
+    assert again.id != exc.id and again.orders.count() == 5
+
+
+def test_an_exception_seen_again_drops_orders_its_cause_no_longer_concerns(network):
+    exc = outage(network)
+    first = network["orders"][0]
+    Order.objects.filter(pk=first.pk).update(status="cancelled")
+    from dispatch.detectors import detect_carrier_outage
+
+    network["down"].refresh_from_db()
+    detect_carrier_outage(carrier=network["down"])
+
+    exc.refresh_from_db()
+    assert first.external_ref not in set(exc.orders.values_list("external_ref", flat=True))
+    latest = Decision.objects.filter(exception=exc, state="proposed").latest("id")
+    assert first.external_ref not in {m["order"] for m in latest.moves}
+
+
+def test_an_order_page_tells_its_whole_story(network, org):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    order = network["orders"][0]
+    user = UserFactory(organization=org)
+    decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef.user(user))
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(f"/orders/{order.external_ref}/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"#{decision.id}" in text and "Falls Over Ltd" in text
+    for kind in Event.objects.filter(order=order).values_list("kind", flat=True):
+        assert kind in text
+    assert user.username in text
+
+
+def test_another_organizations_order_page_is_a_404(network, other_org):
+    client = Client()
+    client.force_login(UserFactory(organization=other_org))
+
+    assert client.get(f"/orders/{network['orders'][0].external_ref}/").status_code == 404
+
+
+def test_the_orders_table_shows_open_orders_sorted_and_paged(org, hub):
+    for i in range(130):
+        OrderFactory(hub=hub, external_ref=f"T-{i:03d}")
+    Order.objects.filter(external_ref="T-000").update(status="delivered")
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    first = client.get("/live/orders/").content.decode()
+    second = client.get("/live/orders/", {"page": 2}).content.decode()
+    by_ref_desc = client.get("/live/orders/", {"sort": "-ref"}).content.decode()
+    everything = client.get("/live/orders/", {"status": "all"}).content.decode()
+
+    assert "T-000" not in first and "of 129 open orders" in first
+    assert first.count("<tr data-ref=") == 100 and second.count("<tr data-ref=") == 29
+    assert by_ref_desc.index("T-129") < by_ref_desc.index("T-128")
+    assert "of 130." in everything

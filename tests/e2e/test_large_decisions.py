@@ -1,0 +1,77 @@
+"""A regional carrier goes down holding 200 queued orders: the dispatcher approves the proposal
+from the card, all of it or all but a few."""
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import CarrierFactory, HubFactory, OrderFactory, UserFactory, VehicleFactory
+
+from .conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+
+N = 200
+
+
+def outage_with_200_orders():
+    from carriers.services import booking_record_confirmed, carrier_set_health
+    from dispatch.models import Decision, Policy
+    from dispatch.services import ActorRef
+
+    hub = HubFactory(code="BIG", lat=41.88, lon=-87.63)
+    org = hub.organization
+    Policy.objects.create(organization=org, auto_apply=False)
+    user = UserFactory(organization=org)
+    VehicleFactory(fleet__hub=hub, code="VANB", position_at=timezone.now())
+    down = CarrierFactory(organization=org, code="REGIO", name="Regional Express")
+    CarrierFactory(organization=org, code="SPARE1", name="Spare One")
+    CarrierFactory(organization=org, code="SPARE2", name="Spare Two")
+    actor = ActorRef.system("test")
+    for i in range(N):
+        o = OrderFactory(hub=hub, lat=41.80 + 0.0008 * i, lon=-87.70 + 0.0005 * i, external_ref=f"Q-{i:03d}")
+        booking_record_confirmed(order=o, carrier=down, external_id=o.external_ref, price=9, promised_at=o.window_start,
+                                 idempotency_key=f"q-{o.id}", actor=actor)
+    carrier_set_health(carrier_id=down.id, health="down", reason="API timeouts", actor=actor)
+    decision = Decision.objects.get(organization=org, state="proposed", exception__kind="carrier_outage")
+    assert len(decision.moves) == N
+    return org, user, down, decision
+
+
+def open_card(browser, base, user):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    login(page, base, user.username)
+    page.wait_for_selector('[data-kind="carrier_outage"] form.decision')
+    assert page.locator('[data-kind="carrier_outage"] input[name="orders"]').count() == N
+    return page
+
+
+def test_a_dispatcher_approves_a_200_move_outage_proposal_and_every_order_moves(daphne_server, browser):
+    from dispatch.models import Order
+
+    org, user, down, decision = outage_with_200_orders()
+    page = open_card(browser, daphne_server, user)
+
+    page.click('[data-kind="carrier_outage"] button.approve')
+
+    page.wait_for_selector(f"#action-status >> text=Decision {decision.id} applied: {N} orders moved", timeout=60000)
+    assert Order.objects.filter(organization=org, carrier=down).count() == 0
+    assert Order.objects.filter(organization=org, status="booked").count() == N
+
+
+def test_a_dispatcher_deselects_3_and_exactly_those_stay_with_the_exception_open(daphne_server, browser):
+    from dispatch.models import Order, OrderException
+
+    org, user, down, decision = outage_with_200_orders()
+    page = open_card(browser, daphne_server, user)
+    left = ["Q-007", "Q-123", "Q-199"]
+
+    for ref in left:
+        page.uncheck(f'[data-kind="carrier_outage"] input[name="orders"][value="{ref}"]')
+    assert page.locator('[data-kind="carrier_outage"] [data-count]').text_content() == str(N - 3)
+    page.click('[data-kind="carrier_outage"] button.approve')
+
+    page.wait_for_selector("#action-status >> text=The exception stays open for the 3 left", timeout=60000)
+    assert sorted(Order.objects.filter(organization=org, carrier=down).values_list("external_ref", flat=True)) == left
+    exc = OrderException.objects.get(organization=org, kind="carrier_outage", state__in=["open", "proposed"])
+    assert sorted(exc.orders.values_list("external_ref", flat=True)) == left
+    page.wait_for_selector('[data-kind="carrier_outage"] input[name="orders"][value="Q-123"]', timeout=15000)
