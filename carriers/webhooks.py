@@ -21,7 +21,7 @@ def webhook_receive(*, carrier: Carrier, raw: bytes, headers) -> tuple[int, dict
     """(HTTP status, body). Nothing is stored or enqueued unless the webhook is authentic and readable."""
     secrets = [s for s in (carrier.config or {}).get("webhook_secrets", []) if s]
     if not secrets:
-        return 401, {"error": "no_secret", "message": f"No webhook secret is configured for {carrier.code}"}
+        return 401, {"error": "no_secret", "message": "No webhook secret is configured for this carrier yet"}
     try:
         verify(raw, headers.get(HEADER), secrets)
     except SignatureError as exc:

@@ -27,3 +27,14 @@ urlpatterns = [
     path("api/", include("dispatch.api.urls")),
     path("webhooks/carriers/<slug:org_slug>/<str:code>/", carrier_webhook, name="carrier-webhook"),
 ]
+
+
+def handler404(request, exception=None):
+    """An API path that matches no route answers in the API's error shape; pages get Django's page."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"error": {"code": "not_found", "message": "No such endpoint or object."}}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
+from dispatch.status import OrderStatus
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -50,8 +52,39 @@ class OrganizationTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
+NO_NUL = "^[^\\u0000]*$"
+YEARS = "^(20[0-9]{2}|2100)-"  # times are refused outside 2000-2100 (AwareDateTimeField)
+
+
+def _tighten(node) -> None:
+    """Say in the schema what the API enforces on every string: no NUL character, and times
+    within the years the product plans for."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "enum" not in node and "pattern" not in node:
+            if node.get("format") == "date-time":
+                node["pattern"] = YEARS
+            elif node.get("format") in (None, "uri"):
+                node["pattern"] = NO_NUL
+        for value in node.values():
+            _tighten(value)
+    elif isinstance(node, list):
+        for value in node:
+            _tighten(value)
+
+
 def declare_error_responses(result, generator, request, public):
     """Postprocessing hook: every operation declares the error responses in the shared shape."""
+    _tighten(result.get("components", {}).get("schemas", {}))
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict):
+                _tighten(operation.get("parameters", []))
+                for param in operation.get("parameters", []):
+                    if param.get("in") == "path" and param.get("schema", {}).get("type") == "integer":
+                        param["schema"]["minimum"] = 1
+                    if param.get("in") == "query" and param.get("name") == "status":
+                        statuses = "|".join(OrderStatus.values)
+                        param["schema"]["pattern"] = f"^({statuses})(,({statuses}))*$"
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():

@@ -67,7 +67,7 @@ class OrderCreateSerializer(serializers.Serializer):
 
 
 class OrderBatchSerializer(serializers.Serializer):
-    orders = OrderCreateSerializer(many=True, allow_empty=False, max_length=settings.API_MAX_BATCH)
+    orders = serializers.ListField(child=OrderCreateSerializer(), min_length=1, max_length=settings.API_MAX_BATCH)
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -146,7 +146,7 @@ class PingSerializer(serializers.Serializer):
 
 
 class PingBatchSerializer(serializers.Serializer):
-    pings = PingSerializer(many=True, allow_empty=False, max_length=5000)
+    pings = serializers.ListField(child=PingSerializer(), min_length=1, max_length=5000)
 
 
 class DutyStatusSerializer(serializers.Serializer):
@@ -177,7 +177,7 @@ class CarrierEventSerializer(serializers.Serializer):
 
 
 class CarrierEventBatchSerializer(serializers.Serializer):
-    events = CarrierEventSerializer(many=True, allow_empty=False, max_length=1000)
+    events = serializers.ListField(child=CarrierEventSerializer(), min_length=1, max_length=1000)
 
 
 class CapacitySlotSerializer(serializers.Serializer):
