@@ -83,8 +83,8 @@ async def run_rate(bases: list[str], token: str, cookie: str, codes: list[str], 
     import websockets
 
     per_batch = max(1, int(rate * BATCH_EVERY_S))
-    sent: dict[str, float] = {}          # batch stamp -> monotonic send time
-    seen: list[dict[str, float]] = [dict() for _ in range(dashboards)]
+    sent: dict[float, float] = {}        # batch time (epoch s) -> monotonic send time
+    seen: list[dict[float, float]] = [dict() for _ in range(dashboards)]
     api_ms: list[float] = []
     accepted = 0
     errors: dict[str, int] = {}
@@ -104,7 +104,8 @@ async def run_rate(bases: list[str], token: str, cookie: str, codes: list[str], 
                 if msg.get("type") == "vehicles.moved":
                     now = time.monotonic()
                     for v in msg["data"]["vehicles"]:
-                        seen[i].setdefault(v["at"], now)
+                        if v["at"]:
+                            seen[i].setdefault(round(datetime.fromisoformat(v["at"]).timestamp(), 3), now)
 
     watchers = [asyncio.create_task(dashboard(i)) for i in range(dashboards)]
     await asyncio.sleep(1.5)
@@ -113,10 +114,10 @@ async def run_rate(bases: list[str], token: str, cookie: str, codes: list[str], 
         cursor, n = 0, 0
         pending = set()
 
-        async def post(batch, stamp, base):
+        async def post(batch, key, base):
             nonlocal accepted
             t0 = time.monotonic()
-            sent[stamp] = t0
+            sent[key] = t0
             try:
                 r = await http.post(base + "/api/vehicle-positions/", json={"pings": batch})
                 api_ms.append((time.monotonic() - t0) * 1000)
@@ -138,7 +139,7 @@ async def run_rate(bases: list[str], token: str, cookie: str, codes: list[str], 
                 cursor += 1
                 batch.append({"vehicle": code, "lat": 41.80 + (cursor % 1000) * 1e-4, "lon": -87.70 + (cursor % 700) * 1e-4,
                               "timestamp": stamp, "speed": 30})
-            task = asyncio.create_task(post(batch, at.isoformat().replace("+00:00", "+00:00"), bases[n % len(bases)]))
+            task = asyncio.create_task(post(batch, round(at.timestamp(), 3), bases[n % len(bases)]))
             pending.add(task)
             task.add_done_callback(pending.discard)
             n += 1
@@ -150,10 +151,9 @@ async def run_rate(bases: list[str], token: str, cookie: str, codes: list[str], 
     await asyncio.gather(*watchers, return_exceptions=True)
 
     latencies, lost = [], 0
-    for stamp, t0 in sent.items():
+    for key, t0 in sent.items():
         for i in range(dashboards):
-            key = next((k for k in (stamp, stamp.replace("+00:00", "Z")) if k in seen[i]), None)
-            if key is None:
+            if key not in seen[i]:
                 lost += 1
             else:
                 latencies.append((seen[i][key] - t0) * 1000)

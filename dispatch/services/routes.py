@@ -140,11 +140,13 @@ def routes_request_recompute(*, organization_id: int) -> None:
 
 
 def routes_recompute_pending(*, organization_id: int) -> int:
-    """Recompute ETAs for every van whose position is newer than its ETAs (the database says which)."""
-    moved = list(Vehicle.objects.filter(organization_id=organization_id, position_at__isnull=False)
-                 .filter(Q(etas_at__isnull=True) | Q(etas_at__lt=F("position_at"))))
-    for vehicle in moved:
+    """Recompute ETAs for every van whose position is newer than its ETAs (the database says
+    which); vans with no open stop only have the mark moved, in one statement."""
+    moved = (Vehicle.objects.filter(organization_id=organization_id, position_at__isnull=False)
+             .filter(Q(etas_at__isnull=True) | Q(etas_at__lt=F("position_at"))))
+    with_stops = list(moved.filter(routes__active=True, routes__stops__completed_at__isnull=True).distinct())
+    for vehicle in with_stops:
         with transaction.atomic():
             route_recompute_etas(vehicle=vehicle)
             Vehicle.objects.filter(pk=vehicle.pk).update(etas_at=vehicle.position_at)
-    return len(moved)
+    return len(with_stops) + moved.update(etas_at=F("position_at"))
