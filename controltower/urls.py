@@ -15,6 +15,7 @@ urlpatterns = [
     path("live/orders/", views.orders_partial, name="live-orders"),
     path("live/exceptions/", views.exceptions_partial, name="live-exceptions"),
     path("live/decisions/<int:pk>/<str:action>/", views.decision_action, name="live-decision"),
+    path("live/exceptions/<int:pk>/<str:action>/", views.exception_hold, name="live-exception-hold"),
     path("orders/<str:ref>/", views.order_page, name="order-page"),
     path("dead-letters/", views.dead_letters_page, name="dead-letters"),
     path("track/<str:token>/", views.tracking_page, name="track"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.shortcuts import render
@@ -212,9 +212,38 @@ def tracking_page(request, token: str):
 def exceptions_partial(request, message: str = "", status: int = 200):
     org = _org(request)
     items = selectors.exception_queue(organization_id=org)
+    colleagues = list(selectors.colleagues(organization_id=org).exclude(pk=request.user.pk).values_list("username", flat=True))
     return render(request, "controltower/partials/exceptions.html",
                   {"items": items, "message": message, "error": status >= 400, "reasons": OverrideReason.choices,
-                   "can_decide": can_decide(request.user)}, status=status)
+                   "can_decide": can_decide(request.user), "colleagues": colleagues}, status=status)
+
+
+@login_required
+@require_POST
+def exception_hold(request, pk: int, action: str):
+    """Claim an exception, release it, or hand it to a colleague; re-renders the queue."""
+    from dispatch.models import User
+    from dispatch.services.exceptions import exception_claim
+
+    org = _org(request)
+    if not can_decide(request.user):
+        return exceptions_partial(request, message=refusal(request.user), status=403)
+    if action not in ("claim", "release", "hand"):
+        raise Http404("No such action.")
+    to_user = None
+    if action == "hand":
+        to_user = User.objects.filter(organization_id=org, username=request.POST.get("to", "")).first()
+        if to_user is None:
+            return exceptions_partial(request, message="Choose a colleague to hand it to.", status=400)
+    try:
+        exc = exception_claim(exception_id=pk, organization_id=org, user=request.user, to_user=to_user, release=action == "release")
+    except DomainError as exc_error:
+        return exceptions_partial(request, message=exc_error.message, status=exc_error.http_status)
+    except ObjectDoesNotExist:
+        raise Http404("No such exception in your organization.") from None
+    message = {"claim": f"You are handling “{exc.title}”.", "release": f"Released “{exc.title}” for anyone to take.",
+               "hand": f"Handed “{exc.title}” to {to_user.get_username() if to_user else ''}."}[action]
+    return exceptions_partial(request, message=message)
 
 
 @login_required

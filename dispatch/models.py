@@ -351,6 +351,9 @@ class OrderException(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     seen_count = models.PositiveIntegerField(default=1)
+    holder = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="held_exceptions",
+                               help_text="The dispatcher handling it")
+    held_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

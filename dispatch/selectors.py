@@ -126,8 +126,14 @@ def exceptions_live(*, organization_id: int):
     from dispatch.models import OrderException
     from dispatch.status import LIVE_EXCEPTION_STATES
 
+    from django.db.models import Case, IntegerField, Value, When
+
+    from dispatch.status import Severity
+
+    # Most urgent first: by severity, then the longest waiting.
+    rank = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(reversed(Severity.values))], output_field=IntegerField())
     return (OrderException.objects.filter(organization_id=organization_id, state__in=LIVE_EXCEPTION_STATES)
-            .select_related("carrier", "vehicle").prefetch_related("decisions").order_by("-detected_at"))
+            .select_related("carrier", "vehicle").prefetch_related("decisions").order_by(rank, "detected_at", "id"))
 
 
 def exception_get(*, organization_id: int, exception_id: int):
@@ -154,7 +160,7 @@ def exception_queue(*, organization_id: int) -> list[dict]:
     from dispatch.status import ExceptionKind, Severity
 
     items = []
-    for exc in exceptions_live(organization_id=organization_id):
+    for exc in exceptions_live(organization_id=organization_id).select_related("holder"):
         decision = decision_current(exc)
         items.append({
             "exception": exc, "decision": decision,
@@ -243,3 +249,11 @@ def planned_capacity(*, organization_id: int, hub_id: int, start: datetime, end:
         overlap = (min(end, slot.window_end) - max(start, slot.window_start)).total_seconds()
         capacity += slot.capacity * overlap / max(1.0, (slot.window_end - slot.window_start).total_seconds())
     return capacity
+
+
+def colleagues(*, organization_id: int):
+    """Active people of the organization who act on exceptions (to hand one to)."""
+    from dispatch.models import User
+    from dispatch.status import Role
+
+    return User.objects.filter(organization_id=organization_id, is_active=True, role__in=[Role.DISPATCHER, Role.ADMIN]).order_by("username")

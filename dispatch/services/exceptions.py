@@ -108,3 +108,35 @@ def exception_mark_proposed(*, exception: OrderException) -> None:
         exception.state = ExceptionState.PROPOSED
         exception.save(update_fields=["state", "updated_at"])
         events.publish(exception.organization_id, "exception.changed", exception_payload(exception))
+
+
+@transaction.atomic
+def exception_claim(*, exception_id: int, organization_id: int, user, to_user=None, release: bool = False) -> OrderException:
+    """A dispatcher takes an exception (or releases it, or hands it to a colleague of the same
+    organization), so the queue shows who is handling what. Taking one someone else holds is a
+    Conflict naming the holder; handing or releasing is for its holder (or an admin)."""
+    from dispatch.errors import Conflict, ValidationFailed
+    from dispatch.status import Role
+
+    exc = OrderException.objects.select_for_update(of=("self",)).select_related("holder").get(pk=exception_id, organization_id=organization_id)
+    if exc.state not in LIVE_EXCEPTION_STATES:
+        raise Conflict(f"This exception is already {exc.get_state_display().lower()}.", current=exc.state)
+    is_holder = exc.holder_id == user.id
+    if release or to_user is not None:
+        if exc.holder_id and not is_holder and user.role != Role.ADMIN:
+            raise Conflict(f"{exc.holder.get_username()} is handling this exception; only they or an admin can pass it on.",
+                           current=exc.holder.get_username())
+        if to_user is not None and (to_user.organization_id != organization_id or not to_user.is_active):
+            raise ValidationFailed("No such colleague", errors={"to": ["Hand it to an active user of your organization."]})
+        new_holder = None if release else to_user
+    else:
+        if exc.holder_id and not is_holder:
+            raise Conflict(f"{exc.holder.get_username()} is already handling this exception.", current=exc.holder.get_username())
+        new_holder = user
+    exc.holder, exc.held_since = new_holder, clock.now() if new_holder else None
+    exc.save(update_fields=["holder", "held_since", "updated_at"])
+    what = "released" if new_holder is None else ("handed" if to_user is not None else "claimed")
+    event_record(organization_id=organization_id, kind=f"exception.{what}", actor=ActorRef.user(user), vehicle=exc.vehicle,
+                 carrier=exc.carrier, data={"exception": exc.id, "holder": new_holder.get_username() if new_holder else None})
+    events.publish(organization_id, "exception.changed", exception_payload(exc))
+    return exc

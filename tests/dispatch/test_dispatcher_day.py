@@ -198,3 +198,32 @@ def test_the_orders_table_shows_open_orders_sorted_and_paged(org, hub):
     assert first.count("<tr data-ref=") == 100 and second.count("<tr data-ref=") == 29
     assert by_ref_desc.index("T-129") < by_ref_desc.index("T-128")
     assert "of 130." in everything
+
+
+def test_dispatchers_share_the_queue_one_takes_an_exception_and_everyone_sees_who(network, org):
+    exc = outage(network)
+    ana, ben = UserFactory(organization=org, username="ana"), UserFactory(organization=org, username="ben")
+    a, b = Client(), Client()
+    a.force_login(ana)
+    b.force_login(ben)
+
+    took = a.post(f"/live/exceptions/{exc.id}/claim/")
+    clash = b.post(f"/live/exceptions/{exc.id}/claim/")
+    seen_by_ben = b.get("/live/exceptions/").content.decode()
+    handed = a.post(f"/live/exceptions/{exc.id}/hand/", {"to": "ben"})
+
+    assert took.status_code == 200 and "You are handling" in took.content.decode()
+    assert clash.status_code == 409 and "ana is already handling" in clash.content.decode()
+    assert 'data-holder="ana"' in seen_by_ben
+    exc.refresh_from_db()
+    assert handed.status_code == 200 and exc.holder == ben
+    assert list(Event.objects.filter(kind__in=["exception.claimed", "exception.handed"]).values_list("kind", flat=True)) == [
+        "exception.claimed", "exception.handed"]
+
+
+def test_an_exception_of_another_organization_cannot_be_taken(network, other_org):
+    exc = outage(network)
+    client = Client()
+    client.force_login(UserFactory(organization=other_org))
+
+    assert client.post(f"/live/exceptions/{exc.id}/claim/").status_code == 404
