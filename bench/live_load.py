@@ -18,11 +18,11 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone as dt_tz
+from datetime import datetime, timedelta
+from datetime import timezone as dt_tz
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -111,7 +111,15 @@ def one_run(i: int, n: int, inbox) -> dict:
     from carriers.models import CapacitySlot, Carrier, CarrierZone, RateCard
     from carriers.services import booking_record_confirmed
     from dispatch.api.auth import token_issue
-    from dispatch.models import Decision, Fleet, Hub, Order, Organization, Policy, Vehicle
+    from dispatch.models import (
+        Decision,
+        Fleet,
+        Hub,
+        Order,
+        Organization,
+        Policy,
+        Vehicle,
+    )
     from dispatch.services import ActorRef
     from dispatch.status import DecisionState
 

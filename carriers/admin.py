@@ -3,8 +3,17 @@ from django.contrib import admin, messages
 from controltower.tenant_admin import TenantScopedAdmin, TenantScopedInline
 
 from .models import (
-    CapacitySlot, Carrier, CarrierAlert, CarrierBooking, CarrierCall, CarrierZone, RateCard, WebhookAttempt, WebhookDelivery,
-    WebhookReceipt, WebhookSubscription,
+    CapacitySlot,
+    Carrier,
+    CarrierAlert,
+    CarrierBooking,
+    CarrierCall,
+    CarrierZone,
+    RateCard,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookReceipt,
+    WebhookSubscription,
 )
 
 

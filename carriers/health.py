@@ -39,7 +39,7 @@ def assess(carrier: Carrier) -> tuple[str, str]:
         bookings = [c for c in calls if c.operation == "book" and c.ok]
         if len(bookings) >= 4 and sum(c.rejected for c in bookings) / len(bookings) >= 0.5:
             return CarrierHealth.DEGRADED, "Most recent bookings were rejected"
-    from dispatch.detectors import policy_for
+    from dispatch.selectors import policy_for
 
     silence = timedelta(minutes=policy_for(carrier.organization_id).carrier_silence_min)
     holding = carrier.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists()

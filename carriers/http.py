@@ -13,7 +13,7 @@ import httpx
 from django.conf import settings
 
 from . import egress
-from .adapters import CarrierError
+from .adapters.base import CarrierError
 from .models import CarrierCall
 
 CONNECT_TIMEOUT_S = 2.0

@@ -11,6 +11,7 @@ from datetime import timedelta
 import httpx
 from django.db import transaction
 
+from controltower import jobs
 from dispatch import clock
 
 from . import egress
@@ -29,14 +30,11 @@ def emit(*, organization_id: int, event_type: str, data: dict) -> int:
             if not s.event_types or event_type in s.event_types]
     if not subs:
         return 0
-    from carriers.tasks import deliver_webhook
-    from dispatch.tasks import enqueue
-
     event_id = uuid.uuid4().hex
     payload = {"id": event_id, "type": event_type, "created": int(time.time()), "data": data}
     for sub in subs:
         delivery = WebhookDelivery.objects.create(subscription=sub, event_id=event_id, event_type=event_type, payload=payload)
-        enqueue(deliver_webhook, delivery.id)
+        jobs.enqueue("carriers.tasks.deliver_webhook", delivery.id)
     return len(subs)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from dispatch import clock
 
-from controltower import events
+from controltower import events, jobs
 from controltower.payloads import carrier_payload, order_payload
+from dispatch import clock
 from dispatch.errors import InvalidTransition, ValidationFailed
 from dispatch.models import Order
 from dispatch.services import ActorRef
@@ -17,7 +17,13 @@ from dispatch.services.orders import order_transition
 from dispatch.services.routes import risk_for
 from dispatch.status import Actor, OrderStatus
 
-from .models import BookingStatus, CapacitySlot, Carrier, CarrierBooking, CarrierEventReceipt
+from .models import (
+    BookingStatus,
+    CapacitySlot,
+    Carrier,
+    CarrierBooking,
+    CarrierEventReceipt,
+)
 
 # Statuses a carrier may report for an order it carries.
 CARRIER_REPORTABLE = {OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED,
@@ -29,10 +35,12 @@ def booking_mark_cancelled(*, booking: CarrierBooking) -> None:
     if booking.status not in (BookingStatus.CANCELLED, BookingStatus.COMPLETED):
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status", "updated_at"])
-        from carriers.tasks import cancel_with_carrier
-        from dispatch.tasks import enqueue
+        jobs.enqueue("carriers.tasks.cancel_with_carrier", booking.id)
 
-        enqueue(cancel_with_carrier, booking.id)
+
+def on_booking_released(*, booking_id: int, actor: ActorRef) -> None:
+    """Handler of the domain's "booking.released" fact (registered in CarriersConfig.ready)."""
+    booking_mark_cancelled(booking=CarrierBooking.objects.get(pk=booking_id))
 
 
 @transaction.atomic
@@ -46,9 +54,7 @@ def carrier_set_health(*, carrier_id: int, health: str, reason: str, actor: Acto
     event_record(organization_id=carrier.organization_id, kind="carrier.health", actor=actor, carrier=carrier,
                  data={"from": previous, "to": health, "reason": reason})
     events.publish(carrier.organization_id, "carrier.changed", carrier_payload(carrier))
-    from dispatch.tasks import detect_carrier, enqueue
-
-    enqueue(detect_carrier, carrier_id)  # an outage raises an exception; a recovery resolves it
+    jobs.enqueue("dispatch.tasks.detect_carrier", carrier_id)  # an outage raises an exception; a recovery resolves it
     return carrier
 
 

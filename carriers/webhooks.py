@@ -7,6 +7,7 @@ import json
 
 from django.db import IntegrityError, transaction
 
+from controltower import jobs
 from dispatch.errors import DomainError
 
 from .adapters import CarrierError, adapter_for
@@ -41,10 +42,7 @@ def webhook_receive(*, carrier: Carrier, raw: bytes, headers) -> tuple[int, dict
                                                     headers={k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)})
     except IntegrityError:
         return 200, {"duplicate": True, "event_id": event_id}
-    from carriers.tasks import process_webhook
-    from dispatch.tasks import enqueue
-
-    enqueue(process_webhook, receipt.id)
+    jobs.enqueue("carriers.tasks.process_webhook", receipt.id)
     return 202, {"accepted": event_id}
 
 
@@ -82,11 +80,8 @@ def webhook_process(*, receipt_id: int) -> str:
 
 def webhook_reprocess_for(*, carrier: Carrier) -> int:
     """After an admin fixed a mapping: process the webhooks that waited for it."""
-    from carriers.tasks import process_webhook
-    from dispatch.tasks import enqueue
-
     ids = list(WebhookReceipt.objects.filter(carrier=carrier, status="needs_mapping").values_list("id", flat=True))
     WebhookReceipt.objects.filter(id__in=ids).update(status="pending")
     for i in ids:
-        enqueue(process_webhook, i)
+        jobs.enqueue("carriers.tasks.process_webhook", i)
     return len(ids)

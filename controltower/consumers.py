@@ -39,3 +39,32 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def ct_session_ended(self, message):
         """The user logged out: this connection no longer has anyone to serve."""
         await self.close(code=UNAUTHORIZED)
+
+
+NOT_FOUND = 4404
+
+
+class TrackConsumer(AsyncJsonWebsocketConsumer):
+    """A customer's tracking page: public, by the order's unguessable token; it only hears that its
+    own order changed (no data travels here; the page fetches itself again)."""
+
+    async def connect(self):
+        from channels.db import database_sync_to_async
+
+        from dispatch.models import Order
+
+        token = self.scope["url_route"]["kwargs"]["token"]
+        self.order_id = await database_sync_to_async(
+            lambda: Order.objects.filter(tracking_token=token).values_list("id", flat=True).first())()
+        if self.order_id is None:
+            await self.close(code=NOT_FOUND)
+            return
+        await events.watch_order(self.channel_layer, self.channel_name, self.order_id)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if getattr(self, "order_id", None):
+            await events.unwatch_order(self.channel_layer, self.channel_name, self.order_id)
+
+    async def ct_track(self, message):
+        await self.send_json({"changed": True})

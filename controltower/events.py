@@ -66,6 +66,19 @@ async def unsubscribe(channel_layer, channel_name: str, organization_id: int) ->
     await channel_layer.group_discard(group_name(organization_id), channel_name)
 
 
+def track_group(order_id: int) -> str:
+    return f"track.{order_id}"
+
+
+async def watch_order(channel_layer, channel_name: str, order_id: int) -> None:
+    """Let a customer's tracking page hear that its order changed (a bare hint, no data)."""
+    await channel_layer.group_add(track_group(order_id), channel_name)
+
+
+async def unwatch_order(channel_layer, channel_name: str, order_id: int) -> None:
+    await channel_layer.group_discard(track_group(order_id), channel_name)
+
+
 def session_group(session_key: str) -> str:
     return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
 
@@ -186,6 +199,8 @@ def _send(organization_id: int, event_type: str, payload: dict) -> None:
         seq = next_sequence(organization_id)
         message = {"type": "ct.event", "seq": seq, "event": event_type, "data": payload, "sent_at": time.time()}
         _call(layer.group_send, group_name(organization_id), message)
+        if event_type == "order.changed":
+            _call(layer.group_send, track_group(payload["id"]), {"type": "ct.track"})
         metrics.incr("live_messages")
     except Exception:  # a lost hint is repaired by the client's reload on the next gap
         metrics.incr("live_publish_failures")

@@ -1,5 +1,8 @@
 from django.urls import path
 
-from .consumers import LiveConsumer
+from .consumers import LiveConsumer, TrackConsumer
 
-websocket_urlpatterns = [path("ws/live/", LiveConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/live/", LiveConsumer.as_asgi()),
+    path("ws/track/<str:token>/", TrackConsumer.as_asgi()),
+]

@@ -219,13 +219,19 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A basemap from the installation's own tile server or a provider it pays for, e.g.
+# MAP_TILE_URL=https://tiles.example.com/{z}/{x}/{y}.png; unset, the map is a tile-less grid
+# (the product needs no network).
+MAP_TILE_URL = env("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="")
+_TILE_ORIGIN = "/".join(MAP_TILE_URL.split("/")[:3]) if MAP_TILE_URL.startswith(("http://", "https://")) else ""
 # django-csp: everything from our own origin; the live socket on the same host.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:"] + ([_TILE_ORIGIN] if _TILE_ORIGIN else []),
         "connect-src": ["'self'", "ws:", "wss:"],
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],

@@ -7,17 +7,29 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, JsonResponse
-from django.utils import timezone
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatch import selectors
+from dispatch.engine.decisions import (
+    decision_approve,
+    decision_override,
+    decision_reject,
+)
 from dispatch.errors import DomainError
+from dispatch.models import Order
 from dispatch.permissions import can_decide, refusal
 from dispatch.services import ActorRef
-from dispatch.services.decisions import decision_approve, decision_override, decision_reject
-from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, OverrideReason, Risk, Role, ServiceLevel
-from dispatch.models import Order
+from dispatch.status import (
+    CarrierHealth,
+    DutyStatus,
+    OrderStatus,
+    OverrideReason,
+    Risk,
+    Role,
+    ServiceLevel,
+)
 
 from . import events
 from .payloads import carrier_payload, order_payload, vehicle_snapshot
@@ -43,6 +55,8 @@ def dashboard(request):
             "dutyColours": DutyStatus.colours(),
             "riskLabels": {r.value: r.label for r in Risk},
             "timeZone": settings.TIME_ZONE,
+            "tileUrl": settings.MAP_TILE_URL,
+            "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
         },
         "statuses": OrderStatus.presentation(),
         "service_levels": ServiceLevel.choices,
@@ -199,12 +213,16 @@ class LogoutView(auth_views.LogoutView):
 
 
 def tracking_page(request, token: str):
-    """The customer's public page: only this one order's status and ETA, by an unguessable token."""
-    order = selectors.order_by_tracking_token(token=token)
+    """The customer's public page: only this one order, by an unguessable token. It says plainly
+    when the order is late or at risk, the new estimate and what the customer can do, and updates
+    over the live channel."""
+    view = selectors.tracking_view(token=token)
+    order = view["order"]
     return render(request, "controltower/track.html", {
-        "order": order,
+        **view,
         "status_label": OrderStatus(order.status).label,
         "status_colour": OrderStatus.colour(order.status),
+        "ws_path": f"/ws/track/{token}/",
     })
 
 
@@ -216,6 +234,42 @@ def exceptions_partial(request, message: str = "", status: int = 200):
     return render(request, "controltower/partials/exceptions.html",
                   {"items": items, "message": message, "error": status >= 400, "reasons": OverrideReason.choices,
                    "can_decide": can_decide(request.user), "colleagues": colleagues}, status=status)
+
+
+@login_required
+@require_GET
+def activity_partial(request):
+    """The activity feed: what the tower did by itself and what people decided, with undo where
+    none of a decision's orders has moved on."""
+    from dispatch.engine.decisions import decision_undo_blockers
+
+    entries = selectors.activity_for(organization_id=_org(request))
+    deciding = can_decide(request.user)
+    for entry in entries:
+        d = entry["decision"]
+        entry["undoable"] = bool(deciding and d is not None and entry["event"].kind in ("decision.applied", "decision.partially_applied")
+                                 and not decision_undo_blockers(d))
+    return render(request, "controltower/partials/activity.html", {"entries": entries})
+
+
+@login_required
+@require_POST
+def decision_undo_action(request, pk: int):
+    """Undo an applied decision (a reverse decision through the engine); re-renders the queue with
+    the confirmation, or the reason it cannot be undone."""
+    from dispatch.engine.decisions import decision_undo
+
+    org = _org(request)
+    if not can_decide(request.user):
+        return exceptions_partial(request, message=refusal(request.user), status=403)
+    try:
+        reverse = decision_undo(decision_id=pk, organization_id=org, actor=ActorRef.user(request.user))
+    except DomainError as exc:
+        return exceptions_partial(request, message=exc.message, status=exc.http_status)
+    except ObjectDoesNotExist:
+        raise Http404("No such decision in your organization.") from None
+    moved = sum(1 for m in reverse.moves if m.get("applied"))
+    return exceptions_partial(request, message=f"Decision {pk} undone: {moved} orders back where they were (decision {reverse.id}).")
 
 
 @login_required
@@ -254,6 +308,8 @@ def decision_action(request, pk: int, action: str):
     org = _org(request)
     if not can_decide(request.user):
         return exceptions_partial(request, message=refusal(request.user), status=403)
+    if action not in ("approve", "reject", "override"):
+        raise Http404("No such action on a decision.")
     decision = selectors.decision_get(organization_id=org, decision_id=pk)
     actor = ActorRef.user(request.user)
     try:
@@ -278,7 +334,7 @@ def decision_action(request, pk: int, action: str):
         elif action == "reject":
             decision_reject(decision_id=decision.id, version=version, actor=actor, note=request.POST.get("note", ""))
             message = f"Decision {decision.id} rejected; the exception stays open."
-        else:
+        elif action == "override":
             target = request.POST.get("to", "")
             order, _, target = target.rpartition("|") if "|" in target else (request.POST.get("order", ""), "", target)
             kind, _, code = target.partition(":")

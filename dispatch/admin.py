@@ -5,7 +5,20 @@ from controltower.tenant_admin import TenantScopedAdmin, TenantScopedMixin
 from dispatch.status import Role
 
 from .models import (
-    ApiToken, Decision, Driver, Event, Fleet, Hub, MessageTemplate, Order, OrderException, Organization, Policy, Shift, User, Vehicle,
+    ApiToken,
+    Decision,
+    Driver,
+    Event,
+    Fleet,
+    Hub,
+    MessageTemplate,
+    Order,
+    OrderException,
+    Organization,
+    Policy,
+    Shift,
+    User,
+    Vehicle,
 )
 
 

@@ -15,11 +15,17 @@ _cache: dict = {"at": -1e9, "anchor": None}
 def _anchor():
     now = time.monotonic()
     if now - _cache["at"] > _CACHE_SECONDS:
-        from dispatch.models import ClockAnchor
-
-        _cache["anchor"] = ClockAnchor.objects.filter(pk=1).values_list("real_at", "sim_at", "speed").first()
+        _cache["anchor"] = _anchor_model().objects.filter(pk=1).values_list("real_at", "sim_at", "speed").first()
         _cache["at"] = now
     return _cache["anchor"]
+
+
+def _anchor_model():
+    """The anchor's table, looked up through the app registry: the models use this clock for
+    their defaults, so the clock does not import them."""
+    from django.apps import apps
+
+    return apps.get_model("dispatch", "ClockAnchor")
 
 
 def reset_cache() -> None:
@@ -37,7 +43,5 @@ def now() -> datetime:
 
 def anchor(*, sim_at: datetime, speed: float) -> None:
     """Start a virtual clock at sim_at, running `speed` times faster than real time."""
-    from dispatch.models import ClockAnchor
-
-    ClockAnchor.objects.update_or_create(pk=1, defaults={"real_at": timezone.now(), "sim_at": sim_at, "speed": speed})
+    _anchor_model().objects.update_or_create(pk=1, defaults={"real_at": timezone.now(), "sim_at": sim_at, "speed": speed})
     reset_cache()

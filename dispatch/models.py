@@ -11,21 +11,20 @@ from django.db import models
 from django.db.models import Q
 
 from .clock import now as clock_now
-
 from .status import (
+    Actor,
     DecisionState,
+    DutyStatus,
     ExceptionKind,
     ExceptionState,
-    MessageKind,
-    OverrideReason,
-    Severity,
-    Actor,
-    DutyStatus,
     FailureReason,
+    MessageKind,
     OrderStatus,
+    OverrideReason,
     Risk,
     Role,
     ServiceLevel,
+    Severity,
     StopKind,
 )
 
@@ -382,6 +381,8 @@ class Decision(models.Model):
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reversed_by",
+                                    help_text="The applied decision this one undoes")
 
 
 class CustomerMessage(models.Model):

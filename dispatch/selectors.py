@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db.models import Count, F, Q, QuerySet
@@ -123,12 +125,10 @@ def manifest_for(*, vehicle: Vehicle) -> list[dict]:
 
 
 def exceptions_live(*, organization_id: int):
-    from dispatch.models import OrderException
-    from dispatch.status import LIVE_EXCEPTION_STATES
-
     from django.db.models import Case, IntegerField, Value, When
 
-    from dispatch.status import Severity
+    from dispatch.models import OrderException
+    from dispatch.status import LIVE_EXCEPTION_STATES, Severity
 
     # Most urgent first: by severity, then the longest waiting.
     rank = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(reversed(Severity.values))], output_field=IntegerField())
@@ -257,3 +257,104 @@ def colleagues(*, organization_id: int):
     from dispatch.status import Role
 
     return User.objects.filter(organization_id=organization_id, is_active=True, role__in=[Role.DISPATCHER, Role.ADMIN]).order_by("username")
+
+
+# --- The organization's rules in force (one read per decision) ----------------------------
+
+_policy_scope: contextvars.ContextVar[dict | None] = contextvars.ContextVar("policy_scope", default=None)
+
+
+@contextmanager
+def one_policy_read():
+    """Inside this block (one decision applied to many orders) the policy is read once per organization."""
+    token = _policy_scope.set({})
+    try:
+        yield
+    finally:
+        _policy_scope.reset(token)
+
+
+def policy_for(organization_id: int):
+    scope = _policy_scope.get()
+    if scope is not None and organization_id in scope:
+        return scope[organization_id]
+    from dispatch.models import Policy
+
+    policy = Policy.objects.get_or_create(organization_id=organization_id)[0]
+    if scope is not None:
+        scope[organization_id] = policy
+    return policy
+
+
+
+
+ACTIVITY_KINDS = ["decision.applied", "decision.partially_applied", "decision.rejected", "decision.undone", "exception.raised",
+                  "exception.resolved", "exception.dismissed", "exception.reopened", "exception.claimed", "exception.handed",
+                  "exception.released", "carrier.health"]
+
+
+def activity_for(*, organization_id: int, limit: int = 40) -> list[dict]:
+    """What the tower decided by itself and what people decided, newest first: each entry with who or
+    what did it, a sentence, and the cost and SLA effect of decisions."""
+    from dispatch.models import Decision, Event
+
+    events = list(Event.objects.filter(organization_id=organization_id, kind__in=ACTIVITY_KINDS)
+                  .select_related("carrier", "vehicle").order_by("-created_at", "-id")[:limit])
+    decision_ids = {e.data.get("decision") for e in events if e.kind.startswith("decision.")} - {None}
+    decisions = {d.id: d for d in Decision.objects.filter(organization_id=organization_id, id__in=decision_ids)
+                 .select_related("exception")}
+    entries = []
+    for e in events:
+        d = decisions.get(e.data.get("decision"))
+        who = {"system": "the tower", "api": e.actor}.get(e.actor_type, e.actor)
+        if e.actor == "policy":
+            who = "the tower (within policy)"
+        entry = {"event": e, "who": who, "decision": d, "undoable": False, "text": e.kind.replace(".", " ")}
+        if e.kind in ("decision.applied", "decision.partially_applied") and d is not None:
+            moved = sum(1 for m in d.moves if m.get("applied"))
+            entry["text"] = f"{'Applied' if e.kind == 'decision.applied' else 'Partly applied'} decision {d.id} for “{d.exception.title}”: {moved} orders moved"
+            entry["cost"] = d.cost_delta
+            entry["sla"] = (d.sla_improved, d.sla_worsened)
+        elif e.kind == "decision.rejected" and d is not None:
+            entry["text"] = f"Rejected decision {d.id} for “{d.exception.title}”"
+        elif e.kind == "decision.undone":
+            entry["text"] = f"Undid decision {e.data.get('decision')}: {len(e.data.get('orders', []))} orders back where they were"
+        elif e.kind == "carrier.health":
+            entry["text"] = f"{e.carrier.name if e.carrier else 'A carrier'} is {e.data.get('to', e.data.get('health', '?'))}" + (
+                f": {e.data.get('reason')}" if e.data.get("reason") else "")
+        elif e.kind.startswith("exception."):
+            entry["text"] = f"Exception {e.data.get('exception')} {e.kind.split('.', 1)[1]}" + (
+                f" ({e.data.get('kind')}, {e.data.get('orders')} orders)" if e.kind == "exception.raised" else "") + (
+                f": {e.data.get('note')}" if e.data.get("note") else "") + (
+                f" by {e.data.get('holder')}" if e.data.get("holder") else "")
+        entries.append(entry)
+    return entries
+
+
+def tracking_view(*, token: str) -> dict:
+    """What the customer's public page says about one order, and nothing else: its status, whether
+    it is late or at risk and by how much, the current estimate, why (the last change), how many
+    stops the van has before it, and what the customer can do."""
+    from dispatch.models import Event
+
+    order = order_by_tracking_token(token=token)
+    open_order = order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED, OrderStatus.FAILED)
+    late_by = None
+    if open_order and order.eta and order.eta > order.window_end:
+        late_by = int((order.eta - order.window_end).total_seconds() // 60)
+    stops_before = None
+    if open_order and order.vehicle_id:
+        mine = Stop.objects.filter(order=order, kind="delivery", completed_at__isnull=True, route__active=True).first()
+        if mine is not None:
+            stops_before = Stop.objects.filter(route_id=mine.route_id, completed_at__isnull=True, kind="delivery",
+                                               sequence__lt=mine.sequence).count()
+    last_change = (Event.objects.filter(order=order, kind__in=["assignment.vehicle", "assignment.booking", "order.status"])
+                   .order_by("-created_at", "-id").first())
+    moved_by_decision = bool(last_change and str(last_change.data.get("reason", "")).startswith("decision"))
+    return {
+        "order": order, "open": open_order, "late_by_min": late_by,
+        "at_risk": open_order and late_by is None and order.risk == Risk.AT_RISK,
+        "stops_before": stops_before, "near": stops_before is not None and stops_before <= 3,
+        "carrier_name": order.carrier.name if order.carrier_id else None,
+        "moved_by_decision": moved_by_decision,
+    }

@@ -8,45 +8,24 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-
-from controltower.reliable_tasks import RETRYING, RetryLater
-from django.db import transaction
 from django.db.models import Q
+
+from controltower import jobs
+from controltower.reliable_tasks import RETRYING, RetryLater
 
 log = logging.getLogger(__name__)
 
 
 def enqueue(task, *args) -> None:
-    """Send `task` once the current transaction commits. A failure to send (broker down, or an
-    in-process task that fails) is logged, never raised into the request: the outbox sweep retries."""
-
-    def send():
-        try:
-            task.delay(*args)
-        except Exception as exc:
-            log.warning("Could not run %s%s now (%s: %s); the outbox sweep will retry", task.name, args, type(exc).__name__, exc)
-
-    transaction.on_commit(send)
-
-
-def enqueue_later(task, *args, countdown: int = 0) -> None:
-    """enqueue() with a countdown (never past the broker's visibility timeout)."""
-    from controltower.reliable_tasks import MAX_COUNTDOWN_S
-
-    def send():
-        try:
-            task.apply_async(args, countdown=min(countdown, MAX_COUNTDOWN_S) or None)
-        except Exception as exc:
-            log.warning("Could not run %s%s now (%s: %s)", task.name, args, type(exc).__name__, exc)
-
-    transaction.on_commit(send)
+    """Send `task` once the current transaction commits (see controltower.jobs)."""
+    jobs.enqueue(task.name, *args)
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def plan_new_orders(organization_id: int) -> dict:
     """Place the organization's unassigned orders. Safe to run twice: it only touches orders
     that still have no assignment, each under its row lock."""
-    from dispatch.planning import plan_new_orders as plan
+    from dispatch.engine.placement import plan_new_orders as plan
 
     return plan(organization_id=organization_id)
 
@@ -68,7 +47,7 @@ def plan_pending_everywhere() -> int:
 def propose_decision(exception_id: int) -> int | None:
     """Propose (or re-propose) a decision for a live exception. Idempotent: a newer proposal
     supersedes the older one, and nothing is proposed for a closed exception."""
-    from dispatch.decisions import propose
+    from dispatch.engine.bridge import propose
     from dispatch.models import OrderException
     from dispatch.status import LIVE_EXCEPTION_STATES
 
@@ -82,7 +61,7 @@ def propose_decision(exception_id: int) -> int | None:
 @shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="carriers.Carrier")
 def detect_carrier(carrier_id: int) -> None:
     from carriers.models import Carrier
-    from dispatch.detectors import detect_carrier_outage
+    from dispatch.engine.detectors import detect_carrier_outage
 
     carrier = Carrier.objects.filter(pk=carrier_id).first()
     if carrier:
@@ -91,7 +70,7 @@ def detect_carrier(carrier_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="dispatch.Vehicle")
 def detect_vehicle(vehicle_id: int) -> None:
-    from dispatch.detectors import detect_vehicle_unavailable
+    from dispatch.engine.detectors import detect_vehicle_unavailable
     from dispatch.models import Vehicle
 
     vehicle = Vehicle.objects.filter(pk=vehicle_id).first()
@@ -101,7 +80,7 @@ def detect_vehicle(vehicle_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="dispatch.Order")
 def detect_order_failure(order_id: int) -> None:
-    from dispatch.detectors import detect_failed_delivery
+    from dispatch.engine.detectors import detect_failed_delivery
     from dispatch.models import Order
 
     order = Order.objects.filter(pk=order_id).select_related("vehicle", "carrier").first()
@@ -112,7 +91,7 @@ def detect_order_failure(order_id: int) -> None:
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def detect_everywhere() -> int:
     """Beat: the watching detectors (SLA risk, no-shows, silence, capacity, cut-offs, spikes) per organization."""
-    from dispatch.detectors import detect_all
+    from dispatch.engine.detectors import detect_all
     from dispatch.models import Organization
 
     ids = list(Organization.objects.values_list("id", flat=True))
@@ -181,7 +160,7 @@ def sweep_outbox() -> dict:
 @shared_task(acks_late=True, soft_time_limit=90, time_limit=120)
 def replan_networks() -> int:
     """Beat (planner queue): re-plan each auto-planning organization's network from its current plan."""
-    from dispatch.decisions import replan_network
+    from dispatch.engine.bridge import replan_network
     from dispatch.models import Organization
 
     proposed = 0

@@ -9,7 +9,13 @@ import httpx
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import HubFactory, OrganizationFactory, UserFactory, VehicleFactory, api_token
+from tests.factories import (
+    HubFactory,
+    OrganizationFactory,
+    UserFactory,
+    VehicleFactory,
+    api_token,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

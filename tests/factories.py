@@ -5,7 +5,16 @@ from django.utils import timezone
 
 from carriers.models import CapacitySlot, Carrier, CarrierZone, RateCard
 from dispatch.api.auth import token_issue
-from dispatch.models import Driver, Fleet, Hub, Order, Organization, Shift, User, Vehicle
+from dispatch.models import (
+    Driver,
+    Fleet,
+    Hub,
+    Order,
+    Organization,
+    Shift,
+    User,
+    Vehicle,
+)
 from dispatch.status import DutyStatus, Role
 
 

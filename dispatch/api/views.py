@@ -7,11 +7,19 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from carriers.services import carrier_events_apply, carrier_report_capacity, carrier_set_health
+from carriers.services import (
+    carrier_events_apply,
+    carrier_report_capacity,
+    carrier_set_health,
+)
 from dispatch import selectors
+from dispatch.engine.decisions import (
+    decision_approve,
+    decision_override,
+    decision_reject,
+)
 from dispatch.errors import ValidationFailed
 from dispatch.services import ActorRef
-from dispatch.services.decisions import decision_approve, decision_override, decision_reject
 from dispatch.services.fleet import driver_set_status, vehicle_set_status
 from dispatch.services.orders import order_cancel, order_set_status, orders_create
 from dispatch.services.positions import positions_ingest

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 from ortools.graph.python import min_cost_flow
 
-from .evaluate import carrier_order_cost
-from .model import Carrier, Order, Problem, haversine_km
+from .model import Carrier, Order, Problem
+from .pricing import carrier_can_take, carrier_order_cost
 
 COST_SCALE = 1000  # min-cost flow works in integers: thousandths of a currency unit
-
-
-def carrier_can_take(problem: Problem, carrier: Carrier, order: Order) -> bool:
-    return (
-        carrier.available
-        and problem.now_min <= carrier.pickup_cutoff_min + 1e-6
-        and order.service_level in carrier.service_levels
-        and order.requires <= carrier.skills
-        and any(haversine_km(z.at.lat, z.at.lon, order.at.lat, order.at.lon) <= z.radius_km + 1e-6 for z in carrier.zones)
-    )
 
 
 def carrier_options(problem: Problem, order: Order) -> list[tuple[float, Carrier]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import Plan, Problem, Vehicle
+from .pricing import carrier_can_take, carrier_order_cost
 
 EPS = 1e-6
 
@@ -70,14 +71,6 @@ def simulate_route(problem: Problem, vehicle: Vehicle, stops: list[str]) -> Rout
     return RouteResult(cost, t, feasible, late, km, starts)
 
 
-def carrier_order_cost(problem: Problem, carrier, order) -> float:
-    """Price plus late penalty of giving one order to one carrier (eligibility not checked)."""
-    hub = problem.hubs[order.hub]
-    d = problem.km(hub.at, order.at)
-    eta = max(order.window[0], problem.now_min + carrier.lead_min + problem.minutes(d))
-    return carrier.base + carrier.per_kg * order.weight_kg + carrier.per_km * d + problem.late_cost(order, eta)
-
-
 @dataclass
 class Evaluation:
     cost: float
@@ -90,7 +83,6 @@ class Evaluation:
 
 
 def evaluate(problem: Problem, plan: Plan) -> Evaluation:
-    from .carriers import carrier_can_take
 
     issues: list[str] = []
     seen: dict[str, str] = {}

@@ -87,7 +87,7 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
     # 1. What each order would cost elsewhere: the capacity-aware carrier assignment of all of them.
     by_carrier, unserved, _ = assign_to_carriers(p, free_orders)
     alternative: dict[str, float] = {oid: p.orders[oid].unserved_penalty for oid in unserved}
-    from .evaluate import carrier_order_cost
+    from .pricing import carrier_order_cost
 
     carrier_by_id = {c.id: c for c in p.carriers}
     for cid, oids in by_carrier.items():

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from dispatch.geo import EARTH_RADIUS_KM, haversine_km  # noqa: F401  (the one definition)
 
+
 @dataclass(frozen=True)
 class Point:
     lat: float

@@ -9,8 +9,9 @@ import time
 
 import numpy as np
 
-from .evaluate import carrier_order_cost, simulate_route
+from .evaluate import simulate_route
 from .model import EARTH_RADIUS_KM, Plan, Problem
+from .pricing import carrier_order_cost
 
 MAX_CANDIDATES = 400
 
@@ -142,7 +143,7 @@ def _end_state(p: Problem, v, stops: list[str]):
 def insert_into_vans(p: Problem, plan: Plan, deadline: float | None = None, vans: int = 6, positions: int = 4) -> Plan:
     """Move orders from carriers (or unserved) onto vans one by one, most expensive first,
     wherever the van's extra cost is below what the order costs now."""
-    from .greedy import _VanPoints, _insertions
+    from .greedy import _insertions, _VanPoints
 
     pool = _current_costs(p, plan)
     by_index = p.vehicles

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.db.models import Max
 
+from controltower import hooks
 from dispatch.models import Assignment, Order, Vehicle
 from dispatch.status import OrderStatus
 
 from . import ActorRef
+from .lifecycle import order_transition
 from .log import event_record
-from .orders import order_transition
 from .routes import risk_for, route_active_for, route_append_order, route_remove_order
 
 
@@ -26,9 +27,8 @@ def assignment_release(*, order: Order, actor: ActorRef, reason: str) -> None:
     current.save(update_fields=["active"])
     route_remove_order(order=order)
     if current.booking_id:
-        from carriers.services import booking_mark_cancelled
-
-        booking_mark_cancelled(booking=current.booking)
+        # The carrier integration cancels it with the carrier (a handler it registers).
+        hooks.emit("booking.released", booking_id=current.booking_id, actor=actor)
     event_record(organization_id=order.organization_id, kind="assignment.released", actor=actor, order=order,
                  data={"version": current.version, "reason": reason})
 
@@ -61,7 +61,7 @@ def assignment_to_booking(*, order: Order, booking, actor: ActorRef, reason: str
     order.risk = risk_for(order.eta, order.window_end)
     order_transition(order=order, status=OrderStatus.BOOKED, actor=actor, reason=reason,
                      data={"carrier": booking.carrier.code, "assignment_version": assignment.version})
-    from dispatch.detectors import policy_for
+    from dispatch.selectors import policy_for
 
     from .notifications import notify_eta
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from controltower import events
+from controltower import events, hooks, jobs
 from dispatch import clock
 from dispatch.models import OrderException
 from dispatch.status import LIVE_EXCEPTION_STATES, ExceptionState, Severity
@@ -54,18 +54,14 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
     if gone:  # the cause no longer concerns these orders (moved, delivered, cancelled): a proposal must not move them
         live.orders.remove(*gone)
     if created:
-        from carriers.outbound import emit
-
-        emit(organization_id=organization_id, event_type="exception.raised",
+        hooks.emit("integrator.event", organization_id=organization_id, event_type="exception.raised",
              data={"exception": live.id, "kind": kind, "title": title, "severity": live.severity, "orders": len(order_ids)})
         event_record(organization_id=organization_id, kind="exception.raised", actor=ActorRef.system("detector"),
                      vehicle=vehicle, carrier=carrier, data={"exception": live.id, "kind": kind, "orders": len(order_ids), "cause": cause})
     events.publish(organization_id, "exception.changed", exception_payload(live))
     if propose and (created or new_orders or (gone and order_ids)):
-        from dispatch.tasks import propose_decision, enqueue
-
         exc_id = live.id
-        enqueue(propose_decision, exc_id)
+        jobs.enqueue("dispatch.tasks.propose_decision", exc_id)
     return live, created
 
 
@@ -97,9 +93,7 @@ def exception_keep_open_for(*, exception_id: int, order_refs: list[str], actor: 
                  carrier=exc.carrier, data={"exception": exc.id, "note": note, "orders": sorted(order_refs)})
     events.publish(exc.organization_id, "exception.changed", exception_payload(exc))
     if keep:
-        from dispatch.tasks import enqueue, propose_decision
-
-        enqueue(propose_decision, exc.id)
+        jobs.enqueue("dispatch.tasks.propose_decision", exc.id)
     return exc
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.db import transaction
-from dispatch import clock
 
-from controltower import events
+from controltower import events, jobs
 from controltower.payloads import vehicle_payload
+from dispatch import clock
 from dispatch.models import Driver, Vehicle
 from dispatch.status import DutyStatus
 
@@ -25,9 +25,7 @@ def vehicle_set_status(*, vehicle_id: int, status: str, actor: ActorRef, reason:
                  data={"from": previous, "to": status, "reason": reason})
     events.publish(vehicle.organization_id, "vehicle.changed", vehicle_payload(vehicle))
     if status == DutyStatus.UNAVAILABLE:
-        from dispatch.tasks import detect_vehicle, enqueue
-
-        enqueue(detect_vehicle, vehicle_id)
+        jobs.enqueue("dispatch.tasks.detect_vehicle", vehicle_id)
     return vehicle
 
 

@@ -11,6 +11,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.template import Context, Template
 
+from controltower import hooks, jobs
 from dispatch import clock
 from dispatch.models import CustomerMessage, MessageTemplate, Order
 from dispatch.status import MessageKind
@@ -66,9 +67,7 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
                                                      eta=order.eta)
     except IntegrityError:
         return None  # this change was told already
-    from dispatch.tasks import send_customer_message, enqueue
-
-    enqueue(send_customer_message, message.id)
+    jobs.enqueue("dispatch.tasks.send_customer_message", message.id)
     return message
 
 
@@ -89,9 +88,7 @@ def notify_eta(*, order: Order, tolerance_min: int) -> None:
     stated = order.messages.exclude(eta__isnull=True).order_by("-id").values_list("eta", flat=True).first()
     if stated is not None and abs((order.eta - stated).total_seconds()) > tolerance_min * 60:
         if notify(order=order, kind=MessageKind.NEW_ETA, key=order.eta.replace(second=0, microsecond=0).isoformat()):
-            from carriers.outbound import emit
-
-            emit(organization_id=order.organization_id, event_type="order.eta",
+            hooks.emit("integrator.event", organization_id=order.organization_id, event_type="order.eta",
                  data={"order": order.external_ref, "eta": order.eta.isoformat(), "previous": stated.isoformat()})
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from dispatch import clock
 
-from controltower import events
+from controltower import events, jobs
 from controltower.payloads import order_payload
+from dispatch import clock
 from dispatch.errors import InvalidTransition, ValidationFailed
 from dispatch.models import Hub, Order, Organization
-from dispatch.status import FailureReason, OrderStatus, Risk, StopKind, can_transition
+from dispatch.status import OrderStatus, StopKind
 
 from . import ActorRef
+from .lifecycle import order_transition
 from .log import event_record
 
 ORDER_FIELDS = (
@@ -53,56 +54,12 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
                      data={"ref": order.external_ref, "service_level": order.service_level})
         events.publish(organization_id, "order.changed", order_payload(order))
     if Organization.objects.filter(pk=organization_id, auto_plan=True).exists():
-        from dispatch.tasks import plan_new_orders, enqueue
-
-        enqueue(plan_new_orders, organization_id)
+        jobs.enqueue("dispatch.tasks.plan_new_orders", organization_id)
     return created
 
 
 def _lock(order_id: int) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order_id)
-
-
-def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str = "",
-                     failure_reason: str = "", at: datetime | None = None, data: dict | None = None) -> Order:
-    """Move an order along its lifecycle. Must run inside a transaction holding the order's lock."""
-    if status not in OrderStatus.values:
-        raise InvalidTransition(f"Unknown status {status!r}", field="status")
-    if order.status == status and status not in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
-        return order  # repeating the current status changes nothing
-    if not can_transition(order.status, status):
-        raise InvalidTransition(
-            f"Order {order.external_ref} is {OrderStatus(order.status).label.lower()} and cannot become "
-            f"{OrderStatus(status).label.lower()}",
-            field="status", current=order.status,
-        )
-    previous = order.status
-    order.status = status
-    order.version += 1
-    if status == OrderStatus.DELIVERED:
-        order.delivered_at = at or clock.now()
-        order.eta = order.delivered_at
-        order.risk = Risk.ON_TIME if order.delivered_at <= order.window_end else Risk.LATE
-    if status == OrderStatus.FAILED:
-        order.failure_reason = failure_reason or FailureReason.OTHER
-    order.save()
-    event_record(organization_id=order.organization_id, kind="order.status", actor=actor, order=order,
-                 vehicle=order.vehicle, carrier=order.carrier,
-                 data={"from": previous, "to": status, "reason": reason, "failure_reason": order.failure_reason if status == OrderStatus.FAILED else "", **(data or {})})
-    events.publish(order.organization_id, "order.changed", order_payload(order))
-    from carriers.outbound import emit
-
-    from .notifications import notify_status
-
-    notify_status(order=order)
-    emit(organization_id=order.organization_id, event_type="order.status",
-         data={"order": order.external_ref, "from": previous, "to": status, "eta": order.eta.isoformat() if order.eta else None})
-    if status == OrderStatus.FAILED:
-        from dispatch.tasks import detect_order_failure, enqueue
-
-        order_id = order.id
-        enqueue(detect_order_failure, order_id)
-    return order
 
 
 @transaction.atomic

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F, Max, Q
-from dispatch import clock
 
-from controltower import events
+from controltower import events, jobs
 from controltower.payloads import order_payload
+from dispatch import clock
 from dispatch.geo import road_km, travel_minutes
 from dispatch.models import Order, Route, Stop, Vehicle
 from dispatch.status import OrderStatus, Risk, StopKind
@@ -87,7 +87,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
             t += timedelta(minutes=order.hub.load_min_per_order)
     Stop.objects.bulk_update(stops, ["eta"])
     if changed:
-        from dispatch.detectors import policy_for
+        from dispatch.selectors import policy_for
 
         from .notifications import notify_eta
 
@@ -122,10 +122,8 @@ def routes_request_recompute(*, organization_id: int) -> None:
     from django.conf import settings
     from django.core.cache import cache
 
-    from dispatch.tasks import enqueue_later, recompute_etas
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        enqueue_later(recompute_etas, organization_id, countdown=0)
+        jobs.enqueue("dispatch.tasks.recompute_etas", organization_id)
         return
 
     def schedule():
@@ -134,7 +132,7 @@ def routes_request_recompute(*, organization_id: int) -> None:
         except Exception:
             due = True  # the cache is away: rather one task too many than stale ETAs
         if due:
-            recompute_etas.apply_async((organization_id,), countdown=ETA_COALESCE_S)
+            jobs.task("dispatch.tasks.recompute_etas").apply_async((organization_id,), countdown=ETA_COALESCE_S)
 
     transaction.on_commit(schedule)
 

@@ -12,16 +12,26 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 
 from carriers.models import CapacitySlot, Carrier, CarrierBooking, CarrierZone, RateCard
+from carriers.sandbox.legacy import GENERIC_CONFIG as GENERIC_LEGACY
 from dispatch import clock
 from dispatch.api.auth import token_issue
 from dispatch.models import (
-    Assignment, Driver, Event, Fleet, Hub, IdempotencyRecord, Order, Organization, Route, Shift, User, Vehicle,
+    Assignment,
+    Driver,
+    Event,
+    Fleet,
+    Hub,
+    IdempotencyRecord,
+    Order,
+    Organization,
+    Route,
+    Shift,
+    User,
+    Vehicle,
 )
 from dispatch.services import ActorRef
 from dispatch.services.orders import orders_create
 from dispatch.status import Actor, DutyStatus, Role, ServiceLevel
-
-from carriers.sandbox.legacy import GENERIC_CONFIG as GENERIC_LEGACY
 
 from .city import City, offset, order_spec
 

@@ -4,7 +4,9 @@
   "use strict";
   const cfg = JSON.parse(document.getElementById("ct-config").textContent);
   const stateEl = document.getElementById("live-state");
-  const map = L.map("map", { preferCanvas: false, zoomSnap: 0.25, attributionControl: false });
+  const map = L.map("map", { preferCanvas: false, zoomSnap: 0.25, attributionControl: !!cfg.tileUrl });
+  // A basemap only where the installation configured one (MAP_TILE_URL); the tile-less grid otherwise.
+  if (cfg.tileUrl) L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution || "", maxZoom: 19 }).addTo(map);
   map.setView([41.88, -87.65], 11);
   const layers = { hubs: L.layerGroup().addTo(map), orders: L.layerGroup().addTo(map), vehicles: L.layerGroup().addTo(map) };
   const ct = (window.ct = { lastSeq: 0, vehicles: {}, orders: {}, reloads: 0, messages: 0, fitted: false });
@@ -175,6 +177,7 @@
   const refreshKpis = throttled(function () { trigger("kpis"); }, 2000);
   const refreshCarriers = throttled(function () { trigger("carriers"); }, 500);
   const refreshTable = throttled(function () { trigger("order-filters"); }, 2000);
+  const refreshActivity = throttled(function () { trigger("activity"); }, 1000);
   function patchRow(d) {
     const row = document.querySelector('#orders-table tr[data-ref="' + CSS.escape(d.ref) + '"]');
     if (!row) return false;
@@ -200,14 +203,14 @@
     else if (msg.type === "order.changed") { upsertOrder(d); if (!patchRow(d)) refreshTable(); refreshKpis(); }
     else if (msg.type === "vehicle.changed") { const m = ct.vehicles[d.code]; if (m) { m.options._status = null; } reload(); }
     else if (msg.type === "exception.changed") {
-      refreshQueue(); refreshKpis();
+      refreshQueue(); refreshKpis(); refreshActivity();
       if (d.state === "open") announce("Exception: " + d.title);
     }
     else if (msg.type === "decision.changed") {
-      refreshQueue();
+      refreshQueue(); refreshActivity();
       if (d.state === "applied" || d.state === "partially_applied") announce("Decision " + d.id + " " + d.state.replace("_", " "));
     }
-    else if (msg.type === "carrier.changed") { refreshCarriers(); announce(d.code + " is " + d.health); }
+    else if (msg.type === "carrier.changed") { refreshCarriers(); refreshActivity(); announce(d.code + " is " + d.health); }
     else refreshKpis();
     status("live · #" + ct.lastSeq);
   }

@@ -27,8 +27,9 @@ def make_carrier(org, *, code, adapter="sandbox", base_url="", api_key="", secre
     zone = CarrierZone.objects.create(carrier=carrier, name="metro", lat=41.88, lon=-87.63, radius_km=30)
     for level in carrier.service_levels:
         RateCard.objects.create(carrier=carrier, service_level=level, base=8, per_kg=0.1, per_km=0.4)
-    from django.utils import timezone
     from datetime import timedelta
+
+    from django.utils import timezone
 
     CapacitySlot.objects.create(carrier=carrier, zone=zone, window_start=timezone.now() - timedelta(hours=4),
                                 window_end=timezone.now() + timedelta(hours=12), capacity=100)

@@ -4,13 +4,12 @@ import time
 
 import httpx
 import pytest
-
 from django.utils import timezone
 
 from carriers.adapters import CarrierError, adapter_for
 from carriers.booking import book_order
 from carriers.http import CircuitOpen, circuit_reset
-from carriers.models import CarrierBooking, CarrierCall
+from carriers.models import CarrierCall
 from carriers.tasks import check_carrier_health
 from dispatch.models import Order, OrderException, Policy
 from dispatch.services import ActorRef

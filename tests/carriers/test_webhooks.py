@@ -3,7 +3,6 @@
 import json
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 from django.db import connection

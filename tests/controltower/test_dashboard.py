@@ -55,3 +55,26 @@ def test_the_tracking_page_shows_one_order_by_its_token_only(client, hub):
     assert page.status_code == 200
     assert b"Someone Else" not in page.content and b"Private Person" not in page.content
     assert guess.status_code == 404
+
+
+def test_a_basemap_is_a_setting_and_the_grid_stays_the_default(client, settings, db):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    default = client.get("/").content.decode()
+    settings.MAP_TILE_URL = "https://tiles.example.com/{z}/{x}/{y}.png"
+    configured = client.get("/").content.decode()
+    policy = subprocess.run([sys.executable, "-c", "import django, json; django.setup(); from django.conf import settings; "
+                             "print(json.dumps(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']))"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "MAP_TILE_URL": "https://tiles.example.com/{z}/{x}/{y}.png"})
+
+    assert '"tileUrl": ""' in default
+    assert '"tileUrl": "https://tiles.example.com/{z}/{x}/{y}.png"' in configured
+    assert json.loads(policy.stdout) == ["'self'", "data:", "https://tiles.example.com"]

@@ -5,8 +5,13 @@ from django.utils import timezone
 
 from carriers.services import carrier_set_health
 from controltower import events
+from controltower.payloads import (
+    carrier_payload,
+    order_payload,
+    vehicle_payload,
+    vehicle_snapshot,
+)
 from dispatch.services import ActorRef
-from controltower.payloads import carrier_payload, order_payload, vehicle_payload, vehicle_snapshot
 from tests.factories import CarrierFactory, OrderFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,6 @@ import httpx
 import pytest
 import websockets
 from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from dispatch.services.positions import positions_ingest

@@ -15,10 +15,15 @@ from django.utils import timezone
 
 from controltower.celery import app
 from controltower.models import DeadLetter
-from dispatch.models import CustomerMessage, Order
+from dispatch.models import CustomerMessage
 from dispatch.status import Role
 from tests.conftest import ROOT, child_env, process_log
-from tests.factories import HubFactory, OrderFactory, OrganizationFactory, UserFactory, VehicleFactory
+from tests.factories import (
+    OrderFactory,
+    OrganizationFactory,
+    UserFactory,
+    VehicleFactory,
+)
 
 
 def test_celery_runs_with_late_acks_reject_on_loss_prefetch_1_and_bounded_countdowns():
@@ -139,9 +144,9 @@ def test_a_notification_whose_worker_died_after_the_provider_accepted_it_is_neve
 
 @pytest.mark.django_db(transaction=True)
 def test_pings_update_etas_off_the_request_and_the_van_records_what_they_are_based_on(org, hub):
+    from dispatch.services import ActorRef
     from dispatch.services.assignments import assignment_to_vehicle
     from dispatch.services.positions import positions_ingest
-    from dispatch.services import ActorRef
 
     van = VehicleFactory(fleet__hub=hub, code="ETA1", position_at=timezone.now() - timedelta(hours=1))
     order = OrderFactory(hub=hub, lat=hub.lat + 0.05, lon=hub.lon)

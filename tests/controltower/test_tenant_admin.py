@@ -6,7 +6,13 @@ from django.test import Client
 
 from dispatch.models import ApiToken, Order, User
 from dispatch.status import Role
-from tests.factories import HubFactory, OrderFactory, OrganizationFactory, UserFactory, api_token
+from tests.factories import (
+    HubFactory,
+    OrderFactory,
+    OrganizationFactory,
+    UserFactory,
+    api_token,
+)
 
 pytestmark = pytest.mark.django_db
 

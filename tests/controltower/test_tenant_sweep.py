@@ -12,8 +12,16 @@ from rest_framework.test import APIClient
 from carriers.models import WebhookDelivery, WebhookSubscription
 from dispatch.models import Decision, Order, OrderException
 from dispatch.status import Role
-from tests.factories import (CarrierFactory, DriverFactory, HubFactory, OrderFactory, OrganizationFactory, UserFactory,
-                             VehicleFactory, api_token)
+from tests.factories import (
+    CarrierFactory,
+    DriverFactory,
+    HubFactory,
+    OrderFactory,
+    OrganizationFactory,
+    UserFactory,
+    VehicleFactory,
+    api_token,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +68,7 @@ def concrete(name: str, route: str, f: dict) -> str:
               "action": "approve"}
 
     def fill(match):
-        conv, param = match.group(1), match.group(2)
+        param = match.group(2)
         if param == "pk":
             return str(f["delivery"].id if "webhook" in (name or "") else f["decision"].id)
         return values.get(param, f"{MARK}1")

@@ -9,12 +9,16 @@ from django.utils import timezone
 
 from carriers.models import CapacitySlot, CarrierZone
 from carriers.services import booking_record_confirmed
-from dispatch.detectors import detect_all, detect_capacity_gaps, detect_silent_vehicles
+from dispatch.engine.decisions import decision_approve
+from dispatch.engine.detectors import (
+    detect_all,
+    detect_capacity_gaps,
+    detect_silent_vehicles,
+)
 from dispatch.errors import ValidationFailed
 from dispatch.models import Decision, Event, Order, OrderException, Policy
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
-from dispatch.services.decisions import decision_approve
 from dispatch.services.positions import positions_ingest
 from tests.dispatch.test_engine import SYSTEM, network, outage  # noqa: F401 (fixture)
 from tests.factories import CarrierFactory, OrderFactory, UserFactory, VehicleFactory
@@ -129,7 +133,7 @@ def test_a_capacity_gap_counts_only_the_orders_in_the_slots_zone(org, hub):
 def test_a_carrier_still_down_raises_its_outage_again_for_orders_still_waiting(network, org):
     exc = outage(network)
     decision = Decision.objects.get(exception=exc, state="proposed")
-    from dispatch.services.decisions import decision_reject
+    from dispatch.engine.decisions import decision_reject
     from dispatch.services.exceptions import exception_close
 
     decision_reject(decision_id=decision.id, version=decision.version, actor=SYSTEM)
@@ -145,7 +149,7 @@ def test_an_exception_seen_again_drops_orders_its_cause_no_longer_concerns(netwo
     exc = outage(network)
     first = network["orders"][0]
     Order.objects.filter(pk=first.pk).update(status="cancelled")
-    from dispatch.detectors import detect_carrier_outage
+    from dispatch.engine.detectors import detect_carrier_outage
 
     network["down"].refresh_from_db()
     detect_carrier_outage(carrier=network["down"])
@@ -227,3 +231,54 @@ def test_an_exception_of_another_organization_cannot_be_taken(network, other_org
     client.force_login(UserFactory(organization=other_org))
 
     assert client.post(f"/live/exceptions/{exc.id}/claim/").status_code == 404
+
+
+def test_an_applied_decision_is_undone_through_the_engine_while_its_orders_have_not_moved_on(network, org):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    user = UserFactory(organization=org)
+    client = Client()
+    client.force_login(user)
+    decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef.user(user))
+    feed = client.get("/live/activity/").content.decode()
+    assert f'hx-post="/live/decisions/{decision.id}/undo/"' in feed
+
+    undone = client.post(f"/live/decisions/{decision.id}/undo/")
+
+    assert undone.status_code == 200 and f"Decision {decision.id} undone: 5 orders back" in undone.content.decode()
+    assert Order.objects.filter(pk__in=[o.pk for o in network["orders"]], carrier=network["down"], status="booked").count() == 5
+    reverse = Decision.objects.get(reverses=decision)
+    assert reverse.state == "applied" and Event.objects.filter(kind="decision.undone", data__decision=decision.id).exists()
+    again = client.post(f"/live/decisions/{decision.id}/undo/")
+    assert again.status_code == 409 and "already undone" in again.content.decode()
+
+
+def test_a_decision_whose_orders_moved_on_cannot_be_undone(network, org):
+    from dispatch.services.orders import order_set_status
+
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    decision_approve(decision_id=decision.id, version=decision.version, actor=SYSTEM)
+    first = Order.objects.get(pk=network["orders"][0].pk)
+    if first.vehicle_id:
+        order_set_status(organization_id=org.id, order_id=first.id, status="picked_up", actor=SYSTEM)
+    else:
+        Order.objects.filter(pk=first.pk).update(status="picked_up")
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    refused = client.post(f"/live/decisions/{decision.id}/undo/")
+
+    assert refused.status_code == 409 and f"{first.external_ref} has moved on" in refused.content.decode()
+
+
+def test_the_activity_feed_shows_what_the_tower_did_by_itself(network, org):
+    Policy.objects.filter(organization=org).update(auto_apply=True, max_cost_increase=100_000, require_no_sla_worse=False)
+    outage(network)
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    feed = client.get("/live/activity/").content.decode()
+
+    assert "the tower (within policy)" in feed and "Applied decision" in feed
+    assert "Falls Over Ltd is down: 503s" in feed

@@ -9,18 +9,31 @@ from django.utils import timezone
 
 from carriers.models import CarrierBooking
 from carriers.services import booking_record_confirmed, carrier_set_health
-from dispatch.decisions import propose
-from dispatch.detectors import (
-    detect_capacity_gaps, detect_carrier_outage, detect_no_shows, detect_sla_risk, detect_vehicle_unavailable,
+from dispatch.engine.decisions import (
+    decision_approve,
+    decision_override,
+    decision_reject,
+)
+from dispatch.engine.detectors import (
+    detect_capacity_gaps,
+    detect_carrier_outage,
+    detect_no_shows,
+    detect_sla_risk,
 )
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Decision, Event, Order, OrderException, Policy
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
-from dispatch.services.decisions import decision_approve, decision_override, decision_reject
 from dispatch.services.fleet import vehicle_set_status
 from dispatch.services.orders import order_set_status
-from tests.factories import CarrierFactory, DriverFactory, OrderFactory, ShiftFactory, UserFactory, VehicleFactory
+from tests.factories import (
+    CarrierFactory,
+    DriverFactory,
+    OrderFactory,
+    ShiftFactory,
+    UserFactory,
+    VehicleFactory,
+)
 
 SYSTEM = ActorRef.system("tests")
 
@@ -298,7 +311,7 @@ def _hour_ahead():
 
 @pytest.mark.django_db(transaction=True)
 def test_demand_beyond_the_capacity_planned_for_a_hubs_window_is_a_spike(org, hub):
-    from dispatch.detectors import detect_demand_spikes
+    from dispatch.engine.detectors import detect_demand_spikes
 
     Policy.objects.create(organization=org, auto_apply=False, spike_factor=1.5, van_orders_per_hour=6)
     VehicleFactory(fleet__hub=hub), VehicleFactory(fleet__hub=hub)  # 2 vans x 6 an hour = 12 planned
@@ -314,7 +327,7 @@ def test_demand_beyond_the_capacity_planned_for_a_hubs_window_is_a_spike(org, hu
 @pytest.mark.django_db(transaction=True)
 def test_the_same_demand_is_no_spike_when_carriers_planned_capacity_for_that_window(org, hub):
     from carriers.models import CapacitySlot, CarrierZone
-    from dispatch.detectors import detect_demand_spikes
+    from dispatch.engine.detectors import detect_demand_spikes
 
     Policy.objects.create(organization=org, auto_apply=False, spike_factor=1.5, van_orders_per_hour=6)
     VehicleFactory(fleet__hub=hub), VehicleFactory(fleet__hub=hub)
@@ -333,7 +346,7 @@ def test_the_same_demand_is_no_spike_when_carriers_planned_capacity_for_that_win
 
 @pytest.mark.django_db(transaction=True)
 def test_a_network_re_plan_proposes_cheaper_homes_and_moves_nothing_without_a_gain(org, hub):
-    from dispatch.decisions import replan_network
+    from dispatch.engine.bridge import replan_network
 
     Policy.objects.create(organization=org, auto_apply=False)
     dear = CarrierFactory(organization=org, code="DEAR")

@@ -4,9 +4,16 @@ budget: no 5xx, every response as the schema declares it, every error in the dec
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 
-from tests.factories import CarrierFactory, HubFactory, OrganizationFactory, VehicleFactory, api_token
+from tests.factories import (
+    CarrierFactory,
+    HubFactory,
+    OrganizationFactory,
+    VehicleFactory,
+    api_token,
+)
 
 EXAMPLES_PER_OPERATION = 12
 

@@ -4,7 +4,13 @@ from the card, all of it or all but a few."""
 import pytest
 from django.utils import timezone
 
-from tests.factories import CarrierFactory, HubFactory, OrderFactory, UserFactory, VehicleFactory
+from tests.factories import (
+    CarrierFactory,
+    HubFactory,
+    OrderFactory,
+    UserFactory,
+    VehicleFactory,
+)
 
 from .conftest import login
 

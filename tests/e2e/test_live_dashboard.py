@@ -8,7 +8,14 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from tests.factories import CarrierFactory, HubFactory, OrderFactory, UserFactory, VehicleFactory, api_token
+from tests.factories import (
+    CarrierFactory,
+    HubFactory,
+    OrderFactory,
+    UserFactory,
+    VehicleFactory,
+    api_token,
+)
 
 from .conftest import login
 
@@ -69,11 +76,12 @@ def test_a_gap_in_sequence_numbers_makes_the_page_reload_state(daphne_server, br
 
 def test_readme_screenshot_of_a_busy_dashboard(daphne_server, browser):
     """Makes docs/dashboard.png, the README's picture, from a seeded city and a few simulated minutes."""
-    from dispatch.planning import plan_new_orders
+    from datetime import time as dtime
+
+    from dispatch.engine.placement import plan_new_orders
     from dispatch.simulation.city import CITIES
     from dispatch.simulation.seed import seed_city
     from dispatch.simulation.simulator import ApiClient, Simulator
-    from datetime import time as dtime
 
     result = seed_city(city=CITIES["chicago"], seed=3, vans_per_hub=5, orders=120, start=dtime(12, 0), speed=600,
                        password="pw-for-tests", slug="screenshot")

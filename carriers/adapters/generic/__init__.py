@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import Adapter, BookingResult, CarrierError, register
+from ..base import Adapter, BookingResult, CarrierError, register
 from . import mapping
 from .client import GenericClient
 

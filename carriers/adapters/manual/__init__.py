@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from dispatch.geo import road_km, travel_minutes
 
-from .. import Adapter, BookingResult, CarrierError, Quote, register
+from ..base import Adapter, BookingResult, CarrierError, Quote, register
 
 
 @register

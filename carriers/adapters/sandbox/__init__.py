@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import Adapter, BookingResult, CarrierError, Quote, register
+from ..base import Adapter, BookingResult, CarrierError, Quote, register
 from . import mapping
 from .client import SandboxClient
 

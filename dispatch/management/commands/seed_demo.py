@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dispatch.planning import plan_new_orders
+from dispatch.engine.placement import plan_new_orders
 from dispatch.simulation.city import CITIES
 from dispatch.simulation.seed import seed_city
 

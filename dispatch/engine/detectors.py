@@ -3,45 +3,27 @@ and calls exceptions.exception_raise; running one twice changes nothing new."""
 
 from __future__ import annotations
 
-import contextvars
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from django.db.models import Count
 from django.utils import timezone
 
 from carriers.models import CapacitySlot, Carrier
 from dispatch import clock
-from dispatch.models import Order, Policy, Shift, Vehicle, VehiclePosition
+from dispatch.models import Order, Shift, Vehicle, VehiclePosition
+from dispatch.selectors import one_policy_read, policy_for  # noqa: F401 (read through the selector)
 from dispatch.services.exceptions import exception_raise
-from dispatch.status import CarrierHealth, DutyStatus, ExceptionKind, OrderStatus, Risk, Severity
+from dispatch.status import (
+    CarrierHealth,
+    DutyStatus,
+    ExceptionKind,
+    OrderStatus,
+    Risk,
+    Severity,
+)
 
 WAITING_FOR_CARRIER = [OrderStatus.BOOKED]
 CARRIER_OPEN = [OrderStatus.BOOKED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
 VAN_OPEN = [OrderStatus.ASSIGNED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
-
-
-_policy_scope: contextvars.ContextVar[dict | None] = contextvars.ContextVar("policy_scope", default=None)
-
-
-@contextmanager
-def one_policy_read():
-    """Inside this block (one decision applied to many orders) the policy is read once per organization."""
-    token = _policy_scope.set({})
-    try:
-        yield
-    finally:
-        _policy_scope.reset(token)
-
-
-def policy_for(organization_id: int) -> Policy:
-    scope = _policy_scope.get()
-    if scope is not None and organization_id in scope:
-        return scope[organization_id]
-    policy = Policy.objects.get_or_create(organization_id=organization_id)[0]
-    if scope is not None:
-        scope[organization_id] = policy
-    return policy
 
 
 def _severity(n: int) -> str:

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from controltower import events
+from controltower import events, hooks
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Decision, Order, OrderException, Vehicle
-from dispatch.status import Actor, DecisionState, ExceptionState, OrderStatus, OverrideReason
-
-from . import ActorRef
-from .exceptions import exception_close, exception_keep_open_for, exception_mark_proposed
-from .log import event_record
+from dispatch.selectors import one_policy_read, policy_for
+from dispatch.services import ActorRef
+from dispatch.services.exceptions import (
+    exception_close,
+    exception_keep_open_for,
+    exception_mark_proposed,
+)
+from dispatch.services.log import event_record
+from dispatch.status import (
+    Actor,
+    DecisionState,
+    ExceptionState,
+    OrderStatus,
+    OverrideReason,
+)
 
 
 def decision_payload(d: Decision) -> dict:
@@ -22,8 +32,6 @@ def decision_payload(d: Decision) -> dict:
 
 def decision_create(*, exception: OrderException, moves: list[dict], cost_delta: float, sla_improved: int,
                     sla_worsened: int) -> Decision:
-    from dispatch.detectors import policy_for
-
     with transaction.atomic():
         exc = OrderException.objects.select_for_update().get(pk=exception.pk)
         Decision.objects.filter(exception=exc, state=DecisionState.PROPOSED).update(state=DecisionState.SUPERSEDED)
@@ -77,9 +85,7 @@ def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", rea
                                             "moves": [m["order"] for m in decision.moves if m.get("applied")]})
     events.publish(decision.organization_id, "decision.changed", decision_payload(decision))
     if state in (DecisionState.APPLIED, DecisionState.PARTIALLY_APPLIED):
-        from carriers.outbound import emit
-
-        emit(organization_id=decision.organization_id, event_type="decision.applied",
+        hooks.emit("integrator.event", organization_id=decision.organization_id, event_type="decision.applied",
              data={"decision": decision.id, "exception": exc.id, "by": actor.name,
                    "moves": [{"order": m["order"], "to": m["to"]} for m in decision.moves if m.get("applied")]})
 
@@ -98,8 +104,6 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
         raise ValidationFailed("Not part of this decision", errors={"orders": [f"{r} is not in this decision" for r in sorted(unknown)]})
     by_ref = {o.external_ref: o for o in locked}
     moves = []
-    from dispatch.detectors import one_policy_read
-
     with one_policy_read():
         for move in decision.moves:
             if move["order"] in chosen:
@@ -198,3 +202,69 @@ def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) 
         assignment_release(order=order, actor=actor, reason=reason)
         if order.status in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
             order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason=f"{reason}: left unserved for now")
+
+
+UNDO_STATES = (OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED)
+
+
+def _holder_of(order: Order) -> dict | None:
+    if order.vehicle_id:
+        return {"kind": "van", "code": order.vehicle.code}
+    if order.carrier_id:
+        return {"kind": "carrier", "code": order.carrier.code}
+    return None
+
+
+def decision_undo_blockers(decision: Decision) -> list[str]:
+    """Why an applied decision can no longer be undone (empty when it can): orders that moved on."""
+    if decision.state not in (DecisionState.APPLIED, DecisionState.PARTIALLY_APPLIED):
+        return [f"it is {decision.get_state_display().lower()}"]
+    if Decision.objects.filter(reverses=decision).exists():
+        return ["it was already undone"]
+    applied = [m for m in decision.moves if m.get("applied")]
+    orders = {o.external_ref: o for o in Order.objects.filter(organization_id=decision.organization_id,
+                                                             external_ref__in=[m["order"] for m in applied])
+              .select_related("vehicle", "carrier")}
+    blockers = []
+    for m in applied:
+        order = orders.get(m["order"])
+        if order is None or order.status not in UNDO_STATES or _holder_of(order) != {"kind": m["to"]["kind"], "code": m["to"].get("code")}:
+            blockers.append(f"{m['order']} has moved on")
+    return blockers if applied else ["nothing was applied"]
+
+
+@transaction.atomic
+def decision_undo(*, decision_id: int, organization_id: int, actor: ActorRef) -> Decision:
+    """Put the orders of an applied decision back where they were, through the same engine: a
+    reverse decision, applied at once and logged. Refused (409) once any of its orders moved on."""
+    decision = Decision.objects.select_for_update().get(pk=decision_id, organization_id=organization_id)
+    blockers = decision_undo_blockers(decision)
+    if blockers:
+        raise Conflict(f"Decision {decision.id} cannot be undone: {'; '.join(blockers[:5])}.", current=decision.state)
+    moves = []
+    for m in decision.moves:
+        if not m.get("applied"):
+            continue
+        back = m.get("from") or {"kind": "unserved", "code": ""}
+        moves.append({"order": m["order"], "from": m["to"], "to": {"kind": back["kind"], "code": back.get("code", "")},
+                      "cost_delta": -float(m.get("cost_delta") or 0.0), "sla_before": m.get("sla_after"),
+                      "sla_after": m.get("sla_before"), "alternatives": [], "route": None})
+    reverse = Decision.objects.create(
+        organization_id=decision.organization_id, exception=decision.exception, moves=moves, reverses=decision,
+        cost_delta=-decision.cost_delta, sla_improved=decision.sla_worsened, sla_worsened=decision.sla_improved,
+        proposed_by=actor.name, summary=f"Undo of decision {decision.id}: {len(moves)} orders back where they were",
+    )
+    event_record(organization_id=decision.organization_id, kind="decision.undone", actor=actor,
+                 carrier=decision.exception.carrier, vehicle=decision.exception.vehicle,
+                 data={"decision": decision.id, "reverse": reverse.id, "orders": [m["order"] for m in moves]})
+    with one_policy_read():
+        applied = []
+        locked = {o.external_ref: o for o in Order.objects.select_for_update(of=("self",))
+                  .filter(organization_id=decision.organization_id, external_ref__in=[m["order"] for m in moves])
+                  .select_related("hub", "vehicle", "carrier").order_by("id")}
+        for m in moves:
+            applied.append(_apply_or_record(order=locked[m["order"]], move=m, actor=actor, decision_id=reverse.id))
+    reverse.moves = applied
+    _finish(reverse, DecisionState.APPLIED if all(m.get("applied") for m in applied) else DecisionState.PARTIALLY_APPLIED,
+            actor, note=f"undo of decision {decision.id}")
+    return reverse

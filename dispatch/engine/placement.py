@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Count, Q
 
-from carriers.models import Carrier
 from carriers.adapters import CarrierError
 from carriers.booking import book_order
+from carriers.models import Carrier
 from dispatch import clock
 from dispatch.geo import haversine_km, road_km, travel_minutes
 from dispatch.models import Order, Stop, Vehicle

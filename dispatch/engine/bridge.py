@@ -16,9 +16,9 @@ from carriers.models import Carrier
 from dispatch import clock
 from dispatch.models import Decision, Order, OrderException, Shift, Stop, Vehicle
 from dispatch.planner import model as pm
-from dispatch.planner.carriers import carrier_can_take
-from dispatch.planner.evaluate import carrier_order_cost, simulate_route
+from dispatch.planner.evaluate import simulate_route
 from dispatch.planner.greedy import _insertions
+from dispatch.planner.pricing import carrier_can_take, carrier_order_cost
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, StopKind
 
 PENALTIES = {  # by service level: (late fixed, late per minute, unserved)
@@ -218,7 +218,7 @@ def propose(*, exception: OrderException) -> Decision | None:
     rank = {"on_time": 0, "at_risk": 1, "late": 2}
     worse = sum(1 for m in moves if rank.get(m["sla_after"], 2) > rank.get(m["sla_before"], 0))
     better = sum(1 for m in moves if rank.get(m["sla_after"], 2) < rank.get(m["sla_before"], 0))
-    from dispatch.services.decisions import decision_create
+    from dispatch.engine.decisions import decision_create
 
     return decision_create(exception=exception, moves=moves, cost_delta=round(total, 2), sla_improved=better, sla_worsened=worse)
 
@@ -289,6 +289,6 @@ def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decisio
         title=f"Re-plan saves {saving:.2f}: {len(moves)} orders move", severity=Severity.LOW,
         cause="The planner found a cheaper plan for the network from the current one", order_ids=changed_ids, propose=False,
     )
-    from dispatch.services.decisions import decision_create
+    from dispatch.engine.decisions import decision_create
 
     return decision_create(exception=exc, moves=moves, cost_delta=-saving, sla_improved=0, sla_worsened=0)

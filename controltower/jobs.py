@@ -1,0 +1,41 @@
+"""Ask for work after commit, by the task's name. A lower layer (the domain core, the carrier
+integration) needs work done that a higher layer owns (the engine's proposal, the edge's tasks);
+it names the task instead of importing it, so dependencies keep going one way. A failure to send
+(broker down) is logged, never raised into the caller: the outbox sweep sends it again."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+# Never a countdown past the broker's visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS).
+MAX_COUNTDOWN_S = 300
+
+
+def task(name: str):
+    """The registered task called `name` ("dispatch.tasks.propose_decision"); its module is loaded
+    on first use (a web process has not imported every tasks module)."""
+    from celery import current_app
+
+    if name not in current_app.tasks:
+        importlib.import_module(name.rpartition(".")[0])
+    return current_app.tasks[name]
+
+
+def enqueue(name: str, *args, countdown: int = 0) -> None:
+    """Run the task called `name` with `args` once the current transaction commits."""
+
+    def send():
+        try:
+            if countdown:
+                task(name).apply_async(args, countdown=min(countdown, MAX_COUNTDOWN_S))
+            else:
+                task(name).delay(*args)
+        except Exception as exc:
+            log.warning("Could not run %s%s now (%s: %s); the outbox sweep will retry", name, args, type(exc).__name__, exc)
+
+    transaction.on_commit(send)
