@@ -162,6 +162,7 @@ class Order(models.Model):
     weight_kg = models.FloatField(validators=[MinValueValidator(0)])
     volume_m3 = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     requires = models.JSONField(default=list, blank=True)
+    instructions = models.CharField(max_length=500, blank=True, help_text="The customer's delivery instructions")
     service_min = models.FloatField(default=4.0)
     customer_name = models.CharField(max_length=200)
     customer_email = models.EmailField(blank=True)

@@ -208,3 +208,4 @@ class MessageKind(ChoiceSet):
     DELAYED = "delayed", "Delayed"
     FAILED = "failed", "Delivery failed"
     DELIVERED = "delivered", "Delivered"
+    UPDATED = "updated", "Change confirmed"

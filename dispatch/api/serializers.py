@@ -66,6 +66,41 @@ class OrderCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class OrderUpdateSerializer(serializers.Serializer):
+    """A change to an order not yet picked up; send only what changes. `version` (from the order you
+    read) makes a concurrent change a 409 instead of a silent overwrite."""
+
+    version = serializers.IntegerField(min_value=1, required=False)
+    address = serializers.CharField(max_length=300, required=False)
+    lat = Latitude(required=False)
+    lon = Longitude(required=False)
+    window_start = AwareDateTimeField(required=False)
+    window_end = AwareDateTimeField(required=False)
+    sla_deadline = AwareDateTimeField(required=False)
+    weight_kg = FiniteFloatField(min_value=0, max_value=5000, required=False)
+    volume_m3 = FiniteFloatField(min_value=0, max_value=100, required=False)
+    requires = serializers.ListField(child=serializers.ChoiceField(choices=SKILLS), required=False, max_length=4)
+    service_min = FiniteFloatField(min_value=0, max_value=240, required=False)
+    instructions = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    customer = CustomerSerializer(required=False)
+
+    def validate(self, attrs):
+        if ("lat" in attrs) != ("lon" in attrs):
+            raise serializers.ValidationError({"lat": ["Send lat and lon together."]})
+        if attrs.get("lat") == 0 and attrs.get("lon") == 0:
+            raise serializers.ValidationError({"lat": ["(0, 0) is not an address; geocode it first."]})
+        if "window_start" in attrs and attrs["window_start"] > clock.now() + MAX_WINDOW_AHEAD:
+            raise serializers.ValidationError({"window_start": ["The window starts more than a year from now; check the date."]})
+        customer = attrs.pop("customer", None)
+        if customer is not None:
+            attrs["customer_name"] = customer["name"]
+            if "email" in customer:
+                attrs["customer_email"] = customer["email"]
+            if "phone" in customer:
+                attrs["customer_phone"] = customer["phone"]
+        return attrs
+
+
 class OrderBatchSerializer(serializers.Serializer):
     orders = serializers.ListField(child=OrderCreateSerializer(), min_length=1, max_length=settings.API_MAX_BATCH)
 
@@ -82,7 +117,7 @@ class OrderSerializer(serializers.ModelSerializer):
         fields = [
             "external_ref", "status", "risk", "hub", "address", "lat", "lon", "window_start", "window_end",
             "sla_deadline", "service_level", "weight_kg", "volume_m3", "requires", "service_min", "customer",
-            "eta", "vehicle", "carrier", "failure_reason", "delivered_at", "version", "tracking_url",
+            "instructions", "eta", "vehicle", "carrier", "failure_reason", "delivered_at", "version", "tracking_url",
             "created_at", "updated_at",
         ]
 

@@ -18,10 +18,10 @@ from dispatch.engine.decisions import (
     decision_override,
     decision_reject,
 )
-from dispatch.errors import ValidationFailed
+from dispatch.errors import Conflict, ValidationFailed
 from dispatch.services import ActorRef
 from dispatch.services.fleet import driver_set_status, vehicle_set_status
-from dispatch.services.orders import order_cancel, order_set_status, orders_create
+from dispatch.services.orders import BEFORE_PICKUP, order_cancel, order_set_status, order_update, orders_create
 from dispatch.services.positions import positions_ingest
 from dispatch.status import Actor
 
@@ -88,6 +88,28 @@ class OrderDetail(APIView):
     @extend_schema(responses=s.OrderSerializer)
     def get(self, request, ref):
         return Response(s.OrderSerializer(selectors.order_get(organization_id=organization_id_of(request), ref=ref)).data)
+
+    @extend_schema(request=s.OrderUpdateSerializer, responses=s.OrderSerializer)
+    def patch(self, request, ref):
+        """Change an order not yet picked up (window, address, contents, instructions, contact): it is
+        placed again by the engine and the customer is told once. After pickup: 409."""
+        org = organization_id_of(request)
+        data = valid(s.OrderUpdateSerializer, request.data)
+        version = data.pop("version", None)
+        order = selectors.order_get(organization_id=org, ref=ref)
+        order = order_update(organization_id=org, order_id=order.id, changes=data, actor=actor_of(request), version=version)
+        return Response(s.OrderSerializer(order).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, ref):
+        """Withdraw an order before pickup: it is cancelled (its record kept). After pickup: 409."""
+        org = organization_id_of(request)
+        order = selectors.order_get(organization_id=org, ref=ref)
+        if order.status not in BEFORE_PICKUP:
+            raise Conflict(f"Order {ref} is {order.get_status_display().lower()}: it can only be deleted before pickup.",
+                           current=order.status)
+        order_cancel(organization_id=org, order_id=order.id, actor=actor_of(request), reason="deleted by the integrator")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class OrderCancel(APIView):

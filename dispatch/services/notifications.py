@@ -30,6 +30,8 @@ DEFAULTS = {
     MessageKind.FAILED: ("We missed you: {{ ref }}",
                          "Hello {{ name }},\n\nwe could not deliver {{ ref }} ({{ reason }}). We will try again and tell you when; you can also reply to this message to choose another time.\nTrack it: {{ tracking_url }}\n"),
     MessageKind.DELIVERED: ("Delivered: {{ ref }}", "Hello {{ name }},\n\nyour order {{ ref }} was delivered at {{ delivered }}. Thank you!\n"),
+    MessageKind.UPDATED: ("Change confirmed: {{ ref }}",
+                          "Hello {{ name }},\n\nwe have your change to {{ ref }}: delivery between {{ window }}.{% if instructions %} Instructions: {{ instructions }}.{% endif %} We will tell you when it is on its way.\nTrack it: {{ tracking_url }}\n"),
 }
 
 STATUS_MESSAGES = {"booked": MessageKind.BOOKED, "assigned": MessageKind.BOOKED, "out_for_delivery": MessageKind.OUT_FOR_DELIVERY,
@@ -50,6 +52,7 @@ def _render(order: Order, kind: str) -> tuple[str, str]:
         "window": f"{_hm(order.window_start)} and {_hm(order.window_end)}", "eta": _hm(order.eta),
         "delivered": _hm(order.delivered_at), "reason": order.get_failure_reason_display().lower() if order.failure_reason else "",
         "tracking_url": f"{settings.PUBLIC_BASE_URL}/track/{order.tracking_token}/",
+        "instructions": order.instructions,
     }, autoescape=False)
     return Template(subject).render(ctx).strip(), Template(body).render(ctx)
 

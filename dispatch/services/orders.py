@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
 from controltower import events, jobs
 from controltower.payloads import order_payload
 from dispatch import clock
-from dispatch.errors import InvalidTransition, ValidationFailed
+from dispatch.errors import Conflict, InvalidTransition, ValidationFailed
 from dispatch.models import Hub, Order, Organization
-from dispatch.status import OrderStatus, StopKind
+from dispatch.status import MessageKind, OrderStatus, StopKind
 
 from . import ActorRef
 from .lifecycle import order_transition
 from .log import event_record
+from .notifications import notify
 
 ORDER_FIELDS = (
     "external_ref", "address", "lat", "lon", "window_start", "window_end", "sla_deadline", "service_level",
@@ -84,4 +85,66 @@ def order_cancel(*, organization_id: int, order_id: int, actor: ActorRef, reason
     from .assignments import assignment_release
 
     assignment_release(order=order, actor=actor, reason="order cancelled")
+    return order
+
+
+BEFORE_PICKUP = (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED)
+CHANGEABLE = ("address", "lat", "lon", "window_start", "window_end", "sla_deadline", "weight_kg", "volume_m3", "requires",
+              "service_min", "instructions", "customer_name", "customer_email", "customer_phone")
+REPLAN_ON = {"address", "lat", "lon", "window_start", "window_end", "sla_deadline", "weight_kg", "volume_m3", "requires", "service_min"}
+MAX_WINDOW = timedelta(days=14)
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@transaction.atomic
+def order_update(*, organization_id: int, order_id: int, changes: dict, actor: ActorRef, version: int | None = None) -> Order:
+    """Change an order not yet picked up (address, window, contents, instructions, contact). The change
+    is validated against the whole order, logged with a field-level diff, and when it touches where,
+    when or what, the order is taken off its van or carrier and placed again by the engine. The
+    customer gets one confirmation. A stale version is a 409: one writer wins."""
+    order = _lock(order_id)
+    if order.organization_id != organization_id:
+        raise Order.DoesNotExist
+    if version is not None and version != order.version:
+        raise Conflict(f"Order {order.external_ref} changed since you read it (you sent version {version}, it is at "
+                       f"version {order.version}); read it again and resend your change.", current=order.version)
+    if order.status not in BEFORE_PICKUP:
+        raise Conflict(f"Order {order.external_ref} is {OrderStatus(order.status).label.lower()}: it can only be changed "
+                       "before it is picked up.", current=order.status)
+    diff = {}
+    for field in CHANGEABLE:
+        if field in changes and getattr(order, field) != changes[field]:
+            diff[field] = [_plain(getattr(order, field)), _plain(changes[field])]
+            setattr(order, field, changes[field])
+    if not diff:
+        return order
+    if "window_end" in diff and "sla_deadline" not in changes and order.sla_deadline == datetime.fromisoformat(diff["window_end"][0]):
+        order.sla_deadline = order.window_end  # the deadline followed the window; it still does
+    errors = {}
+    if order.window_end <= order.window_start:
+        errors["window_end"] = ["The window must end after it starts."]
+    elif order.window_end - order.window_start > MAX_WINDOW:
+        errors["window_end"] = [f"A delivery window is at most {MAX_WINDOW.days} days long."]
+    if order.window_end < clock.now():
+        errors.setdefault("window_end", []).append("The new window is already over.")
+    if order.sla_deadline < order.window_start:
+        errors["sla_deadline"] = ["The SLA deadline cannot be before the window starts."]
+    if errors:
+        raise ValidationFailed("The change does not fit the order; nothing was changed", errors=errors)
+    order.version += 1
+    order.save()
+    event_record(organization_id=organization_id, kind="order.updated", actor=actor, order=order, data={"changes": diff})
+    replan = bool(REPLAN_ON & diff.keys())
+    if replan and order.status in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
+        from .assignments import assignment_release
+
+        assignment_release(order=order, actor=actor, reason="changed after checkout")
+        order = order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason="changed after checkout: to be placed again")
+    events.publish(organization_id, "order.changed", order_payload(order))
+    if replan:
+        jobs.enqueue("dispatch.tasks.plan_new_orders", organization_id)
+    notify(order=order, kind=MessageKind.UPDATED, key=f"updated:{order.version}")
     return order
