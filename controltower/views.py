@@ -202,6 +202,28 @@ def dead_letters_page(request):
     return render(request, "controltower/dead_letters.html", {"letters": letters, "message": message})
 
 
+@login_required
+@require_GET
+def carrier_page(request, code: str):
+    """One carrier: health over time with reasons, open bookings, capacity per zone and window
+    against what is booked, recent failures."""
+    story = selectors.carrier_story(organization_id=_org(request), code=code)
+    return render(request, "controltower/carrier.html", {**story, "health_colour": CarrierHealth.colour(story["carrier"].health)})
+
+
+@login_required
+@require_GET
+def vehicle_page(request, code: str):
+    """One van: its route in stop order with planned and live ETAs, driver and shift, load against
+    capacity, last ping age. `?format=json` gives the path for the live map to draw."""
+    story = selectors.vehicle_story(organization_id=_org(request), code=code)
+    if request.GET.get("format") == "json":
+        return JsonResponse({"code": story["vehicle"].code, "path": story["path"],
+                             "stops": [{"order": s.order.external_ref, "kind": s.kind, "eta": s.eta.isoformat() if s.eta else None}
+                                       for s in story["stops"] if s.completed_at is None]})
+    return render(request, "controltower/vehicle.html", story)
+
+
 class LogoutView(auth_views.LogoutView):
     """Logging out also closes the live connections that this login opened."""
 

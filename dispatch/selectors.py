@@ -10,6 +10,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from carriers.models import Carrier
+from dispatch import clock
 from dispatch.models import Driver, Hub, Order, Stop, Vehicle
 from dispatch.status import OPEN_ORDER_STATUSES, OrderStatus, Risk
 
@@ -357,4 +358,48 @@ def tracking_view(*, token: str) -> dict:
         "stops_before": stops_before, "near": stops_before is not None and stops_before <= 3,
         "carrier_name": order.carrier.name if order.carrier_id else None,
         "moved_by_decision": moved_by_decision,
+    }
+
+
+def carrier_story(*, organization_id: int, code: str) -> dict:
+    """One carrier as a dispatcher needs it: health over time with reasons, open bookings, reported
+    capacity per zone and window against what is booked there, recent failed calls and deliveries."""
+    from carriers.models import CapacitySlot, CarrierBooking, CarrierCall
+    from dispatch.models import Event
+
+    carrier = get_object_or_404(Carrier, organization_id=organization_id, code=code)
+    now = clock.now()
+    slots = []
+    for slot in CapacitySlot.objects.filter(carrier=carrier, window_end__gt=now).select_related("zone").order_by("window_start"):
+        booked = len(slot_bookings(slot=slot, statuses=[OrderStatus.BOOKED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]))
+        slots.append({"slot": slot, "booked": booked, "left": slot.capacity - booked})
+    return {
+        "carrier": carrier,
+        "health": list(Event.objects.filter(carrier=carrier, kind="carrier.health").order_by("-created_at")[:30]),
+        "bookings": list(CarrierBooking.objects.filter(carrier=carrier, status__in=["requested", "confirmed"])
+                         .select_related("order").order_by("order__window_end")[:300]),
+        "slots": slots,
+        "failed_calls": list(CarrierCall.objects.filter(carrier=carrier, ok=False).order_by("-at")[:20]),
+        "failed_deliveries": list(Order.objects.filter(carrier=carrier, status=OrderStatus.FAILED).order_by("-updated_at")[:20]),
+    }
+
+
+def vehicle_story(*, organization_id: int, code: str) -> dict:
+    """One van: its route in stop order with planned and live ETAs, driver and shift, load against
+    capacity, and how old its last ping is."""
+    from dispatch.models import Shift
+
+    vehicle = get_object_or_404(Vehicle.objects.select_related("fleet__hub"), organization_id=organization_id, code=code)
+    now = clock.now()
+    stops = list(Stop.objects.filter(route__vehicle=vehicle, route__active=True)
+                 .select_related("order").order_by("route_id", "sequence"))
+    on_board = [s.order for s in stops if s.kind == "delivery" and s.completed_at is None]
+    shift = (Shift.objects.filter(vehicle=vehicle, starts_at__lte=now, ends_at__gt=now).select_related("driver").first()
+             or Shift.objects.filter(vehicle=vehicle, ends_at__gt=now).select_related("driver").order_by("starts_at").first())
+    load_kg = sum(o.weight_kg for o in on_board)
+    return {
+        "vehicle": vehicle, "stops": stops, "shift": shift,
+        "load_kg": load_kg, "load_share": load_kg / vehicle.capacity_kg if vehicle.capacity_kg else None,
+        "ping_age_min": int((now - vehicle.position_at).total_seconds() // 60) if vehicle.position_at else None,
+        "path": [[vehicle.lat, vehicle.lon]] + [[s.lat, s.lon] for s in stops if s.completed_at is None] if vehicle.lat is not None else [],
     }

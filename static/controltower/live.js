@@ -31,12 +31,29 @@
     if (!m) {
       m = L.marker([v.lat, v.lon], { icon: vanIcon(v), zIndexOffset: 1000, keyboard: false }).addTo(layers.vehicles);
       ct.vehicles[v.code] = m;
+      m.on("click", function () { showRoute(v.code); });
     } else {
       m.setLatLng([v.lat, v.lon]);
       if (m.options._status !== v.status) m.setIcon(vanIcon(v));
     }
     m.options._status = v.status;
     m.bindTooltip(v.code + (v.speed_kmh != null ? " · " + Math.round(v.speed_kmh) + " km/h" : ""));
+  }
+
+  // A van's route, drawn in stop order, with a link to its page (driver, load, ETAs).
+  let routeLine = null;
+  function showRoute(code) {
+    fetch("/vehicles/" + encodeURIComponent(code) + "/?format=json", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (route) {
+        if (!route) return;
+        if (routeLine) map.removeLayer(routeLine);
+        routeLine = L.polyline(route.path, { color: "#38bdf8", weight: 3, dashArray: "6 4" }).addTo(map);
+        const box = document.createElement("span"), link = document.createElement("a");
+        link.href = "/vehicles/" + encodeURIComponent(code) + "/"; link.textContent = "Van " + code;
+        box.appendChild(link); box.appendChild(document.createTextNode(": " + route.stops.length + " stops left"));
+        ct.vehicles[code].bindPopup(box).openPopup();
+      });
   }
 
   function upsertOrder(o) {

@@ -282,3 +282,39 @@ def test_the_activity_feed_shows_what_the_tower_did_by_itself(network, org):
 
     assert "the tower (within policy)" in feed and "Applied decision" in feed
     assert "Falls Over Ltd is down: 503s" in feed
+
+
+def test_a_carrier_page_shows_health_bookings_capacity_and_failures(network, org):
+    outage(network)
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    page = client.get("/carriers/DOWN/").content.decode()
+
+    assert "Falls Over Ltd" in page and "up → down" in page and "503s" in page
+    assert "Capacity per zone and window" in page and "metro" in page
+
+
+def test_a_van_page_lists_its_route_in_stop_order_with_load_and_ping_age(org, hub):
+    van = VehicleFactory(fleet__hub=hub, code="ROUTE1", capacity_kg=500, position_at=timezone.now() - timedelta(minutes=7))
+    orders = [OrderFactory(hub=hub, lat=hub.lat + 0.01 * i, lon=hub.lon, weight_kg=10) for i in range(1, 4)]
+    for o in orders:
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    page = client.get("/vehicles/ROUTE1/").content.decode()
+    path = client.get("/vehicles/ROUTE1/", {"format": "json"}).json()
+
+    assert page.index(orders[0].external_ref) < page.index(orders[2].external_ref)
+    assert "30.0 of 500 kg" in page and "7 min ago" in page
+    assert [s["order"] for s in path["stops"] if s["kind"] == "delivery"] == [o.external_ref for o in orders]
+    assert len(path["path"]) == 1 + len(path["stops"])
+
+
+def test_another_organizations_carrier_and_van_pages_are_404(network, other_org):
+    client = Client()
+    client.force_login(UserFactory(organization=other_org))
+
+    assert client.get("/carriers/DOWN/").status_code == 404
+    assert client.get("/vehicles/VAN1/").status_code == 404
