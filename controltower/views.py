@@ -23,12 +23,15 @@ from dispatch.permissions import can_decide, refusal
 from dispatch.services import ActorRef
 from dispatch.status import (
     CarrierHealth,
+    DismissReason,
     DutyStatus,
+    ExceptionKind,
     OrderStatus,
     OverrideReason,
     Risk,
     Role,
     ServiceLevel,
+    Severity,
 )
 
 from . import events
@@ -63,6 +66,8 @@ def dashboard(request):
         "hubs": selectors.hubs_for(organization_id=org),
         "carriers": selectors.carriers_with_load(organization_id=org),
         "risks": Risk.presentation(),
+        "exception_kinds": ExceptionKind.choices,
+        "severities": Severity.choices,
     }
     return render(request, "controltower/dashboard.html", context)
 
@@ -251,11 +256,17 @@ def tracking_page(request, token: str):
 @login_required
 def exceptions_partial(request, message: str = "", status: int = 200):
     org = _org(request)
-    items = selectors.exception_queue(organization_id=org)
+    params = request.GET if request.method == "GET" else request.POST
+    kind = params.get("kind") if params.get("kind") in ExceptionKind.values else None
+    severity = params.get("severity") if params.get("severity") in Severity.values else None
+    items = selectors.exception_queue(organization_id=org, kind=kind, severity=severity, hub=(params.get("hub") or None),
+                                      holder=(params.get("holder") or None), user_id=request.user.id,
+                                      snoozed=params.get("snoozed") == "1")
     colleagues = list(selectors.colleagues(organization_id=org).exclude(pk=request.user.pk).values_list("username", flat=True))
     return render(request, "controltower/partials/exceptions.html",
                   {"items": items, "message": message, "error": status >= 400, "reasons": OverrideReason.choices,
-                   "can_decide": can_decide(request.user), "colleagues": colleagues}, status=status)
+                   "dismiss_reasons": DismissReason.choices, "can_decide": can_decide(request.user), "colleagues": colleagues},
+                  status=status)
 
 
 @login_required
@@ -304,8 +315,10 @@ def exception_hold(request, pk: int, action: str):
     org = _org(request)
     if not can_decide(request.user):
         return exceptions_partial(request, message=refusal(request.user), status=403)
-    if action not in ("claim", "release", "hand"):
+    if action not in ("claim", "release", "hand", "dismiss", "snooze"):
         raise Http404("No such action.")
+    if action in ("dismiss", "snooze"):
+        return _exception_set_aside(request, org, pk, action)
     to_user = None
     if action == "hand":
         to_user = User.objects.filter(organization_id=org, username=request.POST.get("to", "")).first()
@@ -319,6 +332,31 @@ def exception_hold(request, pk: int, action: str):
         raise Http404("No such exception in your organization.") from None
     message = {"claim": f"You are handling “{exc.title}”.", "release": f"Released “{exc.title}” for anyone to take.",
                "hand": f"Handed “{exc.title}” to {to_user.get_username() if to_user else ''}."}[action]
+    return exceptions_partial(request, message=message)
+
+
+def _exception_set_aside(request, org: int, pk: int, action: str):
+    from dispatch.services.exceptions import exception_dismiss, exception_snooze
+
+    actor = ActorRef.user(request.user)
+    reason = request.POST.get("reason_code", "")
+    try:
+        if action == "dismiss":
+            exc = exception_dismiss(exception_id=pk, organization_id=org, actor=actor, reason_code=reason,
+                                    note=request.POST.get("note", "")[:200])
+            message = f"Dismissed “{exc.title}” ({DismissReason(reason).label.lower()})."
+        else:
+            minutes = int(request.POST.get("minutes") or 30)
+            exc = exception_snooze(exception_id=pk, organization_id=org, actor=actor, minutes=minutes, reason_code=reason)
+            message = f"Snoozed “{exc.title}” for {minutes} min; it comes back by itself."
+    except DomainError as exc_error:
+        reasons = [r for field in (getattr(exc_error, "errors", None) or {}).values() for r in field]
+        return exceptions_partial(request, message=" ".join([exc_error.message + ":", *reasons]) if reasons else exc_error.message,
+                                  status=exc_error.http_status)
+    except ObjectDoesNotExist:
+        raise Http404("No such exception in your organization.") from None
+    except ValueError:
+        return exceptions_partial(request, message="Snooze for a number of minutes.", status=400)
     return exceptions_partial(request, message=message)
 
 

@@ -330,6 +330,9 @@ class Policy(models.Model):
     spike_factor = models.FloatField(default=1.5, help_text="Orders per zone and window above this times plan is a spike")
     vehicle_silence_min = models.PositiveIntegerField(
         default=10, help_text="A van with open stops and no ping for this long may have broken down")
+    response_sla_min = models.JSONField(
+        default=dict, blank=True,
+        help_text="Minutes to resolve an exception per severity before it escalates, e.g. {\"critical\": 5}")
     van_orders_per_hour = models.FloatField(
         default=6.0, help_text="Deliveries one van is planned to make per hour (the own fleet's planned capacity)")
 
@@ -351,6 +354,8 @@ class OrderException(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     seen_count = models.PositiveIntegerField(default=1)
+    escalated_at = models.DateTimeField(null=True, blank=True, help_text="When it passed its response SLA unresolved")
+    snoozed_until = models.DateTimeField(null=True, blank=True)
     holder = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="held_exceptions",
                                help_text="The dispatcher handling it")
     held_since = models.DateTimeField(null=True, blank=True)

@@ -155,13 +155,33 @@ def decision_current(exception):
     return exception.decisions.filter(state=DecisionState.PROPOSED).order_by("-id").first()
 
 
-def exception_queue(*, organization_id: int) -> list[dict]:
-    """The dispatcher's queue: live exceptions with their current proposal and presentation. A
-    proposal's moves are all there, grouped by where they go (largest group first)."""
+def exception_queue(*, organization_id: int, kind: str | None = None, severity: str | None = None, hub: str | None = None,
+                    holder: str | None = None, user_id: int | None = None, snoozed: bool = False) -> list[dict]:
+    """The dispatcher's queue: live exceptions, most urgent first, with their current proposal and
+    presentation, filtered by kind, severity, hub and holder ("me", "nobody" or a username);
+    snoozed ones only when asked. A proposal's moves are all there, grouped by where they go."""
     from dispatch.status import ExceptionKind, Severity
 
+    qs = exceptions_live(organization_id=organization_id).select_related("holder")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if severity:
+        qs = qs.filter(severity=severity)
+    if hub:
+        qs = qs.filter(Q(orders__hub__code=hub) | Q(vehicle__fleet__hub__code=hub)).distinct()
+    if holder == "me":
+        qs = qs.filter(holder_id=user_id)
+    elif holder == "nobody":
+        qs = qs.filter(holder__isnull=True)
+    elif holder:
+        qs = qs.filter(holder__username=holder)
+    now = clock.now()
+    if snoozed:
+        qs = qs.filter(snoozed_until__gt=now)
+    else:
+        qs = qs.filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
     items = []
-    for exc in exceptions_live(organization_id=organization_id).select_related("holder"):
+    for exc in qs:
         decision = decision_current(exc)
         items.append({
             "exception": exc, "decision": decision,

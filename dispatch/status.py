@@ -178,6 +178,17 @@ class ExceptionState(ChoiceSet):
 
 
 LIVE_EXCEPTION_STATES = (ExceptionState.OPEN, ExceptionState.PROPOSED)
+# How long a live exception may wait for a person, by severity, before it escalates (an
+# organization's policy may set its own: Policy.response_sla_min).
+RESPONSE_SLA_MIN = {"critical": 5, "high": 15, "medium": 30, "low": 60}
+
+
+class DismissReason(ChoiceSet):
+    HANDLED_OUTSIDE = "handled_outside", "Handled outside the tower"
+    FALSE_ALARM = "false_alarm", "False alarm"
+    DUPLICATE = "duplicate", "Duplicate of another exception"
+    CUSTOMER_CONTACTED = "customer_contacted", "Customer contacted, nothing to move"
+    WAITING = "waiting", "Waiting on someone else"
 
 
 class DecisionState(ChoiceSet):

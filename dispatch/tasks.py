@@ -116,6 +116,16 @@ def send_customer_message(message_id: int) -> str:
     return status
 
 
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=45, owner="dispatch.OrderException", **RETRYING)
+def tell_ops_managers(exception_id: int) -> int:
+    """E-mail the organization's ops managers that an exception passed its response SLA. Once per
+    exception: the escalation is recorded before this runs, and a retry after the mail server
+    accepted is harmless (same Message-ID)."""
+    from dispatch.engine.escalation import email_ops_managers
+
+    return email_ops_managers(exception_id=exception_id)
+
+
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=45)
 def recompute_etas(organization_id: int) -> int:
     """ETAs and risk for the vans whose position changed since the last run (coalesced per

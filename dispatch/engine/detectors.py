@@ -254,6 +254,26 @@ def detect_carriers_still_down(*, organization_id: int) -> int:
     return found
 
 
+def detect_overdue_exceptions(*, organization_id: int, now: datetime | None = None) -> int:
+    """Live exceptions past their response SLA (by severity, from the organization's policy) that
+    nobody resolved: they escalate."""
+    from dispatch.models import OrderException
+    from dispatch.services.exceptions import exception_escalate
+    from dispatch.status import LIVE_EXCEPTION_STATES, RESPONSE_SLA_MIN
+
+    now = now or clock.now()
+    limits = {**RESPONSE_SLA_MIN, **(policy_for(organization_id).response_sla_min or {})}
+    found = 0
+    for exc in OrderException.objects.filter(organization_id=organization_id, state__in=LIVE_EXCEPTION_STATES, escalated_at__isnull=True):
+        if exc.snoozed_until and exc.snoozed_until > now:
+            continue
+        waited = (now - exc.detected_at).total_seconds() / 60
+        limit = float(limits.get(exc.severity, 60))
+        if waited > limit and exception_escalate(exception_id=exc.id, overdue_min=int(waited - limit)):
+            found += 1
+    return found
+
+
 def detect_all(*, organization_id: int) -> None:
     """The periodic sweep (beat): everything that is noticed by watching rather than by an event."""
     detect_carrier_silence(organization_id=organization_id)
@@ -264,3 +284,4 @@ def detect_all(*, organization_id: int) -> None:
     detect_capacity_gaps(organization_id=organization_id)
     detect_missed_cutoffs(organization_id=organization_id)
     detect_demand_spikes(organization_id=organization_id)
+    detect_overdue_exceptions(organization_id=organization_id)

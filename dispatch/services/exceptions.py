@@ -134,3 +134,53 @@ def exception_claim(*, exception_id: int, organization_id: int, user, to_user=No
                  carrier=exc.carrier, data={"exception": exc.id, "holder": new_holder.get_username() if new_holder else None})
     events.publish(organization_id, "exception.changed", exception_payload(exc))
     return exc
+
+
+@transaction.atomic
+def exception_dismiss(*, exception_id: int, organization_id: int, actor: ActorRef, reason_code: str, note: str = "") -> OrderException:
+    """A person decides an exception needs nothing from the tower; the reason is recorded."""
+    from dispatch.errors import ValidationFailed
+    from dispatch.status import DismissReason
+
+    if reason_code not in DismissReason.values:
+        raise ValidationFailed("Give a reason", errors={"reason_code": [f"Use one of {', '.join(DismissReason.values)}."]})
+    OrderException.objects.get(pk=exception_id, organization_id=organization_id)
+    return exception_close(exception_id=exception_id, state=ExceptionState.DISMISSED, actor=actor,
+                           note=f"{DismissReason(reason_code).label}{': ' + note if note else ''}")
+
+
+@transaction.atomic
+def exception_snooze(*, exception_id: int, organization_id: int, actor: ActorRef, minutes: int, reason_code: str) -> OrderException:
+    """Put an exception out of the way for a while (it comes back by itself, escalation included)."""
+    from datetime import timedelta
+
+    from dispatch.errors import ValidationFailed
+    from dispatch.status import DismissReason
+
+    if reason_code not in DismissReason.values:
+        raise ValidationFailed("Give a reason", errors={"reason_code": [f"Use one of {', '.join(DismissReason.values)}."]})
+    if not 1 <= minutes <= 24 * 60:
+        raise ValidationFailed("Snooze from 1 minute to 24 hours", errors={"minutes": ["From 1 to 1440."]})
+    exc = OrderException.objects.select_for_update(of=("self",)).get(pk=exception_id, organization_id=organization_id)
+    exc.snoozed_until = clock.now() + timedelta(minutes=minutes)
+    exc.save(update_fields=["snoozed_until", "updated_at"])
+    event_record(organization_id=organization_id, kind="exception.snoozed", actor=actor, vehicle=exc.vehicle, carrier=exc.carrier,
+                 data={"exception": exc.id, "minutes": minutes, "reason_code": reason_code})
+    events.publish(organization_id, "exception.changed", exception_payload(exc))
+    return exc
+
+
+@transaction.atomic
+def exception_escalate(*, exception_id: int, overdue_min: int) -> OrderException | None:
+    """Flag a live exception that passed its response SLA, and have the organization's ops managers
+    told (once per exception)."""
+    exc = OrderException.objects.select_for_update(of=("self",)).get(pk=exception_id)
+    if exc.escalated_at is not None or exc.state not in LIVE_EXCEPTION_STATES:
+        return None
+    exc.escalated_at = clock.now()
+    exc.save(update_fields=["escalated_at", "updated_at"])
+    event_record(organization_id=exc.organization_id, kind="exception.escalated", actor=ActorRef.system("escalation"),
+                 vehicle=exc.vehicle, carrier=exc.carrier, data={"exception": exc.id, "overdue_min": overdue_min})
+    events.publish(exc.organization_id, "exception.changed", exception_payload(exc))
+    jobs.enqueue("dispatch.tasks.tell_ops_managers", exc.id)
+    return exc

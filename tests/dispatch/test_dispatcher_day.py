@@ -318,3 +318,46 @@ def test_another_organizations_carrier_and_van_pages_are_404(network, other_org)
 
     assert client.get("/carriers/DOWN/").status_code == 404
     assert client.get("/vehicles/VAN1/").status_code == 404
+
+
+def test_an_exception_past_its_response_time_escalates_and_ops_managers_are_told_once(network, org, settings):
+    from django.core import mail
+
+    from dispatch.engine.detectors import detect_overdue_exceptions
+    from dispatch.status import Role
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    UserFactory(organization=org, role=Role.OPS_MANAGER, email="ops@example.com")
+    exc = outage(network)  # critical: 5 minutes by default
+    later = exc.detected_at + timedelta(minutes=4)
+
+    assert detect_overdue_exceptions(organization_id=org.id, now=later) == 0
+    assert detect_overdue_exceptions(organization_id=org.id, now=later + timedelta(minutes=2)) == 1
+    assert detect_overdue_exceptions(organization_id=org.id, now=later + timedelta(minutes=9)) == 0
+    exc.refresh_from_db()
+    assert exc.escalated_at is not None
+    escalations = [m for m in mail.outbox if m.subject.startswith("Escalated")]
+    assert [m.to for m in escalations] == [["ops@example.com"]]
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+    assert "Overdue · escalated" in client.get("/live/exceptions/").content.decode()
+
+
+def test_an_exception_is_dismissed_or_snoozed_only_with_a_reason_and_the_queue_filters(network, org):
+    exc = outage(network)
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    no_reason = client.post(f"/live/exceptions/{exc.id}/snooze/", {"minutes": 30})
+    snoozed = client.post(f"/live/exceptions/{exc.id}/snooze/", {"minutes": 30, "reason_code": "waiting"})
+    hidden = client.get("/live/exceptions/").content.decode()
+    shown = client.get("/live/exceptions/", {"snoozed": "1"}).content.decode()
+    other_kind = client.get("/live/exceptions/", {"snoozed": "1", "kind": "demand_spike"}).content.decode()
+    dismissed = client.post(f"/live/exceptions/{exc.id}/dismiss/", {"reason_code": "handled_outside"})
+
+    assert no_reason.status_code == 400
+    assert snoozed.status_code == 200 and f'data-exception="{exc.id}"' not in hidden
+    assert f'data-exception="{exc.id}"' in shown and f'data-exception="{exc.id}"' not in other_kind
+    exc.refresh_from_db()
+    assert dismissed.status_code == 200 and exc.state == "dismissed"
+    assert Event.objects.filter(kind="exception.dismissed", data__note__startswith="Handled outside").exists()
