@@ -15,6 +15,7 @@ urlpatterns = [
     path("live/orders/", views.orders_partial, name="live-orders"),
     path("live/exceptions/", views.exceptions_partial, name="live-exceptions"),
     path("live/decisions/<int:pk>/undo/", views.decision_undo_action, name="live-decision-undo"),
+    path("decisions/<int:pk>/snapshot.json", views.decision_snapshot, name="decision-snapshot"),
     path("live/decisions/<int:pk>/<str:action>/", views.decision_action, name="live-decision"),
     path("live/exceptions/<int:pk>/<str:action>/", views.exception_hold, name="live-exception-hold"),
     path("live/activity/", views.activity_partial, name="live-activity"),

@@ -229,6 +229,18 @@ def vehicle_page(request, code: str):
     return render(request, "controltower/vehicle.html", story)
 
 
+@login_required
+@require_GET
+def decision_snapshot(request, pk: int):
+    """The problem a decision solved, as a Track B snapshot: `manage.py plan_snapshot FILE` replays it."""
+    decision = selectors.decision_get(organization_id=_org(request), decision_id=pk)
+    if not decision.problem:
+        raise Http404("This decision kept no problem (it was made before decisions kept theirs, or by hand).")
+    response = JsonResponse(decision.problem, json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="decision-{decision.id}.json"'
+    return response
+
+
 class LogoutView(auth_views.LogoutView):
     """Logging out also closes the live connections that this login opened."""
 

@@ -387,6 +387,7 @@ class Decision(models.Model):
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    problem = models.JSONField(null=True, blank=True, help_text="The problem it solved (Track B snapshot with the current plan)")
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reversed_by",
                                     help_text="The applied decision this one undoes")
 

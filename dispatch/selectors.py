@@ -152,7 +152,7 @@ def decision_get(*, organization_id: int, decision_id: int):
 def decision_current(exception):
     from dispatch.status import DecisionState
 
-    return exception.decisions.filter(state=DecisionState.PROPOSED).order_by("-id").first()
+    return exception.decisions.filter(state=DecisionState.PROPOSED).defer("problem").order_by("-id").first()
 
 
 def exception_queue(*, organization_id: int, kind: str | None = None, severity: str | None = None, hub: str | None = None,

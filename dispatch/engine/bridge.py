@@ -41,6 +41,19 @@ class DbProblem:
     orders: dict[str, Order]
 
 
+def replay_snapshot(db: DbProblem) -> dict:
+    """The problem a decision solves, with the plan in force, as a Track B snapshot (replayable
+    with `manage.py plan_snapshot`, downloadable from the decision)."""
+    from dispatch.planner.snapshot import snapshot_from_problem
+
+    carriers = {}
+    for o in db.orders.values():
+        if o.carrier_id and o.status == OrderStatus.BOOKED:
+            carriers.setdefault(o.carrier.code, []).append(o.external_ref)
+    return snapshot_from_problem(db.problem, day_start=db.day0.isoformat(),
+                                 current_plan={"routes": db.routes, "carriers": carriers})
+
+
 def _min(dt: datetime, day0: datetime) -> float:
     return (dt - day0).total_seconds() / 60.0
 
@@ -220,7 +233,8 @@ def propose(*, exception: OrderException) -> Decision | None:
     better = sum(1 for m in moves if rank.get(m["sla_after"], 2) < rank.get(m["sla_before"], 0))
     from dispatch.engine.decisions import decision_create
 
-    return decision_create(exception=exception, moves=moves, cost_delta=round(total, 2), sla_improved=better, sla_worsened=worse)
+    return decision_create(exception=exception, moves=moves, cost_delta=round(total, 2), sla_improved=better, sla_worsened=worse,
+                           problem=replay_snapshot(db))
 
 
 
@@ -291,4 +305,5 @@ def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decisio
     )
     from dispatch.engine.decisions import decision_create
 
-    return decision_create(exception=exc, moves=moves, cost_delta=-saving, sla_improved=0, sla_worsened=0)
+    return decision_create(exception=exc, moves=moves, cost_delta=-saving, sla_improved=0, sla_worsened=0,
+                           problem=replay_snapshot(db))

@@ -31,7 +31,7 @@ def decision_payload(d: Decision) -> dict:
 
 
 def decision_create(*, exception: OrderException, moves: list[dict], cost_delta: float, sla_improved: int,
-                    sla_worsened: int) -> Decision:
+                    sla_worsened: int, problem: dict | None = None) -> Decision:
     with transaction.atomic():
         exc = OrderException.objects.select_for_update().get(pk=exception.pk)
         Decision.objects.filter(exception=exc, state=DecisionState.PROPOSED).update(state=DecisionState.SUPERSEDED)
@@ -39,6 +39,7 @@ def decision_create(*, exception: OrderException, moves: list[dict], cost_delta:
         n_van = sum(1 for m in moves if m["to"]["kind"] == "van")
         decision = Decision.objects.create(
             organization_id=exc.organization_id, exception=exc, moves=moves, cost_delta=cost_delta, sla_improved=sla_improved,
+            problem=problem,
             sla_worsened=sla_worsened,
             summary=f"{n_van} to vans, {n_carrier} to carriers, {len(moves) - n_van - n_carrier} unserved; cost {cost_delta:+.2f}",
         )

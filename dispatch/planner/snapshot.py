@@ -78,3 +78,40 @@ def load_problem(path: str | Path) -> Problem:
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path}: not JSON ({exc})") from exc
     return problem_from_snapshot(data)
+
+
+def _inf_to_none(value: float) -> float | None:
+    return None if value == float("inf") else value
+
+
+def snapshot_from_problem(problem: Problem, *, day_start: str, current_plan: dict | None = None) -> dict:
+    """The problem as a Track B snapshot (controltower-snapshot/1), so a decision can be replayed
+    with `manage.py plan_snapshot` and kept as a benchmark case. `current_plan` (the routes and
+    bookings in force when it was taken) extends the format; readers ignore keys they do not know."""
+    data = {
+        "format": FORMAT, "name": problem.name, "day_start": day_start, "now_min": problem.now_min,
+        "travel": {"metric": "haversine", "detour_factor": problem.detour_factor, "speed_kmh": problem.speed_kmh},
+        "hubs": [{"id": h.id, "lat": h.at.lat, "lon": h.at.lon, "load_min_per_order": h.load_min_per_order} for h in problem.hubs.values()],
+        "vehicles": [{
+            "id": v.id, "start": {"lat": v.start.lat, "lon": v.start.lon},
+            "end": {"lat": v.end.lat, "lon": v.end.lon} if v.end else None,
+            "available_from_min": v.available_from_min, "shift_end_min": v.shift_end_min, "capacity_kg": v.capacity_kg,
+            "fixed_cost": v.fixed_cost, "cost_per_km": v.cost_per_km, "cost_per_hour": v.cost_per_hour,
+            "skills": sorted(v.skills), "committed": list(v.committed),
+        } for v in problem.vehicles],
+        "carriers": [{
+            "id": c.id, "available": c.available, "service_levels": sorted(c.service_levels), "skills": sorted(c.skills),
+            "zones": [{"lat": z.at.lat, "lon": z.at.lon, "radius_km": z.radius_km} for z in c.zones],
+            "price": {"base": c.base, "per_kg": c.per_kg, "per_km": c.per_km}, "lead_min": c.lead_min,
+            **({"pickup_cutoff_min": c.pickup_cutoff_min} if _inf_to_none(c.pickup_cutoff_min) is not None else {}),
+            "capacity": c.capacity,
+        } for c in problem.carriers],
+        "orders": [{
+            "id": o.id, "hub": o.hub, "lat": o.at.lat, "lon": o.at.lon, "window": [o.window[0], o.window[1]],
+            "service_min": o.service_min, "weight_kg": o.weight_kg, "service_level": o.service_level, "requires": sorted(o.requires),
+            "late_penalty": o.late_penalty, "late_penalty_per_min": o.late_penalty_per_min, "unserved_penalty": o.unserved_penalty,
+        } for o in problem.orders.values()],
+    }
+    if current_plan is not None:
+        data["current_plan"] = current_plan
+    return data

@@ -361,3 +361,35 @@ def test_an_exception_is_dismissed_or_snoozed_only_with_a_reason_and_the_queue_f
     exc.refresh_from_db()
     assert dismissed.status_code == 200 and exc.state == "dismissed"
     assert Event.objects.filter(kind="exception.dismissed", data__note__startswith="Handled outside").exists()
+
+
+def test_every_decision_keeps_its_problem_and_plan_snapshot_replays_it(network, org, tmp_path):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    decision = Decision.objects.get(exception=outage(network), state="proposed")
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    response = client.get(f"/decisions/{decision.id}/snapshot.json")
+
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    snapshot = json.loads(response.content)
+    assert snapshot["format"] == "controltower-snapshot/1"
+    assert {o.external_ref for o in network["orders"]} <= {o["id"] for o in snapshot["orders"]}
+    assert "current_plan" in snapshot
+    path = tmp_path / "decision.json"
+    path.write_text(response.content.decode())
+    out = io.StringIO()
+    call_command("plan_snapshot", str(path), "--out", str(tmp_path / "plan.json"), "--time-limit", "5", stdout=out)
+    assert (tmp_path / "plan.json").exists()
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    checked = subprocess.run([sys.executable, str(ROOT.parent / "shared" / "tools" / "check_plan.py"), "snapshot", str(path),
+                              str(tmp_path / "plan.json")], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
