@@ -234,7 +234,7 @@ def main(argv=None) -> int:
                "duration_s_per_rate": args.duration, "machine": f"{os.cpu_count()} cores", "runs": runs,
                "targets": {"ingest": "keeps up with the offered rate", "live_p95_ms": 250, "lost": 0}}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"live_load-{args.daphnes}d{args.workers}w"
+    name = f"live_load-{args.daphnes}d{args.workers}w" + ("-soak" if args.duration >= 300 else "")
     (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=1))
     rows = "\n".join(f"| {r['rate_offered']} | {r['ingest_achieved_per_s']} | {r['api_p50_ms']} / {r['api_p95_ms']} | "
                      f"{r['live_p50_ms']} / {r['live_p95_ms']} / {r['live_p99_ms']} | {r.get('celery_queue_age_s', '–')} | "

@@ -347,6 +347,13 @@ def exception_hold(request, pk: int, action: str):
     return exceptions_partial(request, message=message)
 
 
+def _refused(request, error: DomainError):
+    """The queue again, with the reason an action was refused (and each field's reason)."""
+    reasons = [r for field in (getattr(error, "errors", None) or {}).values() for r in field]
+    return exceptions_partial(request, message=" ".join([error.message + ":", *reasons]) if reasons else error.message,
+                              status=error.http_status)
+
+
 def _exception_set_aside(request, org: int, pk: int, action: str):
     from dispatch.services.exceptions import exception_dismiss, exception_snooze
 
@@ -362,9 +369,7 @@ def _exception_set_aside(request, org: int, pk: int, action: str):
             exc = exception_snooze(exception_id=pk, organization_id=org, actor=actor, minutes=minutes, reason_code=reason)
             message = f"Snoozed “{exc.title}” for {minutes} min; it comes back by itself."
     except DomainError as exc_error:
-        reasons = [r for field in (getattr(exc_error, "errors", None) or {}).values() for r in field]
-        return exceptions_partial(request, message=" ".join([exc_error.message + ":", *reasons]) if reasons else exc_error.message,
-                                  status=exc_error.http_status)
+        return _refused(request, exc_error)
     except ObjectDoesNotExist:
         raise Http404("No such exception in your organization.") from None
     except ValueError:
@@ -414,9 +419,7 @@ def decision_action(request, pk: int, action: str):
                               to_kind=kind, to_code=code, reason_code=request.POST.get("reason_code", ""))
             message = f"Decision {decision.id} applied with your override of {order} to {kind} {code}."
     except DomainError as exc:
-        reasons = [r for field in (getattr(exc, "errors", None) or {}).values() for r in field]
-        return exceptions_partial(request, message=" ".join([exc.message + ":", *reasons]) if reasons else exc.message,
-                                  status=exc.http_status)
+        return _refused(request, exc)
     except ValueError:
         return exceptions_partial(request, message="The form was incomplete; reload and try again.", status=400)
     return exceptions_partial(request, message=message)

@@ -97,3 +97,19 @@ def test_every_page_carries_a_content_security_policy(client):
 
     policy = response["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_an_htmx_post_without_its_csrf_token_is_refused(org):
+    from dispatch.models import Decision, OrderException
+
+    user = UserFactory(organization=org)
+    exc = OrderException.objects.create(organization=org, kind="carrier_outage", cause_key="c", title="t", detected_at=org.created_at)
+    decision = Decision.objects.create(organization=org, exception=exc, moves=[])
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = client.post(f"/live/decisions/{decision.id}/reject/", {"version": 1}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 403
+    decision.refresh_from_db()
+    assert decision.state == "proposed"
