@@ -78,7 +78,13 @@ def live_state(request):
     """Everything the live map needs, with the sequence number it is current as of. The number is
     read first, so every hint numbered up to it is already reflected in what follows."""
     org = _org(request)
-    seq = events.current_sequence(org)
+    try:
+        seq = events.current_sequence(org)
+    except Exception:  # Redis (the sequence counter) is away: the page retries shortly
+        response = JsonResponse({"error": {"code": "unavailable", "message": "Live updates are briefly unavailable; retrying."}},
+                                status=503)
+        response["Retry-After"] = "2"
+        return response
     orders = selectors.orders_for(organization_id=org).exclude(status__in=[OrderStatus.CANCELLED, OrderStatus.RETURNED])[:MAP_ORDER_LIMIT]
     return JsonResponse(
         {
