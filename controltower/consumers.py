@@ -3,6 +3,7 @@ forward the bus's hints."""
 
 import time
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import events, metrics
@@ -24,10 +25,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self.session_key:
             await events.watch_session(self.channel_layer, self.channel_name, self.session_key)
         await self.accept()
+        self.username = user.get_username()
+        await sync_to_async(events.presence_change, thread_sensitive=False)(org_id, self.username, +1)
 
     async def disconnect(self, code):
         if hasattr(self, "organization_id"):
             await events.unsubscribe(self.channel_layer, self.channel_name, self.organization_id)
+        if getattr(self, "username", None):
+            await sync_to_async(events.presence_change, thread_sensitive=False)(self.organization_id, self.username, -1)
         if getattr(self, "session_key", ""):
             await events.unwatch_session(self.channel_layer, self.channel_name, self.session_key)
 

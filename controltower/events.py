@@ -47,6 +47,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("carrier.changed", frozenset({"id", "code", "health", "colour", "reason"}), "A carrier's health changed."),
         EventType("exception.changed", frozenset({"id", "kind", "state", "severity", "title"}), "An exception was raised or changed state."),
         EventType("decision.changed", frozenset({"id", "state", "exception"}), "A decision was proposed, applied or rejected."),
+        EventType("presence.changed", frozenset({"viewers"}), "Who has the live screen open (usernames, sorted)."),
     ]
 }
 
@@ -77,6 +78,58 @@ async def watch_order(channel_layer, channel_name: str, order_id: int) -> None:
 
 async def unwatch_order(channel_layer, channel_name: str, order_id: int) -> None:
     await channel_layer.group_discard(track_group(order_id), channel_name)
+
+
+class _LocalPresence:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[int, dict[str, int]] = {}
+
+    def change(self, org_id: int, username: str, delta: int) -> list[str]:
+        with self._lock:
+            counts = self._counts.setdefault(org_id, {})
+            counts[username] = counts.get(username, 0) + delta
+            if counts[username] <= 0:
+                counts.pop(username)
+            return sorted(counts)
+
+    def viewers(self, org_id: int) -> list[str]:
+        with self._lock:
+            return sorted(self._counts.get(org_id, {}))
+
+
+_local_presence = _LocalPresence()
+PRESENCE_TTL_S = 3600
+
+
+def _presence_key(org_id: int) -> str:
+    return f"{settings.CHANNEL_LAYERS['default'].get('CONFIG', {}).get('prefix', 'ct')}:presence:{org_id}"
+
+
+def viewers(organization_id: int) -> list[str]:
+    """Who has the organization's live screen open now."""
+    if not settings.REDIS_URL:
+        return _local_presence.viewers(organization_id)
+    counts = _redis().hgetall(_presence_key(organization_id))
+    return sorted(k.decode() for k, v in counts.items() if int(v) > 0)
+
+
+def presence_change(organization_id: int, username: str, delta: int) -> None:
+    """A live screen opened (+1) or closed (-1); everyone watching is told who is there."""
+    try:
+        if settings.REDIS_URL:
+            key = _presence_key(organization_id)
+            left = _redis().hincrby(key, username, delta)
+            if left <= 0:
+                _redis().hdel(key, username)
+            _redis().expire(key, PRESENCE_TTL_S)
+            names = viewers(organization_id)
+        else:
+            names = _local_presence.change(organization_id, username, delta)
+    except Exception:  # presence is a courtesy; the screen works without it
+        log.warning("Presence not updated for organization %s", organization_id, exc_info=True)
+        return
+    _send(organization_id, "presence.changed", {"viewers": names})
 
 
 def session_group(session_key: str) -> str:

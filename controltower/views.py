@@ -94,6 +94,7 @@ def live_state(request):
             "orders": [order_payload(o) for o in orders],
             "carriers": [carrier_payload(c) for c in selectors.carriers_with_load(organization_id=org)],
             "kpis": selectors.kpis_for(organization_id=org),
+            "viewers": events.viewers(org),
         }
     )
 

@@ -210,6 +210,7 @@
     row.dataset.status = d.status;
     return true;
   }
+  function showViewers(names) { const el = document.getElementById("viewers"); if (el) el.textContent = (names || []).join(", ") || "–"; }
   function announce(text) { const a = document.getElementById("announcer"); if (a) a.textContent = text; }
 
   function apply(msg) {
@@ -227,6 +228,7 @@
       refreshQueue(); refreshActivity();
       if (d.state === "applied" || d.state === "partially_applied") announce("Decision " + d.id + " " + d.state.replace("_", " "));
     }
+    else if (msg.type === "presence.changed") { showViewers(d.viewers); }
     else if (msg.type === "carrier.changed") { refreshCarriers(); refreshActivity(); announce(d.code + " is " + d.health); }
     else refreshKpis();
     status("live · #" + ct.lastSeq);
@@ -240,6 +242,7 @@
       .then(function (state) {
         ct.lastSeq = state.seq; ct.reloads += 1;
         render(state);
+        showViewers(state.viewers);
         refreshPartials();
         refreshQueue();
         const pending = buffered.sort(function (a, b) { return a.seq - b.seq; });

@@ -29,6 +29,21 @@ def socket(cookie: bytes | None) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, "/ws/live/", headers=headers)
 
 
+async def next_event(ws, timeout=5):
+    """The next message that is not a presence update (those arrive whenever someone connects)."""
+    while True:
+        message = await ws.receive_json_from(timeout=timeout)
+        if message["type"] != "presence.changed":
+            return message
+
+
+async def nothing_but_presence(ws, timeout=1.0) -> bool:
+    while not await ws.receive_nothing(timeout=timeout):
+        if (await ws.receive_json_from(timeout=timeout))["type"] != "presence.changed":
+            return False
+    return True
+
+
 def ping_vehicle(vehicle, lat):
     positions_ingest(organization_id=vehicle.organization_id,
                      pings=[{"vehicle": vehicle.code, "lat": lat, "lon": -87.6, "timestamp": timezone.now()}])
@@ -48,9 +63,9 @@ def test_an_accepted_ping_reaches_a_logged_in_users_socket_with_a_sequence_numbe
         connected, _ = await ws.connect()
         assert connected
         await sync_to_async(ping_vehicle)(vehicle, 41.91)
-        first = await ws.receive_json_from(timeout=5)
+        first = await next_event(ws)
         await sync_to_async(ping_vehicle)(vehicle, 41.92)
-        second = await ws.receive_json_from(timeout=5)
+        second = await next_event(ws)
         await ws.disconnect()
         return first, second
 
@@ -82,10 +97,10 @@ def test_a_socket_only_carries_its_own_organizations_events():
         my_ws, their_ws = socket(my_cookie), socket(their_cookie)
         assert (await my_ws.connect())[0] and (await their_ws.connect())[0]
         await sync_to_async(ping_vehicle)(their_vehicle, 41.93)
-        theirs_got = await their_ws.receive_json_from(timeout=5)
-        mine_silent = await my_ws.receive_nothing(timeout=1.0)
+        theirs_got = await next_event(their_ws)
+        mine_silent = await nothing_but_presence(my_ws)
         await sync_to_async(ping_vehicle)(my_vehicle, 41.94)
-        mine_got = await my_ws.receive_json_from(timeout=5)
+        mine_got = await next_event(my_ws)
         await my_ws.disconnect(); await their_ws.disconnect()
         return theirs_got, mine_silent, mine_got
 
@@ -93,3 +108,30 @@ def test_a_socket_only_carries_its_own_organizations_events():
     assert theirs_got["data"]["vehicles"][0]["code"] == their_vehicle.code
     assert mine_silent
     assert mine_got["data"]["vehicles"][0]["code"] == my_vehicle.code
+
+
+def test_everyone_on_the_live_screen_sees_who_else_is_watching():
+    from controltower import events as bus
+
+    ana = UserFactory(username="ana-watch")
+    ben = UserFactory(username="ben-watch", organization=ana.organization)
+    a_cookie, b_cookie = session_cookie(ana), session_cookie(ben)
+
+    async def scenario():
+        a = socket(a_cookie)
+        assert (await a.connect())[0]
+        first = await a.receive_json_from(timeout=5)
+        b = socket(b_cookie)
+        assert (await b.connect())[0]
+        both = await a.receive_json_from(timeout=5)
+        await b.disconnect()
+        after = await a.receive_json_from(timeout=5)
+        await a.disconnect()
+        return first, both, after
+
+    first, both, after = asyncio.run(scenario())
+
+    assert first["type"] == "presence.changed" and first["data"]["viewers"] == ["ana-watch"]
+    assert both["data"]["viewers"] == ["ana-watch", "ben-watch"]
+    assert after["data"]["viewers"] == ["ana-watch"]
+    assert bus.viewers(ana.organization_id) == []

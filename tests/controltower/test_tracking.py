@@ -7,7 +7,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from django.utils import timezone
 
 from controltower.asgi import application
 from dispatch.models import Order
