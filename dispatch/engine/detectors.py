@@ -211,6 +211,12 @@ def detect_missed_cutoffs(*, organization_id: int, now: datetime | None = None) 
     return found
 
 
+# Hours ahead that demand is compared with plan (later hours are not planned yet), and the fewest
+# orders in one hub-hour that can be a spike (two orders are not a surge, whatever the plan).
+SPIKE_HORIZON = timedelta(hours=6)
+SPIKE_MIN_ORDERS = 5
+
+
 def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -> int:
     """Demand for a hub's area and an hour's window beyond the policy factor times the capacity
     planned for it: the hub's vans on shift then (at the policy's deliveries per van-hour) plus
@@ -222,7 +228,7 @@ def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -
     pending = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED]
     demand: dict[tuple[int, datetime], list[int]] = {}
     for order_id, hub_id, start in (Order.objects.filter(organization_id=organization_id, status__in=pending,
-                                                         window_end__gt=now, window_start__lt=now + timedelta(hours=24))
+                                                         window_end__gt=now, window_start__lt=now + SPIKE_HORIZON)
                                     .values_list("id", "hub_id", "window_start")):
         hour = max(start, now).replace(minute=0, second=0, microsecond=0)
         demand.setdefault((hub_id, hour), []).append(order_id)
@@ -230,7 +236,7 @@ def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -
     for (hub_id, hour), orders in sorted(demand.items(), key=lambda kv: kv[0][1]):
         planned = planned_capacity(organization_id=organization_id, hub_id=hub_id, start=hour, end=hour + timedelta(hours=1),
                                    van_orders_per_hour=policy.van_orders_per_hour)
-        if len(orders) > policy.spike_factor * max(planned, 1.0):
+        if len(orders) >= SPIKE_MIN_ORDERS and len(orders) > policy.spike_factor * max(planned, 1.0):
             local = timezone.localtime(hour)
             exception_raise(
                 organization_id=organization_id, kind=ExceptionKind.DEMAND_SPIKE,
