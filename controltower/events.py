@@ -14,14 +14,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from . import metrics
+from . import metrics, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ def viewers(organization_id: int) -> list[str]:
     """Who has the organization's live screen open now."""
     if not settings.REDIS_URL:
         return _local_presence.viewers(organization_id)
-    counts = _redis().hgetall(_presence_key(organization_id))
+    counts = redis_client.client().hgetall(_presence_key(organization_id))
     return sorted(k.decode() for k, v in counts.items() if int(v) > 0)
 
 
@@ -119,10 +118,10 @@ def presence_change(organization_id: int, username: str, delta: int) -> None:
     try:
         if settings.REDIS_URL:
             key = _presence_key(organization_id)
-            left = _redis().hincrby(key, username, delta)
+            left = redis_client.client().hincrby(key, username, delta)
             if left <= 0:
-                _redis().hdel(key, username)
-            _redis().expire(key, PRESENCE_TTL_S)
+                redis_client.client().hdel(key, username)
+            redis_client.client().expire(key, PRESENCE_TTL_S)
             names = viewers(organization_id)
         else:
             names = _local_presence.change(organization_id, username, delta)
@@ -178,20 +177,13 @@ class _LocalSequence:
 _local_sequence = _LocalSequence()
 
 
-@lru_cache(maxsize=1)
-def _redis():
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-
-
 def _seq_key(org_id: int) -> str:
     return f"{settings.CHANNEL_LAYERS['default'].get('CONFIG', {}).get('prefix', 'ct')}:seq:{org_id}"
 
 
 def next_sequence(org_id: int) -> int:
     if settings.REDIS_URL:
-        return int(_redis().incr(_seq_key(org_id)))
+        return int(redis_client.client().incr(_seq_key(org_id)))
     return _local_sequence.next(org_id)
 
 
@@ -199,7 +191,7 @@ def current_sequence(org_id: int) -> int:
     """The last sequence number handed out. Read it *before* reading state: every message
     with a number up to it was committed before the read began."""
     if settings.REDIS_URL:
-        return int(_redis().get(_seq_key(org_id)) or 0)
+        return int(redis_client.client().get(_seq_key(org_id)) or 0)
     return _local_sequence.current(org_id)
 
 

@@ -12,12 +12,13 @@ import json
 import logging
 import threading
 import time
-from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from . import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,6 @@ class _LocalCounters:
 _local = _LocalCounters()
 
 
-@lru_cache(maxsize=1)
-def _redis():
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-
-
 def _key(name: str) -> str:
     return f"ct:metrics:{name}"
 
@@ -73,7 +67,7 @@ def incr(name: str, n: int = 1) -> None:
         _local.incr(name, n)
         return
     try:
-        _redis().incrby(_key(name), n)
+        redis_client.client().incrby(_key(name), n)
     except Exception:  # Redis down: the counter misses this one, the product goes on
         log.debug("metric %s not counted", name, exc_info=True)
 
@@ -81,7 +75,7 @@ def incr(name: str, n: int = 1) -> None:
 def counter_value(name: str) -> int:
     if not settings.REDIS_URL:
         return _local.get(name)
-    return int(_redis().get(_key(name)) or 0)
+    return int(redis_client.client().get(_key(name)) or 0)
 
 
 def queue_ages() -> dict[str, float]:
@@ -91,7 +85,7 @@ def queue_ages() -> dict[str, float]:
         return ages
     now = time.time()
     for queue in QUEUES:
-        raw = _redis().lindex(queue, -1)  # kombu pushes left and pops right: the oldest is last
+        raw = redis_client.client().lindex(queue, -1)  # kombu pushes left and pops right: the oldest is last
         sent = 0.0
         if raw:
             try:

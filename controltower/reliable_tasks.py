@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import lru_cache
 
 from celery import Task
+
+from controltower import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,6 @@ class RetryLater(Exception):
 RETRYING = {"autoretry_for": (RetryLater,), "retry_backoff": 5, "retry_backoff_max": MAX_COUNTDOWN_S, "retry_jitter": True}
 
 
-@lru_cache(maxsize=1)
-def _redis():
-    import redis
-    from django.conf import settings
-
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-
-
 def _counting() -> bool:
     from django.conf import settings
 
@@ -54,8 +47,8 @@ class ReliableTask(Task):
         if task_id and _counting() and not self.request.is_eager:
             try:
                 key = f"ct:deliveries:{task_id}"
-                n = _redis().incr(key)
-                _redis().expire(key, COUNTER_TTL_S)
+                n = redis_client.client().incr(key)
+                redis_client.client().expire(key, COUNTER_TTL_S)
             except Exception:  # Redis briefly away: run the task rather than lose it
                 n = 1
             # A retry is a new delivery of the same id: only deliveries beyond the retries count.
@@ -68,7 +61,7 @@ class ReliableTask(Task):
     def on_success(self, retval, task_id, args, kwargs):
         if _counting():
             try:
-                _redis().delete(f"ct:deliveries:{task_id}")
+                redis_client.client().delete(f"ct:deliveries:{task_id}")
             except Exception:
                 pass
 
@@ -87,7 +80,7 @@ def _organization_of(task, args) -> int | None:
         return args[0] if params and params[0] == "organization_id" and isinstance(args[0], int) else None
     from django.apps import apps
 
-    from controltower.tenant_admin import organization_path
+    from controltower.tenancy import organization_path
 
     model = apps.get_model(task.owner)
     path = organization_path(model)

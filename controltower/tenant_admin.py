@@ -5,12 +5,11 @@ in a drop-down or written."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from django.contrib import admin
-from django.db import models
 
 from dispatch.status import Role
+
+from .tenancy import organization_path
 
 READ_ONLY_FOR_TENANTS = {"dispatch.event", "dispatch.idempotencykey", "carriers.carriercall", "carriers.webhookreceipt",
                          "carriers.webhookattempt", "dispatch.position"}
@@ -20,33 +19,6 @@ NO_ADD_FOR_TENANTS = {"dispatch.organization", "dispatch.apitoken"} | READ_ONLY_
 def is_tenant_admin(user) -> bool:
     return bool(user.is_active and user.is_staff and not user.is_superuser and user.organization_id
                 and user.role == Role.ADMIN)
-
-
-@lru_cache(maxsize=None)
-def organization_path(model) -> str | None:
-    """The lookup from `model` to its organization's id ('organization', 'carrier__organization',
-    …), found by walking required foreign keys; None for a model that belongs to no tenant."""
-    if model._meta.label_lower == "dispatch.organization":
-        return "pk"
-    frontier = [(model, "")]
-    for _ in range(4):
-        following = []
-        for current, prefix in frontier:
-            for field in current._meta.get_fields():
-                if not isinstance(field, models.ForeignKey | models.OneToOneField) or field.auto_created and not field.concrete:
-                    continue
-                target = field.related_model
-                path = f"{prefix}{field.name}"
-                if target._meta.label_lower == "dispatch.organization" and not field.null:
-                    return f"{path}__id"
-                if target._meta.label_lower == "dispatch.organization":
-                    continue
-                if not field.null:
-                    following.append((target, f"{path}__"))
-        frontier = following
-    if model._meta.label_lower == "dispatch.user":
-        return "organization__id"
-    return None
 
 
 def scope(queryset, user):

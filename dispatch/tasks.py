@@ -1,6 +1,6 @@
 """Celery tasks: they take ids, are idempotent and time-bounded, and call one service.
 
-Work is enqueued after commit through enqueue(). The rows it concerns (an exception without a
+Work is enqueued after commit, by task name (controltower.jobs). The rows it concerns (an exception without a
 proposal, a pending customer message) are the outbox: if an enqueue is lost, sweep_outbox (beat)
 enqueues it again, so nothing already accepted is lost."""
 
@@ -10,15 +10,9 @@ from datetime import timedelta
 from celery import shared_task
 from django.db.models import Q
 
-from controltower import jobs
 from controltower.reliable_tasks import RETRYING, RetryLater
 
 log = logging.getLogger(__name__)
-
-
-def enqueue(task, *args) -> None:
-    """Send `task` once the current transaction commits (see controltower.jobs)."""
-    jobs.enqueue(task.name, *args)
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)

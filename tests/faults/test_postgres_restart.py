@@ -11,12 +11,12 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, process_log, wait_for_http
+from tests.conftest import ROOT, free_port, wait_for_http
+from tests.faults import in_three_hours, order_body, start_daphne
 
 pytestmark = pytest.mark.processes
 
@@ -59,17 +59,12 @@ def test_a_postgres_restart_mid_ingest_loses_and_duplicates_nothing(own_postgres
         "Hub.objects.create(organization=org, code='HUB1', name='Hub', lat=41.88, lon=-87.63)\n"
         "print(token_issue(organization_id=org.id, name='t')[1])\n")], cwd=ROOT, env=env, capture_output=True, text=True,
         check=True, timeout=120).stdout.strip()
-    port = free_port()
-    out = process_log("pg-fault-daphne")
-    web = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "controltower.asgi:application"],
-                           cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    start = (datetime.now(timezone.utc) + timedelta(hours=3)).replace(microsecond=0)
+    web, base, out = start_daphne(env, "pg-fault-daphne")
+
+    start = in_three_hours()
 
     def body(i):
-        return {"external_ref": f"PG-{i}", "hub": "HUB1", "address": "1 Main St", "lat": 41.9, "lon": -87.6,
-                "window_start": start.isoformat(), "window_end": (start + timedelta(hours=2)).isoformat(),
-                "service_level": "same_day", "weight_kg": 3, "customer": {"name": "Pat"}}
+        return order_body(f"PG-{i}", start)
 
     keys = {i: uuid.uuid4().hex for i in range(60)}
     first: dict[int, httpx.Response] = {}

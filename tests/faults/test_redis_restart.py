@@ -3,19 +3,17 @@ on another port (never the shared one), a real daphne in front. Orders are accep
 database alone (no 500, no hang); none is lost; the dashboard's state source answers 503 while
 Redis is away and the full state once it is back, which is what the page reloads from."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, child_env, free_port, process_log, wait_for_http
+from tests.conftest import child_env, free_port, wait_for_http
 from tests.factories import HubFactory, OrganizationFactory, UserFactory, api_token
+from tests.faults import in_three_hours, order_body, start_daphne
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -38,17 +36,12 @@ def test_orders_keep_coming_in_while_redis_is_killed_and_the_dashboard_state_rec
     user = UserFactory(organization=org)
     token = api_token(org)
     env = {**child_env(settings), "REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_CONNECT_TIMEOUT": "1"}
-    web_port = free_port()
-    out = process_log("redis-fault-daphne")
-    web = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "controltower.asgi:application"],
-                           cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{web_port}"
-    start = (datetime.now(timezone.utc) + timedelta(hours=3)).replace(microsecond=0)
+    web, base, out = start_daphne(env, "redis-fault-daphne")
+
+    start = in_three_hours()
 
     def body(i):
-        return {"external_ref": f"RD-{i}", "hub": "HUB1", "address": "1 Main St", "lat": 41.9, "lon": -87.6,
-                "window_start": start.isoformat(), "window_end": (start + timedelta(hours=2)).isoformat(),
-                "service_level": "same_day", "weight_kg": 3, "customer": {"name": "Pat"}}
+        return order_body(f"RD-{i}", start)
 
     accepted = set()
     try:
