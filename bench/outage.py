@@ -144,7 +144,7 @@ def one_run(i: int, n: int, inbox) -> dict:
         Order(organization=org, external_ref=f"B{stamp}-{k}", hub=hub, address="x", lat=41.80 + (k % 20) * 0.008,
               lon=-87.70 + (k // 20) * 0.012, window_start=now + timedelta(hours=2), window_end=now + timedelta(hours=5),
               sla_deadline=now + timedelta(hours=5), service_level="same_day", weight_kg=3, customer_name="C",
-              customer_email=f"c{k}@example.com")
+              customer_email=f"c{k}@example.com").derive(hub)
         for k in range(n)
     )
     for o in orders:

@@ -14,6 +14,7 @@ from dispatch.models import Order
 from dispatch.services import ActorRef
 from dispatch.services.log import event_record
 from dispatch.services.orders import order_transition
+from dispatch.selectors import service_rules
 from dispatch.services.routes import risk_for
 from dispatch.status import Actor, OrderStatus
 
@@ -114,7 +115,8 @@ def carrier_event_apply(*, organization_id: int, carrier: Carrier, event_id: str
         if order.carrier_id != carrier.id:
             raise InvalidTransition(f"Order {order_ref} is not carried by {carrier.code}", field="order")
         if status == "eta":
-            order.eta, order.risk = promised_at, risk_for(promised_at, order.window_end)
+            order.eta, order.risk = promised_at, risk_for(promised_at, order.window_end,
+                                                                service_rules(order.organization_id)[order.service_level].at_risk_margin_min)
             order.save(update_fields=["eta", "risk", "updated_at"])
             events.publish(organization_id, "order.changed", order_payload(order))
         else:

@@ -9,8 +9,11 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from .clock import now as clock_now
+from .geo import compass_zone
 from .status import (
     Actor,
     DecisionState,
@@ -179,16 +182,38 @@ class Order(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=clock_now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Where and when it counts in reports (derived from the hub, the point and the window; see derive()).
+    zone = models.CharField(max_length=20, blank=True, help_text="Delivery zone: hub code and compass sector from it")
+    service_date = models.DateField(null=True, blank=True, help_text="Local date of the window's end: the day it is due")
+    # Settled as the order reaches an outcome (dispatch.services.settlement).
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Delivery attempts made (failed ones and the last)")
+    cost = models.DecimalField(max_digits=10, decimal_places=2, default=0, help_text="What delivering it cost so far")
+    penalty = models.DecimalField(max_digits=10, decimal_places=2, default=0, help_text="SLA penalty it incurred")
+    late_min = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes after the window it was delivered")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "external_ref"], name="order_ref_per_org"),
             models.CheckConstraint(condition=Q(window_end__gt=models.F("window_start")), name="order_window_ordered"),
         ]
-        indexes = [models.Index(fields=["organization", "status"])]
+        indexes = [models.Index(fields=["organization", "status"]), models.Index(fields=["organization", "service_date"])]
 
     def __str__(self) -> str:
         return self.external_ref
+
+    def derive(self, hub: Hub | None = None) -> Order:
+        """Set the zone and the service date from the hub, the point and the window."""
+        hub = hub or self.hub
+        self.zone = compass_zone(hub.code, hub.lat, hub.lon, self.lat, self.lon)
+        self.service_date = timezone.localdate(self.window_end)
+        return self
+
+    def save(self, *args, **kwargs):
+        if self.window_end is not None and self.hub_id is not None:
+            self.derive()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "zone", "service_date"}
+        super().save(*args, **kwargs)
 
     @property
     def on_time(self) -> bool | None:
@@ -424,3 +449,104 @@ class MessageTemplate(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "kind"], name="one_template_per_kind")]
+
+
+class ServiceLevelRule(models.Model):
+    """An organization's own promise and penalties for one service level (configured by admins,
+    read by the planner, the detectors and the reports at the moment they act). Every change is
+    kept with who made it and when (django-simple-history)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="service_rules")
+    service_level = models.CharField(max_length=20, choices=ServiceLevel.choices)
+    late_fixed = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)],
+                                     help_text="Penalty for a late delivery")
+    late_per_min = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)],
+                                       help_text="Added per minute late")
+    unserved = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)],
+                                   help_text="Penalty for an order not delivered (returned or left unplanned)")
+    reattempt_cost = models.DecimalField(max_digits=8, decimal_places=2, default=8, validators=[MinValueValidator(0)],
+                                         help_text="What a failed attempt costs to try again")
+    at_risk_margin_min = models.PositiveIntegerField(default=15, help_text="An ETA this close to the window's end is at risk")
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "service_level"], name="one_rule_per_level")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}:{self.service_level}"
+
+
+class DailyRollup(models.Model):
+    """Outcomes of a day's orders, summed per hub, carrier or fleet, zone, service level and failure
+    reason: what the performance reports read. Recomputed from the orders for a whole day at a time
+    (dispatch.services.rollups), so it always agrees with them."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    hub = models.ForeignKey(Hub, on_delete=models.CASCADE, related_name="+")
+    carrier = models.ForeignKey("carriers.Carrier", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    fleet = models.ForeignKey(Fleet, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    zone = models.CharField(max_length=20)
+    service_level = models.CharField(max_length=20)
+    failure_reason = models.CharField(max_length=30, blank=True)
+    orders = models.PositiveIntegerField(default=0, help_text="Orders that reached an outcome")
+    delivered = models.PositiveIntegerField(default=0)
+    on_time = models.PositiveIntegerField(default=0)
+    first_attempt = models.PositiveIntegerField(default=0)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    returned = models.PositiveIntegerField(default=0)
+    late = models.PositiveIntegerField(default=0)
+    late_min = models.PositiveIntegerField(default=0)
+    weight_kg = models.FloatField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    penalty = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    promised_min = models.PositiveIntegerField(default=0, help_text="Sum of promised minutes from creation to window end")
+    actual_min = models.PositiveIntegerField(default=0, help_text="Sum of minutes from creation to delivery")
+    quoted = models.DecimalField(max_digits=14, decimal_places=2, default=0, help_text="Sum of the prices quoted at booking")
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day"])]
+
+
+class DailyLateness(models.Model):
+    """Late deliveries per day and minutes-late bucket (for the lateness distribution)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    hub = models.ForeignKey(Hub, on_delete=models.CASCADE, related_name="+")
+    carrier = models.ForeignKey("carriers.Carrier", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    fleet = models.ForeignKey(Fleet, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    zone = models.CharField(max_length=20)
+    service_level = models.CharField(max_length=20)
+    bucket = models.PositiveIntegerField(help_text="Lower bound in minutes (0, 5, 15, 30, 60, 120)")
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day"])]
+
+
+class DailySavings(models.Model):
+    """A closed day's cost as it happened against the static-rule baseline on the same orders,
+    both priced by the planner's evaluator."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    orders = models.PositiveIntegerField()
+    actual = models.DecimalField(max_digits=14, decimal_places=2)
+    baseline = models.DecimalField(max_digits=14, decimal_places=2)
+    baseline_unserved = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="savings_per_day")]
+
+
+class RollupDirty(models.Model):
+    """A day whose roll-up must be recomputed (written in the same transaction as the change)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    marked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="dirty_once")]

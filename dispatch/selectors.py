@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404
 
 from carriers.models import Carrier
 from dispatch import clock
-from dispatch.models import Driver, Hub, Order, Stop, Vehicle
-from dispatch.status import OPEN_ORDER_STATUSES, OrderStatus, Risk
+from dispatch.models import Driver, Hub, Order, ServiceLevelRule, Stop, Vehicle
+from dispatch.status import DEFAULT_SERVICE_RULES, OPEN_ORDER_STATUSES, OrderStatus, Risk
 
 
 def orders_for(*, organization_id: int, status: list[str] | None = None, service_level: str | None = None,
@@ -307,6 +307,13 @@ def policy_for(organization_id: int):
     return policy
 
 
+def service_rules(organization_id: int) -> dict:
+    """The organization's rule for every service level, in force now: what it configured, and the
+    product's defaults for a level it has not."""
+    rules = {r.service_level: r for r in ServiceLevelRule.objects.filter(organization_id=organization_id)}
+    for level, defaults in DEFAULT_SERVICE_RULES.items():
+        rules.setdefault(level, ServiceLevelRule(organization_id=organization_id, service_level=level, **defaults))
+    return rules
 
 
 ACTIVITY_KINDS = ["decision.applied", "decision.partially_applied", "decision.rejected", "decision.undone", "exception.raised",

@@ -86,6 +86,15 @@ class ServiceLevel(ChoiceSet):
     NEXT_DAY = "next_day", "Next day"
 
 
+# What a new organization starts with for each service level, until its admins set their own.
+DEFAULT_SERVICE_RULES = {
+    "express": {"late_fixed": 25, "late_per_min": "0.50", "unserved": 120, "reattempt_cost": 10, "at_risk_margin_min": 15},
+    "same_day": {"late_fixed": 12, "late_per_min": "0.15", "unserved": 70, "reattempt_cost": 8, "at_risk_margin_min": 15},
+    "scheduled": {"late_fixed": 15, "late_per_min": "0.25", "unserved": 80, "reattempt_cost": 8, "at_risk_margin_min": 15},
+    "next_day": {"late_fixed": 8, "late_per_min": "0.05", "unserved": 40, "reattempt_cost": 6, "at_risk_margin_min": 15},
+}
+
+
 class Role(ChoiceSet):
     DISPATCHER = "dispatcher", "Dispatcher"
     OPS_MANAGER = "ops_manager", "Ops manager"

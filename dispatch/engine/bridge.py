@@ -19,14 +19,9 @@ from dispatch.planner import model as pm
 from dispatch.planner.evaluate import simulate_route
 from dispatch.planner.greedy import _insertions
 from dispatch.planner.pricing import carrier_can_take, carrier_order_cost
+from dispatch.selectors import service_rules
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, StopKind
 
-PENALTIES = {  # by service level: (late fixed, late per minute, unserved)
-    "express": (25.0, 0.5, 120.0),
-    "same_day": (12.0, 0.15, 70.0),
-    "scheduled": (15.0, 0.25, 80.0),
-    "next_day": (8.0, 0.05, 40.0),
-}
 ON_BOARD = [OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
 VAN_CANDIDATES = 6
 POSITIONS = 4
@@ -58,8 +53,9 @@ def _min(dt: datetime, day0: datetime) -> float:
     return (dt - day0).total_seconds() / 60.0
 
 
-def _order(o: Order, day0: datetime) -> pm.Order:
-    late, per_min, unserved = PENALTIES.get(o.service_level, PENALTIES["same_day"])
+def _order(o: Order, day0: datetime, rules: dict) -> pm.Order:
+    rule = rules[o.service_level]
+    late, per_min, unserved = float(rule.late_fixed), float(rule.late_per_min), float(rule.unserved)
     return pm.Order(
         id=o.external_ref, hub=o.hub.code, at=pm.Point(o.lat, o.lon), window=(_min(o.window_start, day0), _min(o.window_end, day0)),
         service_min=o.service_min, weight_kg=o.weight_kg, service_level=o.service_level, requires=frozenset(o.requires),
@@ -117,12 +113,13 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
                 base=rate.base, per_kg=rate.per_kg, per_km=rate.per_km, lead_min=c.lead_min, pickup_cutoff_min=cutoff, capacity=room,
             ))
     hubs = {}
+    rules = service_rules(organization_id)
     for o in orders.values():
         hubs[o.hub.code] = pm.Hub(o.hub.code, pm.Point(o.hub.lat, o.hub.lon), o.hub.load_min_per_order)
     for v in vans:
         h = v.fleet.hub
         hubs.setdefault(h.code, pm.Hub(h.code, pm.Point(h.lat, h.lon), h.load_min_per_order))
-    problem = pm.Problem("live", now_min, 1.3, 28.0, hubs, vehicles, carriers, {k: _order(o, day0) for k, o in orders.items()})
+    problem = pm.Problem("live", now_min, 1.3, 28.0, hubs, vehicles, carriers, {k: _order(o, day0, rules) for k, o in orders.items()})
     return DbProblem(problem, day0, routes, carrier_of, orders)
 
 

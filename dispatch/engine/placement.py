@@ -21,12 +21,11 @@ from carriers.models import Carrier
 from dispatch import clock
 from dispatch.geo import haversine_km, road_km, travel_minutes
 from dispatch.models import Order, Stop, Vehicle
+from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, StopKind
 
-LATE_PENALTY = 15.0
-LATE_PENALTY_PER_MIN = 0.25
 VAN_SPEED_KMH = 28.0
 
 
@@ -49,9 +48,11 @@ class CarrierOffer:
     room: int | None = None
 
 
-def _late_cost(eta: datetime, window_end: datetime) -> float:
-    late = (eta - window_end).total_seconds() / 60
-    return 0.0 if late <= 0 else LATE_PENALTY + LATE_PENALTY_PER_MIN * late
+def _late_cost(eta: datetime, order: Order, rules: dict) -> float:
+    """The organization's late penalty for its service level, if the ETA is past the window."""
+    late = (eta - order.window_end).total_seconds() / 60
+    rule = rules[order.service_level]
+    return 0.0 if late <= 0 else float(rule.late_fixed) + float(rule.late_per_min) * late
 
 
 def _van_tails(organization_id: int, now: datetime) -> list[VanTail]:
@@ -89,7 +90,7 @@ def _carrier_offers(organization_id: int) -> list[CarrierOffer]:
     return offers
 
 
-def _carrier_quote(offer: CarrierOffer, order: Order, now: datetime):
+def _carrier_quote(offer: CarrierOffer, order: Order, now: datetime, rules: dict):
     c = offer.carrier
     rate = offer.rates.get(order.service_level)
     if rate is None or order.service_level not in c.service_levels or offer.room == 0:
@@ -103,10 +104,10 @@ def _carrier_quote(offer: CarrierOffer, order: Order, now: datetime):
     km = road_km(order.hub.lat, order.hub.lon, order.lat, order.lon)
     price = rate.base + rate.per_kg * order.weight_kg + rate.per_km * km
     promised = max(order.window_start, now + timedelta(minutes=c.lead_min + travel_minutes(km)))
-    return price + _late_cost(promised, order.window_end), price, promised
+    return price + _late_cost(promised, order, rules), price, promised
 
 
-def _van_quote(tail: VanTail, order: Order):
+def _van_quote(tail: VanTail, order: Order, rules: dict):
     van = tail.vehicle
     if tail.hub_id != order.hub_id or not set(order.requires) <= set(van.skills):
         return None
@@ -118,7 +119,7 @@ def _van_quote(tail: VanTail, order: Order):
     eta = max(arrive, order.window_start)
     hours = (eta - tail.at).total_seconds() / 3600 + order.service_min / 60
     cost = van.cost_per_km * (km_hub + km_drop) + van.cost_per_hour * hours
-    return cost + _late_cost(eta, order.window_end), eta
+    return cost + _late_cost(eta, order, rules), eta
 
 
 def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
@@ -131,15 +132,16 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
         return {"vans": 0, "carriers": 0, "left": 0}
     tails = _van_tails(organization_id, now)
     offers = _carrier_offers(organization_id)
+    rules = service_rules(organization_id)
     placed = {"vans": 0, "carriers": 0, "left": 0}
     for order in orders:
         best = None
         for tail in tails:
-            q = _van_quote(tail, order)
+            q = _van_quote(tail, order, rules)
             if q and (best is None or q[0] < best[0]):
                 best = (q[0], "van", tail, q[1])
         for offer in offers:
-            q = _carrier_quote(offer, order, now)
+            q = _carrier_quote(offer, order, now, rules)
             if q and (best is None or q[0] < best[0]):
                 best = (q[0], "carrier", offer, q)
         if best is None:

@@ -6,6 +6,7 @@ from django.db.models import Max
 
 from controltower import hooks
 from dispatch.models import Assignment, Order, Vehicle
+from dispatch.selectors import service_rules
 from dispatch.status import OrderStatus
 
 from . import ActorRef
@@ -58,7 +59,7 @@ def assignment_to_booking(*, order: Order, booking, actor: ActorRef, reason: str
     )
     order.vehicle, order.carrier = None, booking.carrier
     order.eta = booking.promised_at
-    order.risk = risk_for(order.eta, order.window_end)
+    order.risk = risk_for(order.eta, order.window_end, service_rules(order.organization_id)[order.service_level].at_risk_margin_min)
     order_transition(order=order, status=OrderStatus.BOOKED, actor=actor, reason=reason,
                      data={"carrier": booking.carrier.code, "assignment_version": assignment.version})
     from dispatch.selectors import policy_for

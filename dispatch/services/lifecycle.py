@@ -14,6 +14,7 @@ from dispatch.status import FailureReason, OrderStatus, Risk, can_transition
 from . import ActorRef
 from .log import event_record
 from .notifications import notify_status
+from .settlement import settle
 
 
 def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str = "",
@@ -38,6 +39,7 @@ def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str 
         order.risk = Risk.ON_TIME if order.delivered_at <= order.window_end else Risk.LATE
     if status == OrderStatus.FAILED:
         order.failure_reason = failure_reason or FailureReason.OTHER
+    settle(order, status)
     order.save()
     event_record(organization_id=order.organization_id, kind="order.status", actor=actor, order=order,
                  vehicle=order.vehicle, carrier=order.carrier,

@@ -28,7 +28,7 @@ def _build(organization_id: int, hubs: dict[str, Hub], data: dict) -> Order:
     hub = hubs[data["hub"]]
     fields = {k: data[k] for k in ORDER_FIELDS if k in data}
     fields.setdefault("sla_deadline", data["window_end"])
-    return Order(organization_id=organization_id, hub=hub, **fields)
+    return Order(organization_id=organization_id, hub=hub, **fields).derive(hub)
 
 
 @transaction.atomic

@@ -12,18 +12,19 @@ from controltower.payloads import order_payload
 from dispatch import clock
 from dispatch.geo import road_km, travel_minutes
 from dispatch.models import Order, Route, Stop, Vehicle
+from dispatch.selectors import service_rules
 from dispatch.status import OrderStatus, Risk, StopKind
 
-AT_RISK_MARGIN = timedelta(minutes=15)
 ETA_PUBLISH_TOLERANCE = timedelta(minutes=3)
 
 
-def risk_for(eta: datetime | None, window_end: datetime) -> str:
+def risk_for(eta: datetime | None, window_end: datetime, margin_min: float) -> str:
+    """On time, at risk (the ETA within the service level's at-risk margin of the window's end) or late."""
     if eta is None:
         return Risk.ON_TIME
     if eta > window_end:
         return Risk.LATE
-    if eta > window_end - AT_RISK_MARGIN:
+    if eta > window_end - timedelta(minutes=margin_min):
         return Risk.AT_RISK
     return Risk.ON_TIME
 
@@ -67,6 +68,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     )
     t = max(now, vehicle.position_at or now)
     lat, lon = vehicle.lat, vehicle.lon
+    rules = service_rules(vehicle.organization_id) if stops else {}
     changed: list[Order] = []
     for stop in stops:
         t += timedelta(minutes=travel_minutes(road_km(lat, lon, stop.lat, stop.lon)))
@@ -77,7 +79,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
         stop.eta = t
         if stop.kind == StopKind.DELIVERY:
             if order.status not in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.CANCELLED):
-                new_risk = risk_for(t, order.window_end)
+                new_risk = risk_for(t, order.window_end, rules[order.service_level].at_risk_margin_min)
                 moved = order.eta is None or abs(order.eta - t) > ETA_PUBLISH_TOLERANCE
                 if new_risk != order.risk or moved:
                     order.eta, order.risk = t, new_risk
