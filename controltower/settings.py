@@ -181,6 +181,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "dispatch.tasks.sweep_outbox", "schedule": 60.0},
     "carrier-health": {"task": "carriers.tasks.check_carrier_health", "schedule": 30.0},
     "replan-networks": {"task": "dispatch.tasks.replan_networks", "schedule": 300.0},
+    "refresh-reports": {"task": "dispatch.tasks.refresh_reports", "schedule": 60.0},
 }
 
 # --- Auth ------------------------------------------------------------------------------
@@ -286,7 +287,9 @@ STATIC_URL = "/static/"
 # Leaflet comes from the django-leaflet package. Only its static files are used: registering the
 # app would import its GIS admin widgets, which need GDAL.
 LEAFLET_STATIC = Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static"
-STATICFILES_DIRS = [BASE_DIR / "static", LEAFLET_STATIC]
+# plotly.min.js comes from the plotly package (served as /static/plotly/plotly.min.js).
+PLOTLY_STATIC = Path(importlib.util.find_spec("plotly").submodule_search_locations[0]) / "package_data"
+STATICFILES_DIRS = [BASE_DIR / "static", LEAFLET_STATIC, ("plotly", PLOTLY_STATIC)]
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from carriers.views import carrier_webhook
 
-from . import metrics, views
+from . import metrics, reports_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -23,6 +23,9 @@ urlpatterns = [
     path("carriers/<str:code>/", views.carrier_page, name="carrier-page"),
     path("vehicles/<str:code>/", views.vehicle_page, name="vehicle-page"),
     path("dead-letters/", views.dead_letters_page, name="dead-letters"),
+    path("performance/", reports_views.performance_page, name="performance"),
+    path("performance/export/<str:table>.csv", reports_views.performance_export, name="performance-export"),
+    path("performance/<str:kind>/<str:code>/", reports_views.scorecard_page, name="scorecard"),
     path("track/<str:token>/", views.tracking_page, name="track"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),

@@ -9,8 +9,12 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.db.models import Q
+from django.utils import timezone
 
 from controltower.reliable_tasks import RETRYING, RetryLater
+from dispatch import clock
+from dispatch.engine.savings import savings_for_day
+from dispatch.services.rollups import rollups_refresh
 
 log = logging.getLogger(__name__)
 
@@ -171,3 +175,15 @@ def replan_networks() -> int:
     for org_id in Organization.objects.filter(auto_plan=True).values_list("id", flat=True):
         proposed += replan_network(organization_id=org_id) is not None
     return proposed
+
+
+@shared_task(acks_late=True, soft_time_limit=110, time_limit=120)
+def refresh_reports() -> int:
+    """Beat: recompute the roll-up of the days whose orders changed, and the savings of those that are
+    over (each run is a full recomputation of a day, so running it twice changes nothing)."""
+    today = timezone.localdate(clock.now())
+    done = rollups_refresh()
+    for org_id, day in done:
+        if day < today:
+            savings_for_day(organization_id=org_id, day=day)
+    return len(done)

@@ -18,7 +18,8 @@ from dispatch.models import Decision, Order, OrderException, Shift, Stop, Vehicl
 from dispatch.planner import model as pm
 from dispatch.planner.evaluate import simulate_route
 from dispatch.planner.greedy import _insertions
-from dispatch.planner.pricing import carrier_can_take, carrier_order_cost
+from dispatch.planner.pricing import carrier_can_take, carrier_order_cost, carrier_risk
+from dispatch.reports import lane_reliability
 from dispatch.selectors import service_rules
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, StopKind
 
@@ -60,6 +61,7 @@ def _order(o: Order, day0: datetime, rules: dict) -> pm.Order:
         id=o.external_ref, hub=o.hub.code, at=pm.Point(o.lat, o.lon), window=(_min(o.window_start, day0), _min(o.window_end, day0)),
         service_min=o.service_min, weight_kg=o.weight_kg, service_level=o.service_level, requires=frozenset(o.requires),
         late_penalty=late, late_penalty_per_min=per_min, unserved_penalty=unserved,
+        zone=o.zone, reattempt_cost=float(rule.reattempt_cost),
     )
 
 
@@ -98,19 +100,24 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
         routes[v.code] = [f"D:{c}" for c in committed] + routes[v.code]
     open_statuses = [OrderStatus.BOOKED]
     carriers, carrier_of = [], {}
+    track_record = lane_reliability(organization_id=organization_id, today=day0.date())
     for c in (Carrier.objects.filter(organization_id=organization_id, health=CarrierHealth.UP)
               .annotate(used=Count("orders", filter=Q(orders__status__in=open_statuses)))
               .prefetch_related("zones", "rates", "capacity_slots")):
         slots = [s for s in c.capacity_slots.all() if s.window_end > now]
         room = (max(0, sum(s.capacity for s in slots) - (0 if booked_count_as_room else c.used)) if slots else 10**6)
         cutoff = _min(datetime.combine(day0.date(), c.pickup_cutoff, tzinfo=day0.tzinfo), day0)
+        record = track_record.get(c.id, {})
         for rate in c.rates.all():
             pid = f"{c.code}|{rate.service_level}"
             carrier_of[pid] = (c.code, rate.service_level)
+            suffix = f"|{rate.service_level}"
             carriers.append(pm.Carrier(
                 id=pid, available=True, service_levels=frozenset({rate.service_level}), skills=frozenset(c.skills),
                 zones=tuple(pm.Zone(pm.Point(z.lat, z.lon), z.radius_km) for z in c.zones.all()),
                 base=rate.base, per_kg=rate.per_kg, per_km=rate.per_km, lead_min=c.lead_min, pickup_cutoff_min=cutoff, capacity=room,
+                reliability={k[:-len(suffix)]: v for k, v in record.items() if k.endswith(suffix)},
+                default_reliability=record.get("default", (0.0, 0.0)),
             ))
     hubs = {}
     rules = service_rules(organization_id)
@@ -169,6 +176,7 @@ def propose(*, exception: OrderException) -> Decision | None:
         return None
     db = problem_from_db(organization_id=exception.organization_id, extra_orders=affected)
     p = db.problem
+    by_pid = {c.id: c for c in p.carriers}
     by_code = {v.id: v for v in p.vehicles}
     routes = {code: list(stops) for code, stops in db.routes.items()}
     for o in affected:  # take the affected orders out of the routes: every option is priced from scratch
@@ -218,10 +226,13 @@ def propose(*, exception: OrderException) -> Decision | None:
                 slot[1] -= 1
         sla_after = "on_time" if eta is not None and eta <= po.window[1] + 1e-6 else "late"
         alternatives = [{"kind": k, "code": db.carrier_of[i][0] if k == "carrier" else i, "cost": round(c, 2),
+                         "risk": round(carrier_risk(by_pid[i], po), 2) if k == "carrier" else 0.0,
+                         "price": round(c - (carrier_risk(by_pid[i], po) if k == "carrier" else 0.0), 2),
                          "eta": (db.day0 + timedelta(minutes=e)).isoformat() if e is not None else None}
                         for c, k, i, e, _ in options[1:4]]
         moves.append({"order": o.external_ref, "from": _option_label(current_kind, current_code) if current_kind else None,
                       "to": {"kind": kind, "code": code}, "cost_delta": round(cost - before_cost, 2), "sla_before": o.risk,
+                      "risk": round(carrier_risk(by_pid[pid], po), 2) if kind == "carrier" else 0.0,
                       "sla_after": sla_after, "eta": (db.day0 + timedelta(minutes=eta)).isoformat() if eta is not None else None,
                       "route": route if kind == "van" else None, "alternatives": alternatives})
         total += cost - before_cost

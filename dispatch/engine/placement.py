@@ -21,6 +21,7 @@ from carriers.models import Carrier
 from dispatch import clock
 from dispatch.geo import haversine_km, road_km, travel_minutes
 from dispatch.models import Order, Stop, Vehicle
+from dispatch.reports import lane_reliability
 from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
@@ -46,6 +47,7 @@ class CarrierOffer:
     zones: list = field(default_factory=list)
     rates: dict = field(default_factory=dict)
     room: int | None = None
+    record: dict = field(default_factory=dict)  # its scorecard: lane -> (p_late, p_fail), and "default"
 
 
 def _late_cost(eta: datetime, order: Order, rules: dict) -> float:
@@ -82,12 +84,20 @@ def _carrier_offers(organization_id: int) -> list[CarrierOffer]:
     carriers = (Carrier.objects.filter(organization_id=organization_id, health=CarrierHealth.UP)
                 .annotate(used=Count("orders", filter=Q(orders__status__in=open_statuses)))
                 .prefetch_related("zones", "rates", "capacity_slots"))
+    records = lane_reliability(organization_id=organization_id)
     offers = []
     for c in carriers:
         capacity = sum(s.capacity for s in c.capacity_slots.all())
         offers.append(CarrierOffer(c, list(c.zones.all()), {r.service_level: r for r in c.rates.all()},
-                                   None if not capacity else max(0, capacity - c.used)))
+                                   None if not capacity else max(0, capacity - c.used), records.get(c.id, {})))
     return offers
+
+
+def _track_record_cost(offer: CarrierOffer, order: Order, rules: dict) -> float:
+    """The expected cost of the carrier's record on the order's lane (as dispatch.planner.pricing.carrier_risk)."""
+    p_late, p_fail = offer.record.get(f"{order.zone}|{order.service_level}", offer.record.get("default", (0.0, 0.0)))
+    rule = rules[order.service_level]
+    return p_late * float(rule.late_fixed) + p_fail * float(rule.reattempt_cost)
 
 
 def _carrier_quote(offer: CarrierOffer, order: Order, now: datetime, rules: dict):
@@ -104,7 +114,7 @@ def _carrier_quote(offer: CarrierOffer, order: Order, now: datetime, rules: dict
     km = road_km(order.hub.lat, order.hub.lon, order.lat, order.lon)
     price = rate.base + rate.per_kg * order.weight_kg + rate.per_km * km
     promised = max(order.window_start, now + timedelta(minutes=c.lead_min + travel_minutes(km)))
-    return price + _late_cost(promised, order, rules), price, promised
+    return price + _late_cost(promised, order, rules) + _track_record_cost(offer, order, rules), price, promised
 
 
 def _van_quote(tail: VanTail, order: Order, rules: dict):

@@ -54,6 +54,10 @@ class Carrier:
     lead_min: float
     pickup_cutoff_min: float
     capacity: int
+    # From the carrier's scorecard: (probability late, probability a delivery fails) per order zone,
+    # and for zones it has no record of. Empty: priced by its rate card alone.
+    reliability: dict[str, tuple[float, float]] = field(default_factory=dict, hash=False, compare=False)
+    default_reliability: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Order:
     late_penalty: float
     late_penalty_per_min: float
     unserved_penalty: float
+    zone: str = ""
+    reattempt_cost: float = 0.0
 
 
 @dataclass

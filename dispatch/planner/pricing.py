@@ -16,9 +16,22 @@ def carrier_can_take(problem: Problem, carrier: Carrier, order: Order) -> bool:
     )
 
 
-def carrier_order_cost(problem: Problem, carrier, order) -> float:
-    """Price plus late penalty of giving one order to one carrier (eligibility not checked)."""
+def carrier_price(problem: Problem, carrier, order) -> float:
+    """The rate card's price plus the late penalty at the carrier's promised time."""
     hub = problem.hubs[order.hub]
     d = problem.km(hub.at, order.at)
     eta = max(order.window[0], problem.now_min + carrier.lead_min + problem.minutes(d))
     return carrier.base + carrier.per_kg * order.weight_kg + carrier.per_km * d + problem.late_cost(order, eta)
+
+
+def carrier_risk(carrier, order) -> float:
+    """Expected cost of the carrier's track record on this order's lane: the probability it is late
+    times the late penalty, plus the probability the delivery fails times the re-attempt cost."""
+    p_late, p_fail = carrier.reliability.get(order.zone, carrier.default_reliability)
+    return p_late * order.late_penalty + p_fail * order.reattempt_cost
+
+
+def carrier_order_cost(problem: Problem, carrier, order) -> float:
+    """Price, late penalty and expected cost of its track record, of giving one order to one carrier
+    (eligibility not checked)."""
+    return carrier_price(problem, carrier, order) + carrier_risk(carrier, order)
