@@ -53,10 +53,11 @@ test: $(STAMP) services chromium
 	  CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Planning benchmarks (track A and B, checker figures) and the carrier-outage benchmark
-# (needs PostgreSQL and Redis). Results: bench/results/.
+# (needs PostgreSQL and Redis) and the Performance page on 90 days x 100,000 orders. Results: bench/results/
 bench: $(STAMP) services
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.outage
+	$(BIN)/python -m bench.reports
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -104,7 +104,8 @@ def test_no_role_and_no_token_reaches_another_tenants_data(foreign):
             for method in ("get", "post"):
                 kwargs = {"format": "json"} if who == "token" else {}
                 response = getattr(client, method)(url, {}, **kwargs)
-                body = response.content.decode(errors="replace") if not getattr(response, "streaming", False) else ""
+                raw = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
+                body = raw.decode(errors="replace")
                 if MARK in body:
                     leaks.append((who, method, url, response.status_code))
                 assert response.status_code < 500, (who, method, url, response.status_code, body[:300])
