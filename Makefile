@@ -58,6 +58,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.outage
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.scorecards
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache
