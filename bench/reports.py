@@ -80,6 +80,7 @@ def generate(n_orders: int, days: int, seed: int = 7):
             RateCard.objects.create(carrier=c, service_level=level, base=spec.base, per_kg=spec.per_kg, per_km=spec.per_km)
         carriers[spec.code] = c
     today = timezone.localdate()
+    vans_of = {h.id: [v for v in vans if v.fleet.hub_id == h.id] for h in hubs}
     tz = timezone.get_current_timezone()
     orders, meta = [], []
     for back in range(days, 0, -1):
@@ -100,7 +101,7 @@ def generate(n_orders: int, days: int, seed: int = 7):
             late = 0 if rng.random() >= p_late else int(rng.expovariate(1 / 25)) + 1
             delivered = (not failed) or retried
             price = Decimal(str(round(rng.uniform(5.5, 14.0), 2)))
-            van = None if code else vans[rng.randrange(len(vans))]
+            van = None if code else rng.choice(vans_of[hub.id])  # a van of the order's own hub
             attempts = (1 if delivered else 0) + (1 if failed else 0)
             cost = money(price * attempts) if code else money(Decimal(str(round(rng.uniform(3.0, 9.0), 2))) * attempts)
             rule = rules[level]

@@ -9,9 +9,10 @@ PALETTE = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#c
 
 
 def _layout(title: str, y_title: str, **extra) -> dict:
+    grid = {"gridcolor": "#334155", "zerolinecolor": "#475569"}
     return {"title": {"text": title, "font": {"size": 14}}, "margin": {"l": 50, "r": 10, "t": 36, "b": 40}, "height": 280,
-            "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"}, "legend": {"orientation": "h", "y": -0.2},
-            "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", **extra}
+            "font": {"color": "#cbd5e1"}, "xaxis": grid, "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", **grid},
+            "legend": {"orientation": "h", "y": -0.2}, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", **extra}
 
 
 def _series(rows: list[dict], value: str, scale: float = 1.0) -> list[dict]:
