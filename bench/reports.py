@@ -51,8 +51,24 @@ def generate(n_orders: int, days: int, seed: int = 7):
     """Bulk-generate a tenant's history. Returns (organization, ops manager user)."""
     from django.utils import timezone
 
-    from carriers.models import BookingStatus, Carrier, CarrierBooking, CarrierZone, RateCard
-    from dispatch.models import Decision, Event, Fleet, Hub, Order, OrderException, Organization, User, Vehicle
+    from carriers.models import (
+        BookingStatus,
+        Carrier,
+        CarrierBooking,
+        CarrierZone,
+        RateCard,
+    )
+    from dispatch.models import (
+        Decision,
+        Event,
+        Fleet,
+        Hub,
+        Order,
+        OrderException,
+        Organization,
+        User,
+        Vehicle,
+    )
     from dispatch.selectors import service_rules
     from dispatch.services.settlement import late_penalty, money
     from dispatch.simulation.city import CITIES, offset

@@ -11,10 +11,10 @@ from controltower.payloads import carrier_payload, order_payload
 from dispatch import clock
 from dispatch.errors import InvalidTransition, ValidationFailed
 from dispatch.models import Order
+from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.log import event_record
 from dispatch.services.orders import order_transition
-from dispatch.selectors import service_rules
 from dispatch.services.routes import risk_for
 from dispatch.status import Actor, OrderStatus
 

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from carriers.views import carrier_webhook
 
-from . import metrics, reports_views, views
+from . import metrics, reports_views, settings_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -26,6 +26,13 @@ urlpatterns = [
     path("performance/", reports_views.performance_page, name="performance"),
     path("performance/export/<str:table>.csv", reports_views.performance_export, name="performance-export"),
     path("performance/<str:kind>/<str:code>/", reports_views.scorecard_page, name="scorecard"),
+    path("settings/", settings_views.settings_home, name="settings"),
+    path("settings/service-levels/<str:level>/", settings_views.rule_edit, name="settings-rule"),
+    path("settings/service-levels/<str:level>/history/", settings_views.rule_history, name="settings-rule-history"),
+    path("settings/policy/", settings_views.policy_edit, name="settings-policy"),
+    path("settings/policy/history/", settings_views.policy_history, name="settings-policy-history"),
+    path("settings/scheduled/<int:pk>/cancel/", settings_views.scheduled_cancel, name="settings-scheduled-cancel"),
+    path("settings/users/", settings_views.users_page, name="settings-users"),
     path("track/<str:token>/", views.tracking_page, name="track"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),

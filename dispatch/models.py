@@ -360,6 +360,12 @@ class Policy(models.Model):
         help_text="Minutes to resolve an exception per severity before it escalates, e.g. {\"critical\": 5}")
     van_orders_per_hour = models.FloatField(
         default=6.0, help_text="Deliveries one van is planned to make per hour (the own fleet's planned capacity)")
+    max_orders_moved = models.PositiveIntegerField(
+        default=50, help_text="Largest number of orders one decision may move and still be applied automatically")
+    auto_apply_kinds = models.JSONField(
+        default=list, blank=True,
+        help_text="Exception kinds whose decisions may be applied automatically (empty: every kind)")
+    history = HistoricalRecords()
 
 
 class OrderException(models.Model):
@@ -550,3 +556,27 @@ class RollupDirty(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "day"], name="dirty_once")]
+
+
+class ScheduledChange(models.Model):
+    """A settings change that takes effect later (an admin scheduled it). Until then the rules in
+    force are the earlier ones; from its moment on, every read sees it (dispatch.selectors), and
+    the beat writes it into the settings row, where django-simple-history records it."""
+
+    class Target(models.TextChoices):
+        SERVICE_RULE = "service_rule", "Service level rule"
+        POLICY = "policy", "Auto-apply and detection"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scheduled_changes")
+    target = models.CharField(max_length=20, choices=Target.choices)
+    key = models.CharField(max_length=20, blank=True, help_text="The service level, for a rule")
+    values = models.JSONField(help_text="Field -> new value")
+    effective_at = models.DateTimeField()
+    created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "target", "effective_at"])]

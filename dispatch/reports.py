@@ -9,14 +9,36 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import BooleanField, Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    Sum,
+)
 from django.utils import timezone
 
 from carriers.models import Carrier
 from dispatch import clock
-from dispatch.models import DailyLateness, DailyRollup, DailySavings, Decision, Fleet, Hub, OrderException
+from dispatch.models import (
+    DailyLateness,
+    DailyRollup,
+    DailySavings,
+    Decision,
+    Fleet,
+    Hub,
+    OrderException,
+)
 from dispatch.services.rollups import LATENESS_BUCKETS
-from dispatch.status import Actor, DecisionState, ExceptionKind, FailureReason, ServiceLevel
+from dispatch.status import (
+    Actor,
+    DecisionState,
+    ExceptionKind,
+    FailureReason,
+    ServiceLevel,
+)
 
 PERIODS = {"today": 0, "7d": 7, "30d": 30, "90d": 90}
 MAX_DAYS = 400

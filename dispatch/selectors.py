@@ -5,14 +5,28 @@ from __future__ import annotations
 import contextvars
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, DecimalField, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from carriers.models import Carrier
 from dispatch import clock
-from dispatch.models import Driver, Hub, Order, ServiceLevelRule, Stop, Vehicle
-from dispatch.status import DEFAULT_SERVICE_RULES, OPEN_ORDER_STATUSES, OrderStatus, Risk
+from dispatch.models import (
+    Driver,
+    Hub,
+    Order,
+    ScheduledChange,
+    ServiceLevelRule,
+    Stop,
+    Vehicle,
+)
+from dispatch.status import (
+    DEFAULT_SERVICE_RULES,
+    OPEN_ORDER_STATUSES,
+    OrderStatus,
+    Risk,
+)
 
 
 def orders_for(*, organization_id: int, status: list[str] | None = None, service_level: str | None = None,
@@ -302,6 +316,9 @@ def policy_for(organization_id: int):
     from dispatch.models import Policy
 
     policy = Policy.objects.get_or_create(organization_id=organization_id)[0]
+    for change in due_changes(organization_id, ScheduledChange.Target.POLICY):
+        for field, value in change.values.items():
+            setattr(policy, field, value)
     if scope is not None:
         scope[organization_id] = policy
     return policy
@@ -313,7 +330,18 @@ def service_rules(organization_id: int) -> dict:
     rules = {r.service_level: r for r in ServiceLevelRule.objects.filter(organization_id=organization_id)}
     for level, defaults in DEFAULT_SERVICE_RULES.items():
         rules.setdefault(level, ServiceLevelRule(organization_id=organization_id, service_level=level, **defaults))
+    for change in due_changes(organization_id, ScheduledChange.Target.SERVICE_RULE):
+        rule = rules.get(change.key)
+        if rule is not None:
+            for field, value in change.values.items():
+                setattr(rule, field, Decimal(str(value)) if isinstance(rule._meta.get_field(field), DecimalField) else value)
     return rules
+
+
+def due_changes(organization_id: int, target: str) -> list[ScheduledChange]:
+    """Scheduled changes whose moment has come but that the beat has not written yet: in force now."""
+    return list(ScheduledChange.objects.filter(organization_id=organization_id, target=target, applied_at__isnull=True,
+                                               cancelled_at__isnull=True, effective_at__lte=clock.now()).order_by("effective_at", "id"))
 
 
 ACTIVITY_KINDS = ["decision.applied", "decision.partially_applied", "decision.rejected", "decision.undone", "exception.raised",

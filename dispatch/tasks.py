@@ -15,6 +15,7 @@ from controltower.reliable_tasks import RETRYING, RetryLater
 from dispatch import clock
 from dispatch.engine.savings import savings_for_day
 from dispatch.services.rollups import rollups_refresh
+from dispatch.services.settings import apply_due_changes
 
 log = logging.getLogger(__name__)
 
@@ -187,3 +188,11 @@ def refresh_reports() -> int:
         if day < today:
             savings_for_day(organization_id=org_id, day=day)
     return len(done)
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def apply_scheduled_settings() -> int:
+    """Beat: write settings changes whose moment has come into their rows (reads see them from that
+    moment already; this records them in the settings' history). Idempotent: an applied change is
+    marked and skipped."""
+    return apply_due_changes()

@@ -21,7 +21,13 @@ from dispatch.engine.decisions import (
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.services import ActorRef
 from dispatch.services.fleet import driver_set_status, vehicle_set_status
-from dispatch.services.orders import BEFORE_PICKUP, order_cancel, order_set_status, order_update, orders_create
+from dispatch.services.orders import (
+    BEFORE_PICKUP,
+    order_cancel,
+    order_set_status,
+    order_update,
+    orders_create,
+)
 from dispatch.services.positions import positions_ingest
 from dispatch.status import Actor
 

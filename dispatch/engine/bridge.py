@@ -66,7 +66,7 @@ def _order(o: Order, day0: datetime, rules: dict) -> pm.Order:
 
 
 def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None,
-                    booked_count_as_room: bool = False) -> DbProblem:
+                    booked_count_as_room: bool = False, rules: dict | None = None) -> DbProblem:
     """The live state as a planner problem: on-duty vans where they are with their open stops (orders
     on board become committed), carriers that are up with their rate cards and remaining capacity,
     and the given orders. With booked_count_as_room, orders already booked with a carrier count as
@@ -120,7 +120,7 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
                 default_reliability=record.get("default", (0.0, 0.0)),
             ))
     hubs = {}
-    rules = service_rules(organization_id)
+    rules = rules or service_rules(organization_id)
     for o in orders.values():
         hubs[o.hub.code] = pm.Hub(o.hub.code, pm.Point(o.hub.lat, o.hub.lon), o.hub.load_min_per_order)
     for v in vans:
@@ -250,21 +250,28 @@ REPLAN_MIN_SAVING = 5.0
 CAN_MOVE = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED]
 
 
-def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decision | None:
-    """Re-plan the whole network with the production planner, starting from the current plan, and
-    propose the moves if the new plan is cheaper (orders on board stay where they are). The planner
-    keeps the current plan when it cannot beat it, so nothing moves without a gain."""
+@dataclass
+class NetworkPlan:
+    db: DbProblem
+    before: float            # the current plan's cost, by the evaluator
+    after: float             # the planner's plan's cost
+    moves: list[dict]        # orders whose place changes
+    changed_ids: list[int]
+
+
+def network_plan(*, organization_id: int, time_limit: float = 10.0, rules: dict | None = None) -> NetworkPlan | None:
+    """The production planner (hybrid) on the whole network from the current plan, with the rules in
+    force or the given ones (a settings preview): the current plan's and the new plan's cost, and
+    the orders that would move. None when nothing can move or a van holding orders is off duty."""
     from dispatch.planner import hybrid
     from dispatch.planner.evaluate import evaluate
     from dispatch.planner.model import Plan
-    from dispatch.services.exceptions import exception_raise
-    from dispatch.status import ExceptionKind, Severity
 
     movable = list(Order.objects.filter(organization_id=organization_id, status__in=CAN_MOVE)
                    .select_related("hub", "vehicle", "carrier"))
     if not movable:
         return None
-    db = problem_from_db(organization_id=organization_id, extra_orders=movable, booked_count_as_room=True)
+    db = problem_from_db(organization_id=organization_id, extra_orders=movable, booked_count_as_room=True, rules=rules)
     p = db.problem
     pid_for = {(code, level): pid for pid, (code, level) in db.carrier_of.items()}
     current = Plan(routes={code: list(stops) for code, stops in db.routes.items() if stops})
@@ -282,8 +289,6 @@ def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decisio
     before = evaluate(p, current).cost
     plan = hybrid.solve(p, hybrid.Options(time_limit=time_limit), initial=current)
     after = evaluate(p, plan).cost
-    if before - after < REPLAN_MIN_SAVING:
-        return None
     holder: dict[str, tuple[str, str]] = {}
     for code, stops in plan.routes.items():
         for stop in stops:
@@ -292,9 +297,9 @@ def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decisio
     for pid, refs in plan.carriers.items():
         for ref in refs:
             holder[ref] = ("carrier", db.carrier_of[pid][0])
-    by_ref = {o.external_ref: o for o in movable}
     moves, changed_ids = [], []
-    for ref, o in by_ref.items():
+    for o in movable:
+        ref = o.external_ref
         old = ("van", o.vehicle.code) if o.vehicle_id else ("carrier", o.carrier.code) if o.carrier_id else None
         new = holder.get(ref)
         if new is None or new == old:
@@ -303,6 +308,20 @@ def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decisio
         moves.append({"order": ref, "from": {"kind": old[0], "code": old[1]} if old else None, "to": {"kind": new[0], "code": new[1]},
                       "cost_delta": 0.0, "sla_before": o.risk, "sla_after": o.risk, "eta": None,
                       "route": plan.routes.get(new[1]) if new[0] == "van" else None, "alternatives": []})
+    return NetworkPlan(db, before, after, moves, changed_ids)
+
+
+def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decision | None:
+    """Re-plan the whole network with the production planner, starting from the current plan, and
+    propose the moves if the new plan is cheaper (orders on board stay where they are). The planner
+    keeps the current plan when it cannot beat it, so nothing moves without a gain."""
+    from dispatch.services.exceptions import exception_raise
+    from dispatch.status import ExceptionKind, Severity
+
+    result = network_plan(organization_id=organization_id, time_limit=time_limit)
+    if result is None or result.before - result.after < REPLAN_MIN_SAVING:
+        return None
+    db, before, after, moves, changed_ids = result.db, result.before, result.after, result.moves, result.changed_ids
     if not moves:
         return None
     saving = round(before - after, 2)

@@ -9,6 +9,7 @@ from controltower import events, hooks
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Decision, Order, OrderException, Vehicle
+from dispatch.permissions import within_policy
 from dispatch.selectors import one_policy_read, policy_for
 from dispatch.services import ActorRef
 from dispatch.services.exceptions import (
@@ -50,9 +51,7 @@ def decision_create(*, exception: OrderException, moves: list[dict], cost_delta:
                            "sla_worsened": sla_worsened})
         events.publish(exc.organization_id, "decision.changed", decision_payload(decision))
         policy = policy_for(exc.organization_id)
-        auto = (policy.auto_apply and cost_delta <= policy.max_cost_increase
-                and (not policy.require_no_sla_worse or sla_worsened == 0)
-                and all(m["to"]["kind"] != "unserved" for m in moves))
+        auto = within_policy(policy, kind=exc.kind, cost_delta=cost_delta, sla_worsened=sla_worsened, moves=moves)
     if auto:
         return decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef(Actor.SYSTEM, "policy"),
                                 note=f"within policy: cost {cost_delta:+.2f} <= {policy.max_cost_increase:.2f}, no SLA made worse")

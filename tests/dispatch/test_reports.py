@@ -14,7 +14,14 @@ from dispatch import reports
 from dispatch.engine.bridge import problem_from_db
 from dispatch.engine.savings import savings_for_day
 from dispatch.geo import road_km, travel_minutes
-from dispatch.models import DailyRollup, DailySavings, Event, Order, RollupDirty, ServiceLevelRule
+from dispatch.models import (
+    DailyRollup,
+    DailySavings,
+    Event,
+    Order,
+    RollupDirty,
+    ServiceLevelRule,
+)
 from dispatch.planner.carriers import carrier_options
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle

@@ -1,0 +1,282 @@
+"""Admins' settings, under the control tower's own pages: service level rules, the auto-apply
+policy and detection thresholds (each with a preview of its effect, an effective date, versions
+and rollback), scheduled changes, users and API tokens. Admins of the organization only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from dispatch import clock
+from dispatch.api.auth import token_issue
+from dispatch.engine.preview import preview_policy_change, preview_rule_change
+from dispatch.errors import Conflict, DomainError, ValidationFailed
+from dispatch.models import ApiToken, Policy, ScheduledChange, ServiceLevelRule, User
+from dispatch.selectors import policy_for, service_rules
+from dispatch.services import settings as svc
+from dispatch.services import users as people
+from dispatch.status import ExceptionKind, Role, ServiceLevel
+
+MAX_AHEAD = timedelta(days=366)
+
+
+def _admin(request) -> int:
+    org = request.user.organization_id
+    if not org:
+        raise PermissionDenied("Your account belongs to no organization.")
+    if request.user.role != Role.ADMIN:
+        raise PermissionDenied("Settings are for your organization's admins; "
+                               f"your role ({request.user.get_role_display().lower()}) cannot change them.")
+    return org
+
+
+def _effective_at(raw: str) -> datetime | None:
+    """A local date and time from the form (blank: now). Raises ValidationFailed."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed("Check the effective date", errors={"effective_at": ["Enter a date and time, e.g. 2026-12-01 06:00."]}) from None
+    if value.tzinfo is None:
+        value = timezone.make_aware(value)
+    if value - clock.now() > MAX_AHEAD:
+        raise ValidationFailed("Check the effective date", errors={"effective_at": ["At most a year ahead."]})
+    return value if value > clock.now() else None
+
+
+def _pending(org: int, target: str, key: str = "") -> list[ScheduledChange]:
+    return list(ScheduledChange.objects.filter(organization_id=org, target=target, key=key, applied_at__isnull=True,
+                                               cancelled_at__isnull=True, effective_at__gt=clock.now()).order_by("effective_at"))
+
+
+@login_required
+def settings_home(request):
+    org = _admin(request)
+    rules = service_rules(org)
+    return render(request, "controltower/settings/home.html", {
+        "rules": [rules[level] for level in ServiceLevel.values], "policy": policy_for(org),
+        "scheduled": ScheduledChange.objects.filter(organization_id=org, applied_at__isnull=True, cancelled_at__isnull=True,
+                                                    effective_at__gt=clock.now()).order_by("effective_at"),
+        "message": request.GET.get("saved", ""),
+    })
+
+
+def _rows(labels, values: dict, errors: dict) -> list[dict]:
+    return [{"name": n, "title": t, "help": h, "value": values.get(n, ""), "errors": errors.get(n, []),
+             "kind": "bool" if n in ("auto_apply", "require_no_sla_worse") else "text"} for n, t, h in labels]
+
+
+def _render(request, template: str, context: dict, status: int = 200):
+    context["rows"] = _rows(context["fields"], context["values"], context["errors"])
+    return render(request, template, context, status=status)
+
+
+def _rule_form(rule) -> dict:
+    return {f: getattr(rule, f) for f in svc.RULE_FIELDS}
+
+
+@login_required
+def rule_edit(request, level: str):
+    org = _admin(request)
+    if level not in ServiceLevel.values:
+        raise Http404("No such service level.")
+    rule = service_rules(org)[level]
+    stored = ServiceLevelRule.objects.filter(organization_id=org, service_level=level).first()
+    version = svc.rule_version(stored) if stored else 0
+    context = {"level": level, "label": ServiceLevel(level).label, "values": _rule_form(rule), "version": version,
+               "errors": {}, "preview": None, "pending": _pending(org, ScheduledChange.Target.SERVICE_RULE, level),
+               "fields": RULE_LABELS, "effective_at": ""}
+    if request.method == "POST":
+        values = {f: request.POST.get(f, "") for f in svc.RULE_FIELDS}
+        context.update(values=values, effective_at=request.POST.get("effective_at", ""))
+        try:
+            seen = int(request.POST.get("version", "-1"))
+            when = _effective_at(request.POST.get("effective_at", ""))
+            clean = svc.clean_rule(values)
+            if request.POST.get("action") == "save":
+                result = svc.rule_change(organization_id=org, level=level, values=clean, user=request.user, seen_version=seen,
+                                         effective_at=when, reason=request.POST.get("reason", ""))
+                done = (f"{ServiceLevel(level).label} rule scheduled for {timezone.localtime(result.effective_at):%d %b %Y %H:%M}"
+                        if isinstance(result, ScheduledChange) else f"{ServiceLevel(level).label} rule saved; in force now")
+                return redirect(f"/settings/?saved={done}")
+            context["preview"] = preview_rule_change(organization_id=org, level=level, values=clean)
+            context["version"] = seen
+        except ValidationFailed as e:
+            context["errors"] = e.errors
+            return _render(request, "controltower/settings/rule.html", context, status=400)
+        except Conflict as e:
+            context["conflict"] = e.message
+            return _render(request, "controltower/settings/rule.html", context, status=409)
+    return _render(request, "controltower/settings/rule.html", context)
+
+
+RULE_LABELS = [
+    ("late_fixed", "Late penalty (fixed)", "Charged once when a delivery is late"),
+    ("late_per_min", "Late penalty per minute", "Added for every minute after the window"),
+    ("unserved", "Unserved penalty", "An order not delivered (returned, or left without a van or carrier)"),
+    ("reattempt_cost", "Re-attempt cost", "What one failed attempt costs to try again (prices carriers' failure rates)"),
+    ("at_risk_margin_min", "At-risk margin (minutes)", "An ETA this close to the window's end flags the order at risk"),
+]
+POLICY_LABELS = [
+    ("auto_apply", "Apply decisions automatically", "Within the limits below; the rest wait for a dispatcher"),
+    ("max_cost_increase", "Largest cost increase applied automatically", "Per decision, in money"),
+    ("require_no_sla_worse", "Only when no order's SLA gets worse", ""),
+    ("max_orders_moved", "Largest number of orders one decision may move automatically", ""),
+    ("eta_tolerance_min", "ETA change that warrants telling the customer (minutes)", ""),
+    ("no_show_grace_min", "Driver no-show grace (minutes)", "After a shift's start with no sign of the driver"),
+    ("carrier_silence_min", "Carrier silence (minutes)", "No event from a carrier holding orders for this long raises an exception"),
+    ("vehicle_silence_min", "Van silence (minutes)", "A van with open stops and no ping for this long may have broken down"),
+    ("spike_factor", "Demand spike factor", "Orders per hub-hour above this times plan is a spike"),
+    ("van_orders_per_hour", "Deliveries per van per hour", "The own fleet's planned capacity"),
+]
+
+
+def _policy_form(policy) -> dict:
+    return {f: getattr(policy, f) for f in svc.POLICY_FIELDS}
+
+
+@login_required
+def policy_edit(request):
+    org = _admin(request)
+    policy = policy_for(org)
+    stored = Policy.objects.filter(organization_id=org).first()
+    context = {"values": _policy_form(policy), "version": svc.policy_version(stored) if stored else 0, "errors": {}, "preview": None,
+               "pending": _pending(org, ScheduledChange.Target.POLICY), "fields": POLICY_LABELS, "kinds": ExceptionKind.choices,
+               "effective_at": ""}
+    if request.method == "POST":
+        values = {f: request.POST.get(f, "") for f in svc.POLICY_FIELDS}
+        for flag in ("auto_apply", "require_no_sla_worse"):
+            values[flag] = request.POST.get(flag) == "on"
+        values["auto_apply_kinds"] = request.POST.getlist("auto_apply_kinds")
+        context.update(values=values, effective_at=request.POST.get("effective_at", ""))
+        try:
+            seen = int(request.POST.get("version", "-1"))
+            when = _effective_at(request.POST.get("effective_at", ""))
+            clean = svc.clean_policy(values)
+            if request.POST.get("action") == "save":
+                result = svc.policy_change(organization_id=org, values=clean, user=request.user, seen_version=seen, effective_at=when,
+                                           reason=request.POST.get("reason", ""))
+                done = (f"Auto-apply and detection settings scheduled for {timezone.localtime(result.effective_at):%d %b %Y %H:%M}"
+                        if isinstance(result, ScheduledChange) else "Auto-apply and detection settings saved; in force now")
+                return redirect(f"/settings/?saved={done}")
+            context["preview"] = preview_policy_change(organization_id=org, values=clean)
+            context["version"] = seen
+        except ValidationFailed as e:
+            context["errors"] = e.errors
+            return _render(request, "controltower/settings/policy.html", context, status=400)
+        except Conflict as e:
+            context["conflict"] = e.message
+            return _render(request, "controltower/settings/policy.html", context, status=409)
+    return _render(request, "controltower/settings/policy.html", context)
+
+
+def _versions(records, fields) -> list[dict]:
+    return [{"id": r.history_id, "at": r.history_date, "who": r.history_user.get_username() if r.history_user else "system",
+             "reason": r.history_change_reason or "", "changes": svc.diff(r), "values": {f: getattr(r, f) for f in fields}}
+            for r in records[:100]]
+
+
+@login_required
+def rule_history(request, level: str):
+    org = _admin(request)
+    if level not in ServiceLevel.values:
+        raise Http404("No such service level.")
+    stored = ServiceLevelRule.objects.filter(organization_id=org, service_level=level).first()
+    message, status = "", 200
+    if request.method == "POST":
+        try:
+            svc.rule_rollback(organization_id=org, level=level, history_id=int(request.POST.get("history_id", "0")),
+                              user=request.user, seen_version=int(request.POST.get("version", "-1")))
+            return redirect(f"/settings/service-levels/{level}/history/")
+        except (DomainError, ValueError) as e:
+            message, status = getattr(e, "message", str(e)), getattr(e, "http_status", 400)
+    records = ServiceLevelRule.history.filter(organization_id=org, service_level=level).select_related("history_user").order_by("-history_id")
+    return render(request, "controltower/settings/history.html", {
+        "title": f"{ServiceLevel(level).label} rule", "versions": _versions(records, svc.RULE_FIELDS),
+        "version": svc.rule_version(stored) if stored else 0, "message": message, "back": f"/settings/service-levels/{level}/",
+    }, status=status)
+
+
+@login_required
+def policy_history(request):
+    org = _admin(request)
+    stored = Policy.objects.filter(organization_id=org).first()
+    message, status = "", 200
+    if request.method == "POST":
+        try:
+            svc.policy_rollback(organization_id=org, history_id=int(request.POST.get("history_id", "0")), user=request.user,
+                                seen_version=int(request.POST.get("version", "-1")))
+            return redirect("/settings/policy/history/")
+        except (DomainError, ValueError) as e:
+            message, status = getattr(e, "message", str(e)), getattr(e, "http_status", 400)
+    records = Policy.history.filter(organization_id=org).select_related("history_user").order_by("-history_id")
+    return render(request, "controltower/settings/history.html", {
+        "title": "Auto-apply and detection settings", "versions": _versions(records, svc.POLICY_FIELDS),
+        "version": svc.policy_version(stored) if stored else 0, "message": message, "back": "/settings/policy/",
+    }, status=status)
+
+
+@login_required
+@require_POST
+def scheduled_cancel(request, pk: int):
+    org = _admin(request)
+    try:
+        svc.scheduled_cancel(organization_id=org, change_id=pk, user=request.user)
+    except ValidationFailed:
+        raise Http404("No such scheduled change in your organization.") from None
+    except Conflict as e:
+        return render(request, "controltower/settings/message.html", {"message": e.message}, status=409)
+    return redirect("/settings/?saved=Scheduled change cancelled")
+
+
+@login_required
+def users_page(request):
+    """People and API tokens. A new user's password and a new token's secret are shown once."""
+    org = _admin(request)
+    context = {"errors": {}, "message": "", "secret": None, "roles": Role.choices, "form": {}}
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "invite":
+                context["form"] = request.POST
+                user, password = people.user_invite(organization_id=org, username=request.POST.get("username", ""),
+                                                    email=request.POST.get("email", ""), role=request.POST.get("role", ""), by=request.user)
+                context["secret"] = {"what": f"Password for {user.username}", "value": password}
+                context["form"] = {}
+            elif action == "role":
+                people.user_set_role(organization_id=org, user_id=int(request.POST.get("user", "0")), role=request.POST.get("role", ""),
+                                     by=request.user)
+                context["message"] = "Role changed."
+            elif action in ("deactivate", "activate"):
+                people.user_set_active(organization_id=org, user_id=int(request.POST.get("user", "0")), active=action == "activate",
+                                       by=request.user)
+                context["message"] = "Deactivated: they can no longer sign in." if action == "deactivate" else "Active again."
+            elif action == "token":
+                name = request.POST.get("name", "").strip()[:100]
+                if not name:
+                    raise ValidationFailed("Name the token", errors={"name": ["Say what will use it, e.g. 'order import'."]})
+                token, secret = token_issue(organization_id=org, name=name)
+                context["secret"] = {"what": f"API token {token.name}", "value": secret}
+            elif action == "revoke":
+                people.token_revoke(organization_id=org, token_id=int(request.POST.get("token", "0")), by=request.user)
+                context["message"] = "Token revoked: calls with it are refused from now on."
+            else:
+                raise ValidationFailed("Unknown action", errors={"action": ["Use invite, role, deactivate, activate, token or revoke."]})
+        except ValidationFailed as e:
+            context["errors"], context["message"], status = e.errors, e.message, 400
+        except Conflict as e:
+            context["message"], status = e.message, 409
+        except ValueError:
+            context["message"], status = "That user or token id is not a number.", 400
+    context["users"] = User.objects.filter(organization_id=org, is_superuser=False).order_by("username")
+    context["tokens"] = ApiToken.objects.filter(organization_id=org).order_by("-created_at")
+    return render(request, "controltower/settings/users.html", context, status=status)

@@ -1,0 +1,226 @@
+"""Changing an organization's settings safely: validated, applied now or scheduled for later,
+every version kept by django-simple-history (who, when, what) and any earlier version restorable.
+Concurrent edits: the editor states the version it saw; if someone saved since, a Conflict."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+
+from dispatch import clock
+from dispatch.errors import Conflict, ValidationFailed
+from dispatch.models import Policy, ScheduledChange, ServiceLevelRule
+from dispatch.status import DEFAULT_SERVICE_RULES, ExceptionKind, ServiceLevel
+
+from . import ActorRef
+from .log import event_record
+
+RULE_FIELDS = ("late_fixed", "late_per_min", "unserved", "reattempt_cost", "at_risk_margin_min")
+RULE_LIMITS = {"late_fixed": 10000, "late_per_min": 1000, "unserved": 10000, "reattempt_cost": 10000, "at_risk_margin_min": 600}
+POLICY_FIELDS = ("auto_apply", "max_cost_increase", "require_no_sla_worse", "max_orders_moved", "auto_apply_kinds",
+                 "eta_tolerance_min", "no_show_grace_min", "carrier_silence_min", "vehicle_silence_min", "spike_factor",
+                 "van_orders_per_hour")
+POLICY_LIMITS = {"max_cost_increase": (-10000, 10000), "max_orders_moved": (0, 100000), "eta_tolerance_min": (1, 600),
+                 "no_show_grace_min": (1, 600), "carrier_silence_min": (1, 1440), "vehicle_silence_min": (1, 600),
+                 "spike_factor": (1.0, 100.0), "van_orders_per_hour": (0.5, 60.0)}
+
+
+def clean_rule(values: dict) -> dict:
+    """Typed values for a service level rule, or ValidationFailed naming each field."""
+    errors, out = {}, {}
+    for field in RULE_FIELDS:
+        raw = values.get(field)
+        try:
+            value = Decimal(str(raw).strip()) if field != "at_risk_margin_min" else int(str(raw).strip())
+        except (InvalidOperation, ValueError, TypeError):
+            errors[field] = ["Enter a number."]
+            continue
+        if field != "at_risk_margin_min" and (not value.is_finite() or value.as_tuple().exponent < -2):
+            errors[field] = ["Enter an amount with at most two decimals."]
+        elif value < 0:
+            errors[field] = ["It cannot be negative."]
+        elif value > RULE_LIMITS[field]:
+            errors[field] = [f"At most {RULE_LIMITS[field]}."]
+        else:
+            out[field] = value
+    if not errors and out["unserved"] < out["late_fixed"]:
+        errors["unserved"] = ["Not delivering at all cannot cost less than delivering late: raise it to at least the late penalty."]
+    if errors:
+        raise ValidationFailed("Check the highlighted fields", errors=errors)
+    return out
+
+
+def clean_policy(values: dict) -> dict:
+    errors, out = {}, {}
+    for field in POLICY_FIELDS:
+        raw = values.get(field)
+        if field in ("auto_apply", "require_no_sla_worse"):
+            out[field] = raw in (True, "on", "true", "1", 1)
+        elif field == "auto_apply_kinds":
+            kinds = list(raw or [])
+            unknown = [k for k in kinds if k not in ExceptionKind.values]
+            if unknown:
+                errors[field] = [f"Unknown exception kind {unknown[0]!r}."]
+            out[field] = sorted(set(kinds))
+        else:
+            lo, hi = POLICY_LIMITS[field]
+            try:
+                value = float(str(raw).strip()) if field in ("max_cost_increase", "spike_factor", "van_orders_per_hour") else int(str(raw).strip())
+            except (ValueError, TypeError):
+                errors[field] = ["Enter a number."]
+                continue
+            if value != value or not lo <= value <= hi:
+                errors[field] = [f"Between {lo} and {hi}."]
+            else:
+                out[field] = value
+    if errors:
+        raise ValidationFailed("Check the highlighted fields", errors=errors)
+    return out
+
+
+def rule_version(rule: ServiceLevelRule) -> int:
+    """The version an editor saw: the id of the rule's latest history record (0 before the first save)."""
+    if rule.pk is None:
+        return 0
+    latest = rule.history.order_by("-history_id").values_list("history_id", flat=True).first()
+    return latest or 0
+
+
+def policy_version(policy: Policy) -> int:
+    latest = policy.history.order_by("-history_id").values_list("history_id", flat=True).first()
+    return latest or 0
+
+
+def _stale(seen: int, now: int, what: str) -> None:
+    if seen != now:
+        raise Conflict(f"Someone saved the {what} since you opened it (you saw version {seen}, it is now {now}). "
+                       "Reload to see their change, then make yours.", current=now)
+
+
+def _json(values: dict) -> dict:
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
+
+
+@transaction.atomic
+def rule_change(*, organization_id: int, level: str, values: dict, user, seen_version: int,
+                effective_at: datetime | None = None, reason: str = "") -> ServiceLevelRule | ScheduledChange:
+    """Apply a service level rule now, or schedule it. Returns the saved rule or the scheduled change."""
+    if level not in ServiceLevel.values:
+        raise ValidationFailed("Unknown service level", errors={"service_level": [f"Use one of {', '.join(ServiceLevel.values)}"]})
+    clean = clean_rule(values)
+    rule = (ServiceLevelRule.objects.select_for_update().filter(organization_id=organization_id, service_level=level).first()
+            or ServiceLevelRule(organization_id=organization_id, service_level=level, **DEFAULT_SERVICE_RULES[level]))
+    _stale(seen_version, rule_version(rule), f"{ServiceLevel(level).label} rule")
+    now = clock.now()
+    if effective_at is not None and effective_at > now:
+        change = ScheduledChange.objects.create(organization_id=organization_id, target=ScheduledChange.Target.SERVICE_RULE, key=level,
+                                                values=_json(clean), effective_at=effective_at, created_by=user, note=reason[:300])
+        event_record(organization_id=organization_id, kind="settings.scheduled", actor=_actor(user),
+                     data={"target": "service_rule", "key": level, "values": _json(clean), "effective_at": effective_at.isoformat()})
+        return change
+    for field, value in clean.items():
+        setattr(rule, field, value)
+    rule._change_reason = reason[:100] or "edited"
+    rule._history_user = user
+    rule.save()
+    event_record(organization_id=organization_id, kind="settings.changed", actor=_actor(user),
+                 data={"target": "service_rule", "key": level, "values": _json(clean)})
+    return rule
+
+
+@transaction.atomic
+def policy_change(*, organization_id: int, values: dict, user, seen_version: int, effective_at: datetime | None = None,
+                  reason: str = "") -> Policy | ScheduledChange:
+    clean = clean_policy(values)
+    policy = Policy.objects.select_for_update().get_or_create(organization_id=organization_id)[0]
+    _stale(seen_version, policy_version(policy), "auto-apply and detection settings")
+    if effective_at is not None and effective_at > clock.now():
+        change = ScheduledChange.objects.create(organization_id=organization_id, target=ScheduledChange.Target.POLICY,
+                                                values=_json(clean), effective_at=effective_at, created_by=user, note=reason[:300])
+        event_record(organization_id=organization_id, kind="settings.scheduled", actor=_actor(user),
+                     data={"target": "policy", "values": _json(clean), "effective_at": effective_at.isoformat()})
+        return change
+    for field, value in clean.items():
+        setattr(policy, field, value)
+    policy._change_reason = reason[:100] or "edited"
+    policy._history_user = user
+    policy.save()
+    event_record(organization_id=organization_id, kind="settings.changed", actor=_actor(user), data={"target": "policy", "values": _json(clean)})
+    return policy
+
+
+def _actor(user):
+    return ActorRef.user(user) if user is not None else ActorRef.system("settings")
+
+
+@transaction.atomic
+def scheduled_cancel(*, organization_id: int, change_id: int, user) -> ScheduledChange:
+    change = ScheduledChange.objects.select_for_update().filter(organization_id=organization_id, pk=change_id).first()
+    if change is None:
+        raise ValidationFailed("No such scheduled change", errors={"id": ["It is not one of your organization's."]})
+    if change.applied_at or change.cancelled_at or change.effective_at <= clock.now():
+        raise Conflict("This change has already taken effect or was cancelled; roll back to an earlier version instead.",
+                       current="applied" if change.applied_at or change.effective_at <= clock.now() else "cancelled")
+    change.cancelled_at = clock.now()
+    change.save(update_fields=["cancelled_at"])
+    event_record(organization_id=organization_id, kind="settings.cancelled", actor=_actor(user), data={"change": change.id})
+    return change
+
+
+def apply_due_changes(*, now: datetime | None = None) -> int:
+    """Beat: write the scheduled changes whose moment has come into their settings rows (recorded in
+    their history as the scheduler's user). Reads already see them from that moment (selectors)."""
+    now = now or clock.now()
+    done = 0
+    for change_id in ScheduledChange.objects.filter(applied_at__isnull=True, cancelled_at__isnull=True,
+                                                    effective_at__lte=now).order_by("effective_at", "id").values_list("id", flat=True):
+        with transaction.atomic():
+            change = ScheduledChange.objects.select_for_update(skip_locked=True).filter(pk=change_id, applied_at__isnull=True).first()
+            if change is None:
+                continue
+            if change.target == ScheduledChange.Target.SERVICE_RULE:
+                row = (ServiceLevelRule.objects.select_for_update().filter(organization_id=change.organization_id, service_level=change.key).first()
+                       or ServiceLevelRule(organization_id=change.organization_id, service_level=change.key, **DEFAULT_SERVICE_RULES[change.key]))
+            else:
+                row = Policy.objects.select_for_update().get_or_create(organization_id=change.organization_id)[0]
+            for field, value in change.values.items():
+                setattr(row, field, value)
+            row._change_reason = f"scheduled change {change.id} for {change.effective_at:%Y-%m-%d %H:%M}"
+            row._history_user = change.created_by
+            row.save()
+            change.applied_at = now
+            change.save(update_fields=["applied_at"])
+            done += 1
+    return done
+
+
+def history_values(record, fields) -> dict:
+    return {f: getattr(record, f) for f in fields}
+
+
+def rule_rollback(*, organization_id: int, level: str, history_id: int, user, seen_version: int) -> ServiceLevelRule:
+    """Restore an earlier version as a new one (the history keeps everything in between)."""
+    record = ServiceLevelRule.history.filter(organization_id=organization_id, service_level=level, history_id=history_id).first()
+    if record is None:
+        raise ValidationFailed("No such version", errors={"version": ["It is not a version of this rule."]})
+    return rule_change(organization_id=organization_id, level=level, values=history_values(record, RULE_FIELDS), user=user,
+                       seen_version=seen_version, reason=f"rolled back to version {history_id}")
+
+
+def policy_rollback(*, organization_id: int, history_id: int, user, seen_version: int) -> Policy:
+    record = Policy.history.filter(organization_id=organization_id, history_id=history_id).first()
+    if record is None:
+        raise ValidationFailed("No such version", errors={"version": ["It is not a version of these settings."]})
+    return policy_change(organization_id=organization_id, values=history_values(record, POLICY_FIELDS), user=user,
+                         seen_version=seen_version, reason=f"rolled back to version {history_id}")
+
+
+def diff(record) -> list[dict]:
+    """Field-level changes of one history record against the one before it."""
+    previous = record.prev_record
+    if previous is None:
+        return [{"field": "", "old": "", "new": "first version"}]
+    delta = record.diff_against(previous)
+    return [{"field": c.field, "old": c.old, "new": c.new} for c in delta.changes]

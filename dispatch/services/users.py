@@ -1,0 +1,89 @@
+"""An organization's people and their access, changed by its admins."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from django.db import transaction
+
+from dispatch import clock
+from dispatch.errors import Conflict, ValidationFailed
+from dispatch.models import ApiToken, User
+from dispatch.status import Role
+
+from . import ActorRef
+from .log import event_record
+
+USERNAME = re.compile(r"^[\w.@+-]{3,150}$")
+
+
+@transaction.atomic
+def user_invite(*, organization_id: int, username: str, email: str, role: str, by) -> tuple[User, str]:
+    """Create a user with a one-time password (shown once to the admin, who passes it on)."""
+    errors = {}
+    username = (username or "").strip()
+    if not USERNAME.match(username):
+        errors["username"] = ["3 to 150 letters, digits or . @ + - _"]
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = ["That username is taken."]
+    if role not in Role.values:
+        errors["role"] = [f"Use one of {', '.join(Role.values)}."]
+    if email and ("@" not in email or len(email) > 254):
+        errors["email"] = ["Enter an e-mail address."]
+    if errors:
+        raise ValidationFailed("Check the highlighted fields", errors=errors)
+    password = secrets.token_urlsafe(12)
+    user = User.objects.create_user(username=username, email=email, password=password, organization_id=organization_id, role=role)
+    event_record(organization_id=organization_id, kind="user.invited", actor=ActorRef.user(by), data={"user": username, "role": role})
+    return user, password
+
+
+def _member(organization_id: int, user_id: int) -> User:
+    user = User.objects.select_for_update().filter(organization_id=organization_id, pk=user_id, is_superuser=False).first()
+    if user is None:
+        raise ValidationFailed("No such user", errors={"user": ["Not a member of your organization."]})
+    return user
+
+
+def _keep_an_admin(organization_id: int, user: User) -> None:
+    others = User.objects.filter(organization_id=organization_id, role=Role.ADMIN, is_active=True).exclude(pk=user.pk).exists()
+    if user.role == Role.ADMIN and not others:
+        raise Conflict("This is the organization's last active admin: make someone else admin first.", current="last_admin")
+
+
+@transaction.atomic
+def user_set_role(*, organization_id: int, user_id: int, role: str, by) -> User:
+    if role not in Role.values:
+        raise ValidationFailed("Unknown role", errors={"role": [f"Use one of {', '.join(Role.values)}."]})
+    user = _member(organization_id, user_id)
+    if role != Role.ADMIN:
+        _keep_an_admin(organization_id, user)
+    user.role = role
+    user.save(update_fields=["role"])
+    event_record(organization_id=organization_id, kind="user.role", actor=ActorRef.user(by), data={"user": user.username, "role": role})
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, organization_id: int, user_id: int, active: bool, by) -> User:
+    user = _member(organization_id, user_id)
+    if not active:
+        _keep_an_admin(organization_id, user)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    event_record(organization_id=organization_id, kind="user.active" if active else "user.deactivated", actor=ActorRef.user(by),
+                 data={"user": user.username})
+    return user
+
+
+@transaction.atomic
+def token_revoke(*, organization_id: int, token_id: int, by) -> ApiToken:
+    token = ApiToken.objects.select_for_update().filter(organization_id=organization_id, pk=token_id).first()
+    if token is None:
+        raise ValidationFailed("No such token", errors={"token": ["Not one of your organization's tokens."]})
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        token.save(update_fields=["revoked_at"])
+        event_record(organization_id=organization_id, kind="token.revoked", actor=ActorRef.user(by), data={"token": token.name})
+    return token

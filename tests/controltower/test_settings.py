@@ -1,0 +1,215 @@
+"""Admins change the organization's rules under the control tower's own pages: validated,
+previewed with the production planner, versioned (who, when, what), scheduled, rolled back, and
+read by the planner and the risk flags the moment they are in force."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from dispatch import clock
+from dispatch.engine.bridge import replan_network
+from dispatch.models import (
+    Decision,
+    OrderException,
+    Policy,
+    ScheduledChange,
+    ServiceLevelRule,
+    User,
+)
+from dispatch.selectors import service_rules
+from dispatch.services import ActorRef
+from dispatch.services.assignments import assignment_to_vehicle
+from dispatch.services.routes import route_recompute_etas
+from dispatch.services.settings import apply_due_changes
+from dispatch.status import Role
+from tests.factories import CarrierFactory, OrderFactory, UserFactory, VehicleFactory
+
+pytestmark = pytest.mark.django_db
+
+RULE = {"late_fixed": "12.00", "late_per_min": "0.15", "unserved": "70.00", "reattempt_cost": "8.00", "at_risk_margin_min": "15"}
+
+
+def as_role(org, role):
+    c = Client()
+    user = UserFactory(organization=org, role=role)
+    c.force_login(user)
+    return c, user
+
+
+def can_log_in(username: str, password: str) -> bool:
+    response = Client().post("/login/", {"username": username, "password": password})
+    return response.status_code == 302
+
+
+def post_rule(c, level="same_day", version=0, action="save", **changes):
+    return c.post(f"/settings/service-levels/{level}/", {**RULE, **changes, "version": version, "action": action})
+
+
+def test_admin_previews_then_saves_and_the_history_says_who_and_what(org, hub):
+    c, admin = as_role(org, Role.ADMIN)
+    assert c.get("/settings/service-levels/same_day/").status_code == 200
+    preview = post_rule(c, action="preview", late_fixed="40.00")
+    assert preview.status_code == 200 and 'id="preview"' in preview.content.decode()
+    assert not ServiceLevelRule.objects.filter(organization=org).exists()  # a preview saves nothing
+    saved = post_rule(c, late_fixed="40.00")
+    assert saved.status_code == 302
+    assert service_rules(org.id)["same_day"].late_fixed == Decimal("40.00")
+    [record] = ServiceLevelRule.history.filter(organization=org)
+    assert record.history_user == admin
+    history = c.get("/settings/service-levels/same_day/history/").content.decode()
+    assert admin.username in history and "first version" in history
+
+
+def test_bad_values_get_field_errors_and_change_nothing(org):
+    c, _ = as_role(org, Role.ADMIN)
+    for changes, field, text in (({"late_fixed": "-1"}, "late_fixed", "cannot be negative"),
+                                 ({"late_per_min": "abc"}, "late_per_min", "Enter a number"),
+                                 ({"late_fixed": "12.345"}, "late_fixed", "two decimals"),
+                                 ({"unserved": "5", "late_fixed": "20"}, "unserved", "cannot cost less than delivering late")):
+        response = post_rule(c, **changes)
+        body = response.content.decode()
+        assert response.status_code == 400 and f'data-error="{field}"' in body and text in body, changes
+    assert post_rule(c, effective_at="next tuesday").status_code == 400
+    assert not ServiceLevelRule.objects.filter(organization=org).exists()
+
+
+def test_a_scheduled_change_takes_effect_then_and_not_before(org):
+    c, admin = as_role(org, Role.ADMIN)
+    at = timezone.localtime(clock.now() + timedelta(hours=2)).replace(second=0, microsecond=0)
+    response = post_rule(c, late_fixed="30.00", effective_at=at.strftime("%Y-%m-%dT%H:%M"))
+    assert response.status_code == 302
+    assert service_rules(org.id)["same_day"].late_fixed == Decimal("12")  # not before
+    assert apply_due_changes() == 0
+    clock.anchor(sim_at=at + timedelta(seconds=1), speed=1.0)
+    assert service_rules(org.id)["same_day"].late_fixed == Decimal("30.00")  # in force from its moment
+    assert apply_due_changes() == 1 and apply_due_changes() == 0  # written once, by the beat
+    change = ScheduledChange.objects.get()
+    assert change.applied_at is not None
+    record = ServiceLevelRule.history.get(organization=org)
+    assert record.history_user == admin and "scheduled change" in record.history_change_reason
+
+
+def test_cancel_a_scheduled_change(org):
+    c, _ = as_role(org, Role.ADMIN)
+    at = timezone.localtime(clock.now() + timedelta(days=1))
+    post_rule(c, late_fixed="30.00", effective_at=at.strftime("%Y-%m-%dT%H:%M"))
+    change = ScheduledChange.objects.get()
+    assert c.post(f"/settings/scheduled/{change.id}/cancel/").status_code == 302
+    clock.anchor(sim_at=at + timedelta(minutes=1), speed=1.0)
+    assert service_rules(org.id)["same_day"].late_fixed == Decimal("12")
+
+
+def test_roll_back_to_an_earlier_version(org):
+    c, _ = as_role(org, Role.ADMIN)
+    post_rule(c, late_fixed="20.00", version=0)
+    v1 = ServiceLevelRule.history.get().history_id
+    post_rule(c, late_fixed="50.00", version=v1)
+    v2 = ServiceLevelRule.history.order_by("-history_id").first().history_id
+    response = c.post("/settings/service-levels/same_day/history/", {"history_id": v1, "version": v2})
+    assert response.status_code == 302
+    assert service_rules(org.id)["same_day"].late_fixed == Decimal("20.00")
+    assert ServiceLevelRule.history.count() == 3  # nothing in between is lost
+
+
+def test_two_admins_editing_at_once_one_wins_the_other_gets_409(org):
+    a, _ = as_role(org, Role.ADMIN)
+    b, _ = as_role(org, Role.ADMIN)
+    assert post_rule(a, late_fixed="20.00", version=0).status_code == 302
+    late = post_rule(b, late_fixed="30.00", version=0)
+    assert late.status_code == 409 and "Reload to see their change" in late.content.decode()
+    assert service_rules(org.id)["same_day"].late_fixed == Decimal("20.00")
+
+
+def test_every_settings_url_refuses_other_roles_with_a_reason(org):
+    urls = ["/settings/", "/settings/service-levels/same_day/", "/settings/service-levels/same_day/history/", "/settings/policy/",
+            "/settings/policy/history/", "/settings/users/"]
+    for role in (Role.DISPATCHER, Role.OPS_MANAGER):
+        c, _ = as_role(org, role)
+        for url in urls:
+            for method in ("get", "post"):
+                response = getattr(c, method)(url)
+                assert response.status_code == 403 and "admins" in response.content.decode(), (role, url, method)
+
+
+def test_the_at_risk_margin_is_read_when_etas_are_recomputed(org, hub):
+    van = VehicleFactory(fleet__hub=hub, code="RISK", lat=hub.lat, lon=hub.lon, position_at=timezone.now())
+    now = timezone.now()
+    o = OrderFactory(hub=hub, external_ref="M1", lat=hub.lat + 0.001, lon=hub.lon, window_start=now - timedelta(hours=2),
+                     window_end=now + timedelta(minutes=12))
+    assignment_to_vehicle(order=o, vehicle=van, actor=ActorRef.system("t"))
+    route_recompute_etas(vehicle=van, now=now)
+    o.refresh_from_db()
+    assert o.risk == "at_risk"  # ETA within the default 15-minute margin
+    c, _ = as_role(org, Role.ADMIN)
+    assert post_rule(c, at_risk_margin_min="5").status_code == 302
+    route_recompute_etas(vehicle=van, now=now + timedelta(seconds=1))
+    o.refresh_from_db()
+    assert o.risk == "on_time"
+
+
+def test_the_preview_names_the_moves_the_planner_then_proposes(org, hub):
+    """A booked order its carrier will deliver 30 minutes late; a van nearby could make it on time
+    at a higher price. At a small late penalty the plan stays; at a large one the planner moves it
+    to the van, and the preview said so before the change was saved."""
+    now = timezone.now()
+    carrier = CarrierFactory(organization=org, code="LATE", lead_min=150)
+    van = VehicleFactory(fleet__hub=hub, code="ONTIME", lat=hub.lat, lon=hub.lon, position_at=now, cost_per_km=5.0, cost_per_hour=200.0)
+    o = OrderFactory(hub=hub, external_ref="MV1", lat=hub.lat + 0.01, lon=hub.lon, window_start=now, window_end=now + timedelta(hours=2))
+    from carriers.services import booking_record_confirmed
+
+    booking_record_confirmed(order=o, carrier=carrier, external_id="x", price=8, promised_at=now + timedelta(hours=2, minutes=30),
+                             idempotency_key="mv1", actor=ActorRef.system("t"))
+    c, _ = as_role(org, Role.ADMIN)
+    assert replan_network(organization_id=org.id, time_limit=1.0) is None  # 12 + 0.15 x ~30: not worth a van's trip
+    preview = post_rule(c, action="preview", late_fixed="200.00", late_per_min="5.00", unserved="400.00")
+    assert 'data-preview="moves">1<' in preview.content.decode() and "MV1 → van ONTIME" in preview.content.decode()
+    assert post_rule(c, late_fixed="200.00", late_per_min="5.00", unserved="400.00").status_code == 302
+    decision = replan_network(organization_id=org.id, time_limit=1.0)
+    assert decision is not None and [(m["order"], m["to"]["code"]) for m in decision.moves] == [("MV1", van.code)]
+
+
+def test_the_auto_apply_preview_counts_last_months_decisions(org, hub):
+    exc = OrderException.objects.create(organization=org, kind="carrier_outage", cause_key="k", title="t", detected_at=timezone.now())
+    moves = [{"order": "X", "to": {"kind": "van", "code": "V"}}]
+    for delta in (5.0, 20.0, 40.0, 60.0):
+        Decision.objects.create(organization=org, exception=exc, moves=moves, cost_delta=delta, state="applied")
+    Policy.objects.create(organization=org, max_cost_increase=25.0)
+    c, _ = as_role(org, Role.ADMIN)
+    values = {"auto_apply": "on", "max_cost_increase": "50", "require_no_sla_worse": "on", "max_orders_moved": "50",
+              "eta_tolerance_min": "15", "no_show_grace_min": "20", "carrier_silence_min": "30", "vehicle_silence_min": "10",
+              "spike_factor": "1.5", "van_orders_per_hour": "6", "version": Policy.history.get().history_id}
+    body = c.post("/settings/policy/", {**values, "action": "preview"}).content.decode()
+    assert 'data-preview="auto">2 → 3<' in body and 'data-preview="newly_auto">1 (cost 40.0)' in body
+    assert c.post("/settings/policy/", {**values, "action": "save"}).status_code == 302
+    assert Policy.objects.get(organization=org).max_cost_increase == 50.0
+
+
+def test_people_and_tokens(org, api):
+    c, admin = as_role(org, Role.ADMIN)
+    invited = c.post("/settings/users/", {"action": "invite", "username": "new.dispatcher", "email": "n@example.com", "role": "dispatcher"})
+    body = invited.content.decode()
+    assert invited.status_code == 200 and "data-secret" in body
+    password = body.split("<code data-secret>")[1].split("</code>")[0]
+    assert can_log_in("new.dispatcher", password)
+    new = User.objects.get(username="new.dispatcher")
+    assert c.post("/settings/users/", {"action": "role", "user": new.id, "role": "ops_manager"}).status_code == 200
+    assert User.objects.get(pk=new.id).role == "ops_manager"
+    assert c.post("/settings/users/", {"action": "deactivate", "user": new.id}).status_code == 200
+    assert not can_log_in("new.dispatcher", password)
+    last = c.post("/settings/users/", {"action": "role", "user": admin.id, "role": "dispatcher"})
+    assert last.status_code == 409 and "last active admin" in last.content.decode()
+    created = c.post("/settings/users/", {"action": "token", "name": "order import"}).content.decode()
+    secret = created.split("<code data-secret>")[1].split("</code>")[0]
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+    assert client.get("/api/orders/").status_code == 200
+    token_id = org.tokens.get(name="order import").id
+    assert c.post("/settings/users/", {"action": "revoke", "token": token_id}).status_code == 200
+    assert client.get("/api/orders/").status_code == 401
+    other = as_role(org.__class__.objects.create(name="Other", slug="other-x"), Role.ADMIN)[1]
+    assert c.post("/settings/users/", {"action": "deactivate", "user": other.id}).status_code == 400  # not ours
