@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dispatch import clock
+from dispatch.selectors import policy_for
 from dispatch.services import ActorRef
 from dispatch.status import CarrierHealth, OrderStatus
 
@@ -15,12 +16,12 @@ from .models import Carrier, CarrierCall, WebhookReceipt
 
 WINDOW = timedelta(minutes=10)
 SAMPLE = 20
-SLOW_MS = 3000
 
 
 def assess(carrier: Carrier) -> tuple[str, str]:
     """(health, reason) from the recent record."""
     now = clock.now()
+    policy = policy_for(carrier.organization_id)
     if circuit_is_open(carrier):
         return CarrierHealth.DOWN, "Circuit open after repeated failures"
     calls = list(CarrierCall.objects.filter(carrier=carrier, at__gte=now - WINDOW).order_by("-id")[:SAMPLE])
@@ -29,19 +30,17 @@ def assess(carrier: Carrier) -> tuple[str, str]:
         streak = next((i for i, c in enumerate(calls) if c.ok), len(calls))
         if streak >= 3:
             return CarrierHealth.DOWN, f"The last {streak} calls failed ({calls[0].error or 'no answer'})"
-        if not calls[0].ok and failed >= 0.5:
+        if not calls[0].ok and failed >= policy.health_down_error_rate:
             return CarrierHealth.DOWN, f"{failed:.0%} of recent calls failed"
-        if failed >= 0.2 and not all(c.ok for c in calls[:3]):
+        if failed >= policy.health_degraded_error_rate and not all(c.ok for c in calls[:3]):
             return CarrierHealth.DEGRADED, f"{failed:.0%} of recent calls failed"
         latencies = sorted(c.latency_ms for c in calls if c.ok)
-        if latencies and latencies[int(0.9 * (len(latencies) - 1))] > SLOW_MS:
+        if latencies and latencies[int(0.9 * (len(latencies) - 1))] > policy.health_slow_ms:
             return CarrierHealth.DEGRADED, f"Slow: 90% of calls under {latencies[int(0.9 * (len(latencies) - 1))]} ms"
         bookings = [c for c in calls if c.operation == "book" and c.ok]
         if len(bookings) >= 4 and sum(c.rejected for c in bookings) / len(bookings) >= 0.5:
             return CarrierHealth.DEGRADED, "Most recent bookings were rejected"
-    from dispatch.selectors import policy_for
-
-    silence = timedelta(minutes=policy_for(carrier.organization_id).carrier_silence_min)
+    silence = timedelta(minutes=policy.carrier_silence_min)
     holding = carrier.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists()
     last = WebhookReceipt.objects.filter(carrier=carrier).order_by("-id").values_list("received_at", flat=True).first()
     if holding and last is not None and now - last > silence:

@@ -12,20 +12,21 @@ from functools import lru_cache
 import httpx
 from django.conf import settings
 
+from dispatch.selectors import policy_for
+
 from . import egress
 from .adapters.base import CarrierError
 from .models import CarrierCall
 
 CONNECT_TIMEOUT_S = 2.0
-READ_TIMEOUT_S = 5.0
 RETRIES = 2
-BREAKER_THRESHOLD = 5      # consecutive failures that open the circuit
 BREAKER_OPEN_S = 30        # how long it stays open before one trial call
+# The read timeout and the failures that open the circuit are the organization's (Policy).
 
 
 class CircuitOpen(CarrierError):
     def __init__(self, carrier):
-        super().__init__(f"{carrier.name} is not called for now: its last {BREAKER_THRESHOLD} calls failed", retryable=True,
+        super().__init__(f"{carrier.name} is not called for now: its last calls failed", retryable=True,
                          code="circuit_open")
 
 
@@ -109,13 +110,14 @@ def request(carrier, operation: str, method: str, url: str, *, json=None, header
         CarrierCall.objects.create(carrier=carrier, operation=operation, ok=False, latency_ms=0, error=f"refused: {exc}"[:300])
         raise CarrierError(f"{carrier.name}'s {operation} endpoint is not called: {exc}", retryable=False, code="unsafe_url") from None
     attempts = RETRIES + 1 if idempotent else 1
+    policy = policy_for(carrier.organization_id)
     last_error = ""
     for attempt in range(attempts):
         started = time.monotonic()
         status = None
         try:
             response = httpx.request(method, url, json=json, headers=headers, follow_redirects=False,
-                                     timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S))
+                                     timeout=httpx.Timeout(policy.carrier_timeout_s, connect=min(CONNECT_TIMEOUT_S, policy.carrier_timeout_s)))
             status = response.status_code
         except httpx.HTTPError as exc:
             last_error = f"{type(exc).__name__}: {exc}"[:300]
@@ -127,7 +129,7 @@ def request(carrier, operation: str, method: str, url: str, *, json=None, header
             return response
         last_error = last_error or f"HTTP {status}"
         CarrierCall.objects.create(carrier=carrier, operation=operation, ok=False, latency_ms=latency, status_code=status, error=last_error)
-        if store.incr(key) >= BREAKER_THRESHOLD:
+        if store.incr(key) >= policy.breaker_failures:
             store.open(key, time.time() + BREAKER_OPEN_S)
             break
         if attempt + 1 < attempts:

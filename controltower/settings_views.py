@@ -136,6 +136,11 @@ POLICY_LABELS = [
     ("vehicle_silence_min", "Van silence (minutes)", "A van with open stops and no ping for this long may have broken down"),
     ("spike_factor", "Demand spike factor", "Orders per hub-hour above this times plan is a spike"),
     ("van_orders_per_hour", "Deliveries per van per hour", "The own fleet's planned capacity"),
+    ("health_degraded_error_rate", "Carrier degraded at error rate", "Share of its recent calls that failed, 0.01 to 1"),
+    ("health_down_error_rate", "Carrier down at error rate", "With its last call failing"),
+    ("health_slow_ms", "Carrier slow above (ms)", "90th percentile of its recent calls"),
+    ("carrier_timeout_s", "Carrier call timeout (s)", "One call may take this long"),
+    ("breaker_failures", "Stop calling a carrier after failed calls in a row", "It is tried again after 30 s"),
 ]
 
 

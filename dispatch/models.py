@@ -365,6 +365,11 @@ class Policy(models.Model):
     auto_apply_kinds = models.JSONField(
         default=list, blank=True,
         help_text="Exception kinds whose decisions may be applied automatically (empty: every kind)")
+    health_degraded_error_rate = models.FloatField(default=0.2, help_text="Share of failed recent calls that makes a carrier degraded")
+    health_down_error_rate = models.FloatField(default=0.5, help_text="Share of failed recent calls (the last one failing) that makes it down")
+    health_slow_ms = models.PositiveIntegerField(default=3000, help_text="90th percentile latency above which a carrier is degraded")
+    carrier_timeout_s = models.FloatField(default=5.0, help_text="How long one call to a carrier may take")
+    breaker_failures = models.PositiveIntegerField(default=5, help_text="Consecutive failed calls that stop calling a carrier for a while")
     history = HistoricalRecords()
 
 

@@ -21,10 +21,15 @@ RULE_FIELDS = ("late_fixed", "late_per_min", "unserved", "reattempt_cost", "at_r
 RULE_LIMITS = {"late_fixed": 10000, "late_per_min": 1000, "unserved": 10000, "reattempt_cost": 10000, "at_risk_margin_min": 600}
 POLICY_FIELDS = ("auto_apply", "max_cost_increase", "require_no_sla_worse", "max_orders_moved", "auto_apply_kinds",
                  "eta_tolerance_min", "no_show_grace_min", "carrier_silence_min", "vehicle_silence_min", "spike_factor",
-                 "van_orders_per_hour")
+                 "van_orders_per_hour", "health_degraded_error_rate", "health_down_error_rate", "health_slow_ms",
+                 "carrier_timeout_s", "breaker_failures")
+FLOATS = ("max_cost_increase", "spike_factor", "van_orders_per_hour", "health_degraded_error_rate", "health_down_error_rate",
+          "carrier_timeout_s")
 POLICY_LIMITS = {"max_cost_increase": (-10000, 10000), "max_orders_moved": (0, 100000), "eta_tolerance_min": (1, 600),
                  "no_show_grace_min": (1, 600), "carrier_silence_min": (1, 1440), "vehicle_silence_min": (1, 600),
-                 "spike_factor": (1.0, 100.0), "van_orders_per_hour": (0.5, 60.0)}
+                 "spike_factor": (1.0, 100.0), "van_orders_per_hour": (0.5, 60.0), "health_degraded_error_rate": (0.01, 1.0),
+                 "health_down_error_rate": (0.01, 1.0), "health_slow_ms": (100, 60000), "carrier_timeout_s": (0.5, 60.0),
+                 "breaker_failures": (1, 100)}
 
 
 def clean_rule(values: dict) -> dict:
@@ -67,7 +72,7 @@ def clean_policy(values: dict) -> dict:
         else:
             lo, hi = POLICY_LIMITS[field]
             try:
-                value = float(str(raw).strip()) if field in ("max_cost_increase", "spike_factor", "van_orders_per_hour") else int(str(raw).strip())
+                value = float(str(raw).strip()) if field in FLOATS else int(str(raw).strip())
             except (ValueError, TypeError):
                 errors[field] = ["Enter a number."]
                 continue
@@ -75,6 +80,8 @@ def clean_policy(values: dict) -> dict:
                 errors[field] = [f"Between {lo} and {hi}."]
             else:
                 out[field] = value
+    if not errors and out["health_down_error_rate"] < out["health_degraded_error_rate"]:
+        errors["health_down_error_rate"] = ["A carrier cannot be down at a lower error rate than it is degraded."]
     if errors:
         raise ValidationFailed("Check the highlighted fields", errors=errors)
     return out

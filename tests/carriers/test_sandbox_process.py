@@ -84,9 +84,11 @@ def test_rejections_and_capacity_are_the_carriers_answers_and_errors_open_the_ci
 
 
 def test_a_slow_carrier_times_out_instead_of_stalling(sandbox_factory, org, hub, monkeypatch):
+    """The organization's carrier timeout (an admin setting) bounds the call."""
     import carriers.http as carrier_http
+    from dispatch.models import Policy
 
-    monkeypatch.setattr(carrier_http, "READ_TIMEOUT_S", 0.5)
+    Policy.objects.create(organization=org, carrier_timeout_s=0.5)
     monkeypatch.setattr(carrier_http, "RETRIES", 0)
     sb = sandbox_factory(sandbox_carriers())
     make_carrier(org, code="SBX", base_url=sb.base, api_key="key-sbx")

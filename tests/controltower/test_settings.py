@@ -180,7 +180,8 @@ def test_the_auto_apply_preview_counts_last_months_decisions(org, hub):
     c, _ = as_role(org, Role.ADMIN)
     values = {"auto_apply": "on", "max_cost_increase": "50", "require_no_sla_worse": "on", "max_orders_moved": "50",
               "eta_tolerance_min": "15", "no_show_grace_min": "20", "carrier_silence_min": "30", "vehicle_silence_min": "10",
-              "spike_factor": "1.5", "van_orders_per_hour": "6", "version": Policy.history.get().history_id}
+              "spike_factor": "1.5", "van_orders_per_hour": "6", "health_degraded_error_rate": "0.2", "health_down_error_rate": "0.5",
+              "health_slow_ms": "3000", "carrier_timeout_s": "5", "breaker_failures": "5", "version": Policy.history.get().history_id}
     body = c.post("/settings/policy/", {**values, "action": "preview"}).content.decode()
     assert 'data-preview="auto">2 → 3<' in body and 'data-preview="newly_auto">1 (cost 40.0)' in body
     assert c.post("/settings/policy/", {**values, "action": "save"}).status_code == 302
@@ -213,3 +214,17 @@ def test_people_and_tokens(org, api):
     assert client.get("/api/orders/").status_code == 401
     other = as_role(org.__class__.objects.create(name="Other", slug="other-x"), Role.ADMIN)[1]
     assert c.post("/settings/users/", {"action": "deactivate", "user": other.id}).status_code == 400  # not ours
+
+
+def test_carrier_health_thresholds_are_the_organizations(org):
+    """An admin lowers the degraded error rate: the same call record now degrades the carrier."""
+    from carriers.health import assess
+    from carriers.models import CarrierCall
+
+    carrier = CarrierFactory(organization=org, code="HT")
+    for ok in (True, True, False, True, True, True, True, True, True, True):
+        CarrierCall.objects.create(carrier=carrier, operation="book", ok=ok, latency_ms=100)
+    CarrierCall.objects.create(carrier=carrier, operation="book", ok=False, latency_ms=100)
+    assert assess(carrier)[0] == "up"  # 2 of 11 failed: under the default 20 %
+    Policy.objects.update_or_create(organization=org, defaults={"health_degraded_error_rate": 0.1})
+    assert assess(carrier)[0] == "degraded"
