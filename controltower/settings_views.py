@@ -17,11 +17,20 @@ from dispatch import clock
 from dispatch.api.auth import token_issue
 from dispatch.engine.preview import preview_policy_change, preview_rule_change
 from dispatch.errors import Conflict, DomainError, ValidationFailed
-from dispatch.models import ApiToken, Policy, ScheduledChange, ServiceLevelRule, User
+from dispatch.models import ApiToken, Order, Policy, ScheduledChange, ServiceLevelRule, User
 from dispatch.selectors import policy_for, service_rules
 from dispatch.services import settings as svc
 from dispatch.services import users as people
-from dispatch.status import ExceptionKind, Role, ServiceLevel
+from dispatch.services.notifications import (
+    PLACEHOLDERS,
+    render_template,
+    template_errors,
+    template_for,
+    template_reset,
+    template_save,
+    template_test_send,
+)
+from dispatch.status import ExceptionKind, MessageKind, Role, ServiceLevel
 
 MAX_AHEAD = timedelta(days=366)
 
@@ -285,3 +294,65 @@ def users_page(request):
     context["users"] = User.objects.filter(organization_id=org, is_superuser=False).order_by("username")
     context["tokens"] = ApiToken.objects.filter(organization_id=org).order_by("-created_at")
     return render(request, "controltower/settings/users.html", context, status=status)
+
+
+CHANNELS = [("email", "E-mail"), ("sms", "SMS")]
+
+
+def _sample_order(org: int):
+    """The organization's latest order to render a preview with, or a made-up one."""
+    order = Order.objects.filter(organization_id=org).order_by("-id").first()
+    if order is not None:
+        return order
+    now = clock.now()
+    return Order(organization_id=org, external_ref="SAMPLE-1042", customer_name="Alex Sample", window_start=now + timedelta(hours=2),
+                 window_end=now + timedelta(hours=4), eta=now + timedelta(hours=3), instructions="Leave it with the concierge")
+
+
+@login_required
+def templates_page(request):
+    org = _admin(request)
+    rows = []
+    for kind, label in MessageKind.choices:
+        for channel, channel_label in CHANNELS:
+            _, _, custom = template_for(org, kind, channel)
+            rows.append({"kind": kind, "label": label, "channel": channel, "channel_label": channel_label, "custom": custom})
+    return render(request, "controltower/settings/templates.html", {"rows": rows})
+
+
+@login_required
+def template_edit(request, kind: str, channel: str):
+    org = _admin(request)
+    if kind not in MessageKind.values or channel not in dict(CHANNELS):
+        raise Http404("No such message kind or channel.")
+    subject, body, custom = template_for(org, kind, channel)
+    context = {"kind": kind, "label": MessageKind(kind).label, "channel": channel, "custom": custom, "subject": subject, "body": body,
+               "errors": {}, "preview": None, "message": "", "placeholders": PLACEHOLDERS.items(), "test_to": ""}
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "preview")
+        subject, body = request.POST.get("subject", ""), request.POST.get("body", "")
+        context.update(subject=subject, body=body, test_to=request.POST.get("test_to", ""))
+        try:
+            if action == "reset":
+                template_reset(organization_id=org, kind=kind, channel=channel)
+                return redirect("/settings/templates/")
+            errors = {f: template_errors(t) for f, t in (("subject", subject), ("body", body)) if template_errors(t)}
+            if errors:
+                raise ValidationFailed("Check the template", errors=errors)
+            context["preview"] = render_template(subject, body, _sample_order(org))
+            if action == "save":
+                template_save(organization_id=org, kind=kind, channel=channel, subject=subject, body=body, user=request.user)
+                return redirect("/settings/templates/")
+            if action == "test":
+                to = context["test_to"].strip()
+                if not to or (channel == "email" and "@" not in to):
+                    raise ValidationFailed("Where to?", errors={"test_to": ["Give an address to send the test to."]})
+                try:
+                    template_test_send(channel=channel, to=to, subject=context["preview"][0], body=context["preview"][1])
+                    context["message"] = f"Test sent to {to}."
+                except Exception as exc:  # the mail server's or provider's answer, shown as it is
+                    context["message"], status = f"The test could not be sent: {type(exc).__name__}: {exc}"[:300], 502
+        except ValidationFailed as e:
+            context["errors"], status = e.errors, 400
+    return render(request, "controltower/settings/template.html", context, status=status)

@@ -455,11 +455,13 @@ class MessageTemplate(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="message_templates")
     kind = models.CharField(max_length=20, choices=MessageKind.choices)
-    subject = models.CharField(max_length=300)
+    channel = models.CharField(max_length=10, choices=[("email", "E-mail"), ("sms", "SMS")], default="email")
+    subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
+    history = HistoricalRecords()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "kind"], name="one_template_per_kind")]
+        constraints = [models.UniqueConstraint(fields=["organization", "kind", "channel"], name="one_template_per_kind_channel")]
 
 
 class ServiceLevelRule(models.Model):

@@ -9,10 +9,13 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.template import Context, Template
+from django.utils import timezone
+from django.template import Context, Template, TemplateSyntaxError
+from django.template.base import Lexer, TokenType
 
 from controltower import hooks, jobs
 from dispatch import clock
+from dispatch.errors import ValidationFailed
 from dispatch.models import CustomerMessage, MessageTemplate, Order
 from dispatch.status import MessageKind
 
@@ -39,22 +42,83 @@ STATUS_MESSAGES = {"booked": MessageKind.BOOKED, "assigned": MessageKind.BOOKED,
 
 
 def _hm(value: datetime | None) -> str:
-    from django.utils import timezone
-
     return timezone.localtime(value).strftime("%H:%M") if value else ""
 
 
-def _render(order: Order, kind: str) -> tuple[str, str]:
-    custom = MessageTemplate.objects.filter(organization_id=order.organization_id, kind=kind).first()
-    subject, body = (custom.subject, custom.body) if custom else DEFAULTS[kind]
-    ctx = Context({
+PLACEHOLDERS = {
+    "ref": "the order's reference", "name": "the customer's first name", "window": "the delivery window (10:00 and 12:00)",
+    "eta": "the expected arrival time", "delivered": "when it was delivered", "reason": "why a delivery failed",
+    "tracking_url": "the tracking page", "instructions": "the customer's delivery instructions",
+}
+SAFE_FILTERS = {"default", "upper", "lower", "title", "capfirst"}
+SAFE_TAGS = {"if", "elif", "else", "endif"}
+
+
+def template_errors(text: str) -> list[str]:
+    """What is wrong with a message template: syntax, a placeholder we do not fill, a filter or tag
+    outside the small set messages need. Empty when it is fine."""
+    errors = []
+    for token in Lexer(text).tokenize():
+        if token.token_type == TokenType.VAR:
+            name, *filters = [part.split(":")[0].strip() for part in token.contents.split("|")]
+            if name not in PLACEHOLDERS:
+                errors.append(f"Unknown placeholder {{{{ {name} }}}}: use one of {', '.join(PLACEHOLDERS)}.")
+            errors += [f"Filter {f!r} is not available in messages." for f in filters if f not in SAFE_FILTERS]
+        elif token.token_type == TokenType.BLOCK:
+            parts = token.contents.split()
+            if not parts or parts[0] not in SAFE_TAGS:
+                errors.append(f"{{% {token.contents} %}} is not available in messages: use {{% if %}} … {{% endif %}} only.")
+            else:
+                errors += [f"Unknown placeholder {w!r} in {{% {token.contents} %}}." for w in parts[1:]
+                           if w.isidentifier() and w not in PLACEHOLDERS and w not in ("not", "and", "or")]
+    if not errors:
+        try:
+            Template(text)
+        except TemplateSyntaxError as exc:
+            errors.append(f"Template syntax: {exc}")
+    return errors
+
+
+def _context(order: Order) -> Context:
+    return Context({
         "ref": order.external_ref, "name": order.customer_name.split(" ")[0] if order.customer_name else "there",
         "window": f"{_hm(order.window_start)} and {_hm(order.window_end)}", "eta": _hm(order.eta),
         "delivered": _hm(order.delivered_at), "reason": order.get_failure_reason_display().lower() if order.failure_reason else "",
         "tracking_url": f"{settings.PUBLIC_BASE_URL}/track/{order.tracking_token}/",
         "instructions": order.instructions,
     }, autoescape=False)
+
+
+def template_for(organization_id: int, kind: str, channel: str) -> tuple[str, str, bool]:
+    """(subject, body, custom?) in force for a kind and channel: the organization's, else the default."""
+    custom = MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first()
+    if custom:
+        return custom.subject, custom.body, True
+    subject, body = DEFAULTS[kind]
+    return subject, body, False
+
+
+def render_template(subject: str, body: str, order: Order) -> tuple[str, str]:
+    ctx = _context(order)
     return Template(subject).render(ctx).strip(), Template(body).render(ctx)
+
+
+def _render(order: Order, kind: str, channel: str = "email") -> tuple[str, str]:
+    subject, body, _ = template_for(order.organization_id, kind, channel)
+    return render_template(subject, body, order)
+
+
+def template_test_send(*, channel: str, to: str, subject: str, body: str) -> None:
+    """Send a rendered template to an address the admin gave (not recorded as a customer message).
+    Raises on failure, for the page to show."""
+    if channel == "email":
+        with get_connection(timeout=10) as connection:
+            EmailMessage(f"[test] {subject}", body, settings.DEFAULT_FROM_EMAIL, [to], connection=connection).send()
+        return
+    provider = sms_provider()
+    if provider is None:
+        raise RuntimeError("No SMS provider is configured for this installation.")
+    provider.send(to=to, text=f"{subject}. {body}" if subject else body)
 
 
 def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
@@ -62,7 +126,7 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
     channel, to = ("email", order.customer_email) if order.customer_email else ("sms", order.customer_phone)
     if not to:
         return None
-    subject, body = _render(order, kind)
+    subject, body = _render(order, kind, channel)
     try:
         with transaction.atomic():
             message = CustomerMessage.objects.create(organization_id=order.organization_id, order=order, kind=kind, key=key[:100],
@@ -139,3 +203,37 @@ def message_send(*, message_id: int) -> str:
         message.status, message.sent_at, message.error = "sent", clock.now(), ""
         message.save(update_fields=["status", "sent_at", "error"])
         return "sent"
+
+
+def template_save(*, organization_id: int, kind: str, channel: str, subject: str, body: str, user) -> MessageTemplate:
+    """Validate and store the organization's wording for one kind and channel (versioned)."""
+    errors = {}
+    if kind not in MessageKind.values:
+        errors["kind"] = [f"Use one of {', '.join(MessageKind.values)}."]
+    if channel not in ("email", "sms"):
+        errors["channel"] = ["Use email or sms."]
+    if channel == "email" and not subject.strip():
+        errors["subject"] = ["An e-mail needs a subject."]
+    if len(subject) > 300:
+        errors["subject"] = ["At most 300 characters."]
+    if not body.strip():
+        errors["body"] = ["Write the message."]
+    elif len(body) > (480 if channel == "sms" else 5000):
+        errors["body"] = [f"At most {480 if channel == 'sms' else 5000} characters for {channel}."]
+    for field, text in (("subject", subject), ("body", body)):
+        problems = template_errors(text)
+        if problems:
+            errors.setdefault(field, []).extend(problems)
+    if errors:
+        raise ValidationFailed("Check the template", errors=errors)
+    template = MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first() \
+        or MessageTemplate(organization_id=organization_id, kind=kind, channel=channel)
+    template.subject, template.body = subject, body
+    template._history_user = user
+    template.save()
+    return template
+
+
+def template_reset(*, organization_id: int, kind: str, channel: str) -> None:
+    """Back to the product's wording (the history keeps the organization's)."""
+    MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).delete()

@@ -25,6 +25,7 @@ from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.routes import route_recompute_etas
 from dispatch.services.settings import apply_due_changes
 from dispatch.status import Role
+from tests.dispatch.test_notifications import smtp  # noqa: F401  (fixture)
 from tests.factories import CarrierFactory, OrderFactory, UserFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -228,3 +229,32 @@ def test_carrier_health_thresholds_are_the_organizations(org):
     assert assess(carrier)[0] == "up"  # 2 of 11 failed: under the default 20 %
     Policy.objects.update_or_create(organization=org, defaults={"health_degraded_error_rate": 0.1})
     assert assess(carrier)[0] == "degraded"
+
+
+def test_message_templates_are_validated_previewed_test_sent_and_used(org, hub):
+    from dispatch.models import MessageTemplate
+
+    c, _ = as_role(org, Role.ADMIN)
+    url = "/settings/templates/booked/email/"
+    assert c.get(url).status_code == 200 and c.get("/settings/templates/").status_code == 200
+    bad = c.post(url, {"subject": "Hi {{ customer }}", "body": "{% load static %}{{ ref|safe }}", "action": "preview"})
+    body = bad.content.decode()
+    assert bad.status_code == 400
+    assert "Unknown placeholder {{ customer }}" in body and "is not available in messages" in body and "Filter &#x27;safe&#x27;" in body
+    OrderFactory(hub=hub, external_ref="TPL-9", customer_name="Robin Doe")
+    good = {"subject": "{{ ref }} is coming", "body": "Hi {{ name }}{% if eta %}, around {{ eta }}{% endif %}. {{ tracking_url }}"}
+    preview = c.post(url, {**good, "action": "preview"}).content.decode()
+    assert "TPL-9 is coming" in preview and "Hi Robin" in preview
+    assert c.post(url, {**good, "action": "save"}).status_code == 302
+    template = MessageTemplate.objects.get(organization=org, kind="booked", channel="email")
+    assert template.history.count() == 1
+    assert c.post("/settings/templates/parcel/pigeon/").status_code == 404
+
+
+def test_a_test_send_goes_over_smtp(org, hub, smtp):
+    c, _ = as_role(org, Role.ADMIN)
+    response = c.post("/settings/templates/delivered/email/", {"subject": "Delivered: {{ ref }}", "body": "Done, {{ name }}.",
+                                                                "test_to": "admin@example.com", "action": "test"})
+    assert response.status_code == 200 and "Test sent to admin@example.com" in response.content.decode()
+    [(rcpt, content)] = smtp.messages
+    assert rcpt == ["admin@example.com"] and "[test] Delivered:" in content
