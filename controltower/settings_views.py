@@ -17,7 +17,14 @@ from dispatch import clock
 from dispatch.api.auth import token_issue
 from dispatch.engine.preview import preview_policy_change, preview_rule_change
 from dispatch.errors import Conflict, DomainError, ValidationFailed
-from dispatch.models import ApiToken, Order, Policy, ScheduledChange, ServiceLevelRule, User
+from dispatch.models import (
+    ApiToken,
+    Order,
+    Policy,
+    ScheduledChange,
+    ServiceLevelRule,
+    User,
+)
 from dispatch.selectors import policy_for, service_rules
 from dispatch.services import settings as svc
 from dispatch.services import users as people

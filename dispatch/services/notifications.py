@@ -9,9 +9,9 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.template import Context, Template, TemplateSyntaxError
 from django.template.base import Lexer, TokenType
+from django.utils import timezone
 
 from controltower import hooks, jobs
 from dispatch import clock

@@ -11,7 +11,14 @@ from carriers.services import booking_record_confirmed
 from dispatch.models import Decision, Policy
 from dispatch.services import ActorRef
 from dispatch.status import Role
-from tests.factories import CarrierFactory, HubFactory, OrderFactory, UserFactory, VehicleFactory, api_token
+from tests.factories import (
+    CarrierFactory,
+    HubFactory,
+    OrderFactory,
+    UserFactory,
+    VehicleFactory,
+    api_token,
+)
 
 from .conftest import login
 
