@@ -30,6 +30,7 @@ class CarrierEvent:
     occurred_at: datetime | None = None
     eta: datetime | None = None
     raw_status: str = ""
+    proof: tuple = ()  # proof of delivery the carrier collected: ({"kind": ..., ...}, ...)
 
 
 def map_code(code: str, mapping: dict[str, str], kind: str = "status") -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -15,6 +17,7 @@ from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.log import event_record
 from dispatch.services.orders import order_transition
+from dispatch.services.proof import proof_record
 from dispatch.services.routes import risk_for
 from dispatch.status import Actor, OrderStatus
 
@@ -22,6 +25,7 @@ from .models import (
     BookingStatus,
     CapacitySlot,
     Carrier,
+    CarrierAlert,
     CarrierBooking,
     CarrierEventReceipt,
 )
@@ -97,7 +101,7 @@ def booking_record_confirmed(*, order: Order, carrier: Carrier, external_id: str
 
 def carrier_event_apply(*, organization_id: int, carrier: Carrier, event_id: str, order_ref: str, status: str,
                         failure_reason: str = "", occurred_at: datetime | None = None,
-                        promised_at: datetime | None = None) -> dict:
+                        promised_at: datetime | None = None, proof: tuple | list = ()) -> dict:
     """Apply one status event a carrier sent for an order it carries. Exactly once per event id."""
     if status not in CARRIER_REPORTABLE and status != "eta":
         raise ValidationFailed("Unsupported carrier status", errors={"status": [f"{status!r} is not a status a carrier reports"]})
@@ -126,6 +130,8 @@ def carrier_event_apply(*, organization_id: int, carrier: Carrier, event_id: str
                                         current=order.status)
             if not steps:  # an older event arriving after a newer one: nothing to do
                 return {"duplicate": False, "stale": True}
+            for item in proof if status == OrderStatus.DELIVERED else ():  # kept before the delivery, which checks it
+                carrier_proof_record(order=order, carrier=carrier, item=item, actor=actor)
             for step in steps:  # a skipped or late-arriving step is implied by a later one
                 order_transition(order=order, status=step, actor=actor, failure_reason=failure_reason if step == status else "",
                                  at=occurred_at, data={"event_id": event_id, **({"implied": True} if step != status else {})})
@@ -157,6 +163,24 @@ def _steps_to(current: str, target: str) -> list[str] | None:
             return [target]
         return [] if current in ENDINGS else None
     return None
+
+
+def carrier_proof_record(*, order: Order, carrier: Carrier, item: dict, actor: ActorRef) -> None:
+    """One proof a carrier sent with a delivery. Bad proof is kept as unverified, never fatal to the event."""
+    raw = b""
+    if item.get("data_base64"):
+        try:
+            raw = base64.b64decode(str(item["data_base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+    try:
+        with transaction.atomic():
+            proof_record(order=order, kind=str(item.get("kind", "")), source=f"carrier:{carrier.code}", actor=actor,
+                         content_type=str(item.get("content_type", "")), data=raw, filename=f"{item.get('kind', 'proof')}.png",
+                         pin=str(item.get("pin") or ""), checked=item.get("checked"), raise_on_mismatch=False)
+    except ValidationFailed as exc:
+        CarrierAlert.objects.create(carrier=carrier, kind="bad_proof", message=f"{order.external_ref}: {exc.message}"[:300],
+                                    payload={"kind": item.get("kind"), "errors": exc.errors})
 
 
 @transaction.atomic

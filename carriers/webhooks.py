@@ -69,7 +69,7 @@ def webhook_process(*, receipt_id: int) -> str:
                 with transaction.atomic():
                     r = carrier_event_apply(organization_id=carrier.organization_id, carrier=carrier, event_id=e.event_id,
                                             order_ref=e.order_ref, status=e.status, failure_reason=e.failure_reason,
-                                            occurred_at=e.occurred_at, promised_at=e.eta)
+                                            occurred_at=e.occurred_at, promised_at=e.eta, proof=e.proof)
             except DomainError as exc:
                 r = {"ignored": exc.message}
             results.append({"event": e.event_id, "status": e.status, **r})

@@ -59,7 +59,7 @@ TABLES = {
         ("On time %", "on_time_rate", pct), ("First attempt %", "first_attempt_rate", pct),
         ("Failed attempts", "failed_attempts", num), ("Returned", "returned", num), ("Cost", "cost", money),
         ("Cost per order", "cost_per_order", money), ("Cost per kg", "cost_per_kg", money), ("SLA breaches", "breaches", num),
-        ("Penalties", "penalty", money), ("Exceptions", "exceptions", num), ("Avg. time to resolve (min)", "resolve_avg_min", num),
+        ("Penalties", "penalty", money), ("Delivered without proof", "without_proof", num), ("Exceptions", "exceptions", num), ("Avg. time to resolve (min)", "resolve_avg_min", num),
         ("Auto-applied", "auto_applied", num), ("Approved", "approved", num), ("Overridden", "overridden", num),
         ("Rejected", "rejected", num),
     ],

@@ -284,6 +284,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_MAX_BATCH = 1000
 
 # --- Static files ----------------------------------------------------------------------
+# Uploaded files (proof of delivery) through Django's storage API: local disk under var/media by
+# default; set STORAGES_DEFAULT_BACKEND (e.g. django-storages' S3 backend, with its own settings) for
+# an S3-compatible bucket. They are served by the control tower to their organization only, never
+# from a public URL.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+STORAGES = {
+    "default": {"BACKEND": env.str("STORAGES_DEFAULT_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
 STATIC_URL = "/static/"
 # Leaflet comes from the django-leaflet package. Only its static files are used: registering the
 # app would import its GIS admin widgets, which need GDAL.

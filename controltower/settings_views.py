@@ -37,7 +37,7 @@ from dispatch.services.notifications import (
     template_save,
     template_test_send,
 )
-from dispatch.status import ExceptionKind, MessageKind, Role, ServiceLevel
+from dispatch.status import ExceptionKind, MessageKind, ProofKind, Role, ServiceLevel
 
 MAX_AHEAD = timedelta(days=366)
 
@@ -109,9 +109,10 @@ def rule_edit(request, level: str):
     version = svc.rule_version(stored) if stored else 0
     context = {"level": level, "label": ServiceLevel(level).label, "values": _rule_form(rule), "version": version,
                "errors": {}, "preview": None, "pending": _pending(org, ScheduledChange.Target.SERVICE_RULE, level),
-               "fields": RULE_LABELS, "effective_at": ""}
+               "fields": RULE_LABELS, "effective_at": "", "proof_kinds": ProofKind.choices}
     if request.method == "POST":
-        values = {f: request.POST.get(f, "") for f in svc.RULE_FIELDS}
+        values = {f: request.POST.get(f, "") for f in svc.RULE_NUMBERS}
+        values["proof_required"] = request.POST.getlist("proof_required")
         context.update(values=values, effective_at=request.POST.get("effective_at", ""))
         try:
             seen = int(request.POST.get("version", "-1"))

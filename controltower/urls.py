@@ -21,6 +21,7 @@ urlpatterns = [
     path("live/activity/", views.activity_partial, name="live-activity"),
     path("orders/<str:ref>/", views.order_page, name="order-page"),
     path("carriers/<str:code>/", views.carrier_page, name="carrier-page"),
+    path("proof/<int:pk>/", views.proof_file, name="proof-file"),
     path("vehicles/<str:code>/", views.vehicle_page, name="vehicle-page"),
     path("dead-letters/", views.dead_letters_page, name="dead-letters"),
     path("performance/", reports_views.performance_page, name="performance"),

@@ -216,6 +216,24 @@ def dead_letters_page(request):
 
 @login_required
 @require_GET
+def proof_file(request, pk: int):
+    """A proof-of-delivery file, to users of the order's organization only (storage paths are never exposed)."""
+    from django.http import FileResponse
+
+    from dispatch.models import ProofOfDelivery
+
+    proof = ProofOfDelivery.objects.filter(pk=pk, order__organization_id=_org(request)).exclude(file="").first()
+    if proof is None:
+        raise Http404("No such proof in your organization.")
+    response = FileResponse(proof.file.open("rb"), content_type=proof.content_type or "application/octet-stream")
+    response["Content-Disposition"] = f'inline; filename="{proof.order.external_ref}-{proof.kind}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response
+
+
+@login_required
+@require_GET
 def carrier_page(request, code: str):
     """One carrier: health over time with reasons, open bookings, capacity per zone and window
     against what is booked, recent failures."""

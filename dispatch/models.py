@@ -24,6 +24,7 @@ from .status import (
     MessageKind,
     OrderStatus,
     OverrideReason,
+    ProofKind,
     Risk,
     Role,
     ServiceLevel,
@@ -37,6 +38,10 @@ LON = [MinValueValidator(-180), MaxValueValidator(180)]
 
 def new_tracking_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def new_delivery_pin() -> str:
+    return f"{secrets.randbelow(10000):04d}"
 
 
 class Organization(models.Model):
@@ -190,6 +195,9 @@ class Order(models.Model):
     cost = models.DecimalField(max_digits=10, decimal_places=2, default=0, help_text="What delivering it cost so far")
     penalty = models.DecimalField(max_digits=10, decimal_places=2, default=0, help_text="SLA penalty it incurred")
     late_min = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes after the window it was delivered")
+    proof_required = models.JSONField(default=list, blank=True, help_text="Proof this order needs on top of its service level's")
+    delivery_pin = models.CharField(max_length=6, default=new_delivery_pin, help_text="What the customer tells the driver when a PIN is required")
+    proof_missing = models.BooleanField(default=False, help_text="Delivered without the proof it required")
 
     class Meta:
         constraints = [
@@ -480,6 +488,7 @@ class ServiceLevelRule(models.Model):
     reattempt_cost = models.DecimalField(max_digits=8, decimal_places=2, default=8, validators=[MinValueValidator(0)],
                                          help_text="What a failed attempt costs to try again")
     at_risk_margin_min = models.PositiveIntegerField(default=15, help_text="An ETA this close to the window's end is at risk")
+    proof_required = models.JSONField(default=list, blank=True, help_text="Proof of delivery every order of this level needs")
     history = HistoricalRecords()
 
     class Meta:
@@ -516,6 +525,7 @@ class DailyRollup(models.Model):
     promised_min = models.PositiveIntegerField(default=0, help_text="Sum of promised minutes from creation to window end")
     actual_min = models.PositiveIntegerField(default=0, help_text="Sum of minutes from creation to delivery")
     quoted = models.DecimalField(max_digits=14, decimal_places=2, default=0, help_text="Sum of the prices quoted at booking")
+    without_proof = models.PositiveIntegerField(default=0, help_text="Delivered without the proof they required")
 
     class Meta:
         indexes = [models.Index(fields=["organization", "day"])]
@@ -587,3 +597,25 @@ class ScheduledChange(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["organization", "target", "effective_at"])]
+
+
+def proof_upload_to(instance, filename: str) -> str:
+    return f"proof/{instance.order.organization_id}/{instance.order_id}/{secrets.token_hex(8)}-{filename[-60:]}"
+
+
+class ProofOfDelivery(models.Model):
+    """Proof an order was delivered: a photo or signature file (kept through Django's storage API,
+    never in the database), a PIN the customer gave, an age check. From a driver app or a carrier."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="proofs")
+    kind = models.CharField(max_length=12, choices=ProofKind.choices)
+    file = models.FileField(upload_to=proof_upload_to, blank=True)
+    content_type = models.CharField(max_length=60, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    verified = models.BooleanField(default=True, help_text="A PIN that matched, an age check that passed")
+    source = models.CharField(max_length=60, help_text="driver app (the token's name) or carrier:<code>")
+    data = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=clock_now)
+
+    class Meta:
+        indexes = [models.Index(fields=["order", "kind"])]

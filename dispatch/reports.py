@@ -43,7 +43,7 @@ from dispatch.status import (
 PERIODS = {"today": 0, "7d": 7, "30d": 30, "90d": 90}
 MAX_DAYS = 400
 SUMS = ("orders", "delivered", "on_time", "first_attempt", "failed_attempts", "returned", "late", "late_min", "weight_kg",
-        "cost", "penalty", "promised_min", "actual_min", "quoted")
+        "cost", "penalty", "promised_min", "actual_min", "quoted", "without_proof")
 
 
 class BadFilter(ValueError):

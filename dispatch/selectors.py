@@ -131,10 +131,11 @@ def manifest_for(*, vehicle: Vehicle) -> list[dict]:
     """The vehicle's remaining stops, in order, as the driver app sees them."""
     stops = (Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
              .select_related("order").order_by("route_id", "sequence"))
+    rules = service_rules(vehicle.organization_id)
     return [
         {"order": s.order.external_ref, "kind": s.kind, "lat": s.lat, "lon": s.lon, "eta": s.eta,
          "window_start": s.order.window_start, "window_end": s.order.window_end, "service_min": s.order.service_min,
-         "status": s.order.status}
+         "status": s.order.status, "proof_required": required_proof(s.order, rules) if s.kind == "delivery" else []}
         for s in stops
     ]
 
@@ -242,6 +243,8 @@ def order_story(*, organization_id: int, ref: str) -> dict:
         "decisions": decisions,
         "messages": list(CustomerMessage.objects.filter(order=order).order_by("created_at", "id")),
         "exceptions": list(order.exceptions.order_by("-detected_at")),
+        "proofs": list(order.proofs.order_by("received_at", "id")),
+        "proof_required": required_proof(order),
     }
 
 
@@ -336,6 +339,13 @@ def service_rules(organization_id: int) -> dict:
             for field, value in change.values.items():
                 setattr(rule, field, Decimal(str(value)) if isinstance(rule._meta.get_field(field), DecimalField) else value)
     return rules
+
+
+def required_proof(order: Order, rules: dict | None = None) -> list[str]:
+    """Proof of delivery an order needs: its service level's and its own."""
+    rules = rules or service_rules(order.organization_id)
+    rule = rules.get(order.service_level)
+    return sorted(set(order.proof_required or []) | set(getattr(rule, "proof_required", None) or []))
 
 
 def due_changes(organization_id: int, target: str) -> list[ScheduledChange]:

@@ -162,6 +162,19 @@ class ExceptionKind(ChoiceSet):
     DEMAND_SPIKE = "demand_spike", "Demand spike"
     MISSED_CUTOFF = "missed_cutoff", "Missed pickup cut-off"
     REPLAN = "replan", "Re-plan opportunity"
+    MISSING_PROOF = "missing_proof", "Delivered without proof"
+
+
+class ProofKind(ChoiceSet):
+    PHOTO = "photo", "Photo"
+    SIGNATURE = "signature", "Signature"
+    PIN = "pin", "PIN"
+    AGE_CHECK = "age_check", "Age check"
+
+
+# Proof that arrives as a file, with the types and size a driver app may send.
+PROOF_FILES = {"photo": ("image/jpeg", "image/png", "image/webp"), "signature": ("image/png", "image/jpeg", "image/svg+xml")}
+PROOF_MAX_BYTES = 1_500_000
 
 
 class Severity(ChoiceSet):

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from carriers.signing import HEADER, sign
 from dispatch.geo import haversine_km
 
+TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="  # a 1x1 grey PNG: the sandbox's "photo" and "signature"
 NATIVE_FAILURES = {"not_home": "NOT_HOME", "refused": "REFUSED", "address_problem": "BAD_ADDRESS"}
 LEGACY_CODES = {"COLLECTED": "PU", "OUT_FOR_DELIVERY": "OFD", "DELIVERED": "DLV", "DELIVERY_FAILED": "NH",
                 "RETURNED_TO_SENDER": "RTS", "ETA_UPDATED": "ETA"}
@@ -50,6 +51,8 @@ class Booking:
     promised_at: datetime
     schedule: list = field(default_factory=list)  # [(when, status, failure_code)]
     history: list = field(default_factory=list)
+    proof_required: list = field(default_factory=list)  # collected at the door and sent with DELIVERED
+    pin: str | None = None
 
 
 @dataclass
@@ -131,7 +134,21 @@ class Sandbox:
                               "ts": int(when.timestamp()), "new_eta": booking.promised_at.isoformat()}}
         return {"id": f"evt_{uuid.uuid4().hex}", "type": "booking.status", "created": int(time.time()),
                 "data": {"booking_id": booking.id, "reference": booking.reference, "status": status,
-                         "exception_code": failure, "occurred_at": when.isoformat(), "eta": booking.promised_at.isoformat()}}
+                         "exception_code": failure, "occurred_at": when.isoformat(), "eta": booking.promised_at.isoformat(),
+                         **({"proof": self.proof(booking)} if status == "DELIVERED" and booking.proof_required else {})}}
+
+    @staticmethod
+    def proof(booking: Booking) -> list[dict]:
+        """What a courier collects at the door: the PIN the customer says, an ID check, a signature or photo."""
+        out = []
+        for kind in booking.proof_required:
+            if kind == "pin":
+                out.append({"kind": "pin", "pin": booking.pin})
+            elif kind == "age_check":
+                out.append({"kind": "age_check", "checked": True})
+            elif kind in ("photo", "signature"):
+                out.append({"kind": kind, "content_type": "image/png", "data_base64": TINY_PNG})
+        return out
 
     def deliver(self, carrier: SandboxCarrier, event: dict) -> None:
         mode = carrier.faults.webhooks
@@ -236,7 +253,7 @@ class Sandbox:
                     return self._send(200, {b.id: {"reference": b.reference, "status": b.status} for b in carrier.bookings.values()})
                 return self._send(404, {"error": "not_found"})
 
-            def book(self, carrier, *, reference, weight, pickup, dropoff, window_start, key):
+            def book(self, carrier, *, reference, weight, pickup, dropoff, window_start, key, proof_required=(), pin=None):
                 now = sandbox.clock.now()
                 with carrier.lock:
                     if key and key in carrier.keys:
@@ -250,7 +267,7 @@ class Sandbox:
                     if carrier.faults.capacity_exhausted or carrier.booked_in_hour(promised) >= carrier.capacity_per_hour:
                         return 409, "capacity_exhausted"
                     b = Booking(id=f"{carrier.code}-{uuid.uuid4().hex[:10]}", reference=reference, status="CONFIRMED",
-                                price=price, promised_at=promised)
+                                price=price, promised_at=promised, proof_required=list(proof_required or []), pin=pin)
                     carrier.plan_progress(b, now)
                     carrier.bookings[b.id] = b
                     if key:
@@ -272,7 +289,8 @@ class Sandbox:
                             return self._send(422, {"error": "outside_zone"})
                         price, promised = carrier.quote(now=sandbox.clock.now(), **args)
                         return self._send(200, {"price": price, "currency": "USD", "promised_at": promised.isoformat()})
-                    status, b = self.book(carrier, reference=d["reference"], key=self.headers.get("Idempotency-Key"), **args)
+                    status, b = self.book(carrier, reference=d["reference"], key=self.headers.get("Idempotency-Key"),
+                                          proof_required=d.get("proof_required") or (), pin=d.get("pin"), **args)
                     if isinstance(b, str):
                         return self._send(status, {"error": b})
                     return self._send(status, {"id": b.id, "status": b.status, "price": b.price, "promised_at": b.promised_at.isoformat()})

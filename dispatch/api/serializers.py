@@ -8,7 +8,13 @@ from rest_framework import serializers
 from carriers import egress
 from dispatch import clock
 from dispatch.models import Order, Vehicle
-from dispatch.status import DutyStatus, FailureReason, OrderStatus, ServiceLevel
+from dispatch.status import (
+    DutyStatus,
+    FailureReason,
+    OrderStatus,
+    ProofKind,
+    ServiceLevel,
+)
 
 from .fields import AwareDateTimeField, FiniteFloatField, Latitude, Longitude
 
@@ -41,6 +47,8 @@ class OrderCreateSerializer(serializers.Serializer):
     requires = serializers.ListField(child=serializers.ChoiceField(choices=SKILLS), required=False, default=list, max_length=4)
     service_min = FiniteFloatField(min_value=0, max_value=240, required=False, default=4.0)
     customer = CustomerSerializer()
+    proof_required = serializers.ListField(child=serializers.ChoiceField(choices=ProofKind.choices), required=False, default=list,
+                                           max_length=4, help_text="Proof this order needs on top of its service level's")
 
     def validate(self, attrs):
         errors = {}
@@ -118,7 +126,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "external_ref", "status", "risk", "hub", "address", "lat", "lon", "window_start", "window_end",
             "sla_deadline", "service_level", "weight_kg", "volume_m3", "requires", "service_min", "customer",
             "instructions", "eta", "vehicle", "carrier", "failure_reason", "delivered_at", "version", "tracking_url",
-            "created_at", "updated_at",
+            "proof_required", "proof_missing", "created_at", "updated_at",
         ]
 
     def get_customer(self, order) -> dict:
@@ -327,3 +335,25 @@ class WebhookDeliverySerializer(serializers.Serializer):
     created_at = AwareDateTimeField()
     delivered_at = AwareDateTimeField(allow_null=True)
     attempt_log = WebhookAttemptSerializer(many=True)
+
+
+class ProofUploadSerializer(serializers.Serializer):
+    """One proof of delivery from the driver app: a photo or signature file (multipart), the PIN the
+    customer gave, or an age check's result."""
+
+    kind = serializers.ChoiceField(choices=ProofKind.choices)
+    file = serializers.FileField(required=False, help_text="photo: JPEG, PNG or WebP; signature: PNG, JPEG or SVG; at most 1.5 MB")
+    pin = serializers.CharField(required=False, max_length=12)
+    checked = serializers.BooleanField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class ProofSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    verified = serializers.BooleanField()
+    source = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    received_at = serializers.DateTimeField()
+    missing = serializers.ListField(child=serializers.CharField(), help_text="Proof the order still lacks")

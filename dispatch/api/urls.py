@@ -8,6 +8,7 @@ urlpatterns = [
     path("orders/<str:ref>/", views.OrderDetail.as_view(), name="api-order"),
     path("orders/<str:ref>/cancel/", views.OrderCancel.as_view(), name="api-order-cancel"),
     path("orders/<str:ref>/status/", views.OrderStatusUpdate.as_view(), name="api-order-status"),
+    path("orders/<str:ref>/proof/", views.OrderProof.as_view(), name="api-order-proof"),
     path("vehicle-positions/", views.VehiclePositions.as_view(), name="api-positions"),
     path("vehicles/", views.VehicleList.as_view(), name="api-vehicles"),
     path("vehicles/<str:code>/status/", views.VehicleStatus.as_view(), name="api-vehicle-status"),

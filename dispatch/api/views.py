@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -29,7 +30,8 @@ from dispatch.services.orders import (
     orders_create,
 )
 from dispatch.services.positions import positions_ingest
-from dispatch.status import Actor
+from dispatch.services.proof import missing_proof, proof_record
+from dispatch.status import PROOF_MAX_BYTES, Actor
 
 from . import serializers as s
 from .auth import CanDecide, organization_id_of
@@ -140,6 +142,30 @@ class OrderStatusUpdate(APIView):
         order = order_set_status(organization_id=org, order_id=order.id, status=data["status"], actor=actor_of(request),
                                  reason=data["note"], failure_reason=data["failure_reason"], at=data.get("at"))
         return Response(s.OrderSerializer(order).data)
+
+
+class OrderProof(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request={"multipart/form-data": s.ProofUploadSerializer, "application/json": s.ProofUploadSerializer},
+                   responses={201: s.ProofSerializer})
+    def post(self, request, ref):
+        """Proof of delivery from the own fleet's driver app: send it before (or with) the delivered
+        status. A delivery without the proof its service level or order requires raises an exception
+        for a dispatcher, resolved when the proof arrives."""
+        org = organization_id_of(request)
+        data = valid(s.ProofUploadSerializer, request.data)
+        order = selectors.order_get(organization_id=org, ref=ref)
+        upload = data.get("file")
+        if data["kind"] in ("photo", "signature") and upload is None:
+            raise ValidationFailed("The file is missing", errors={"file": [f"A {data['kind']} is sent as a file (multipart)."]})
+        proof = proof_record(order=order, kind=data["kind"], source=f"driver app ({request.user.get_username()})"[:60],
+                             actor=actor_of(request), content_type=getattr(upload, "content_type", "") or "",
+                             data=upload.read(PROOF_MAX_BYTES + 1) if upload else b"", filename=getattr(upload, "name", "") or "",
+                             pin=data.get("pin") or "", checked=data.get("checked"), details={"note": data["note"]} if data["note"] else None)
+        return Response({"id": proof.id, "kind": proof.kind, "verified": proof.verified, "source": proof.source,
+                         "content_type": proof.content_type, "size": proof.size, "received_at": proof.received_at,
+                         "missing": missing_proof(order)}, status=201)
 
 
 class VehiclePositions(APIView):

@@ -14,6 +14,7 @@ from dispatch.status import FailureReason, OrderStatus, Risk, can_transition
 from . import ActorRef
 from .log import event_record
 from .notifications import notify_status
+from .proof import check_on_delivery
 from .settlement import settle
 
 
@@ -37,6 +38,7 @@ def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str 
         order.delivered_at = at or clock.now()
         order.eta = order.delivered_at
         order.risk = Risk.ON_TIME if order.delivered_at <= order.window_end else Risk.LATE
+        check_on_delivery(order)
     if status == OrderStatus.FAILED:
         order.failure_reason = failure_reason or FailureReason.OTHER
     settle(order, status)

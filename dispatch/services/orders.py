@@ -20,7 +20,7 @@ from .notifications import notify
 
 ORDER_FIELDS = (
     "external_ref", "address", "lat", "lon", "window_start", "window_end", "sla_deadline", "service_level",
-    "weight_kg", "volume_m3", "requires", "service_min", "customer_name", "customer_email", "customer_phone",
+    "weight_kg", "volume_m3", "requires", "service_min", "customer_name", "customer_email", "customer_phone", "proof_required",
 )
 
 

@@ -35,7 +35,7 @@ def rollup_day(*, organization_id: int, day: date) -> int:
     orders = list(Order.objects.filter(organization_id=organization_id, service_date=day, status__in=COUNTED)
                   .values("id", "hub_id", "carrier_id", "vehicle__fleet_id", "zone", "service_level", "failure_reason",
                           "status", "attempts", "late_min", "weight_kg", "cost", "penalty", "created_at", "window_end",
-                          "delivered_at"))
+                          "delivered_at", "proof_missing"))
     quoted: dict[int, Decimal] = {}
     carried = [o["id"] for o in orders if o["carrier_id"]]
     for b in (CarrierBooking.objects.filter(order_id__in=carried, price__isnull=False).exclude(status=BookingStatus.CANCELLED)
@@ -55,6 +55,7 @@ def rollup_day(*, organization_id: int, day: date) -> int:
         s["failed_attempts"] += max(0, o["attempts"] - (1 if delivered else 0))
         s["returned"] += o["status"] == OrderStatus.RETURNED
         s["late"] += delivered and late > 0
+        s["without_proof"] += delivered and o["proof_missing"]
         s["late_min"] += late if delivered else 0
         s["weight_kg"] += o["weight_kg"]
         s["cost"] += o["cost"]

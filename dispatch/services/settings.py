@@ -12,12 +12,18 @@ from django.db import transaction
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Policy, ScheduledChange, ServiceLevelRule
-from dispatch.status import DEFAULT_SERVICE_RULES, ExceptionKind, ServiceLevel
+from dispatch.status import (
+    DEFAULT_SERVICE_RULES,
+    ExceptionKind,
+    ProofKind,
+    ServiceLevel,
+)
 
 from . import ActorRef
 from .log import event_record
 
-RULE_FIELDS = ("late_fixed", "late_per_min", "unserved", "reattempt_cost", "at_risk_margin_min")
+RULE_NUMBERS = ("late_fixed", "late_per_min", "unserved", "reattempt_cost", "at_risk_margin_min")
+RULE_FIELDS = (*RULE_NUMBERS, "proof_required")
 RULE_LIMITS = {"late_fixed": 10000, "late_per_min": 1000, "unserved": 10000, "reattempt_cost": 10000, "at_risk_margin_min": 600}
 POLICY_FIELDS = ("auto_apply", "max_cost_increase", "require_no_sla_worse", "max_orders_moved", "auto_apply_kinds",
                  "eta_tolerance_min", "no_show_grace_min", "carrier_silence_min", "vehicle_silence_min", "spike_factor",
@@ -35,7 +41,12 @@ POLICY_LIMITS = {"max_cost_increase": (-10000, 10000), "max_orders_moved": (0, 1
 def clean_rule(values: dict) -> dict:
     """Typed values for a service level rule, or ValidationFailed naming each field."""
     errors, out = {}, {}
-    for field in RULE_FIELDS:
+    proof = list(values.get("proof_required") or [])
+    unknown = [k for k in proof if k not in ProofKind.values]
+    if unknown:
+        errors["proof_required"] = [f"Unknown proof {unknown[0]!r}: use {', '.join(ProofKind.values)}."]
+    out["proof_required"] = sorted(set(proof))
+    for field in RULE_NUMBERS:
         raw = values.get(field)
         try:
             value = Decimal(str(raw).strip()) if field != "at_risk_margin_min" else int(str(raw).strip())

@@ -136,3 +136,26 @@ def test_a_sandbox_taken_down_mid_test_is_marked_down_and_its_orders_move(sandbo
     assert OrderException.objects.filter(kind="carrier_outage", carrier=carrier).exists()
     assert not Order.objects.filter(pk__in=[o.pk for o in orders], carrier=carrier).exists()
     assert Order.objects.filter(pk__in=[o.pk for o in orders], carrier__code="BACKUP").count() == 5
+
+
+def test_a_carrier_collects_the_required_proof_and_sends_it_with_the_delivery(sandbox_factory, daphne_server, org, hub, settings, tmp_path):
+    """The booking tells the carrier what proof to collect (and the PIN); its delivered webhook
+    carries the proof, kept before the delivery is applied: no missing-proof exception."""
+    from dispatch.models import ProofOfDelivery, ServiceLevelRule
+
+    ServiceLevelRule.objects.create(organization=org, service_level="same_day", late_fixed=12, late_per_min="0.15", unserved=70,
+                                    proof_required=["pin", "signature"])
+    sb = sandbox_factory(sandbox_carriers(daphne_server, org.slug), speed=3600)
+    make_carrier(org, code="SBX", base_url=sb.base, api_key="key-sbx")
+    order = OrderFactory(hub=hub)
+    book_order(order=order, carrier_code="SBX", actor=SYSTEM, key="pod-1")
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Order.objects.get(pk=order.pk).status != "delivered":
+        time.sleep(0.3)
+    order.refresh_from_db()
+    assert order.status == "delivered" and order.proof_missing is False
+    proofs = {p.kind: p for p in ProofOfDelivery.objects.filter(order=order)}
+    assert set(proofs) == {"pin", "signature"} and all(p.verified and p.source == "carrier:SBX" for p in proofs.values())
+    assert proofs["signature"].content_type == "image/png" and proofs["signature"].size > 0
+    assert not OrderException.objects.filter(kind="missing_proof").exists()

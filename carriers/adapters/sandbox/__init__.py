@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dispatch.selectors import required_proof
+
 from ..base import Adapter, BookingResult, CarrierError, Quote, register
 from . import mapping
 from .client import SandboxClient
@@ -30,7 +32,7 @@ class SandboxAdapter(Adapter):
         return Quote(price=price, promised_at=promised)
 
     def book(self, *, order, key: str, now: datetime) -> BookingResult:
-        r = self.client.book(mapping.booking_request(order), key)
+        r = self.client.book(mapping.booking_request(order, required_proof(order)), key)
         if r.status_code not in (200, 201):
             reason = r.json().get("error", r.status_code) if r.headers.get("content-type", "").startswith("application/json") else r.status_code
             raise CarrierError(f"{self.carrier.name} refused the booking: {reason}", code="booking_rejected")

@@ -11,11 +11,12 @@ STATUS_MAP = {"COLLECTED": "picked_up", "OUT_FOR_DELIVERY": "out_for_delivery", 
 REASON_MAP = {"NOT_HOME": "not_home", "REFUSED": "refused", "BAD_ADDRESS": "address_problem", "DAMAGED": "damaged"}
 
 
-def booking_request(order) -> dict:
+def booking_request(order, proof_required: list[str] = ()) -> dict:
     return {
         "reference": order.external_ref, "service_level": order.service_level, "weight_kg": order.weight_kg,
         "pickup": {"lat": order.hub.lat, "lon": order.hub.lon}, "dropoff": {"lat": order.lat, "lon": order.lon},
         "window": {"start": order.window_start.isoformat(), "end": order.window_end.isoformat()},
+        "proof_required": list(proof_required), "pin": order.delivery_pin if "pin" in proof_required else None,
     }
 
 
@@ -38,7 +39,8 @@ def webhook_events(body: dict, status_map: dict | None = None, reason_map: dict 
         reason = map_code(data["exception_code"], {**REASON_MAP, **(reason_map or {})}, "reason") if data.get("exception_code") else ""
         return [CarrierEvent(event_id=str(body["id"]), order_ref=str(data["reference"]), status=status, failure_reason=reason,
                              occurred_at=datetime.fromisoformat(data["occurred_at"]) if data.get("occurred_at") else None,
-                             eta=datetime.fromisoformat(data["eta"]) if data.get("eta") else None, raw_status=code)]
+                             eta=datetime.fromisoformat(data["eta"]) if data.get("eta") else None, raw_status=code,
+                             proof=tuple(p for p in data.get("proof") or () if isinstance(p, dict)))]
     except UnknownStatus:
         raise
     except (KeyError, TypeError, ValueError) as exc:
