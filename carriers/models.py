@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from dispatch.clock import now as clock_now
 from dispatch.status import CarrierHealth, ServiceLevel
@@ -36,6 +37,8 @@ class CarrierZone(models.Model):
     lat = models.FloatField()
     lon = models.FloatField()
     radius_km = models.FloatField()
+    surcharge = models.FloatField(default=0.0, help_text="Added to the price of a delivery in this zone")
+    history = HistoricalRecords()
 
 
 class RateCard(models.Model):
@@ -44,6 +47,11 @@ class RateCard(models.Model):
     base = models.FloatField()
     per_kg = models.FloatField(default=0.0)
     per_km = models.FloatField(default=0.0)
+    fuel_pct = models.FloatField(default=0.0, help_text="Fuel surcharge, percent of the price")
+    weight_breaks = models.JSONField(default=list, blank=True, help_text="[[over_kg, fee], ...]: the highest break passed applies")
+    after_hours_from = models.TimeField(null=True, blank=True, help_text="Deliveries from this local time pay the after-hours fee")
+    after_hours_fee = models.FloatField(default=0.0)
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["carrier", "service_level"], name="one_rate_per_level")]

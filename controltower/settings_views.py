@@ -13,12 +13,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from carriers.models import Carrier
 from dispatch import clock
 from dispatch.api.auth import token_issue
 from dispatch.engine.preview import preview_policy_change, preview_rule_change
 from dispatch.errors import Conflict, DomainError, ValidationFailed
 from dispatch.models import (
     ApiToken,
+    Fleet,
     Order,
     Policy,
     ScheduledChange,
@@ -364,3 +366,37 @@ def template_edit(request, kind: str, channel: str):
         except ValidationFailed as e:
             context["errors"], status = e.errors, 400
     return render(request, "controltower/settings/template.html", context, status=status)
+
+
+@login_required
+def costs_page(request):
+    """Cost rules: what each van costs (per km, per hour, fixed; per van or a whole fleet) and each
+    carrier's rate cards with their surcharges (fuel, weight breaks, after hours) and zone surcharges."""
+    org = _admin(request)
+    errors, message, status = {}, "", 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "van":
+                svc.vehicle_costs_set(organization_id=org, values=request.POST, user=request.user, vehicle_id=int(request.POST.get("id", "0")))
+                message = "Van costs saved."
+            elif action == "fleet":
+                n = svc.vehicle_costs_set(organization_id=org, values=request.POST, user=request.user, fleet_id=int(request.POST.get("id", "0")))
+                message = f"Costs set on {n} van{'s' if n != 1 else ''} of the fleet."
+            elif action == "rate":
+                svc.rate_card_set(organization_id=org, rate_id=int(request.POST.get("id", "0")), values=request.POST, user=request.user)
+                message = "Rate card saved; the planner prices with it from now on."
+            elif action == "zone":
+                svc.zone_surcharge_set(organization_id=org, zone_id=int(request.POST.get("id", "0")), values=request.POST, user=request.user)
+                message = "Zone surcharge saved."
+            else:
+                raise ValidationFailed("Unknown action", errors={"action": ["Use van, fleet, rate or zone."]})
+        except ValidationFailed as e:
+            errors, message, status = e.errors, e.message, 400
+        except ValueError:
+            errors, message, status = {"id": ["Not a number."]}, "That id is not a number.", 400
+    fleets = Fleet.objects.filter(organization_id=org).prefetch_related("vehicles").order_by("name")
+    carriers = Carrier.objects.filter(organization_id=org).prefetch_related("rates", "zones").order_by("code")
+    return render(request, "controltower/settings/costs.html", {"fleets": fleets, "carriers": carriers, "errors": errors,
+                                                                "message": message, "posted": request.POST if status != 200 else {}},
+                  status=status)

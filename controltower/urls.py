@@ -34,6 +34,7 @@ urlpatterns = [
     path("settings/policy/history/", settings_views.policy_history, name="settings-policy-history"),
     path("settings/scheduled/<int:pk>/cancel/", settings_views.scheduled_cancel, name="settings-scheduled-cancel"),
     path("settings/users/", settings_views.users_page, name="settings-users"),
+    path("settings/costs/", settings_views.costs_page, name="settings-costs"),
     path("settings/templates/", settings_views.templates_page, name="settings-templates"),
     path("settings/templates/<str:kind>/<str:channel>/", settings_views.template_edit, name="settings-template"),
     path("track/<str:token>/", views.tracking_page, name="track"),

@@ -50,6 +50,18 @@ def replay_snapshot(db: DbProblem) -> dict:
                                  current_plan={"routes": db.routes, "carriers": carriers})
 
 
+def planner_carrier(c: Carrier, rate, *, available: bool, cutoff_min: float, capacity: int, **extra) -> pm.Carrier:
+    """One carrier's rate card for one service level as the planner prices it (surcharges included)."""
+    after = rate.after_hours_from
+    return pm.Carrier(
+        id=f"{c.code}|{rate.service_level}", available=available, service_levels=frozenset({rate.service_level}),
+        skills=frozenset(c.skills), zones=tuple(pm.Zone(pm.Point(z.lat, z.lon), z.radius_km, z.surcharge) for z in c.zones.all()),
+        base=rate.base, per_kg=rate.per_kg, per_km=rate.per_km, lead_min=c.lead_min, pickup_cutoff_min=cutoff_min, capacity=capacity,
+        fuel_pct=rate.fuel_pct, weight_breaks=tuple((float(o), float(f)) for o, f in rate.weight_breaks or ()),
+        after_hours_from_min=after.hour * 60 + after.minute if after else None, after_hours_fee=rate.after_hours_fee, **extra,
+    )
+
+
 def _min(dt: datetime, day0: datetime) -> float:
     return (dt - day0).total_seconds() / 60.0
 
@@ -112,13 +124,9 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
             pid = f"{c.code}|{rate.service_level}"
             carrier_of[pid] = (c.code, rate.service_level)
             suffix = f"|{rate.service_level}"
-            carriers.append(pm.Carrier(
-                id=pid, available=True, service_levels=frozenset({rate.service_level}), skills=frozenset(c.skills),
-                zones=tuple(pm.Zone(pm.Point(z.lat, z.lon), z.radius_km) for z in c.zones.all()),
-                base=rate.base, per_kg=rate.per_kg, per_km=rate.per_km, lead_min=c.lead_min, pickup_cutoff_min=cutoff, capacity=room,
-                reliability={k[:-len(suffix)]: v for k, v in record.items() if k.endswith(suffix)},
-                default_reliability=record.get("default", (0.0, 0.0)),
-            ))
+            carriers.append(planner_carrier(c, rate, available=True, cutoff_min=cutoff, capacity=room,
+                                            reliability={k[:-len(suffix)]: v for k, v in record.items() if k.endswith(suffix)},
+                                            default_reliability=record.get("default", (0.0, 0.0))))
     hubs = {}
     rules = rules or service_rules(organization_id)
     for o in orders.values():

@@ -25,6 +25,7 @@ from dispatch.reports import lane_reliability
 from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
+from dispatch.services.settlement import db_rate_price
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, StopKind
 
 VAN_SPEED_KMH = 28.0
@@ -112,8 +113,8 @@ def _carrier_quote(offer: CarrierOffer, order: Order, now: datetime, rules: dict
     if not any(haversine_km(z.lat, z.lon, order.lat, order.lon) <= z.radius_km for z in offer.zones):
         return None
     km = road_km(order.hub.lat, order.hub.lon, order.lat, order.lon)
-    price = rate.base + rate.per_kg * order.weight_kg + rate.per_km * km
     promised = max(order.window_start, now + timedelta(minutes=c.lead_min + travel_minutes(km)))
+    price = db_rate_price(rate, offer.zones, order, km, promised)
     return price + _late_cost(promised, order, rules) + _track_record_cost(offer, order, rules), price, promised
 
 

@@ -18,7 +18,7 @@ from dispatch.selectors import service_rules
 from dispatch.services.settlement import money
 from dispatch.status import CarrierHealth, OrderStatus
 
-from .bridge import _order
+from .bridge import _order, planner_carrier
 
 COUNTED = [OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED]
 
@@ -62,11 +62,8 @@ def day_problem(*, organization_id: int, day: date) -> tuple[pm.Problem, pm.Plan
         slots = [s for s in c.capacity_slots.all() if s.window_start < day0 + timedelta(days=1) and s.window_end > day0]
         cutoff = _min(datetime.combine(day, c.pickup_cutoff, tzinfo=tz), day0)
         for rate in c.rates.all():
-            carriers.append(pm.Carrier(
-                id=f"{c.code}|{rate.service_level}", available=c.id not in down, service_levels=frozenset({rate.service_level}),
-                skills=frozenset(c.skills), zones=tuple(pm.Zone(pm.Point(z.lat, z.lon), z.radius_km) for z in c.zones.all()),
-                base=rate.base, per_kg=rate.per_kg, per_km=rate.per_km, lead_min=c.lead_min, pickup_cutoff_min=cutoff,
-                capacity=sum(s.capacity for s in slots) if slots else 10**6))
+            carriers.append(planner_carrier(c, rate, available=c.id not in down, cutoff_min=cutoff,
+                                            capacity=sum(s.capacity for s in slots) if slots else 10**6))
     problem = pm.Problem(f"day-{day}", 0.0, 1.3, 28.0, hubs, vehicles, carriers, p_orders)
     return problem, actual_plan(problem, orders)
 

@@ -39,6 +39,7 @@ class Vehicle:
 class Zone:
     at: Point
     radius_km: float
+    surcharge: float = 0.0  # added to the price of a delivery in this zone
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,12 @@ class Carrier:
     # and for zones it has no record of. Empty: priced by its rate card alone.
     reliability: dict[str, tuple[float, float]] = field(default_factory=dict, hash=False, compare=False)
     default_reliability: tuple[float, float] = (0.0, 0.0)
+    # Rate card surcharges: fuel as a percentage of the price, a fee above each weight break
+    # ((over_kg, fee), ...; the highest that applies), and a fee for deliveries from a time of day.
+    fuel_pct: float = 0.0
+    weight_breaks: tuple[tuple[float, float], ...] = ()
+    after_hours_from_min: float | None = None
+    after_hours_fee: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,15 @@ Concurrent edits: the editor states the version it saw; if someone saved since, 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
+from carriers.models import CarrierZone, RateCard
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
-from dispatch.models import Policy, ScheduledChange, ServiceLevelRule
+from dispatch.models import Policy, ScheduledChange, ServiceLevelRule, Vehicle
 from dispatch.status import (
     DEFAULT_SERVICE_RULES,
     ExceptionKind,
@@ -242,3 +243,98 @@ def diff(record) -> list[dict]:
         return [{"field": "", "old": "", "new": "first version"}]
     delta = record.diff_against(previous)
     return [{"field": c.field, "old": c.old, "new": c.new} for c in delta.changes]
+
+
+# --- Cost rules: van costs, carrier rate cards and their surcharges ---------------------------
+
+def _number(values: dict, field: str, errors: dict, lo: float = 0.0, hi: float = 100000.0) -> float | None:
+    raw = str(values.get(field, "")).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        errors[field] = ["Enter a number."]
+        return None
+    if value != value or not lo <= value <= hi:
+        errors[field] = [f"Between {lo:g} and {hi:g}."]
+        return None
+    return value
+
+
+@transaction.atomic
+def vehicle_costs_set(*, organization_id: int, values: dict, user, vehicle_id: int | None = None, fleet_id: int | None = None) -> int:
+    """Set cost per km, per hour and fixed cost of one van or of every van of a fleet. Returns how many."""
+    errors = {}
+    clean = {f: _number(values, f, errors, hi=1000.0 if f != "fixed_cost" else 100000.0) for f in ("cost_per_km", "cost_per_hour", "fixed_cost")}
+    if errors:
+        raise ValidationFailed("Check the costs", errors=errors)
+    vans = Vehicle.objects.select_for_update().filter(organization_id=organization_id)
+    vans = vans.filter(pk=vehicle_id) if vehicle_id is not None else vans.filter(fleet_id=fleet_id)
+    changed = 0
+    for van in vans:
+        before = {f: getattr(van, f) for f in clean}
+        if before == clean:
+            continue
+        Vehicle.objects.filter(pk=van.pk).update(**clean)
+        event_record(organization_id=organization_id, kind="settings.changed", actor=_actor(user), vehicle=van,
+                     data={"target": "vehicle_costs", "key": van.code, "before": before, "values": clean})
+        changed += 1
+    if not vans.exists():
+        raise ValidationFailed("No such van or fleet", errors={"vehicle": ["Not one of your organization's."]})
+    return changed
+
+
+def parse_weight_breaks(text: str) -> list[list[float]]:
+    """'20:4, 50:10' -> [[20, 4], [50, 10]] (above 20 kg add 4, above 50 kg add 10)."""
+    out = []
+    for part in [p.strip() for p in (text or "").split(",") if p.strip()]:
+        try:
+            over, fee = (float(x) for x in part.split(":"))
+        except ValueError:
+            raise ValidationFailed("Check the weight breaks", errors={"weight_breaks": [
+                f"{part!r}: write each break as kg:fee, e.g. 20:4, 50:10."]}) from None
+        if over < 0 or fee < 0 or over != over or fee != fee:
+            raise ValidationFailed("Check the weight breaks", errors={"weight_breaks": ["Weights and fees cannot be negative."]})
+        out.append([over, fee])
+    return sorted(out)
+
+
+@transaction.atomic
+def rate_card_set(*, organization_id: int, rate_id: int, values: dict, user):
+    rate = RateCard.objects.select_for_update().filter(pk=rate_id, carrier__organization_id=organization_id).first()
+    if rate is None:
+        raise ValidationFailed("No such rate card", errors={"rate": ["Not one of your organization's."]})
+    errors = {}
+    clean = {"base": _number(values, "base", errors), "per_kg": _number(values, "per_kg", errors, hi=1000),
+             "per_km": _number(values, "per_km", errors, hi=1000), "fuel_pct": _number(values, "fuel_pct", errors, hi=100),
+             "after_hours_fee": _number(values, "after_hours_fee", errors)}
+    raw_time = str(values.get("after_hours_from", "")).strip()
+    try:
+        clean["after_hours_from"] = time.fromisoformat(raw_time) if raw_time else None
+    except ValueError:
+        errors["after_hours_from"] = ["A time of day, e.g. 19:00 (blank: none)."]
+    try:
+        clean["weight_breaks"] = parse_weight_breaks(str(values.get("weight_breaks", "")))
+    except ValidationFailed as e:
+        errors.update(e.errors)
+    if errors:
+        raise ValidationFailed("Check the rate card", errors=errors)
+    for field, value in clean.items():
+        setattr(rate, field, value)
+    rate._history_user = user
+    rate.save()
+    return rate
+
+
+@transaction.atomic
+def zone_surcharge_set(*, organization_id: int, zone_id: int, values: dict, user):
+    zone = CarrierZone.objects.select_for_update().filter(pk=zone_id, carrier__organization_id=organization_id).first()
+    if zone is None:
+        raise ValidationFailed("No such zone", errors={"zone": ["Not one of your organization's."]})
+    errors = {}
+    surcharge = _number(values, "surcharge", errors)
+    if errors:
+        raise ValidationFailed("Check the surcharge", errors=errors)
+    zone.surcharge = surcharge
+    zone._history_user = user
+    zone.save()
+    return zone

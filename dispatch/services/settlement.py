@@ -6,9 +6,13 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import timezone
+
 from carriers.models import BookingStatus, CarrierBooking
-from dispatch.geo import road_km, travel_minutes
+from dispatch import clock
+from dispatch.geo import haversine_km, road_km, travel_minutes
 from dispatch.models import Order, RollupDirty, Stop
+from dispatch.planner.pricing import rate_price
 from dispatch.selectors import service_rules
 from dispatch.status import OrderStatus
 
@@ -30,7 +34,16 @@ def carrier_attempt_cost(order: Order) -> Decimal:
     if rate is None:
         return Decimal("0.00")
     km = road_km(order.hub.lat, order.hub.lon, order.lat, order.lon)
-    return money(rate.base + rate.per_kg * order.weight_kg + rate.per_km * km)
+    return money(db_rate_price(rate, list(order.carrier.zones.all()), order, km, order.delivered_at or clock.now()))
+
+
+def db_rate_price(rate, zones, order: Order, km: float, at) -> float:
+    """A stored rate card's price for an order delivered at `at` (dispatch.planner.pricing.rate_price)."""
+    zone_fee = next((z.surcharge for z in zones if haversine_km(z.lat, z.lon, order.lat, order.lon) <= z.radius_km), 0.0)
+    after = rate.after_hours_from is not None and timezone.localtime(at).time() >= rate.after_hours_from
+    return rate_price(base=rate.base, per_kg=rate.per_kg, per_km=rate.per_km, weight_kg=order.weight_kg, km=km, fuel_pct=rate.fuel_pct,
+                      weight_breaks=tuple((float(o), float(f)) for o, f in rate.weight_breaks or ()), zone_fee=zone_fee,
+                      after_hours_fee=rate.after_hours_fee if after else 0.0)
 
 
 def van_attempt_cost(order: Order) -> Decimal:

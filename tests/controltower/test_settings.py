@@ -258,3 +258,42 @@ def test_a_test_send_goes_over_smtp(org, hub, smtp):
     assert response.status_code == 200 and "Test sent to admin@example.com" in response.content.decode()
     [(rcpt, content)] = smtp.messages
     assert rcpt == ["admin@example.com"] and "[test] Delivered:" in content
+
+
+def test_cost_rules_surcharges_reach_the_planners_price(org, hub):
+    """An admin sets a fuel surcharge, a weight break and an after-hours fee on a rate card, and a
+    zone surcharge: the planner's price of that carrier option is exactly the rate card's formula."""
+    from carriers.models import RateCard
+    from dispatch.engine.bridge import problem_from_db
+    from dispatch.planner.pricing import carrier_price
+
+    carrier = CarrierFactory(organization=org, code="SUR")
+    rate = RateCard.objects.get(carrier=carrier, service_level="same_day")
+    zone = carrier.zones.get()
+    van = VehicleFactory(fleet__hub=hub, code="COSTV")
+    c, admin = as_role(org, Role.ADMIN)
+    assert c.get("/settings/costs/").status_code == 200
+    bad = c.post("/settings/costs/", {"action": "rate", "id": rate.id, "base": "8", "per_kg": "0.1", "per_km": "0.4", "fuel_pct": "150",
+                                      "weight_breaks": "heavy", "after_hours_from": "25:00", "after_hours_fee": "3"})
+    assert bad.status_code == 400 and {"fuel_pct", "weight_breaks", "after_hours_from"} <= set(bad.context["errors"])
+    ok = c.post("/settings/costs/", {"action": "rate", "id": rate.id, "base": "8", "per_kg": "0.1", "per_km": "0.4", "fuel_pct": "10",
+                                     "weight_breaks": "20:4, 5:1", "after_hours_from": "00:00", "after_hours_fee": "3"})
+    assert ok.status_code == 200
+    assert c.post("/settings/costs/", {"action": "zone", "id": zone.id, "surcharge": "2.5"}).status_code == 200
+    assert c.post("/settings/costs/", {"action": "fleet", "id": van.fleet_id, "cost_per_km": "0.9", "cost_per_hour": "30",
+                                       "fixed_cost": "0"}).status_code == 200
+    van.refresh_from_db()
+    assert (van.cost_per_km, van.cost_per_hour) == (0.9, 30.0)
+    rate.refresh_from_db()
+    assert rate.weight_breaks == [[5.0, 1.0], [20.0, 4.0]] and rate.history.first().history_user == admin
+
+    order = OrderFactory(hub=hub, external_ref="SUR-1", weight_kg=10)
+    db = problem_from_db(organization_id=org.id, extra_orders=[order])
+    p = db.problem
+    option = next(x for x in p.carriers if x.id == "SUR|same_day")
+    km = p.km(p.hubs[hub.code].at, p.orders["SUR-1"].at)
+    expected = (8 + 0.1 * 10 + 0.4 * km + 1.0 + 2.5 + 3.0) * 1.10  # weight break 5 kg passed (1.00), zone 2.50, after hours 3.00
+    assert carrier_price(p, option, p.orders["SUR-1"]) == pytest.approx(expected + p.late_cost(p.orders["SUR-1"], max(
+        p.orders["SUR-1"].window[0], p.now_min + option.lead_min + p.minutes(km))))
+    other = as_role(org.__class__.objects.create(name="O", slug="o-costs"), Role.ADMIN)[0]
+    assert other.post("/settings/costs/", {"action": "zone", "id": zone.id, "surcharge": "9"}).status_code == 400  # not theirs
