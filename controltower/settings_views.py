@@ -160,6 +160,8 @@ POLICY_LABELS = [
     ("health_slow_ms", "Carrier slow above (ms)", "90th percentile of its recent calls"),
     ("carrier_timeout_s", "Carrier call timeout (s)", "One call may take this long"),
     ("breaker_failures", "Stop calling a carrier after failed calls in a row", "It is tried again after 30 s"),
+    ("spike_min_orders", "Fewest orders in a hub-hour that can be a spike", ""),
+    ("replan_min_saving", "Least saving for which a network re-plan is proposed", "In money"),
 ]
 
 

@@ -378,6 +378,8 @@ class Policy(models.Model):
     health_slow_ms = models.PositiveIntegerField(default=3000, help_text="90th percentile latency above which a carrier is degraded")
     carrier_timeout_s = models.FloatField(default=5.0, help_text="How long one call to a carrier may take")
     breaker_failures = models.PositiveIntegerField(default=5, help_text="Consecutive failed calls that stop calling a carrier for a while")
+    spike_min_orders = models.PositiveIntegerField(default=5, help_text="Fewest orders in a hub-hour that can be a demand spike")
+    replan_min_saving = models.FloatField(default=5.0, help_text="Least saving for which a network re-plan is proposed")
     history = HistoricalRecords()
 
 

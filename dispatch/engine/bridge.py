@@ -20,7 +20,7 @@ from dispatch.planner.evaluate import simulate_route
 from dispatch.planner.greedy import _insertions
 from dispatch.planner.pricing import carrier_can_take, carrier_order_cost, carrier_risk
 from dispatch.reports import lane_reliability
-from dispatch.selectors import service_rules
+from dispatch.selectors import policy_for, service_rules
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, StopKind
 
 ON_BOARD = [OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
@@ -254,7 +254,6 @@ def propose(*, exception: OrderException) -> Decision | None:
 
 
 
-REPLAN_MIN_SAVING = 5.0
 CAN_MOVE = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED]
 
 
@@ -327,7 +326,7 @@ def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decisio
     from dispatch.status import ExceptionKind, Severity
 
     result = network_plan(organization_id=organization_id, time_limit=time_limit)
-    if result is None or result.before - result.after < REPLAN_MIN_SAVING:
+    if result is None or result.before - result.after < policy_for(organization_id).replan_min_saving:
         return None
     db, before, after, moves, changed_ids = result.db, result.before, result.after, result.moves, result.changed_ids
     if not moves:

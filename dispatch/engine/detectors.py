@@ -214,7 +214,6 @@ def detect_missed_cutoffs(*, organization_id: int, now: datetime | None = None) 
 # Hours ahead that demand is compared with plan (later hours are not planned yet), and the fewest
 # orders in one hub-hour that can be a spike (two orders are not a surge, whatever the plan).
 SPIKE_HORIZON = timedelta(hours=6)
-SPIKE_MIN_ORDERS = 5
 
 
 def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -> int:
@@ -236,7 +235,7 @@ def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -
     for (hub_id, hour), orders in sorted(demand.items(), key=lambda kv: kv[0][1]):
         planned = planned_capacity(organization_id=organization_id, hub_id=hub_id, start=hour, end=hour + timedelta(hours=1),
                                    van_orders_per_hour=policy.van_orders_per_hour)
-        if len(orders) >= SPIKE_MIN_ORDERS and len(orders) > policy.spike_factor * max(planned, 1.0):
+        if len(orders) >= policy.spike_min_orders and len(orders) > policy.spike_factor * max(planned, 1.0):
             local = timezone.localtime(hour)
             exception_raise(
                 organization_id=organization_id, kind=ExceptionKind.DEMAND_SPIKE,

@@ -29,14 +29,14 @@ RULE_LIMITS = {"late_fixed": 10000, "late_per_min": 1000, "unserved": 10000, "re
 POLICY_FIELDS = ("auto_apply", "max_cost_increase", "require_no_sla_worse", "max_orders_moved", "auto_apply_kinds",
                  "eta_tolerance_min", "no_show_grace_min", "carrier_silence_min", "vehicle_silence_min", "spike_factor",
                  "van_orders_per_hour", "health_degraded_error_rate", "health_down_error_rate", "health_slow_ms",
-                 "carrier_timeout_s", "breaker_failures")
-FLOATS = ("max_cost_increase", "spike_factor", "van_orders_per_hour", "health_degraded_error_rate", "health_down_error_rate",
+                 "carrier_timeout_s", "breaker_failures", "spike_min_orders", "replan_min_saving")
+FLOATS = ("replan_min_saving", "max_cost_increase", "spike_factor", "van_orders_per_hour", "health_degraded_error_rate", "health_down_error_rate",
           "carrier_timeout_s")
 POLICY_LIMITS = {"max_cost_increase": (-10000, 10000), "max_orders_moved": (0, 100000), "eta_tolerance_min": (1, 600),
                  "no_show_grace_min": (1, 600), "carrier_silence_min": (1, 1440), "vehicle_silence_min": (1, 600),
                  "spike_factor": (1.0, 100.0), "van_orders_per_hour": (0.5, 60.0), "health_degraded_error_rate": (0.01, 1.0),
                  "health_down_error_rate": (0.01, 1.0), "health_slow_ms": (100, 60000), "carrier_timeout_s": (0.5, 60.0),
-                 "breaker_failures": (1, 100)}
+                 "breaker_failures": (1, 100), "spike_min_orders": (1, 10000), "replan_min_saving": (0.0, 100000.0)}
 
 
 def clean_rule(values: dict) -> dict:

@@ -182,7 +182,8 @@ def test_the_auto_apply_preview_counts_last_months_decisions(org, hub):
     values = {"auto_apply": "on", "max_cost_increase": "50", "require_no_sla_worse": "on", "max_orders_moved": "50",
               "eta_tolerance_min": "15", "no_show_grace_min": "20", "carrier_silence_min": "30", "vehicle_silence_min": "10",
               "spike_factor": "1.5", "van_orders_per_hour": "6", "health_degraded_error_rate": "0.2", "health_down_error_rate": "0.5",
-              "health_slow_ms": "3000", "carrier_timeout_s": "5", "breaker_failures": "5", "version": Policy.history.get().history_id}
+              "health_slow_ms": "3000", "carrier_timeout_s": "5", "breaker_failures": "5", "spike_min_orders": "5",
+              "replan_min_saving": "5", "version": Policy.history.get().history_id}
     body = c.post("/settings/policy/", {**values, "action": "preview"}).content.decode()
     assert 'data-preview="auto">2 → 3<' in body and 'data-preview="newly_auto">1 (cost 40.0)' in body
     assert c.post("/settings/policy/", {**values, "action": "save"}).status_code == 302
