@@ -271,7 +271,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"DutyStatusEnum": "dispatch.status.DutyStatus.choices"},
+    "ENUM_NAME_OVERRIDES": {"DutyStatusEnum": "dispatch.status.DutyStatus.choices", "ProofKindEnum": "dispatch.status.ProofKind.choices"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "dispatch.api.schema.declare_error_responses"],
 }
