@@ -19,6 +19,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=UNAUTHORIZED)
             return
         self.organization_id = org_id
+        self.hub_codes, self.fleet_ids = await _scope_of(user)
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None) or ""
         await events.subscribe(self.channel_layer, self.channel_name, org_id)
@@ -37,13 +38,51 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await events.unwatch_session(self.channel_layer, self.channel_name, self.session_key)
 
     async def ct_event(self, message):
-        await self.send_json({"seq": message["seq"], "type": message["event"], "data": message["data"]})
+        data = message["data"]
+        if self.hub_codes is not None:
+            data = _within_scope(message["event"], data, self.hub_codes, self.fleet_ids)
+        if data is None:  # not for this dispatcher's hubs: the sequence still advances, nothing is told
+            await self.send_json({"seq": message["seq"], "type": "skip"})
+            return
+        await self.send_json({"seq": message["seq"], "type": message["event"], "data": data})
         if "sent_at" in message:
             metrics.LIVE_LATENCY.observe(max(0.0, time.time() - message["sent_at"]))
 
     async def ct_session_ended(self, message):
         """The user logged out: this connection no longer has anyone to serve."""
         await self.close(code=UNAUTHORIZED)
+
+
+async def _scope_of(user) -> tuple[set[str] | None, set[int] | None]:
+    """A hub-scoped dispatcher's hub codes and fleet ids (None, None: every hub)."""
+    from channels.db import database_sync_to_async
+
+    @database_sync_to_async
+    def load():
+        from dispatch.models import Fleet, Hub
+        from dispatch.selectors import user_hub_ids
+
+        ids = user_hub_ids(user)
+        if ids is None:
+            return None, None
+        return (set(Hub.objects.filter(id__in=ids).values_list("code", flat=True)),
+                set(Fleet.objects.filter(hub_id__in=ids).values_list("id", flat=True)))
+
+    return await load()
+
+
+def _within_scope(event: str, data: dict, hubs: set[str], fleets: set[int]) -> dict | None:
+    """The part of a hint a hub-scoped dispatcher may see, or None."""
+    if event == "order.changed":
+        return data if data.get("hub") in hubs else None
+    if event == "vehicle.changed":
+        return data if data.get("fleet") in fleets else None
+    if event == "vehicles.moved":
+        vans = [v for v in data.get("vehicles", []) if v.get("fleet") in fleets]
+        return {**data, "vehicles": vans} if vans else None
+    if event in ("exception.changed", "decision.changed"):
+        return data if set(data.get("hubs") or ()) & hubs else None
+    return data  # the organization's own: carriers, presence
 
 
 NOT_FOUND = 4404

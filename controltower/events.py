@@ -42,15 +42,17 @@ EVENT_TYPES: dict[str, EventType] = {
     for e in [
         EventType("order.changed", ORDER_KEYS, "An order was created or changed status, risk, ETA or assignment."),
         EventType("vehicles.moved", frozenset({"vehicles"}), "Accepted positions: a list of vehicle snapshots."),
-        EventType("vehicle.changed", frozenset({"id", "code", "status", "colour"}), "A vehicle's duty status changed."),
+        EventType("vehicle.changed", frozenset({"id", "code", "status", "colour", "fleet"}), "A vehicle's duty status changed."),
         EventType("carrier.changed", frozenset({"id", "code", "health", "colour", "reason"}), "A carrier's health changed."),
-        EventType("exception.changed", frozenset({"id", "kind", "state", "severity", "title"}), "An exception was raised or changed state."),
-        EventType("decision.changed", frozenset({"id", "state", "exception"}), "A decision was proposed, applied or rejected."),
+        EventType("exception.changed", frozenset({"id", "kind", "state", "severity", "title", "hubs"}),
+                  "An exception was raised or changed state (hubs: of its orders and van)."),
+        EventType("decision.changed", frozenset({"id", "state", "exception", "hubs"}),
+                  "A decision was proposed, applied or rejected (hubs: of the orders it moves)."),
         EventType("presence.changed", frozenset({"viewers"}), "Who has the live screen open (usernames, sorted)."),
     ]
 }
 
-VEHICLE_SNAPSHOT_KEYS = frozenset({"id", "code", "lat", "lon", "speed_kmh", "heading", "at", "status"})
+VEHICLE_SNAPSHOT_KEYS = frozenset({"id", "code", "lat", "lon", "speed_kmh", "heading", "at", "status", "fleet"})
 
 
 def group_name(organization_id: int) -> str:

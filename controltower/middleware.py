@@ -54,3 +54,21 @@ class DatabaseUnavailableMiddleware:
                                     "This page reloads in a few seconds.</p>", status=503)
         response["Retry-After"] = "5"
         return response
+
+
+class HubScopeMiddleware:
+    """A dispatcher scoped to hubs: every read of this request (pages, partials, the API with a
+    session) sees those hubs' orders, vans and exceptions only (dispatch.selectors.hub_scope)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from dispatch.selectors import hub_scope, user_hub_ids
+
+        user = getattr(request, "user", None)
+        scope = user_hub_ids(user) if user is not None and user.is_authenticated else None
+        if scope is None:
+            return self.get_response(request)
+        with hub_scope(scope):
+            return self.get_response(request)

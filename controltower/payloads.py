@@ -39,11 +39,13 @@ def vehicle_snapshot(vehicle) -> dict:
         "heading": vehicle.heading,
         "at": _iso(vehicle.position_at),
         "status": vehicle.status,
+        "fleet": vehicle.fleet_id,
     }
 
 
 def vehicle_payload(vehicle) -> dict:
-    return {"id": vehicle.id, "code": vehicle.code, "status": vehicle.status, "colour": DutyStatus.colour(vehicle.status)}
+    return {"id": vehicle.id, "code": vehicle.code, "status": vehicle.status, "colour": DutyStatus.colour(vehicle.status),
+            "fleet": vehicle.fleet_id}
 
 
 def carrier_payload(carrier) -> dict:

@@ -21,6 +21,7 @@ from dispatch.errors import Conflict, DomainError, ValidationFailed
 from dispatch.models import (
     ApiToken,
     Fleet,
+    Hub,
     Order,
     Policy,
     ScheduledChange,
@@ -282,6 +283,10 @@ def users_page(request):
                 people.user_set_role(organization_id=org, user_id=int(request.POST.get("user", "0")), role=request.POST.get("role", ""),
                                      by=request.user)
                 context["message"] = "Role changed."
+            elif action == "hubs":
+                people.user_set_hubs(organization_id=org, user_id=int(request.POST.get("user", "0")),
+                                     hub_ids=[int(h) for h in request.POST.getlist("hubs")], by=request.user)
+                context["message"] = "Hub scope saved: it applies from their next page or reconnect."
             elif action in ("deactivate", "activate"):
                 people.user_set_active(organization_id=org, user_id=int(request.POST.get("user", "0")), active=action == "activate",
                                        by=request.user)
@@ -303,7 +308,8 @@ def users_page(request):
             context["message"], status = e.message, 409
         except ValueError:
             context["message"], status = "That user or token id is not a number.", 400
-    context["users"] = User.objects.filter(organization_id=org, is_superuser=False).order_by("username")
+    context["users"] = User.objects.filter(organization_id=org, is_superuser=False).prefetch_related("hubs").order_by("username")
+    context["hubs"] = Hub.objects.filter(organization_id=org).order_by("code")
     context["tokens"] = ApiToken.objects.filter(organization_id=org).order_by("-created_at")
     return render(request, "controltower/settings/users.html", context, status=status)
 

@@ -333,6 +333,10 @@ def decision_undo_action(request, pk: int):
     if not can_decide(request.user):
         return exceptions_partial(request, message=refusal(request.user), status=403)
     try:
+        selectors.decision_get(organization_id=org, decision_id=pk)  # in the organization and the user's hub scope
+    except PermissionDenied as denied:
+        return exceptions_partial(request, message=str(denied), status=403)
+    try:
         reverse = decision_undo(decision_id=pk, organization_id=org, actor=ActorRef.user(request.user))
     except DomainError as exc:
         return exceptions_partial(request, message=exc.message, status=exc.http_status)
@@ -354,6 +358,7 @@ def exception_hold(request, pk: int, action: str):
         return exceptions_partial(request, message=refusal(request.user), status=403)
     if action not in ("claim", "release", "hand", "dismiss", "snooze"):
         raise Http404("No such action.")
+    selectors.exception_get(organization_id=org, exception_id=pk)  # 404 outside the organization or the user's hubs
     if action in ("dismiss", "snooze"):
         return _exception_set_aside(request, org, pk, action)
     to_user = None
@@ -412,7 +417,10 @@ def decision_action(request, pk: int, action: str):
         return exceptions_partial(request, message=refusal(request.user), status=403)
     if action not in ("approve", "reject", "override"):
         raise Http404("No such action on a decision.")
-    decision = selectors.decision_get(organization_id=org, decision_id=pk)
+    try:
+        decision = selectors.decision_get(organization_id=org, decision_id=pk)
+    except PermissionDenied as denied:
+        return exceptions_partial(request, message=str(denied), status=403)
     actor = ActorRef.user(request.user)
     try:
         version = int(request.POST.get("version", "0"))

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, DecimalField, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -28,12 +29,48 @@ from dispatch.status import (
     Risk,
 )
 
+# --- Hub scope -------------------------------------------------------------------------------
+# A dispatcher scoped to hubs sees and acts on those hubs' orders, vans and exceptions only. The
+# request's scope is set once (controltower.middleware.HubScopeMiddleware, the live socket) and
+# every read below applies it; None means every hub of the organization.
+_hub_scope: contextvars.ContextVar[frozenset[int] | None] = contextvars.ContextVar("hub_scope", default=None)
+
+
+def user_hub_ids(user) -> frozenset[int] | None:
+    """The hubs a user is scoped to (dispatchers only; ops managers and admins see every hub)."""
+    from dispatch.status import Role
+
+    if getattr(user, "role", None) != Role.DISPATCHER or not getattr(user, "pk", None):
+        return None
+    ids = frozenset(user.hubs.values_list("id", flat=True))
+    return ids or None
+
+
+@contextmanager
+def hub_scope(hub_ids: frozenset[int] | None):
+    token = _hub_scope.set(hub_ids)
+    try:
+        yield
+    finally:
+        _hub_scope.reset(token)
+
+
+def scope_hub_ids() -> frozenset[int] | None:
+    return _hub_scope.get()
+
+
+def in_scope(order: Order) -> bool:
+    scope = _hub_scope.get()
+    return scope is None or order.hub_id in scope
+
 
 def orders_for(*, organization_id: int, status: list[str] | None = None, service_level: str | None = None,
                hub: str | None = None, carrier: str | None = None, window_from: datetime | None = None,
                window_to: datetime | None = None, risk: str | None = None, search: str | None = None,
                open_only: bool = False, sort: str | None = None) -> QuerySet[Order]:
     qs = Order.objects.filter(organization_id=organization_id).select_related("hub", "vehicle", "carrier")
+    if _hub_scope.get() is not None:
+        qs = qs.filter(hub_id__in=_hub_scope.get())
     if open_only:
         qs = qs.exclude(status__in=CLOSED_STATUSES)
     if status:
@@ -66,7 +103,10 @@ ORDER_SORTS = {"ref": "external_ref", "status": "status", "risk": "risk", "level
 
 
 def order_get(*, organization_id: int, ref: str) -> Order:
-    return get_object_or_404(Order.objects.select_related("hub", "vehicle", "carrier"), organization_id=organization_id, external_ref=ref)
+    qs = Order.objects.select_related("hub", "vehicle", "carrier")
+    if _hub_scope.get() is not None:
+        qs = qs.filter(hub_id__in=_hub_scope.get())
+    return get_object_or_404(qs, organization_id=organization_id, external_ref=ref)
 
 
 def order_by_tracking_token(*, token: str) -> Order:
@@ -74,7 +114,7 @@ def order_by_tracking_token(*, token: str) -> Order:
 
 
 def vehicle_get(*, organization_id: int, code: str) -> Vehicle:
-    return get_object_or_404(Vehicle, organization_id=organization_id, code=code)
+    return get_object_or_404(vehicles_for(organization_id=organization_id), code=code)
 
 
 def driver_get(*, organization_id: int, code: str) -> Driver:
@@ -86,11 +126,17 @@ def carrier_get(*, organization_id: int, code: str) -> Carrier:
 
 
 def vehicles_for(*, organization_id: int) -> QuerySet[Vehicle]:
-    return Vehicle.objects.filter(organization_id=organization_id).select_related("fleet").order_by("code")
+    qs = Vehicle.objects.filter(organization_id=organization_id).select_related("fleet")
+    if _hub_scope.get() is not None:
+        qs = qs.filter(fleet__hub_id__in=_hub_scope.get())
+    return qs.order_by("code")
 
 
 def hubs_for(*, organization_id: int) -> QuerySet[Hub]:
-    return Hub.objects.filter(organization_id=organization_id).order_by("code")
+    qs = Hub.objects.filter(organization_id=organization_id)
+    if _hub_scope.get() is not None:
+        qs = qs.filter(id__in=_hub_scope.get())
+    return qs.order_by("code")
 
 
 def carriers_with_load(*, organization_id: int) -> list[Carrier]:
@@ -109,6 +155,8 @@ def carriers_with_load(*, organization_id: int) -> list[Carrier]:
 
 def kpis_for(*, organization_id: int) -> dict:
     orders = Order.objects.filter(organization_id=organization_id)
+    if _hub_scope.get() is not None:
+        orders = orders.filter(hub_id__in=_hub_scope.get())
     by_status = dict(orders.values_list("status").annotate(n=Count("id")).order_by())
     delivered = orders.filter(status=OrderStatus.DELIVERED)
     delivered_n = delivered.count()
@@ -148,20 +196,34 @@ def exceptions_live(*, organization_id: int):
 
     # Most urgent first: by severity, then the longest waiting.
     rank = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(reversed(Severity.values))], output_field=IntegerField())
-    return (OrderException.objects.filter(organization_id=organization_id, state__in=LIVE_EXCEPTION_STATES)
-            .select_related("carrier", "vehicle").prefetch_related("decisions").order_by(rank, "detected_at", "id"))
+    qs = OrderException.objects.filter(organization_id=organization_id, state__in=LIVE_EXCEPTION_STATES)
+    if _hub_scope.get() is not None:
+        qs = OrderException.objects.filter(pk__in=qs.filter(
+            Q(orders__hub_id__in=_hub_scope.get()) | Q(vehicle__fleet__hub_id__in=_hub_scope.get())).values("pk"))
+    return qs.select_related("carrier", "vehicle").prefetch_related("decisions").order_by(rank, "detected_at", "id")
 
 
 def exception_get(*, organization_id: int, exception_id: int):
     from dispatch.models import OrderException
 
-    return get_object_or_404(OrderException, organization_id=organization_id, pk=exception_id)
+    qs = OrderException.objects.all()
+    if _hub_scope.get() is not None:
+        qs = qs.filter(pk__in=OrderException.objects.filter(
+            Q(orders__hub_id__in=_hub_scope.get()) | Q(vehicle__fleet__hub_id__in=_hub_scope.get())).values("pk"))
+    return get_object_or_404(qs, organization_id=organization_id, pk=exception_id)
 
 
 def decision_get(*, organization_id: int, decision_id: int):
     from dispatch.models import Decision
 
-    return get_object_or_404(Decision.objects.select_related("exception"), organization_id=organization_id, pk=decision_id)
+    decision = get_object_or_404(Decision.objects.select_related("exception"), organization_id=organization_id, pk=decision_id)
+    if _hub_scope.get() is not None:
+        hubs = set(Order.objects.filter(organization_id=organization_id, external_ref__in=[m["order"] for m in decision.moves])
+                   .values_list("hub_id", flat=True))
+        if not hubs <= _hub_scope.get():
+            raise PermissionDenied("This decision moves orders of hubs outside your scope; a dispatcher of those hubs or an "
+                                   "admin decides it.")
+    return decision
 
 
 def decision_current(exception):
@@ -364,8 +426,11 @@ def activity_for(*, organization_id: int, limit: int = 40) -> list[dict]:
     what did it, a sentence, and the cost and SLA effect of decisions."""
     from dispatch.models import Decision, Event
 
-    events = list(Event.objects.filter(organization_id=organization_id, kind__in=ACTIVITY_KINDS)
-                  .select_related("carrier", "vehicle").order_by("-created_at", "-id")[:limit])
+    qs = Event.objects.filter(organization_id=organization_id, kind__in=ACTIVITY_KINDS)
+    if _hub_scope.get() is not None:  # what concerns their hubs' orders or vans, and the organization's own (carriers)
+        qs = qs.filter(Q(order__hub_id__in=_hub_scope.get()) | Q(vehicle__fleet__hub_id__in=_hub_scope.get())
+                       | Q(order__isnull=True, vehicle__isnull=True))
+    events = list(qs.select_related("carrier", "vehicle").order_by("-created_at", "-id")[:limit])
     decision_ids = {e.data.get("decision") for e in events if e.kind.startswith("decision.")} - {None}
     decisions = {d.id: d for d in Decision.objects.filter(organization_id=organization_id, id__in=decision_ids)
                  .select_related("exception")}
@@ -454,7 +519,7 @@ def vehicle_story(*, organization_id: int, code: str) -> dict:
     capacity, and how old its last ping is."""
     from dispatch.models import Shift
 
-    vehicle = get_object_or_404(Vehicle.objects.select_related("fleet__hub"), organization_id=organization_id, code=code)
+    vehicle = get_object_or_404(vehicles_for(organization_id=organization_id).select_related("fleet__hub"), code=code)
     now = clock.now()
     stops = list(Stop.objects.filter(route__vehicle=vehicle, route__active=True)
                  .select_related("order").order_by("route_id", "sequence"))

@@ -28,7 +28,9 @@ from dispatch.status import (
 
 
 def decision_payload(d: Decision) -> dict:
-    return {"id": d.id, "state": d.state, "exception": d.exception_id}
+    hubs = sorted(set(Order.objects.filter(organization_id=d.organization_id, external_ref__in=[m["order"] for m in d.moves])
+                      .values_list("hub__code", flat=True)))
+    return {"id": d.id, "state": d.state, "exception": d.exception_id, "hubs": hubs}
 
 
 def decision_create(*, exception: OrderException, moves: list[dict], cost_delta: float, sla_improved: int,

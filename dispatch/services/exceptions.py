@@ -16,7 +16,11 @@ SEVERITY_RANK = {s: i for i, s in enumerate(Severity.values)}
 
 
 def exception_payload(exc: OrderException) -> dict:
-    return {"id": exc.id, "kind": exc.kind, "state": exc.state, "severity": exc.severity, "title": exc.title}
+    """The live hint; "hubs" lets a hub-scoped dashboard keep only what concerns its hubs."""
+    hubs = set(exc.orders.values_list("hub__code", flat=True)) if exc.pk else set()
+    if exc.vehicle_id:
+        hubs.add(exc.vehicle.fleet.hub.code)
+    return {"id": exc.id, "kind": exc.kind, "state": exc.state, "severity": exc.severity, "title": exc.title, "hubs": sorted(hubs)}
 
 
 @transaction.atomic

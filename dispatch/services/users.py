@@ -9,7 +9,7 @@ from django.db import transaction
 
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
-from dispatch.models import ApiToken, User
+from dispatch.models import ApiToken, Hub, User
 from dispatch.status import Role
 
 from . import ActorRef
@@ -87,3 +87,16 @@ def token_revoke(*, organization_id: int, token_id: int, by) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         event_record(organization_id=organization_id, kind="token.revoked", actor=ActorRef.user(by), data={"token": token.name})
     return token
+
+
+@transaction.atomic
+def user_set_hubs(*, organization_id: int, user_id: int, hub_ids: list[int], by) -> User:
+    """Scope a dispatcher to hubs (none: every hub)."""
+    user = _member(organization_id, user_id)
+    hubs = list(Hub.objects.filter(organization_id=organization_id, id__in=hub_ids))
+    if len(hubs) != len(set(hub_ids)):
+        raise ValidationFailed("Unknown hub", errors={"hubs": ["Choose your organization's hubs."]})
+    user.hubs.set(hubs)
+    event_record(organization_id=organization_id, kind="user.hubs", actor=ActorRef.user(by),
+                 data={"user": user.username, "hubs": sorted(h.code for h in hubs)})
+    return user
