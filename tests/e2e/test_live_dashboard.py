@@ -152,7 +152,7 @@ def test_a_dispatcher_sees_an_outage_appear_live_approves_the_proposal_and_the_t
     assert Decision.objects.filter(organization=org, state="proposed", exception__kind="carrier_outage").exists()
 
     page.wait_for_selector('[data-kind="carrier_outage"] form.decision', timeout=10000)
-    assert page.locator('[data-carrier="FLAKY"][data-health="down"]').count() == 1
+    page.wait_for_selector('[data-carrier="FLAKY"][data-health="down"]', timeout=10000)  # the strip follows its own hint
     assert page.locator('[data-kind="carrier_outage"] tr[data-order]').count() == 3
     page.click('[data-kind="carrier_outage"] button.approve')
     page.wait_for_selector("#action-status >> text=applied", timeout=10000)
