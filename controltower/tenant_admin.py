@@ -100,5 +100,7 @@ class TowerAdminSite(admin.AdminSite):
     site_header = "Control Tower administration"
 
     def has_permission(self, request):
+        """Platform operators only. An organization's admins configure it under /settings/ (the
+        tenant scoping above stays as a second line of defence)."""
         user = request.user
-        return user.is_active and (user.is_superuser or is_tenant_admin(user))
+        return user.is_active and user.is_superuser

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from carriers.views import carrier_webhook
 
-from . import metrics, reports_views, settings_views, views
+from . import metrics, network_views, reports_views, settings_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -35,6 +35,10 @@ urlpatterns = [
     path("settings/scheduled/<int:pk>/cancel/", settings_views.scheduled_cancel, name="settings-scheduled-cancel"),
     path("settings/users/", settings_views.users_page, name="settings-users"),
     path("settings/costs/", settings_views.costs_page, name="settings-costs"),
+    path("settings/network/", network_views.network_home, name="network"),
+    path("settings/network/<str:kind>/", network_views.network_list, name="network-list"),
+    path("settings/network/<str:kind>/add/", network_views.network_edit, name="network-add"),
+    path("settings/network/<str:kind>/<int:pk>/", network_views.network_edit, name="network-edit"),
     path("settings/templates/", settings_views.templates_page, name="settings-templates"),
     path("settings/templates/<str:kind>/<str:channel>/", settings_views.template_edit, name="settings-template"),
     path("track/<str:token>/", views.tracking_page, name="track"),

@@ -1,12 +1,15 @@
-"""An organization's admin uses the admin pages for its own organization only; the platform's
-operators (superusers) see every tenant."""
+"""The Django admin is the platform operators' tool (superusers) only; an organization's admins
+configure it under /settings/ (network, costs, rules, people), every choice and save scoped to it."""
 
 import pytest
 from django.test import Client
 
-from dispatch.models import ApiToken, Order, User
+from carriers.models import CarrierZone
+from dispatch.models import ApiToken, Fleet, Hub, User, Vehicle
 from dispatch.status import Role
 from tests.factories import (
+    CarrierFactory,
+    FleetFactory,
     HubFactory,
     OrderFactory,
     OrganizationFactory,
@@ -22,8 +25,8 @@ def two_tenants():
     mine, theirs = OrganizationFactory(name="Mine"), OrganizationFactory(name="Theirs")
     admin = UserFactory(organization=mine, role=Role.ADMIN, is_staff=True, username="my-admin")
     their_user = UserFactory(organization=theirs, username="their-dispatcher")
-    my_order = OrderFactory(hub=HubFactory(organization=mine), external_ref="MINE-1")
-    their_order = OrderFactory(hub=HubFactory(organization=theirs), external_ref="THEIRS-1")
+    my_order = OrderFactory(hub=HubFactory(organization=mine, code="MH"), external_ref="MINE-1")
+    their_order = OrderFactory(hub=HubFactory(organization=theirs, code="TH"), external_ref="THEIRS-1")
     api_token(theirs)
     client = Client()
     client.force_login(admin)
@@ -38,57 +41,15 @@ def test_an_organizations_admin_is_not_a_superuser_in_the_demo(db, tmp_path):
     call_command("seed_demo", "--orders", "10", "--token-file", str(tmp_path / "token"), stdout=io.StringIO())
 
     admin = User.objects.get(role=Role.ADMIN)
-    assert admin.is_staff and not admin.is_superuser
+    assert not admin.is_superuser
 
 
-def test_an_admin_lists_only_its_own_organizations_orders_users_and_tokens(two_tenants):
-    client, admin, their_user, my_order, their_order = two_tenants
-
-    orders = client.get("/admin/dispatch/order/")
-    users = client.get("/admin/dispatch/user/")
-    tokens = client.get("/admin/dispatch/apitoken/")
-
-    assert orders.status_code == 200 and b"MINE-1" in orders.content and b"THEIRS-1" not in orders.content
-    assert users.status_code == 200 and b"my-admin" in users.content and b"their-dispatcher" not in users.content
-    assert tokens.status_code == 200 and b"Theirs" not in tokens.content
-
-
-def test_an_admin_cannot_open_or_change_another_tenants_rows(two_tenants):
-    client, admin, their_user, my_order, their_order = two_tenants
-
-    assert client.get(f"/admin/dispatch/order/{their_order.id}/change/").status_code in (302, 404)
-    assert client.get(f"/admin/dispatch/user/{their_user.id}/change/").status_code in (302, 404)
-    response = client.post(f"/admin/dispatch/order/{their_order.id}/delete/", {"post": "yes"})
-    assert response.status_code in (302, 404)
-    assert Order.objects.filter(pk=their_order.id).exists()
-
-
-def test_choices_in_admin_forms_offer_only_the_tenants_own_rows(two_tenants):
-    client, admin, their_user, my_order, their_order = two_tenants
-
-    page = client.get(f"/admin/dispatch/order/{my_order.id}/change/")
-
-    assert page.status_code == 200
-    assert f'value="{their_order.hub_id}"'.encode() not in page.content
-    assert b'name="organization"' not in page.content
-
-
-def test_an_admin_cannot_make_anyone_a_superuser(two_tenants):
-    client, admin, *_ = two_tenants
-    colleague = UserFactory(organization=admin.organization, username="colleague")
-
-    client.post(f"/admin/dispatch/user/{colleague.id}/change/",
-                {"username": "colleague", "is_active": "on", "role": Role.ADMIN, "is_superuser": "on"})
-
-    colleague.refresh_from_db()
-    assert colleague.role == Role.ADMIN and colleague.is_staff and not colleague.is_superuser
-
-
-def test_dispatchers_and_ops_managers_do_not_get_into_the_admin(db):
-    for role in (Role.DISPATCHER, Role.OPS_MANAGER):
+def test_no_tenant_role_gets_into_the_django_admin(db):
+    for role in Role.values:
         client = Client()
         client.force_login(UserFactory(role=role, is_staff=True))
-        assert client.get("/admin/dispatch/order/").status_code == 302
+        assert client.get("/admin/dispatch/order/").status_code == 302, role
+        assert client.get("/admin/").status_code == 302, role
 
 
 def test_a_superuser_sees_every_tenant(two_tenants):
@@ -100,3 +61,37 @@ def test_a_superuser_sees_every_tenant(two_tenants):
 
     assert b"MINE-1" in page.content and b"THEIRS-1" in page.content
     assert ApiToken.objects.count() == 1
+
+
+def test_an_admin_builds_its_network_under_settings_with_its_own_rows_only(two_tenants):
+    client, admin, their_user, my_order, their_order = two_tenants
+    assert client.get("/settings/network/").status_code == 200
+    assert client.post("/settings/network/hubs/add/", {"code": "NEW", "name": "New hub", "lat": "41.9", "lon": "-87.7",
+                                                        "load_min_per_order": "1"}).status_code == 302
+    hub = Hub.objects.get(code="NEW")
+    assert hub.organization_id == admin.organization_id
+    duplicate = client.post("/settings/network/hubs/add/", {"code": "NEW", "name": "Again", "lat": "41.9", "lon": "-87.7",
+                                                             "load_min_per_order": "1"})
+    assert duplicate.status_code == 400
+    their_fleet = FleetFactory(hub=their_order.hub)
+    refused = client.post("/settings/network/fleets/add/", {"name": "Sneaky", "hub": their_order.hub_id})
+    assert refused.status_code == 400 and not Fleet.objects.filter(name="Sneaky").exists()
+    assert client.post("/settings/network/fleets/add/", {"name": "New vans", "hub": hub.id}).status_code == 302
+    fleet = Fleet.objects.get(name="New vans")
+    page = client.get("/settings/network/vehicles/add/").content.decode()
+    assert f'value="{fleet.id}"' in page and f'value="{their_fleet.id}"' not in page
+    assert client.post("/settings/network/vehicles/add/", {"code": "NV1", "fleet": fleet.id, "capacity_kg": "500", "capacity_m3": "8",
+                                                            "skills": "[]", "cost_per_km": "0.5", "cost_per_hour": "25",
+                                                            "fixed_cost": "0"}).status_code == 302
+    assert Vehicle.objects.get(code="NV1").organization_id == admin.organization_id
+    assert client.post("/settings/network/carriers/add/", {"code": "LOC", "name": "Local", "adapter": "manual", "config": "{}",
+                                                            "service_levels": '["same_day", "teleport"]', "skills": "[]",
+                                                            "lead_min": "60", "pickup_cutoff": "18:00"}).status_code == 400
+    their_carrier = CarrierFactory(organization=their_order.organization)
+    zone = CarrierZone.objects.get(carrier=their_carrier)
+    assert client.get(f"/settings/network/zones/{zone.id}/").status_code == 404
+    assert client.get(f"/settings/network/hubs/{their_order.hub_id}/").status_code == 404
+    assert client.get("/settings/network/passwords/").status_code == 404
+    dispatcher = Client()
+    dispatcher.force_login(UserFactory(organization=admin.organization, role=Role.DISPATCHER))
+    assert dispatcher.get("/settings/network/hubs/").status_code == 403

@@ -1,0 +1,127 @@
+"""Admins' network: hubs, fleets, vans, drivers and shifts, carriers with their zones, rate cards
+and capacity, under the control tower's own pages (the Django admin is the platform operators'
+tool only). One generic list / add / edit per kind, every form's choices and every save scoped to
+the admin's organization."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from carriers.models import CapacitySlot, Carrier, CarrierZone, RateCard
+from dispatch.models import Driver, Fleet, Hub, Shift, Vehicle
+from dispatch.status import ServiceLevel
+
+from .settings_views import _admin
+
+
+class NetworkForm(forms.ModelForm):
+    """Limits every choice of another row to the organization's own."""
+
+    def __init__(self, *args, organization_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization_id = organization_id
+        for name, field in self.fields.items():
+            if isinstance(field, forms.ModelChoiceField):
+                model = field.queryset.model
+                if model in (Hub, Fleet, Vehicle, Driver, Carrier):
+                    field.queryset = field.queryset.filter(organization_id=organization_id)
+                elif model is CarrierZone:
+                    field.queryset = field.queryset.filter(carrier__organization_id=organization_id)
+
+    def clean(self):
+        data = super().clean()
+        for name in ("service_levels", "skills"):
+            if name in data and not isinstance(data[name], list):
+                self.add_error(name, "A list, e.g. [\"express\", \"same_day\"].")
+        levels = data.get("service_levels")
+        if isinstance(levels, list) and not set(levels) <= set(ServiceLevel.values):
+            self.add_error("service_levels", f"Use {', '.join(ServiceLevel.values)}.")
+        if "config" in data and not isinstance(data["config"], dict):
+            self.add_error("config", "An object, e.g. {\"base_url\": \"https://...\"}.")
+        return data
+
+
+def _form(model, fields):
+    return forms.modelform_factory(model, form=NetworkForm, fields=fields, widgets={
+        f: forms.DateTimeInput(attrs={"type": "datetime-local"}) for f in ("starts_at", "ends_at", "window_start", "window_end")
+    } | {"pickup_cutoff": forms.TimeInput(attrs={"type": "time"})})
+
+
+# kind -> (model, form fields, columns shown, how rows belong to the organization, title)
+KINDS = {
+    "hubs": (Hub, ["code", "name", "lat", "lon", "load_min_per_order"], ["code", "name", "lat", "lon"], "organization_id", "Hubs"),
+    "fleets": (Fleet, ["name", "hub"], ["name", "hub"], "organization_id", "Fleets"),
+    "vehicles": (Vehicle, ["code", "fleet", "capacity_kg", "capacity_m3", "skills", "cost_per_km", "cost_per_hour", "fixed_cost"],
+                 ["code", "fleet", "capacity_kg", "status"], "organization_id", "Vans"),
+    "drivers": (Driver, ["code", "name", "phone"], ["code", "name", "status"], "organization_id", "Drivers"),
+    "shifts": (Shift, ["driver", "vehicle", "starts_at", "ends_at"], ["driver", "vehicle", "starts_at", "ends_at"], "driver__organization_id",
+               "Shifts"),
+    "carriers": (Carrier, ["code", "name", "adapter", "config", "service_levels", "skills", "lead_min", "pickup_cutoff"],
+                 ["code", "name", "adapter", "health"], "organization_id", "Carriers"),
+    "zones": (CarrierZone, ["carrier", "name", "lat", "lon", "radius_km", "surcharge"], ["carrier", "name", "radius_km", "surcharge"],
+              "carrier__organization_id", "Carrier zones"),
+    "rates": (RateCard, ["carrier", "service_level", "base", "per_kg", "per_km"], ["carrier", "service_level", "base", "per_kg", "per_km"],
+              "carrier__organization_id", "Rate cards"),
+    "capacity": (CapacitySlot, ["carrier", "zone", "window_start", "window_end", "capacity"], ["carrier", "zone", "window_start", "window_end",
+                 "capacity"], "carrier__organization_id", "Carrier capacity"),
+}
+
+
+def _kind(kind: str):
+    if kind not in KINDS:
+        raise Http404("No such part of the network.")
+    return KINDS[kind]
+
+
+@login_required
+def network_home(request):
+    org = _admin(request)
+    counts = [(k, title, model.objects.filter(**{owner: org}).count()) for k, (model, _, _, owner, title) in KINDS.items()]
+    return render(request, "controltower/settings/network.html", {"counts": counts})
+
+
+@login_required
+def network_list(request, kind: str):
+    org = _admin(request)
+    model, _, columns, owner, title = _kind(kind)
+    rows = [{"id": obj.pk, "cells": [getattr(obj, c) for c in columns]}
+            for obj in model.objects.filter(**{owner: org}).order_by("pk")[:1000]]
+    return render(request, "controltower/settings/network_list.html", {"kind": kind, "title": title, "columns": columns, "rows": rows})
+
+
+@login_required
+def network_edit(request, kind: str, pk: int | None = None):
+    org = _admin(request)
+    model, fields, _, owner, title = _kind(kind)
+    instance = None
+    if pk is not None:
+        instance = model.objects.filter(**{owner: org}, pk=pk).first()
+        if instance is None:
+            raise Http404("Not one of your organization's.")
+    form_class = _form(model, fields)
+    status = 200
+    if request.method == "POST":
+        form = form_class(request.POST, instance=instance, organization_id=org)
+        if form.is_valid():
+            obj = form.save(commit=False)
+            if owner == "organization_id":
+                obj.organization_id = org
+            try:
+                with transaction.atomic():
+                    obj.full_clean()
+                    obj.save()
+                return redirect(f"/settings/network/{kind}/")
+            except IntegrityError:
+                form.add_error(None, "One of these already exists (a code or name must be unique in your organization).")
+            except forms.ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+        status = 400
+    else:
+        form = form_class(instance=instance, organization_id=org)
+    return render(request, "controltower/settings/network_edit.html", {"kind": kind, "title": title, "form": form, "instance": instance},
+                  status=status)
