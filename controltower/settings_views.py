@@ -13,10 +13,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from carriers.models import Carrier
+from carriers.models import Carrier, RateCard
 from dispatch import clock
 from dispatch.api.auth import token_issue
-from dispatch.engine.preview import preview_policy_change, preview_rule_change
+from dispatch.engine.preview import (
+    preview_cost_change,
+    preview_policy_change,
+    preview_rule_change,
+)
 from dispatch.errors import Conflict, DomainError, ValidationFailed
 from dispatch.models import (
     ApiToken,
@@ -27,6 +31,7 @@ from dispatch.models import (
     ScheduledChange,
     ServiceLevelRule,
     User,
+    Vehicle,
 )
 from dispatch.selectors import policy_for, service_rules
 from dispatch.services import settings as svc
@@ -381,11 +386,13 @@ def costs_page(request):
     """Cost rules: what each van costs (per km, per hour, fixed; per van or a whole fleet) and each
     carrier's rate cards with their surcharges (fuel, weight breaks, after hours) and zone surcharges."""
     org = _admin(request)
-    errors, message, status = {}, "", 200
+    errors, message, status, preview = {}, "", 200, None
     if request.method == "POST":
         action = request.POST.get("action", "")
         try:
-            if action == "van":
+            if request.POST.get("preview") and action in ("van", "rate"):
+                preview = _cost_preview(org, action, int(request.POST.get("id", "0")), request.POST)
+            elif action == "van":
                 svc.vehicle_costs_set(organization_id=org, values=request.POST, user=request.user, vehicle_id=int(request.POST.get("id", "0")))
                 message = "Van costs saved."
             elif action == "fleet":
@@ -406,5 +413,18 @@ def costs_page(request):
     fleets = Fleet.objects.filter(organization_id=org).prefetch_related("vehicles").order_by("name")
     carriers = Carrier.objects.filter(organization_id=org).prefetch_related("rates", "zones").order_by("code")
     return render(request, "controltower/settings/costs.html", {"fleets": fleets, "carriers": carriers, "errors": errors,
-                                                                "message": message, "posted": request.POST if status != 200 else {}},
-                  status=status)
+                                                                "message": message, "preview": preview}, status=status)
+
+
+def _cost_preview(org: int, action: str, pk: int, values) -> dict:
+    """What a van's or a rate card's new costs would do to today's plan (nothing is saved)."""
+    if action == "van":
+        if not Vehicle.objects.filter(organization_id=org, pk=pk).exists():
+            raise ValidationFailed("No such van", errors={"vehicle": ["Not one of your organization's."]})
+        key, clean, what = ("vehicle", pk), svc.clean_vehicle_costs(values), Vehicle.objects.get(pk=pk).code
+    else:
+        rate = RateCard.objects.filter(carrier__organization_id=org, pk=pk).select_related("carrier").first()
+        if rate is None:
+            raise ValidationFailed("No such rate card", errors={"rate": ["Not one of your organization's."]})
+        key, clean, what = ("rate", pk), svc.clean_rate_card(values), f"{rate.carrier.code} {rate.get_service_level_display()}"
+    return {"what": what, **preview_cost_change(organization_id=org, costs={key: clean})}

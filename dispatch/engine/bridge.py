@@ -6,6 +6,7 @@ evaluation and keeps the cheapest, with the alternatives it considered."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +51,21 @@ def replay_snapshot(db: DbProblem) -> dict:
                                  current_plan={"routes": db.routes, "carriers": carriers})
 
 
+def _cost(costs: dict | None, kind: str, pk: int, field: str, value):
+    """A cost as proposed in a settings preview ({(kind, id): {field: value}}), else as stored."""
+    return (costs or {}).get((kind, pk), {}).get(field, value)
+
+
+def _with_costs(row, costs: dict | None, kind: str):
+    changes = (costs or {}).get((kind, row.pk))
+    if not changes:
+        return row
+    row = copy.copy(row)
+    for field, value in changes.items():
+        setattr(row, field, value)
+    return row
+
+
 def planner_carrier(c: Carrier, rate, *, available: bool, cutoff_min: float, capacity: int, **extra) -> pm.Carrier:
     """One carrier's rate card for one service level as the planner prices it (surcharges included)."""
     after = rate.after_hours_from
@@ -78,7 +94,7 @@ def _order(o: Order, day0: datetime, rules: dict) -> pm.Order:
 
 
 def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None,
-                    booked_count_as_room: bool = False, rules: dict | None = None) -> DbProblem:
+                    booked_count_as_room: bool = False, rules: dict | None = None, costs: dict | None = None) -> DbProblem:
     """The live state as a planner problem: on-duty vans where they are with their open stops (orders
     on board become committed), carriers that are up with their rate cards and remaining capacity,
     and the given orders. With booked_count_as_room, orders already booked with a carrier count as
@@ -106,7 +122,9 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
         vehicles.append(pm.Vehicle(
             id=v.code, start=pm.Point(v.lat, v.lon) if v.lat is not None else pm.Point(hub.lat, hub.lon), end=pm.Point(hub.lat, hub.lon),
             available_from_min=now_min, shift_end_min=_min(shift_end.get(v.id, now + timedelta(hours=8)), day0),
-            capacity_kg=v.capacity_kg, fixed_cost=0.0, cost_per_km=v.cost_per_km, cost_per_hour=v.cost_per_hour,
+            capacity_kg=v.capacity_kg, fixed_cost=0.0,
+            cost_per_km=_cost(costs, "vehicle", v.id, "cost_per_km", v.cost_per_km),
+            cost_per_hour=_cost(costs, "vehicle", v.id, "cost_per_hour", v.cost_per_hour),
             skills=frozenset(v.skills), committed=committed,
         ))
         routes[v.code] = [f"D:{c}" for c in committed] + routes[v.code]
@@ -121,6 +139,7 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
         cutoff = _min(datetime.combine(day0.date(), c.pickup_cutoff, tzinfo=day0.tzinfo), day0)
         record = track_record.get(c.id, {})
         for rate in c.rates.all():
+            rate = _with_costs(rate, costs, "rate")
             pid = f"{c.code}|{rate.service_level}"
             carrier_of[pid] = (c.code, rate.service_level)
             suffix = f"|{rate.service_level}"
@@ -266,7 +285,8 @@ class NetworkPlan:
     changed_ids: list[int]
 
 
-def network_plan(*, organization_id: int, time_limit: float = 10.0, rules: dict | None = None) -> NetworkPlan | None:
+def network_plan(*, organization_id: int, time_limit: float = 10.0, rules: dict | None = None,
+                 costs: dict | None = None) -> NetworkPlan | None:
     """The production planner (hybrid) on the whole network from the current plan, with the rules in
     force or the given ones (a settings preview): the current plan's and the new plan's cost, and
     the orders that would move. None when nothing can move or a van holding orders is off duty."""
@@ -278,7 +298,7 @@ def network_plan(*, organization_id: int, time_limit: float = 10.0, rules: dict 
                    .select_related("hub", "vehicle", "carrier"))
     if not movable:
         return None
-    db = problem_from_db(organization_id=organization_id, extra_orders=movable, booked_count_as_room=True, rules=rules)
+    db = problem_from_db(organization_id=organization_id, extra_orders=movable, booked_count_as_room=True, rules=rules, costs=costs)
     p = db.problem
     pid_for = {(code, level): pid for pid, (code, level) in db.carrier_of.items()}
     current = Plan(routes={code: list(stops) for code, stops in db.routes.items() if stops})

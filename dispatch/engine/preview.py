@@ -90,3 +90,19 @@ def preview_policy_change(*, organization_id: int, values: dict, days: int = POL
         "no_longer_auto": len(no_longer), "no_longer_auto_cost": round(sum(d.cost_delta for d in no_longer), 2),
         "examples": [{"id": d.id, "summary": d.summary, "kind": d.exception.get_kind_display()} for d in (newly + no_longer)[:10]],
     }
+
+
+def preview_cost_change(*, organization_id: int, costs: dict, time_limit: float = PREVIEW_TIME_LIMIT) -> dict:
+    """Van costs or a rate card as proposed ({("vehicle" | "rate", id): {field: value}}): the current
+    plan's cost by the evaluator with today's and the proposed costs, and what the production
+    planner would move with them."""
+    with_old = network_plan(organization_id=organization_id, time_limit=time_limit)
+    with_new = network_plan(organization_id=organization_id, time_limit=time_limit, costs=costs)
+    return {
+        "plan_cost_before": round(with_old.before, 2) if with_old else None,
+        "plan_cost_after": round(with_new.before, 2) if with_new else None,
+        "replan_cost_before": round(with_old.after, 2) if with_old else None,
+        "replan_cost_after": round(with_new.after, 2) if with_new else None,
+        "moves": with_new.moves if with_new else [],
+        "moves_with_current_costs": len(with_old.moves) if with_old else 0,
+    }

@@ -260,13 +260,18 @@ def _number(values: dict, field: str, errors: dict, lo: float = 0.0, hi: float =
     return value
 
 
-@transaction.atomic
-def vehicle_costs_set(*, organization_id: int, values: dict, user, vehicle_id: int | None = None, fleet_id: int | None = None) -> int:
-    """Set cost per km, per hour and fixed cost of one van or of every van of a fleet. Returns how many."""
+def clean_vehicle_costs(values: dict) -> dict:
     errors = {}
     clean = {f: _number(values, f, errors, hi=1000.0 if f != "fixed_cost" else 100000.0) for f in ("cost_per_km", "cost_per_hour", "fixed_cost")}
     if errors:
         raise ValidationFailed("Check the costs", errors=errors)
+    return clean
+
+
+@transaction.atomic
+def vehicle_costs_set(*, organization_id: int, values: dict, user, vehicle_id: int | None = None, fleet_id: int | None = None) -> int:
+    """Set cost per km, per hour and fixed cost of one van or of every van of a fleet. Returns how many."""
+    clean = clean_vehicle_costs(values)
     vans = Vehicle.objects.select_for_update().filter(organization_id=organization_id)
     vans = vans.filter(pk=vehicle_id) if vehicle_id is not None else vans.filter(fleet_id=fleet_id)
     changed = 0
@@ -298,11 +303,7 @@ def parse_weight_breaks(text: str) -> list[list[float]]:
     return sorted(out)
 
 
-@transaction.atomic
-def rate_card_set(*, organization_id: int, rate_id: int, values: dict, user):
-    rate = RateCard.objects.select_for_update().filter(pk=rate_id, carrier__organization_id=organization_id).first()
-    if rate is None:
-        raise ValidationFailed("No such rate card", errors={"rate": ["Not one of your organization's."]})
+def clean_rate_card(values: dict) -> dict:
     errors = {}
     clean = {"base": _number(values, "base", errors), "per_kg": _number(values, "per_kg", errors, hi=1000),
              "per_km": _number(values, "per_km", errors, hi=1000), "fuel_pct": _number(values, "fuel_pct", errors, hi=100),
@@ -318,6 +319,15 @@ def rate_card_set(*, organization_id: int, rate_id: int, values: dict, user):
         errors.update(e.errors)
     if errors:
         raise ValidationFailed("Check the rate card", errors=errors)
+    return clean
+
+
+@transaction.atomic
+def rate_card_set(*, organization_id: int, rate_id: int, values: dict, user):
+    rate = RateCard.objects.select_for_update().filter(pk=rate_id, carrier__organization_id=organization_id).first()
+    if rate is None:
+        raise ValidationFailed("No such rate card", errors={"rate": ["Not one of your organization's."]})
+    clean = clean_rate_card(values)
     for field, value in clean.items():
         setattr(rate, field, value)
     rate._history_user = user

@@ -298,3 +298,26 @@ def test_cost_rules_surcharges_reach_the_planners_price(org, hub):
         p.orders["SUR-1"].window[0], p.now_min + option.lead_min + p.minutes(km))))
     other = as_role(org.__class__.objects.create(name="O", slug="o-costs"), Role.ADMIN)[0]
     assert other.post("/settings/costs/", {"action": "zone", "id": zone.id, "surcharge": "9"}).status_code == 400  # not theirs
+
+
+def test_a_rate_card_preview_shows_what_the_planner_would_move_and_saves_nothing(org, hub):
+    """A booked order with carrier CHEAP; raising CHEAP's base by 100 makes the van the better home:
+    the preview names that move, the plan's cost goes up by the rise, and the rate card is unchanged."""
+    from carriers.models import RateCard
+    from carriers.services import booking_record_confirmed
+
+    now = timezone.now()
+    carrier = CarrierFactory(organization=org, code="CHEAP", lead_min=30)
+    CarrierFactory(organization=org, code="BOOKED")
+    VehicleFactory(fleet__hub=hub, code="ALT", lat=hub.lat, lon=hub.lon, position_at=now)
+    o = OrderFactory(hub=hub, external_ref="RC-1", lat=hub.lat + 0.01, lon=hub.lon, window_start=now, window_end=now + timedelta(hours=3))
+    booking_record_confirmed(order=o, carrier=carrier, external_id="x", price=8, promised_at=now + timedelta(hours=1),
+                             idempotency_key="rc1", actor=ActorRef.system("t"))
+    rate = RateCard.objects.get(carrier=carrier, service_level="same_day")
+    c, _ = as_role(org, Role.ADMIN)
+    values = {"action": "rate", "id": rate.id, "base": "108", "per_kg": "0.1", "per_km": "0.4", "fuel_pct": "0", "weight_breaks": "",
+              "after_hours_from": "", "after_hours_fee": "0", "preview": "1"}
+    body = c.post("/settings/costs/", values).content.decode()
+    assert 'id="preview"' in body and "RC-1 → van ALT" in body
+    rate.refresh_from_db()
+    assert rate.base == 8.0  # a preview saves nothing
