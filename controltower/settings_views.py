@@ -45,7 +45,14 @@ from dispatch.services.notifications import (
     template_save,
     template_test_send,
 )
-from dispatch.status import ExceptionKind, MessageKind, ProofKind, Role, ServiceLevel
+from dispatch.status import (
+    HANDLING,
+    ExceptionKind,
+    MessageKind,
+    ProofKind,
+    Role,
+    ServiceLevel,
+)
 
 MAX_AHEAD = timedelta(days=366)
 
@@ -104,7 +111,10 @@ def _render(request, template: str, context: dict, status: int = 200):
 
 
 def _rule_form(rule) -> dict:
-    return {f: getattr(rule, f) for f in svc.RULE_FIELDS}
+    values = {f: getattr(rule, f) for f in svc.RULE_FIELDS}
+    values["cutoff"] = rule.cutoff.strftime("%H:%M") if rule.cutoff else ""
+    values["max_window_min"] = rule.max_window_min or ""
+    return values
 
 
 @login_required
@@ -117,10 +127,11 @@ def rule_edit(request, level: str):
     version = svc.rule_version(stored) if stored else 0
     context = {"level": level, "label": ServiceLevel(level).label, "values": _rule_form(rule), "version": version,
                "errors": {}, "preview": None, "pending": _pending(org, ScheduledChange.Target.SERVICE_RULE, level),
-               "fields": RULE_LABELS, "effective_at": "", "proof_kinds": ProofKind.choices}
+               "fields": RULE_LABELS, "effective_at": "", "proof_kinds": ProofKind.choices, "handling": HANDLING}
     if request.method == "POST":
-        values = {f: request.POST.get(f, "") for f in svc.RULE_NUMBERS}
+        values = {f: request.POST.get(f, "") for f in (*svc.RULE_NUMBERS, "lead_min", "max_window_min", "cutoff", "priority")}
         values["proof_required"] = request.POST.getlist("proof_required")
+        values["handling"] = request.POST.getlist("handling")
         context.update(values=values, effective_at=request.POST.get("effective_at", ""))
         try:
             seen = int(request.POST.get("version", "-1"))
@@ -149,6 +160,10 @@ RULE_LABELS = [
     ("unserved", "Unserved penalty", "An order not delivered (returned, or left without a van or carrier)"),
     ("reattempt_cost", "Re-attempt cost", "What one failed attempt costs to try again (prices carriers' failure rates)"),
     ("at_risk_margin_min", "At-risk margin (minutes)", "An ETA this close to the window's end flags the order at risk"),
+    ("lead_min", "Lead time (minutes)", "Least time from ordering to the window's start; a new order with less is refused"),
+    ("max_window_min", "Longest window (minutes)", "Blank: any"),
+    ("cutoff", "Cut-off for today (HH:MM)", "Orders for today's windows are taken until then; blank: no cut-off"),
+    ("priority", "Priority (1 first)", "Orders of a lower number are planned first"),
 ]
 POLICY_LABELS = [
     ("auto_apply", "Apply decisions automatically", "Within the limits below; the rest wait for a dispatcher"),

@@ -494,6 +494,11 @@ class ServiceLevelRule(models.Model):
                                          help_text="What a failed attempt costs to try again")
     at_risk_margin_min = models.PositiveIntegerField(default=15, help_text="An ETA this close to the window's end is at risk")
     proof_required = models.JSONField(default=list, blank=True, help_text="Proof of delivery every order of this level needs")
+    lead_min = models.PositiveIntegerField(default=0, help_text="Least minutes from ordering to the window's start")
+    max_window_min = models.PositiveIntegerField(null=True, blank=True, help_text="Longest delivery window this level promises")
+    cutoff = models.TimeField(null=True, blank=True, help_text="Orders for today's windows are taken until this local time")
+    priority = models.PositiveSmallIntegerField(default=2, help_text="Planned first: 1 before 2 before 3")
+    handling = models.JSONField(default=list, blank=True, help_text="Handling every order of this level needs (bulky, regulated, cold, fragile)")
     history = HistoricalRecords()
 
     class Meta:

@@ -88,10 +88,10 @@ class ServiceLevel(ChoiceSet):
 
 # What a new organization starts with for each service level, until its admins set their own.
 DEFAULT_SERVICE_RULES = {
-    "express": {"late_fixed": 25, "late_per_min": "0.50", "unserved": 120, "reattempt_cost": 10, "at_risk_margin_min": 15},
-    "same_day": {"late_fixed": 12, "late_per_min": "0.15", "unserved": 70, "reattempt_cost": 8, "at_risk_margin_min": 15},
-    "scheduled": {"late_fixed": 15, "late_per_min": "0.25", "unserved": 80, "reattempt_cost": 8, "at_risk_margin_min": 15},
-    "next_day": {"late_fixed": 8, "late_per_min": "0.05", "unserved": 40, "reattempt_cost": 6, "at_risk_margin_min": 15},
+    "express": {"late_fixed": 25, "late_per_min": "0.50", "unserved": 120, "reattempt_cost": 10, "at_risk_margin_min": 15, "priority": 1},
+    "same_day": {"late_fixed": 12, "late_per_min": "0.15", "unserved": 70, "reattempt_cost": 8, "at_risk_margin_min": 15, "priority": 2},
+    "scheduled": {"late_fixed": 15, "late_per_min": "0.25", "unserved": 80, "reattempt_cost": 8, "at_risk_margin_min": 15, "priority": 3},
+    "next_day": {"late_fixed": 8, "late_per_min": "0.05", "unserved": 40, "reattempt_cost": 6, "at_risk_margin_min": 15, "priority": 4},
 }
 
 
@@ -171,6 +171,8 @@ class ProofKind(ChoiceSet):
     PIN = "pin", "PIN"
     AGE_CHECK = "age_check", "Age check"
 
+
+HANDLING = ("bulky", "regulated", "cold", "fragile")  # the skills a van or carrier must have for an order
 
 # Proof that arrives as a file, with the types and size a driver app may send.
 PROOF_FILES = {"photo": ("image/jpeg", "image/png", "image/webp"), "signature": ("image/png", "image/jpeg", "image/svg+xml")}

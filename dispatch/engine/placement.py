@@ -137,13 +137,14 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
     """Give every order that has no assignment yet its cheapest feasible home."""
     now = clock.now()
     actor = ActorRef.system("planner:construction")
+    rules = service_rules(organization_id)
     orders = list(Order.objects.filter(organization_id=organization_id, status__in=[OrderStatus.CREATED, OrderStatus.PLANNED])
                   .select_related("hub").order_by("window_end", "id")[:limit])
+    orders.sort(key=lambda o: (rules[o.service_level].priority, o.window_end, o.id))  # the service level's priority first
     if not orders:
         return {"vans": 0, "carriers": 0, "left": 0}
     tails = _van_tails(organization_id, now)
     offers = _carrier_offers(organization_id)
-    rules = service_rules(organization_id)
     placed = {"vans": 0, "carriers": 0, "left": 0}
     for order in orders:
         best = None

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from controltower import events, jobs
 from controltower.payloads import order_payload
 from dispatch import clock
 from dispatch.errors import Conflict, InvalidTransition, ValidationFailed
 from dispatch.models import Hub, Order, Organization
-from dispatch.status import MessageKind, OrderStatus, StopKind
+from dispatch.selectors import service_rules
+from dispatch.status import MessageKind, OrderStatus, ServiceLevel, StopKind
 
 from . import ActorRef
 from .lifecycle import order_transition
@@ -31,6 +33,31 @@ def _build(organization_id: int, hubs: dict[str, Hub], data: dict) -> Order:
     return Order(organization_id=organization_id, hub=hub, **fields).derive(hub)
 
 
+def promise_check(organization_id: int, orders: list[Order]) -> None:
+    """Hold new orders to their service level's promise (the organization's rules): its lead time,
+    its longest window and its cut-off for today; add the handling the level requires."""
+    rules = service_rules(organization_id)
+    now = clock.now()
+    errors: dict[str, list[str]] = {}
+    for order in orders:
+        rule = rules[order.service_level]
+        label = ServiceLevel(order.service_level).label
+        order.requires = sorted(set(order.requires or []) | set(rule.handling or []))
+        if rule.lead_min and order.window_start < now + timedelta(minutes=rule.lead_min - 1):
+            errors.setdefault("window_start", []).append(
+                f"{order.external_ref}: {label} needs {rule.lead_min} minutes from ordering to the window's start.")
+        if rule.max_window_min and order.window_end - order.window_start > timedelta(minutes=rule.max_window_min):
+            errors.setdefault("window_end", []).append(
+                f"{order.external_ref}: a {label.lower()} window is at most {rule.max_window_min} minutes long.")
+        if rule.cutoff is not None:
+            local = timezone.localtime(now)
+            if local.time() > rule.cutoff and timezone.localtime(order.window_start).date() <= local.date():
+                errors.setdefault("window_start", []).append(
+                    f"{order.external_ref}: {label.lower()} orders for today are taken until {rule.cutoff:%H:%M}; offer a window tomorrow.")
+    if errors:
+        raise ValidationFailed("The order does not fit its service level's promise", errors=errors)
+
+
 @transaction.atomic
 def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) -> list[Order]:
     """Create a batch of already-validated orders in one transaction (all or nothing)."""
@@ -48,7 +75,9 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
             "An order with this external_ref exists already",
             errors={"external_ref": [f"{r!r} exists already" for r in sorted(taken)]},
         )
-    created = Order.objects.bulk_create([_build(organization_id, hubs, o) for o in orders])
+    built = [_build(organization_id, hubs, o) for o in orders]
+    promise_check(organization_id, built)
+    created = Order.objects.bulk_create(built)
     # bulk_create returns primary keys on PostgreSQL and SQLite >= 3.35.
     for order in created:
         event_record(organization_id=organization_id, kind="order.created", actor=actor, order=order,

@@ -15,6 +15,7 @@ from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Policy, ScheduledChange, ServiceLevelRule, Vehicle
 from dispatch.status import (
     DEFAULT_SERVICE_RULES,
+    HANDLING,
     ExceptionKind,
     ProofKind,
     ServiceLevel,
@@ -24,7 +25,7 @@ from . import ActorRef
 from .log import event_record
 
 RULE_NUMBERS = ("late_fixed", "late_per_min", "unserved", "reattempt_cost", "at_risk_margin_min")
-RULE_FIELDS = (*RULE_NUMBERS, "proof_required")
+RULE_FIELDS = (*RULE_NUMBERS, "proof_required", "lead_min", "max_window_min", "cutoff", "priority", "handling")
 RULE_LIMITS = {"late_fixed": 10000, "late_per_min": 1000, "unserved": 10000, "reattempt_cost": 10000, "at_risk_margin_min": 600}
 POLICY_FIELDS = ("auto_apply", "max_cost_increase", "require_no_sla_worse", "max_orders_moved", "auto_apply_kinds",
                  "eta_tolerance_min", "no_show_grace_min", "carrier_silence_min", "vehicle_silence_min", "spike_factor",
@@ -62,6 +63,36 @@ def clean_rule(values: dict) -> dict:
             errors[field] = [f"At most {RULE_LIMITS[field]}."]
         else:
             out[field] = value
+    handling = list(values.get("handling") or [])
+    if any(h not in HANDLING for h in handling):
+        errors["handling"] = [f"Use {', '.join(HANDLING)}."]
+    out["handling"] = sorted(set(handling))
+    for field, lo, hi, optional in (("lead_min", 0, 10080, False), ("max_window_min", 15, 20160, True), ("priority", 1, 9, False)):
+        raw = str(values.get(field, "") if values.get(field) is not None else "").strip()
+        if optional and not raw:
+            out[field] = None
+            continue
+        try:
+            out[field] = int(raw or 0)
+        except ValueError:
+            errors[field] = ["Enter a whole number."]
+            continue
+        if not lo <= out[field] <= hi:
+            errors[field] = [f"Between {lo} and {hi}."]
+    raw_cutoff = values.get("cutoff")
+    if isinstance(raw_cutoff, time) or raw_cutoff is None:
+        out["cutoff"] = raw_cutoff
+    else:
+        try:
+            out["cutoff"] = time.fromisoformat(str(raw_cutoff).strip()) if str(raw_cutoff).strip() else None
+        except ValueError:
+            errors["cutoff"] = ["A time of day, e.g. 14:00 (blank: none)."]
+    cutoff, lead = out.get("cutoff"), out.get("lead_min")
+    if cutoff is not None and isinstance(lead, int) and "lead_min" not in errors:
+        left = 24 * 60 - (cutoff.hour * 60 + cutoff.minute)
+        if lead >= left:
+            errors["lead_min"] = [f"An order taken at the {cutoff:%H:%M} cut-off could not start before midnight with a {lead}-minute "
+                                  f"lead time: the promise cannot be met. Shorten the lead time or move the cut-off earlier."]
     if not errors and out["unserved"] < out["late_fixed"]:
         errors["unserved"] = ["Not delivering at all cannot cost less than delivering late: raise it to at least the late penalty."]
     if errors:

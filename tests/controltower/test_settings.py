@@ -321,3 +321,21 @@ def test_a_rate_card_preview_shows_what_the_planner_would_move_and_saves_nothing
     assert 'id="preview"' in body and "RC-1 → van ALT" in body
     rate.refresh_from_db()
     assert rate.base == 8.0  # a preview saves nothing
+
+
+def test_a_promise_that_cannot_be_met_is_refused_and_new_orders_keep_to_the_rules(org, hub, api):
+    c, _ = as_role(org, Role.ADMIN)
+    impossible = post_rule(c, cutoff="22:00", lead_min="180")
+    assert impossible.status_code == 400 and "could not start before midnight" in impossible.content.decode()
+    assert post_rule(c, cutoff="", lead_min="60", max_window_min="120", priority="1", handling=["fragile"]).status_code == 302
+    now = clock.now()
+    order = {"external_ref": "PR-1", "hub": hub.code, "address": "1 Main St", "lat": 41.9, "lon": -87.65,
+             "service_level": "same_day", "weight_kg": 2, "customer": {"name": "Pat"},
+             "window_start": (now + timedelta(minutes=30)).isoformat(), "window_end": (now + timedelta(hours=4)).isoformat()}
+    refused = api.post("/api/orders/", order, format="json")
+    fields = refused.json()["error"]["fields"]
+    assert refused.status_code == 400
+    assert "needs 60 minutes" in fields["window_start"][0] and "at most 120 minutes" in fields["window_end"][0]
+    ok = api.post("/api/orders/", {**order, "window_start": (now + timedelta(hours=2)).isoformat(),
+                                   "window_end": (now + timedelta(hours=3)).isoformat()}, format="json")
+    assert ok.status_code == 201 and ok.json()["requires"] == ["fragile"]
