@@ -129,7 +129,8 @@ def rule_edit(request, level: str):
                "errors": {}, "preview": None, "pending": _pending(org, ScheduledChange.Target.SERVICE_RULE, level),
                "fields": RULE_LABELS, "effective_at": "", "proof_kinds": ProofKind.choices, "handling": HANDLING}
     if request.method == "POST":
-        values = {f: request.POST.get(f, "") for f in (*svc.RULE_NUMBERS, "lead_min", "max_window_min", "cutoff", "priority")}
+        current = _rule_form(rule)  # a field the form did not send keeps its value
+        values = {f: request.POST.get(f, current.get(f, "")) for f in (*svc.RULE_NUMBERS, "lead_min", "max_window_min", "cutoff", "priority")}
         values["proof_required"] = request.POST.getlist("proof_required")
         values["handling"] = request.POST.getlist("handling")
         context.update(values=values, effective_at=request.POST.get("effective_at", ""))
