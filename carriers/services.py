@@ -87,14 +87,20 @@ def booking_record_confirmed(*, order: Order, carrier: Carrier, external_id: str
     """Record a booking the carrier confirmed and make it the order's assignment. Idempotent on the key."""
     from dispatch.services.assignments import assignment_to_booking
 
-    existing = CarrierBooking.objects.filter(idempotency_key=idempotency_key).first()
-    if existing:
+    existing = CarrierBooking.objects.select_for_update().filter(idempotency_key=idempotency_key).first()
+    if existing and existing.status != BookingStatus.REQUESTED:
         return existing
     order = Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order.pk)
-    booking = CarrierBooking.objects.create(
-        organization_id=order.organization_id, carrier=carrier, order=order, idempotency_key=idempotency_key,
-        external_id=external_id, status=BookingStatus.CONFIRMED, price=round(price, 2), promised_at=promised_at,
-    )
+    if existing:  # reserved before the carrier was called (carriers.booking): now confirmed
+        booking = existing
+        booking.external_id, booking.status, booking.price, booking.promised_at = (
+            external_id, BookingStatus.CONFIRMED, round(price, 2), promised_at)
+        booking.save(update_fields=["external_id", "status", "price", "promised_at", "updated_at"])
+    else:
+        booking = CarrierBooking.objects.create(
+            organization_id=order.organization_id, carrier=carrier, order=order, idempotency_key=idempotency_key,
+            external_id=external_id, status=BookingStatus.CONFIRMED, price=round(price, 2), promised_at=promised_at,
+        )
     assignment_to_booking(order=order, booking=booking, actor=actor, reason="booked")
     return booking
 

@@ -67,6 +67,9 @@ def _locked(decision_id: int, version: int) -> tuple[Decision, list[Order]]:
     orders = list(Order.objects.select_for_update(of=("self",)).filter(organization_id=peek.organization_id, external_ref__in=refs)
                   .select_related("hub", "vehicle", "carrier").order_by("id"))
     decision = Decision.objects.select_for_update().get(pk=decision_id)
+    if decision.state == DecisionState.PROPOSED and decision.version != version:
+        raise Conflict(f"Someone is applying this decision right now (you saw version {version}, it is now version "
+                       f"{decision.version}). Reload to see the result.", current="applying")
     if decision.state != DecisionState.PROPOSED or decision.version != version:
         who = f" by {decision.decided_by}" if decision.decided_by else ""
         raise Conflict(
@@ -92,29 +95,61 @@ def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", rea
                    "moves": [{"order": m["order"], "to": m["to"]} for m in decision.moves if m.get("applied")]})
 
 
-@transaction.atomic
 def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders: list[str] | None = None,
                      note: str = "") -> Decision:
     """Apply every move, or only those for the named orders (approve part). Orders left out, or
     whose move failed, keep the exception open for them, and the planner proposes anew."""
     if orders is not None and not orders:
         raise ValidationFailed("Nothing selected", errors={"orders": ["Select at least one order to approve, or reject the proposal."]})
-    decision, locked = _locked(decision_id, version)
-    chosen = set(orders) if orders is not None else {m["order"] for m in decision.moves}
-    unknown = chosen - {m["order"] for m in decision.moves}
-    if unknown:
-        raise ValidationFailed("Not part of this decision", errors={"orders": [f"{r} is not in this decision" for r in sorted(unknown)]})
-    by_ref = {o.external_ref: o for o in locked}
-    moves = []
+    with transaction.atomic():
+        decision, locked = _locked(decision_id, version)
+        chosen = set(orders) if orders is not None else {m["order"] for m in decision.moves}
+        unknown = chosen - {m["order"] for m in decision.moves}
+        if unknown:
+            raise ValidationFailed("Not part of this decision", errors={"orders": [f"{r} is not in this decision" for r in sorted(unknown)]})
+        by_ref = {o.external_ref: o for o in locked}
+        moves = _apply_local(decision, [(m, m["order"] in chosen) for m in decision.moves], by_ref, actor)
+    return _complete(decision.id, moves, actor, note, how="applied")
+
+
+def _apply_local(decision: Decision, moves: list[tuple[dict, bool]], by_ref: dict, actor: ActorRef) -> list[dict]:
+    """The first step of applying a decision, inside its transaction: every move that stays in our
+    database (vans, unserved) is applied; carrier moves are marked pending, to be booked after
+    commit with no lock held. The decision's version moves on, so a second approval is refused."""
+    out = []
     with one_policy_read():
-        for move in decision.moves:
-            if move["order"] in chosen:
-                move = _apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id)
-            moves.append(move)
-    decision.moves = moves
-    left = [m["order"] for m in moves if not m.get("applied")]
-    _finish(decision, DecisionState.PARTIALLY_APPLIED if left else DecisionState.APPLIED, actor, note)
-    _settle_exception(decision=decision, actor=actor, left=left, how="applied")
+        for move, apply in moves:
+            out.append(_apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id) if apply else move)
+    decision.moves, decision.version = out, decision.version + 1
+    decision.save(update_fields=["moves", "version"])
+    return out
+
+
+def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *, how: str, reason_code: str = "") -> Decision:
+    """Book the pending carrier moves (no transaction open), then record the outcome."""
+    from carriers.adapters import CarrierError
+    from carriers.booking import book_order
+
+    done = []
+    organization_id = Decision.objects.values_list("organization_id", flat=True).get(pk=decision_id)
+    for move in moves:
+        if move.get("pending"):
+            move = {k: v for k, v in move.items() if k != "pending"}
+            order = Order.objects.get(organization_id=organization_id, external_ref=move["order"])
+            try:
+                book_order(order=order, carrier_code=move["to"]["code"], actor=actor, key=f"decision:{decision_id}:{order.id}",
+                           allowed=(OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED))
+                move["applied"] = True
+            except (CarrierError, Conflict) as exc:
+                move["failed"] = getattr(exc, "message", None) or str(exc)
+        done.append(move)
+    with transaction.atomic():
+        decision = Decision.objects.select_for_update().select_related("exception").get(pk=decision_id)
+        decision.moves = done
+        left = [m["order"] for m in done if not m.get("applied")]
+        _finish(decision, DecisionState.PARTIALLY_APPLIED if left else DecisionState.APPLIED, actor, note, reason_code)
+        if decision.reverses_id is None:
+            _settle_exception(decision=decision, actor=actor, left=left, how=how)
     return decision
 
 
@@ -129,7 +164,6 @@ def _settle_exception(*, decision: Decision, actor: ActorRef, left: list[str], h
                             note=f"decision {decision.id} {how} in part; {len(left)} orders still need a home")
 
 
-@transaction.atomic
 def decision_override(*, decision_id: int, version: int, actor: ActorRef, order: str, to_kind: str, to_code: str,
                       reason_code: str, note: str = "") -> Decision:
     """A dispatcher picks another feasible carrier or van for one order, with a reason code; the
@@ -144,18 +178,13 @@ def decision_override(*, decision_id: int, version: int, actor: ActorRef, order:
     if not feasible and not (move["to"]["kind"] == to_kind and move["to"]["code"] == to_code):
         options = ", ".join(f"{a['kind']} {a['code']}" for a in move.get("alternatives", [])) or "none"
         raise ValidationFailed("Not a feasible option", errors={"to": [f"{to_kind} {to_code} cannot take {order}; feasible: {options}"]})
-    decision, locked = _locked(decision_id, version)
-    by_ref = {o.external_ref: o for o in locked}
-    moves = []
-    for m in decision.moves:
-        if m["order"] == order:
-            m = {**m, "to": {"kind": to_kind, "code": to_code}, "route": None, "overridden": True}
-        moves.append(_apply_or_record(order=by_ref[m["order"]], move=m, actor=actor, decision_id=decision.id))
-    decision.moves = moves
-    left = [m["order"] for m in moves if not m.get("applied")]
-    _finish(decision, DecisionState.PARTIALLY_APPLIED if left else DecisionState.APPLIED, actor, note, reason_code)
-    _settle_exception(decision=decision, actor=actor, left=left, how="applied with an override")
-    return decision
+    with transaction.atomic():
+        decision, locked = _locked(decision_id, version)
+        by_ref = {o.external_ref: o for o in locked}
+        planned = [({**m, "to": {"kind": to_kind, "code": to_code}, "route": None, "overridden": True} if m["order"] == order else m, True)
+                   for m in decision.moves]
+        moves = _apply_local(decision, planned, by_ref, actor)
+    return _complete(decision.id, moves, actor, note, how="applied with an override", reason_code=reason_code)
 
 
 @transaction.atomic
@@ -169,26 +198,20 @@ def decision_reject(*, decision_id: int, version: int, actor: ActorRef, note: st
 
 
 def _apply_or_record(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> dict:
-    """Apply one move; a carrier that refuses or fails leaves that order where it was, with the reason."""
-    from carriers.adapters import CarrierError
-
-    try:
-        _apply_move(order=order, move=move, actor=actor, decision_id=decision_id)
-    except CarrierError as exc:
-        return {**move, "failed": str(exc)}
-    return {**move, "applied": True}
+    """Apply one move in our database; a carrier move is left pending, booked after commit (_complete)."""
+    return {**move, "pending": True} if _apply_move(order=order, move=move, actor=actor, decision_id=decision_id) else {**move, "applied": True}
 
 
-def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> None:
-    """Carry out one move: book with the carrier through the carrier layer, or put it on a van route."""
-    from carriers.booking import book_order
+def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> bool:
+    """Carry out one move in our database: put it on a van route or leave it unserved. Returns True
+    for a carrier move, which is booked after commit with no lock held."""
     from dispatch.services.assignments import assignment_release, assignment_to_vehicle
     from dispatch.services.orders import order_transition
     from dispatch.services.routes import route_recompute_etas, route_resequence
 
     kind, code = move["to"]["kind"], move["to"]["code"]
     if order.status not in (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED, OrderStatus.FAILED):
-        return  # it moved on (picked up, delivered, cancelled) since the proposal
+        return False  # it moved on (picked up, delivered, cancelled) since the proposal
     if order.status == OrderStatus.FAILED:
         order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason="re-attempt")
     reason = f"decision {decision_id}"
@@ -199,11 +222,12 @@ def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) 
             route_resequence(vehicle=vehicle, keys=move["route"])
         route_recompute_etas(vehicle=vehicle)
     elif kind == "carrier":
-        book_order(order=order, carrier_code=code, actor=actor, key=f"decision:{decision_id}:{order.id}")
+        return True
     else:
         assignment_release(order=order, actor=actor, reason=reason)
         if order.status in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
             order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason=f"{reason}: left unserved for now")
+    return False
 
 
 UNDO_STATES = (OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED)
@@ -235,10 +259,15 @@ def decision_undo_blockers(decision: Decision) -> list[str]:
     return blockers if applied else ["nothing was applied"]
 
 
-@transaction.atomic
 def decision_undo(*, decision_id: int, organization_id: int, actor: ActorRef) -> Decision:
     """Put the orders of an applied decision back where they were, through the same engine: a
     reverse decision, applied at once and logged. Refused (409) once any of its orders moved on."""
+    with transaction.atomic():
+        decision, reverse, applied = _undo_local(decision_id, organization_id, actor)
+    return _complete(reverse.id, applied, actor, note=f"undo of decision {decision.id}", how="undone")
+
+
+def _undo_local(decision_id: int, organization_id: int, actor: ActorRef) -> tuple[Decision, Decision, list[dict]]:
     decision = Decision.objects.select_for_update().get(pk=decision_id, organization_id=organization_id)
     blockers = decision_undo_blockers(decision)
     if blockers:
@@ -259,14 +288,7 @@ def decision_undo(*, decision_id: int, organization_id: int, actor: ActorRef) ->
     event_record(organization_id=decision.organization_id, kind="decision.undone", actor=actor,
                  carrier=decision.exception.carrier, vehicle=decision.exception.vehicle,
                  data={"decision": decision.id, "reverse": reverse.id, "orders": [m["order"] for m in moves]})
-    with one_policy_read():
-        applied = []
-        locked = {o.external_ref: o for o in Order.objects.select_for_update(of=("self",))
-                  .filter(organization_id=decision.organization_id, external_ref__in=[m["order"] for m in moves])
-                  .select_related("hub", "vehicle", "carrier").order_by("id")}
-        for m in moves:
-            applied.append(_apply_or_record(order=locked[m["order"]], move=m, actor=actor, decision_id=reverse.id))
-    reverse.moves = applied
-    _finish(reverse, DecisionState.APPLIED if all(m.get("applied") for m in applied) else DecisionState.PARTIALLY_APPLIED,
-            actor, note=f"undo of decision {decision.id}")
-    return reverse
+    locked = {o.external_ref: o for o in Order.objects.select_for_update(of=("self",))
+              .filter(organization_id=decision.organization_id, external_ref__in=[m["order"] for m in moves])
+              .select_related("hub", "vehicle", "carrier").order_by("id")}
+    return decision, reverse, _apply_local(reverse, [(m, True) for m in moves], locked, actor)

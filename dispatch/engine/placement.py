@@ -19,6 +19,7 @@ from carriers.adapters import CarrierError
 from carriers.booking import book_order
 from carriers.models import Carrier
 from dispatch import clock
+from dispatch.errors import Conflict
 from dispatch.geo import haversine_km, road_km, travel_minutes
 from dispatch.models import Order, Stop, Vehicle
 from dispatch.reports import lane_reliability
@@ -159,25 +160,28 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
         if best is None:
             placed["left"] += 1
             continue
-        with transaction.atomic():
-            locked = Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order.pk)
-            if locked.status not in (OrderStatus.CREATED, OrderStatus.PLANNED):
-                continue
-            if best[1] == "van":
+        if best[1] == "van":
+            with transaction.atomic():
+                locked = Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order.pk)
+                if locked.status not in (OrderStatus.CREATED, OrderStatus.PLANNED):
+                    continue
                 tail = best[2]
                 assignment_to_vehicle(order=locked, vehicle=tail.vehicle, actor=actor, reason=f"cheapest option ({best[0]:.2f})")
                 tail.lat, tail.lon, tail.at = locked.lat, locked.lon, best[3] + timedelta(minutes=locked.service_min)
                 tail.load_kg += locked.weight_kg
                 placed["vans"] += 1
-            else:
-                offer = best[2]
-                try:
-                    book_order(order=locked, carrier_code=offer.carrier.code, actor=actor, key=f"plan:{locked.pk}:v{locked.version}")
-                except CarrierError:
-                    offer.room = 0  # refused or unreachable: not offered again in this run; the order waits for the next
-                    placed["left"] += 1
-                    continue
-                if offer.room is not None:
-                    offer.room -= 1
-                placed["carriers"] += 1
+        else:
+            offer = best[2]
+            try:  # no transaction open: the carrier is asked without holding the order's lock
+                book_order(order=order, carrier_code=offer.carrier.code, actor=actor, key=f"plan:{order.pk}:v{order.version}",
+                           allowed=(OrderStatus.CREATED, OrderStatus.PLANNED))
+            except CarrierError:
+                offer.room = 0  # refused or unreachable: not offered again in this run; the order waits for the next
+                placed["left"] += 1
+                continue
+            except Conflict:
+                continue  # it changed meanwhile (someone else placed it)
+            if offer.room is not None:
+                offer.room -= 1
+            placed["carriers"] += 1
     return placed

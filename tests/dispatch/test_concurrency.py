@@ -52,4 +52,6 @@ def test_two_dispatchers_on_one_decision_200_rounds_one_winner_each(org, hub):
     for results in outcomes:
         assert sorted(v if v == "won" else v[0] for v in results.values()) == ["409", "won"], results
         loser = next(v for v in results.values() if v != "won")
-        assert loser[1] in ("applied", "rejected")
+        # the winner's outcome, or "applying" when the loser arrived while carrier moves were being booked
+        # (bookings are made after the decision's first commit, with no lock held)
+        assert loser[1] in ("applied", "rejected", "applying")
