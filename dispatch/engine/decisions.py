@@ -119,7 +119,10 @@ def _apply_local(decision: Decision, moves: list[tuple[dict, bool]], by_ref: dic
     out = []
     with one_policy_read():
         for move, apply in moves:
-            out.append(_apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id) if apply else move)
+            if not apply or move.get("applied") or move.get("pending"):
+                out.append(move)  # done already, or left pending by an approval that stopped half-way: booked again below
+            else:
+                out.append(_apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id))
     decision.moves, decision.version = out, decision.version + 1
     decision.save(update_fields=["moves", "version"])
     return out

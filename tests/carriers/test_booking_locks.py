@@ -79,3 +79,32 @@ def test_an_approved_decision_books_with_no_lock_held(org, hub, probe_carrier):
     assert decided.state == "applied" and SEEN == ["free"]
     o.refresh_from_db()
     assert o.status == "booked" and o.carrier_id == probe_carrier.id
+
+
+def test_an_approval_that_stopped_half_way_is_finished_by_approving_again(org, hub, probe_carrier):
+    """The first step committed (database moves applied, carrier moves pending) and the process died
+    before booking: the dispatcher sees the new version, approves again, and each order is moved once."""
+    from django.db import transaction
+
+    from dispatch.engine.decisions import _apply_local, _locked
+    from dispatch.models import Order
+    from tests.factories import VehicleFactory
+
+    Policy.objects.create(organization=org, auto_apply=False)
+    now = timezone.now()
+    VehicleFactory(fleet__hub=hub, code="HALF")
+    a = OrderFactory(hub=hub, external_ref="H-A", window_start=now + timedelta(hours=1))
+    b = OrderFactory(hub=hub, external_ref="H-B", window_start=now + timedelta(hours=1))
+    exc = OrderException.objects.create(organization=org, kind="carrier_outage", cause_key="k2", title="t", detected_at=now)
+    exc.orders.add(a, b)
+    d = Decision.objects.create(organization=org, exception=exc, moves=[{"order": "H-A", "to": {"kind": "carrier", "code": "PROBE"}},
+                                                                        {"order": "H-B", "to": {"kind": "van", "code": "HALF"}}])
+    with transaction.atomic():
+        decision, locked = _locked(d.id, d.version)
+        _apply_local(decision, [(m, True) for m in decision.moves], {o.external_ref: o for o in locked}, ActorRef.system("t"))
+    d.refresh_from_db()
+    assert [bool(m.get("pending")) for m in d.moves] == [True, False] and d.state == "proposed"
+    finished = decision_approve(decision_id=d.id, version=d.version, actor=ActorRef.system("t"))
+    assert finished.state == "applied" and SEEN == ["free"]
+    assert Order.objects.get(pk=a.pk).status == "booked" and Order.objects.get(pk=b.pk).vehicle.code == "HALF"
+    assert b.assignments.count() == 1 and CarrierBooking.objects.filter(order=a).count() == 1
