@@ -437,6 +437,7 @@ class Decision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     problem = models.JSONField(null=True, blank=True, help_text="The problem it solved (Track B snapshot with the current plan)")
+    updated_at = models.DateTimeField(auto_now=True, null=True)
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reversed_by",
                                     help_text="The applied decision this one undoes")
 

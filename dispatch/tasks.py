@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from controltower.reliable_tasks import RETRYING, RetryLater
 from dispatch import clock
+from dispatch.engine.decisions import decisions_resume
 from dispatch.engine.savings import savings_for_day
 from dispatch.services.rollups import rollups_refresh
 from dispatch.services.settings import apply_due_changes
@@ -163,7 +164,9 @@ def sweep_outbox() -> dict:
                       .values_list("id", flat=True)[:500])
     for delivery_id in deliveries:
         deliver_webhook.delay(delivery_id)
-    return {"messages": len(messages), "exceptions": len(stale), "webhooks_in": len(receipts), "webhooks_out": len(deliveries)}
+    resumed = decisions_resume()
+    return {"messages": len(messages), "exceptions": len(stale), "webhooks_in": len(receipts), "webhooks_out": len(deliveries),
+            "decisions_resumed": len(resumed)}
 
 
 @shared_task(acks_late=True, soft_time_limit=90, time_limit=120)

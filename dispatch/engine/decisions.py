@@ -3,6 +3,8 @@ decision end with one winner; the other gets a Conflict (409) with the current s
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
 
 from controltower import events, hooks
@@ -148,6 +150,8 @@ def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *
         done.append(move)
     with transaction.atomic():
         decision = Decision.objects.select_for_update().select_related("exception").get(pk=decision_id)
+        if decision.state != DecisionState.PROPOSED:
+            return decision  # finished meanwhile (the sweep and a dispatcher both finishing a stopped approval)
         decision.moves = done
         left = [m["order"] for m in done if not m.get("applied")]
         _finish(decision, DecisionState.PARTIALLY_APPLIED if left else DecisionState.APPLIED, actor, note, reason_code)
@@ -295,3 +299,14 @@ def _undo_local(decision_id: int, organization_id: int, actor: ActorRef) -> tupl
               .filter(organization_id=decision.organization_id, external_ref__in=[m["order"] for m in moves])
               .select_related("hub", "vehicle", "carrier").order_by("id")}
     return decision, reverse, _apply_local(reverse, [(m, True) for m in moves], locked, actor)
+
+
+def decisions_resume(*, older_than_s: float = 120.0) -> list[int]:
+    """Beat (outbox sweep): finish approvals that stopped after their first commit (carrier moves
+    still pending), booking with the same keys. Returns the decisions finished."""
+    before = clock.now() - timedelta(seconds=older_than_s)
+    stuck = [d for d in Decision.objects.filter(state=DecisionState.PROPOSED, updated_at__lt=before).only("id", "moves")
+             if any(m.get("pending") for m in d.moves)]
+    for d in stuck:
+        _complete(d.id, d.moves, ActorRef(Actor.SYSTEM, "outbox"), note="finished after an interruption", how="applied")
+    return [d.id for d in stuck]

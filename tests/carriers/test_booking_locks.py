@@ -108,3 +108,28 @@ def test_an_approval_that_stopped_half_way_is_finished_by_approving_again(org, h
     assert finished.state == "applied" and SEEN == ["free"]
     assert Order.objects.get(pk=a.pk).status == "booked" and Order.objects.get(pk=b.pk).vehicle.code == "HALF"
     assert b.assignments.count() == 1 and CarrierBooking.objects.filter(order=a).count() == 1
+
+
+def test_the_outbox_sweep_finishes_an_approval_that_stopped_half_way(org, hub, probe_carrier):
+    from django.db import transaction
+
+    from dispatch import clock
+    from dispatch.engine.decisions import _apply_local, _locked
+    from dispatch.models import Order
+    from dispatch.tasks import sweep_outbox
+
+    Policy.objects.create(organization=org, auto_apply=False)
+    now = timezone.now()
+    a = OrderFactory(hub=hub, external_ref="S-A", window_start=now + timedelta(hours=1))
+    exc = OrderException.objects.create(organization=org, kind="carrier_outage", cause_key="k3", title="t", detected_at=now)
+    exc.orders.add(a)
+    d = Decision.objects.create(organization=org, exception=exc, moves=[{"order": "S-A", "to": {"kind": "carrier", "code": "PROBE"}}])
+    with transaction.atomic():
+        decision, locked = _locked(d.id, d.version)
+        _apply_local(decision, [(m, True) for m in decision.moves], {o.external_ref: o for o in locked}, ActorRef.system("t"))
+    assert sweep_outbox()["decisions_resumed"] == 0  # too fresh: an approval may still be under way
+    clock.anchor(sim_at=timezone.now() + timedelta(minutes=3), speed=1.0)
+    assert sweep_outbox()["decisions_resumed"] == 1
+    d.refresh_from_db()
+    assert d.state == "applied" and d.decided_by == "outbox" and Order.objects.get(pk=a.pk).status == "booked"
+    assert sweep_outbox()["decisions_resumed"] == 0

@@ -4,7 +4,13 @@ tables scroll inside themselves, the map, queue and charts fit."""
 import pytest
 
 from dispatch.status import Role
-from tests.factories import CarrierFactory, HubFactory, OrderFactory, UserFactory, VehicleFactory
+from tests.factories import (
+    CarrierFactory,
+    HubFactory,
+    OrderFactory,
+    UserFactory,
+    VehicleFactory,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
