@@ -13,6 +13,7 @@ urlpatterns = [
     path("live/kpis/", views.kpis_partial, name="live-kpis"),
     path("live/carriers/", views.carriers_partial, name="live-carriers"),
     path("live/orders/", views.orders_partial, name="live-orders"),
+    path("live/orders/bulk/", views.orders_bulk, name="live-orders-bulk"),
     path("live/exceptions/", views.exceptions_partial, name="live-exceptions"),
     path("live/decisions/<int:pk>/undo/", views.decision_undo_action, name="live-decision-undo"),
     path("decisions/<int:pk>/snapshot.json", views.decision_snapshot, name="decision-snapshot"),

@@ -68,6 +68,7 @@ def dashboard(request):
         "risks": Risk.presentation(),
         "exception_kinds": ExceptionKind.choices,
         "severities": Severity.choices,
+        "can_decide": can_decide(request.user),
     }
     return render(request, "controltower/dashboard.html", context)
 
@@ -147,13 +148,67 @@ def orders_partial(request):
     columns = [("ref", "Order"), ("status", "Status"), ("risk", "Risk"), ("level", "Level"), ("window_end", "Window ends"),
                ("eta", "ETA"), (None, "By"), ("customer", "Customer")]
     return render(request, "controltower/partials/orders_table.html", {
-        "rows": rows, "total": total, "shown": len(rows), "page": page, "pages": pages,
+        "can_decide": can_decide(request.user), "rows": rows, "total": total, "shown": len(rows), "page": page, "pages": pages,
         "first": (page - 1) * ORDERS_PAGE + 1 if rows else 0, "last": (page - 1) * ORDERS_PAGE + len(rows),
         "sort": sort, "columns": [{"key": k, "label": label,
                                    "aria": ("ascending" if sort == k else "descending" if sort == f"-{k}" else "none") if k else None,
                                    "next": (f"-{k}" if sort == k else k) if k else None} for k, label in columns],
         "open_only": not status and not show_all,
     })
+
+
+BULK_LIMIT = 500
+
+
+@login_required
+@require_POST
+def orders_bulk(request):
+    """Bulk actions on the selected orders: cancel them, or hand them to the planner for a proposal
+    (an exception of their own, which the engine answers like any other)."""
+    from dispatch.services.exceptions import exception_raise
+    from dispatch.services.orders import order_cancel
+
+    org = _org(request)
+    if not can_decide(request.user):
+        return render(request, "controltower/partials/bulk_status.html", {"message": refusal(request.user)}, status=403)
+    refs = list(dict.fromkeys(r for r in request.POST.getlist("refs") if r))[:BULK_LIMIT + 1]
+    action = request.POST.get("action", "")
+    if action not in ("cancel", "plan"):
+        return render(request, "controltower/partials/bulk_status.html", {"message": "Choose cancel or ask the planner."}, status=400)
+    if not refs:
+        return render(request, "controltower/partials/bulk_status.html", {"message": "Select at least one order."}, status=400)
+    if len(refs) > BULK_LIMIT:
+        return render(request, "controltower/partials/bulk_status.html",
+                      {"message": f"At most {BULK_LIMIT} orders at a time; narrow the filter."}, status=400)
+    orders = list(selectors.orders_for(organization_id=org).filter(external_ref__in=refs))  # the user's hubs only
+    unknown = len(refs) - len(orders)
+    actor = ActorRef.user(request.user)
+    if action == "cancel":
+        done, refused = 0, []
+        for order in orders:
+            try:
+                order_cancel(organization_id=org, order_id=order.id, actor=actor, reason=f"cancelled in bulk by {actor.name}")
+                done += 1
+            except DomainError as exc:
+                refused.append(f"{order.external_ref}: {exc.message}")
+        message = f"Cancelled {done} order{'s' if done != 1 else ''}."
+        if refused:
+            message += f" Not cancelled: {'; '.join(refused[:5])}{'…' if len(refused) > 5 else ''}"
+    else:
+        movable = [o for o in orders if o.status in (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED,
+                                                     OrderStatus.FAILED)]
+        if movable:
+            exc, _ = exception_raise(
+                organization_id=org, kind=ExceptionKind.REPLAN, cause_key=f"bulk:{actor.name}:{timezone.now():%Y%m%d%H%M%S%f}",
+                title=f"{len(movable)} orders handed to the planner by {actor.name}", severity=Severity.LOW,
+                cause="A dispatcher asked for a proposal for these orders", order_ids=[o.id for o in movable])
+        message = (f"{len(movable)} order{'s' if len(movable) != 1 else ''} handed to the planner: its proposal appears in the "
+                   f"queue." if movable else "None of the selected orders can move any more.")
+        if len(movable) < len(orders):
+            message += f" {len(orders) - len(movable)} already picked up or finished were left out."
+    if unknown:
+        message += f" {unknown} not found in your orders."
+    return render(request, "controltower/partials/bulk_status.html", {"message": message})
 
 
 def _row(order: Order) -> dict:

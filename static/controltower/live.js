@@ -176,6 +176,31 @@
     if (form && e.target.form === form && e.target.name !== "page") form.elements.page.value = "1";
   }, true);
 
+  // Bulk selection in the orders table survives the table's refreshes; a bulk action clears it.
+  ct.selected = new Set();
+  function showSelected() {
+    const n = ct.selected.size, el = document.getElementById("bulk-count");
+    if (el) el.textContent = n ? n + " selected." : "None selected.";
+    document.querySelectorAll("#orders-table input.bulk-pick").forEach(function (box) { box.checked = ct.selected.has(box.value); });
+  }
+  document.addEventListener("change", function (e) {
+    if (!e.target.classList || !e.target.classList.contains("bulk-pick")) return;
+    if (e.target.checked) ct.selected.add(e.target.value); else ct.selected.delete(e.target.value);
+    showSelected();
+  });
+  document.body.addEventListener("htmx:afterSwap", function (e) { if (e.target.id === "orders-table") showSelected(); });
+  document.body.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.elt.id !== "bulk-form") return;
+    e.detail.parameters.delete ? e.detail.parameters.delete("refs") : delete e.detail.parameters.refs;
+    const refs = Array.from(ct.selected);
+    if (e.detail.parameters.append) refs.forEach(function (r) { e.detail.parameters.append("refs", r); });
+    else e.detail.parameters.refs = refs;
+  });
+  document.body.addEventListener("htmx:afterRequest", function (e) {
+    if (e.detail.elt.id !== "bulk-form" || !e.detail.successful) return;
+    ct.selected.clear(); showSelected(); trigger("order-filters");
+  });
+
   // A 409 (someone else acted first) carries the current state: show it like any answer.
   document.body.addEventListener("htmx:beforeSwap", function (e) {
     if ([400, 403, 409].indexOf(e.detail.xhr.status) >= 0) { e.detail.shouldSwap = true; e.detail.isError = false; }
