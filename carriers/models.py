@@ -7,6 +7,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from dispatch.clock import now as clock_now
+from dispatch.models import history_user
 from dispatch.status import CarrierHealth, ServiceLevel
 
 
@@ -38,7 +39,7 @@ class CarrierZone(models.Model):
     lon = models.FloatField()
     radius_km = models.FloatField()
     surcharge = models.FloatField(default=0.0, help_text="Added to the price of a delivery in this zone")
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
 
 class RateCard(models.Model):
@@ -51,7 +52,7 @@ class RateCard(models.Model):
     weight_breaks = models.JSONField(default=list, blank=True, help_text="[[over_kg, fee], ...]: the highest break passed applies")
     after_hours_from = models.TimeField(null=True, blank=True, help_text="Deliveries from this local time pay the after-hours fee")
     after_hours_fee = models.FloatField(default=0.0)
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["carrier", "service_level"], name="one_rate_per_level")]

@@ -40,6 +40,13 @@ def new_tracking_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def history_user(request=None, **kwargs):
+    """Who made a versioned change: the logged-in person; an API token client (the organization's
+    integration) or a task is recorded as nobody, and the change's reason says what did it."""
+    user = getattr(request, "user", None)
+    return user if isinstance(user, User) else None
+
+
 def new_delivery_pin() -> str:
     return f"{secrets.randbelow(10000):04d}"
 
@@ -383,7 +390,7 @@ class Policy(models.Model):
     breaker_failures = models.PositiveIntegerField(default=5, help_text="Consecutive failed calls that stop calling a carrier for a while")
     spike_min_orders = models.PositiveIntegerField(default=5, help_text="Fewest orders in a hub-hour that can be a demand spike")
     replan_min_saving = models.FloatField(default=5.0, help_text="Least saving for which a network re-plan is proposed")
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
 
 class OrderException(models.Model):
@@ -472,7 +479,7 @@ class MessageTemplate(models.Model):
     channel = models.CharField(max_length=10, choices=[("email", "E-mail"), ("sms", "SMS")], default="email")
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "kind", "channel"], name="one_template_per_kind_channel")]
@@ -500,7 +507,7 @@ class ServiceLevelRule(models.Model):
     cutoff = models.TimeField(null=True, blank=True, help_text="Orders for today's windows are taken until this local time")
     priority = models.PositiveSmallIntegerField(default=2, help_text="Planned first: 1 before 2 before 3")
     handling = models.JSONField(default=list, blank=True, help_text="Handling every order of this level needs (bulky, regulated, cold, fragile)")
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "service_level"], name="one_rule_per_level")]

@@ -339,3 +339,25 @@ def test_a_promise_that_cannot_be_met_is_refused_and_new_orders_keep_to_the_rule
     ok = api.post("/api/orders/", {**order, "window_start": (now + timedelta(hours=2)).isoformat(),
                                    "window_end": (now + timedelta(hours=3)).isoformat()}, format="json")
     assert ok.status_code == 201 and ok.json()["requires"] == ["fragile"]
+
+
+def test_versioned_settings_created_while_serving_an_api_token_record_no_user(org):
+    """An API token is the organization's integration, not a person: a settings row first created
+    while serving it (the policy, read by the planner) is versioned with no user. (The demo hit this:
+    with tasks in-process, every auto-planned order failed on 'history_user must be a User'.)"""
+    from django.test import RequestFactory
+    from simple_history.models import HistoricalRecords
+
+    from dispatch.api.auth import ApiClient, token_issue
+    from dispatch.selectors import policy_for
+
+    token, _ = token_issue(organization_id=org.id, name="shop")
+    request = RequestFactory().post("/api/orders/")
+    request.user = ApiClient(token)
+    HistoricalRecords.context.request = request
+    try:
+        policy = policy_for(org.id)
+    finally:
+        del HistoricalRecords.context.request
+    [record] = Policy.history.filter(organization=org)
+    assert policy.pk and record.history_user is None
