@@ -124,7 +124,7 @@ class CarrierFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: f"Carrier {o.code}")
     service_levels = ["express", "same_day", "scheduled"]
     lead_min = 60
-    pickup_cutoff = time(23, 59)
+    pickup_cutoff = time(23, 59, 59)
 
     @factory.post_generation
     def network(obj, create, extracted, **kwargs):

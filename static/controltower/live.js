@@ -223,15 +223,17 @@
   function patchRow(d) {
     const row = document.querySelector('#orders-table tr[data-ref="' + CSS.escape(d.ref) + '"]');
     if (!row) return false;
-    const cells = row.children;
-    cells[1].innerHTML = '<span class="chip"></span>';
-    const chip = cells[1].firstChild; chip.style.setProperty("--c", d.colour); chip.textContent = d.status_label;
-    cells[2].innerHTML = '<span class="dot"></span>';
-    cells[2].firstChild.style.background = d.risk_colour;
-    cells[2].appendChild(document.createTextNode((cfg.riskLabels || {})[d.risk] || d.risk));
-    cells[4].textContent = hhmm(d.window_end);
-    cells[5].textContent = hhmm(d.eta);
-    cells[6].textContent = d.vehicle ? "van " + d.vehicle : (d.carrier || "–");
+    function cell(name) { return row.querySelector('[data-col="' + name + '"]'); }  // by name: columns may come and go
+    const status = cell("status"), risk = cell("risk");
+    if (!status || !risk) return false;
+    status.innerHTML = '<span class="chip"></span>';
+    const chip = status.firstChild; chip.style.setProperty("--c", d.colour); chip.textContent = d.status_label;
+    risk.innerHTML = '<span class="dot"></span>';
+    risk.firstChild.style.background = d.risk_colour;
+    risk.appendChild(document.createTextNode((cfg.riskLabels || {})[d.risk] || d.risk));
+    cell("window_end").textContent = hhmm(d.window_end);
+    cell("eta").textContent = hhmm(d.eta);
+    cell("by").textContent = d.vehicle ? "van " + d.vehicle : (d.carrier || "–");
     row.dataset.status = d.status;
     return true;
   }

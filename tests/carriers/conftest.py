@@ -23,7 +23,7 @@ def make_carrier(org, *, code, adapter="sandbox", base_url="", api_key="", secre
     if adapter == "generic":
         config = {**config, **LEGACY_CONFIG, "auth": {"type": "header", "name": "X-Api-Key", "value": api_key}}
     carrier = Carrier.objects.create(organization=org, code=code, name=f"{code} Logistics", adapter=adapter, config=config,
-                                     service_levels=["express", "same_day", "scheduled"], lead_min=60, pickup_cutoff=time(23, 59))
+                                     service_levels=["express", "same_day", "scheduled"], lead_min=60, pickup_cutoff=time(23, 59, 59))
     zone = CarrierZone.objects.create(carrier=carrier, name="metro", lat=41.88, lon=-87.63, radius_km=30)
     for level in carrier.service_levels:
         RateCard.objects.create(carrier=carrier, service_level=level, base=8, per_kg=0.1, per_km=0.4)

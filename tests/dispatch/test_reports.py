@@ -192,10 +192,13 @@ def test_a_late_penalty_rule_changes_the_settled_penalty(org, hub, carrier):
 def test_scorecard_steers_the_planner_per_lane(org, hub):
     """Two carriers, SLOW 1.00 cheaper. SLOW was late on 8 of 20 deliveries north of the hub
     and on time south of it: the planner gives FAST the northern order and still SLOW the southern one."""
+    from dispatch import clock
+
+    clock.anchor(sim_at=_at(_day(0), 12), speed=1.0)  # noon: every carrier still collects today, whatever the real hour
     carriers = {}
     for code, base in (("SLOW", 8.0), ("FAST", 9.0)):
         c = Carrier.objects.create(organization=org, code=code, name=code, service_levels=["same_day"], lead_min=30,
-                                   pickup_cutoff=time(23, 59))
+                                   pickup_cutoff=time(23, 59, 59))
         CarrierZone.objects.create(carrier=c, name="metro", lat=hub.lat, lon=hub.lon, radius_km=30)
         RateCard.objects.create(carrier=c, service_level="same_day", base=base, per_kg=0, per_km=0)
         carriers[code] = c
@@ -215,7 +218,7 @@ def test_scorecard_steers_the_planner_per_lane(org, hub):
     assert lanes[f"{hub.code}/N"]["on_time_rate"] == pytest.approx(0.6) and lanes[f"{hub.code}/N"]["orders"] == 20
     assert lanes[f"{hub.code}/S"]["on_time_rate"] == 1.0
 
-    now = timezone.now()
+    now = clock.now()
     fresh = [OrderFactory(hub=hub, external_ref=ref, lat=lat, lon=lon, window_start=now + timedelta(hours=2),
                           window_end=now + timedelta(hours=5))
              for ref, (lat, lon) in (("NEW-N", north), ("NEW-S", south))]
