@@ -82,6 +82,11 @@ def main(argv=None) -> int:
         "decided_p50_s": round(statistics.median(decided), 2), "decided_p95_s": round(_p95(decided), 2), "decided_max_s": round(max(decided), 2),
         "notified_p50_s": round(statistics.median(notified), 2), "notified_p95_s": round(_p95(notified), 2),
         "notified_max_s": round(max(notified), 2), "targets": {"decided_p95_s": 5.0, "notified_s": 10.0},
+        "decision_cost_delta_mean": round(statistics.mean(r["decision_cost_delta"] for r in runs), 2),
+        "to_vans_mean": round(statistics.mean(r["to_vans"] for r in runs), 1),
+        "to_carriers_mean": round(statistics.mean(r["to_carriers"] for r in runs), 1),
+        "left_unserved_mean": round(statistics.mean(r["left_unserved"] for r in runs), 1),
+        "static_rule_penalty": runs[0]["static_rule_penalty"],
         "machine": f"{os.cpu_count()} cores; PostgreSQL, Redis and one Celery worker (concurrency 2, as `make up` runs it)",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -91,6 +96,11 @@ def main(argv=None) -> int:
         f"| measure | p50 | p95 | max | target |\n|---|---|---|---|---|\n"
         f"| outage event -> every order has an applied or proposed decision | {summary['decided_p50_s']} s | {summary['decided_p95_s']} s | {summary['decided_max_s']} s | p95 <= 5 s |\n"
         f"| outage event -> every customer's e-mail accepted by SMTP | {summary['notified_p50_s']} s | {summary['notified_p95_s']} s | {summary['notified_max_s']} s | <= 10 s |\n\n"
+        f"\nWhat the decisions cost (mean of the runs): {summary['decision_cost_delta_mean']:+.2f} in total for the {args.orders} orders "
+        f"(to vans {summary['to_vans_mean']}, to other carriers {summary['to_carriers_mean']}, left unserved "
+        f"{summary['left_unserved_mean']}), priced by the planner's evaluator with the organization's rules. The static rule "
+        f"keeps feeding the carrier that is down: every order undelivered, {summary['static_rule_penalty']:.2f} in unserved "
+        f"penalties.\n\n"
         f"{summary['machine']}. `python -m bench.outage`.\n")
     print(json.dumps(summary, indent=1))
     return 0
@@ -125,7 +135,7 @@ def one_run(i: int, n: int, inbox) -> dict:
 
     stamp = f"{int(time.time() * 1000)}-{i}"
     org = Organization.objects.create(name=f"Outage bench {stamp}", slug=f"outage-{stamp}")
-    Policy.objects.create(organization=org, auto_apply=True, max_cost_increase=100_000)
+    Policy.objects.create(organization=org, auto_apply=True, max_cost_increase=100_000, max_orders_moved=100_000)
     hub = Hub.objects.create(organization=org, code="H", name="Hub", lat=41.88, lon=-87.63)
     fleet = Fleet.objects.create(organization=org, name="Vans", hub=hub)
     now = timezone.now()
@@ -135,7 +145,7 @@ def one_run(i: int, n: int, inbox) -> dict:
     carriers = []
     for code, base in (("DOWN", 7.0), ("ALT1", 8.0), ("ALT2", 9.5)):
         c = Carrier.objects.create(organization=org, code=code, name=code, service_levels=["same_day"], lead_min=60,
-                                   pickup_cutoff=dtime(23, 59))
+                                   pickup_cutoff=dtime(23, 59, 59))
         z = CarrierZone.objects.create(carrier=c, name="metro", lat=41.88, lon=-87.63, radius_km=25)
         RateCard.objects.create(carrier=c, service_level="same_day", base=base, per_kg=0.1, per_km=0.3)
         CapacitySlot.objects.create(carrier=c, zone=z, window_start=now - timedelta(hours=2), window_end=now + timedelta(hours=12), capacity=400)
@@ -170,9 +180,22 @@ def one_run(i: int, n: int, inbox) -> dict:
             notified_at = max(t for t, _ in inbox)
         time.sleep(0.02)
     first_mail = min((t for t, _ in inbox), default=float("inf"))
+    decisions = list(Decision.objects.filter(organization=org, reverses__isnull=True)
+                     .exclude(state__in=[DecisionState.SUPERSEDED, DecisionState.REJECTED]))
+    to = {"van": 0, "carrier": 0, "unserved": 0}
+    for d in decisions:
+        for m in d.moves:
+            to[m["to"]["kind"]] = to.get(m["to"]["kind"], 0) + 1
+    from dispatch.selectors import service_rules
+
+    unserved_penalty = float(service_rules(org.id)["same_day"].unserved)
     run = {"decided_s": round((decided_at or float("inf")) - t0, 3), "first_mail_s": round(first_mail - t0, 3),
            "notified_s": round((notified_at or float("inf")) - t0, 3),
-           "moved": Order.objects.filter(organization=org).exclude(carrier=carriers[0]).count(), "mails": len(inbox)}
+           "moved": Order.objects.filter(organization=org).exclude(carrier=carriers[0]).count(), "mails": len(inbox),
+           "decision_cost_delta": round(sum(d.cost_delta for d in decisions), 2), "to_vans": to["van"], "to_carriers": to["carrier"],
+           "left_unserved": to["unserved"],
+           # The static rule keeps every order with the carrier that is down: all of them undelivered.
+           "static_rule_penalty": round(n * unserved_penalty, 2)}
     print(f"run {i + 1}: {run}", flush=True)
     return run
 

@@ -379,7 +379,7 @@ class Policy(models.Model):
     van_orders_per_hour = models.FloatField(
         default=6.0, help_text="Deliveries one van is planned to make per hour (the own fleet's planned capacity)")
     max_orders_moved = models.PositiveIntegerField(
-        default=50, help_text="Largest number of orders one decision may move and still be applied automatically")
+        default=500, help_text="Largest number of orders one decision may move and still be applied automatically")
     auto_apply_kinds = models.JSONField(
         default=list, blank=True,
         help_text="Exception kinds whose decisions may be applied automatically (empty: every kind)")
