@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET
 
 from carriers.models import Carrier
 from dispatch import reports
-from dispatch.models import Fleet, Order
-from dispatch.status import OrderStatus, Role
+from dispatch.models import Fleet
+from dispatch.status import Role
 
 from . import charts
 
@@ -194,10 +194,6 @@ def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpRespon
     return response
 
 
-ORDER_EXPORT = ("external_ref", "service_date", "hub__code", "zone", "service_level", "status", "carrier__code", "vehicle__code",
-                "attempts", "failure_reason", "late_min", "weight_kg", "cost", "penalty", "window_end", "delivered_at")
-
-
 @login_required
 @require_GET
 def performance_export(request, table: str):
@@ -210,21 +206,9 @@ def performance_export(request, table: str):
         return _bad(request, e)
     stamp = f"{f.start.isoformat()}_{f.end.isoformat()}"
     if table == "orders":
-        qs = Order.objects.filter(organization_id=org, service_date__gte=f.start, service_date__lte=f.end,
-                                  status__in=[OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED])
-        if f.hub:
-            qs = qs.filter(hub__code=f.hub)
-        if f.zone:
-            qs = qs.filter(zone=f.zone)
-        if f.service_level:
-            qs = qs.filter(service_level=f.service_level)
-        if f.resource.startswith("carrier:"):
-            qs = qs.filter(carrier__code=f.resource[8:])
-        elif f.resource.startswith("fleet:"):
-            qs = qs.filter(vehicle__fleet_id=int(f.resource[6:]), carrier__isnull=True)
         rows = (["" if v is None else v.isoformat() if hasattr(v, "isoformat") else str(v) for v in r]
-                for r in qs.order_by("service_date", "id").values_list(*ORDER_EXPORT).iterator(chunk_size=2000))
-        return _csv_response(f"orders_{stamp}.csv", list(ORDER_EXPORT), rows)
+                for r in reports.orders_of_period(organization_id=org, f=f))
+        return _csv_response(f"orders_{stamp}.csv", list(reports.ORDER_EXPORT), rows)
     if table not in TABLES or table == "scorecard":
         raise Http404("No such table.")
     rows = _rows(org, f, table)

@@ -124,7 +124,7 @@ def rule_edit(request, level: str):
         raise Http404("No such service level.")
     rule = service_rules(org)[level]
     stored = ServiceLevelRule.objects.filter(organization_id=org, service_level=level).first()
-    version = svc.rule_version(stored) if stored else 0
+    version = svc.version_of(stored)
     context = {"level": level, "label": ServiceLevel(level).label, "values": _rule_form(rule), "version": version,
                "errors": {}, "preview": None, "pending": _pending(org, ScheduledChange.Target.SERVICE_RULE, level),
                "fields": RULE_LABELS, "effective_at": "", "proof_kinds": ProofKind.choices, "handling": HANDLING}
@@ -133,25 +133,11 @@ def rule_edit(request, level: str):
         values = {f: request.POST.get(f, current.get(f, "")) for f in (*svc.RULE_NUMBERS, "lead_min", "max_window_min", "cutoff", "priority")}
         values["proof_required"] = request.POST.getlist("proof_required")
         values["handling"] = request.POST.getlist("handling")
-        context.update(values=values, effective_at=request.POST.get("effective_at", ""))
-        try:
-            seen = int(request.POST.get("version", "-1"))
-            when = _effective_at(request.POST.get("effective_at", ""))
-            clean = svc.clean_rule(values)
-            if request.POST.get("action") == "save":
-                result = svc.rule_change(organization_id=org, level=level, values=clean, user=request.user, seen_version=seen,
-                                         effective_at=when, reason=request.POST.get("reason", ""))
-                done = (f"{ServiceLevel(level).label} rule scheduled for {timezone.localtime(result.effective_at):%d %b %Y %H:%M}"
-                        if isinstance(result, ScheduledChange) else f"{ServiceLevel(level).label} rule saved; in force now")
-                return redirect(f"/settings/?saved={done}")
-            context["preview"] = preview_rule_change(organization_id=org, level=level, values=clean)
-            context["version"] = seen
-        except ValidationFailed as e:
-            context["errors"] = e.errors
-            return _render(request, "controltower/settings/rule.html", context, status=400)
-        except Conflict as e:
-            context["conflict"] = e.message
-            return _render(request, "controltower/settings/rule.html", context, status=409)
+        label = ServiceLevel(level).label
+        return _preview_or_save(
+            request, context, "controltower/settings/rule.html", values, clean=svc.clean_rule, what=f"{label} rule",
+            preview=lambda clean: preview_rule_change(organization_id=org, level=level, values=clean),
+            save=lambda clean, **kw: svc.rule_change(organization_id=org, level=level, values=clean, **kw))
     return _render(request, "controltower/settings/rule.html", context)
 
 
@@ -196,7 +182,7 @@ def policy_edit(request):
     org = _admin(request)
     policy = policy_for(org)
     stored = Policy.objects.filter(organization_id=org).first()
-    context = {"values": _policy_form(policy), "version": svc.policy_version(stored) if stored else 0, "errors": {}, "preview": None,
+    context = {"values": _policy_form(policy), "version": svc.version_of(stored), "errors": {}, "preview": None,
                "pending": _pending(org, ScheduledChange.Target.POLICY), "fields": POLICY_LABELS, "kinds": ExceptionKind.choices,
                "effective_at": ""}
     if request.method == "POST":
@@ -204,26 +190,34 @@ def policy_edit(request):
         for flag in ("auto_apply", "require_no_sla_worse"):
             values[flag] = request.POST.get(flag) == "on"
         values["auto_apply_kinds"] = request.POST.getlist("auto_apply_kinds")
-        context.update(values=values, effective_at=request.POST.get("effective_at", ""))
-        try:
-            seen = int(request.POST.get("version", "-1"))
-            when = _effective_at(request.POST.get("effective_at", ""))
-            clean = svc.clean_policy(values)
-            if request.POST.get("action") == "save":
-                result = svc.policy_change(organization_id=org, values=clean, user=request.user, seen_version=seen, effective_at=when,
-                                           reason=request.POST.get("reason", ""))
-                done = (f"Auto-apply and detection settings scheduled for {timezone.localtime(result.effective_at):%d %b %Y %H:%M}"
-                        if isinstance(result, ScheduledChange) else "Auto-apply and detection settings saved; in force now")
-                return redirect(f"/settings/?saved={done}")
-            context["preview"] = preview_policy_change(organization_id=org, values=clean)
-            context["version"] = seen
-        except ValidationFailed as e:
-            context["errors"] = e.errors
-            return _render(request, "controltower/settings/policy.html", context, status=400)
-        except Conflict as e:
-            context["conflict"] = e.message
-            return _render(request, "controltower/settings/policy.html", context, status=409)
+        return _preview_or_save(
+            request, context, "controltower/settings/policy.html", values, clean=svc.clean_policy,
+            what="Auto-apply and detection settings", preview=lambda clean: preview_policy_change(organization_id=org, values=clean),
+            save=lambda clean, **kw: svc.policy_change(organization_id=org, values=clean, **kw))
     return _render(request, "controltower/settings/policy.html", context)
+
+
+def _preview_or_save(request, context: dict, template: str, values: dict, *, clean, what: str, preview, save):
+    """A settings form's POST: validate; "preview" shows what the change would do, "save" applies it
+    now or schedules it (the effective date) against the version the admin saw."""
+    context.update(values=values, effective_at=request.POST.get("effective_at", ""))
+    try:
+        seen = int(request.POST.get("version", "-1"))
+        when = _effective_at(request.POST.get("effective_at", ""))
+        cleaned = clean(values)
+        if request.POST.get("action") == "save":
+            result = save(cleaned, user=request.user, seen_version=seen, effective_at=when, reason=request.POST.get("reason", ""))
+            done = (f"{what} scheduled for {timezone.localtime(result.effective_at):%d %b %Y %H:%M}"
+                    if isinstance(result, ScheduledChange) else f"{what} saved; in force now")
+            return redirect(f"/settings/?saved={done}")
+        context["preview"], context["version"] = preview(cleaned), seen
+    except ValidationFailed as e:
+        context["errors"] = e.errors
+        return _render(request, template, context, status=400)
+    except Conflict as e:
+        context["conflict"] = e.message
+        return _render(request, template, context, status=409)
+    return _render(request, template, context)
 
 
 def _versions(records, fields) -> list[dict]:
@@ -232,44 +226,41 @@ def _versions(records, fields) -> list[dict]:
             for r in records[:100]]
 
 
+def _history_page(request, *, title: str, back: str, records, fields, stored, rollback):
+    """A settings row's versions (who, when, what changed) with rollback to any of them."""
+    message, status = "", 200
+    if request.method == "POST":
+        try:
+            rollback(history_id=int(request.POST.get("history_id", "0")), user=request.user,
+                     seen_version=int(request.POST.get("version", "-1")))
+            return redirect(request.path)
+        except (DomainError, ValueError) as e:
+            message, status = getattr(e, "message", str(e)), getattr(e, "http_status", 400)
+    return render(request, "controltower/settings/history.html", {
+        "title": title, "versions": _versions(records.select_related("history_user").order_by("-history_id"), fields),
+        "version": svc.version_of(stored), "message": message, "back": back,
+    }, status=status)
+
+
 @login_required
 def rule_history(request, level: str):
     org = _admin(request)
     if level not in ServiceLevel.values:
         raise Http404("No such service level.")
-    stored = ServiceLevelRule.objects.filter(organization_id=org, service_level=level).first()
-    message, status = "", 200
-    if request.method == "POST":
-        try:
-            svc.rule_rollback(organization_id=org, level=level, history_id=int(request.POST.get("history_id", "0")),
-                              user=request.user, seen_version=int(request.POST.get("version", "-1")))
-            return redirect(f"/settings/service-levels/{level}/history/")
-        except (DomainError, ValueError) as e:
-            message, status = getattr(e, "message", str(e)), getattr(e, "http_status", 400)
-    records = ServiceLevelRule.history.filter(organization_id=org, service_level=level).select_related("history_user").order_by("-history_id")
-    return render(request, "controltower/settings/history.html", {
-        "title": f"{ServiceLevel(level).label} rule", "versions": _versions(records, svc.RULE_FIELDS),
-        "version": svc.rule_version(stored) if stored else 0, "message": message, "back": f"/settings/service-levels/{level}/",
-    }, status=status)
+    return _history_page(
+        request, title=f"{ServiceLevel(level).label} rule", back=f"/settings/service-levels/{level}/", fields=svc.RULE_FIELDS,
+        records=ServiceLevelRule.history.filter(organization_id=org, service_level=level),
+        stored=ServiceLevelRule.objects.filter(organization_id=org, service_level=level).first(),
+        rollback=lambda **kw: svc.rule_rollback(organization_id=org, level=level, **kw))
 
 
 @login_required
 def policy_history(request):
     org = _admin(request)
-    stored = Policy.objects.filter(organization_id=org).first()
-    message, status = "", 200
-    if request.method == "POST":
-        try:
-            svc.policy_rollback(organization_id=org, history_id=int(request.POST.get("history_id", "0")), user=request.user,
-                                seen_version=int(request.POST.get("version", "-1")))
-            return redirect("/settings/policy/history/")
-        except (DomainError, ValueError) as e:
-            message, status = getattr(e, "message", str(e)), getattr(e, "http_status", 400)
-    records = Policy.history.filter(organization_id=org).select_related("history_user").order_by("-history_id")
-    return render(request, "controltower/settings/history.html", {
-        "title": "Auto-apply and detection settings", "versions": _versions(records, svc.POLICY_FIELDS),
-        "version": svc.policy_version(stored) if stored else 0, "message": message, "back": "/settings/policy/",
-    }, status=status)
+    return _history_page(
+        request, title="Auto-apply and detection settings", back="/settings/policy/", fields=svc.POLICY_FIELDS,
+        records=Policy.history.filter(organization_id=org), stored=Policy.objects.filter(organization_id=org).first(),
+        rollback=lambda **kw: svc.policy_rollback(organization_id=org, **kw))
 
 
 @login_required

@@ -21,6 +21,7 @@ from dispatch.errors import DomainError
 from dispatch.models import Order
 from dispatch.permissions import can_decide, refusal
 from dispatch.services import ActorRef
+from dispatch.services.orders import orders_bulk_cancel, orders_hand_to_planner
 from dispatch.status import (
     CarrierHealth,
     DismissReason,
@@ -165,9 +166,6 @@ BULK_LIMIT = 500
 def orders_bulk(request):
     """Bulk actions on the selected orders: cancel them, or hand them to the planner for a proposal
     (an exception of their own, which the engine answers like any other)."""
-    from dispatch.services.exceptions import exception_raise
-    from dispatch.services.orders import order_cancel
-
     org = _org(request)
     if not can_decide(request.user):
         return render(request, "controltower/partials/bulk_status.html", {"message": refusal(request.user)}, status=403)
@@ -184,24 +182,12 @@ def orders_bulk(request):
     unknown = len(refs) - len(orders)
     actor = ActorRef.user(request.user)
     if action == "cancel":
-        done, refused = 0, []
-        for order in orders:
-            try:
-                order_cancel(organization_id=org, order_id=order.id, actor=actor, reason=f"cancelled in bulk by {actor.name}")
-                done += 1
-            except DomainError as exc:
-                refused.append(f"{order.external_ref}: {exc.message}")
+        done, refused = orders_bulk_cancel(organization_id=org, orders=orders, actor=actor)
         message = f"Cancelled {done} order{'s' if done != 1 else ''}."
         if refused:
             message += f" Not cancelled: {'; '.join(refused[:5])}{'…' if len(refused) > 5 else ''}"
     else:
-        movable = [o for o in orders if o.status in (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED,
-                                                     OrderStatus.FAILED)]
-        if movable:
-            exc, _ = exception_raise(
-                organization_id=org, kind=ExceptionKind.REPLAN, cause_key=f"bulk:{actor.name}:{timezone.now():%Y%m%d%H%M%S%f}",
-                title=f"{len(movable)} orders handed to the planner by {actor.name}", severity=Severity.LOW,
-                cause="A dispatcher asked for a proposal for these orders", order_ids=[o.id for o in movable])
+        movable = orders_hand_to_planner(organization_id=org, orders=orders, actor=actor)
         message = (f"{len(movable)} order{'s' if len(movable) != 1 else ''} handed to the planner: its proposal appears in the "
                    f"queue." if movable else "None of the selected orders can move any more.")
         if len(movable) < len(orders):

@@ -29,6 +29,7 @@ from dispatch.models import (
     Decision,
     Fleet,
     Hub,
+    Order,
     OrderException,
 )
 from dispatch.services.rollups import LATENESS_BUCKETS
@@ -37,6 +38,7 @@ from dispatch.status import (
     DecisionState,
     ExceptionKind,
     FailureReason,
+    OrderStatus,
     ServiceLevel,
 )
 
@@ -115,6 +117,28 @@ def _rollups(organization_id: int, f: Filters, model=DailyRollup):
     elif f.resource.startswith("fleet:"):
         qs = qs.filter(fleet_id=int(f.resource[6:]))
     return qs
+
+
+ORDER_EXPORT = ("external_ref", "service_date", "hub__code", "zone", "service_level", "status", "carrier__code", "vehicle__code",
+                "attempts", "failure_reason", "late_min", "weight_kg", "cost", "penalty", "window_end", "delivered_at")
+
+
+def orders_of_period(*, organization_id: int, f: Filters):
+    """Every order of the period that reached an outcome, as ORDER_EXPORT tuples, read in chunks
+    (for a CSV of any size without holding it in memory)."""
+    qs = Order.objects.filter(organization_id=organization_id, service_date__gte=f.start, service_date__lte=f.end,
+                              status__in=[OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED])
+    if f.hub:
+        qs = qs.filter(hub__code=f.hub)
+    if f.zone:
+        qs = qs.filter(zone=f.zone)
+    if f.service_level:
+        qs = qs.filter(service_level=f.service_level)
+    if f.resource.startswith("carrier:"):
+        qs = qs.filter(carrier__code=f.resource[8:])
+    elif f.resource.startswith("fleet:"):
+        qs = qs.filter(vehicle__fleet_id=int(f.resource[6:]), carrier__isnull=True)
+    return qs.order_by("service_date", "id").values_list(*ORDER_EXPORT).iterator(chunk_size=2000)
 
 
 def _sums():

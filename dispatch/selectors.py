@@ -196,21 +196,22 @@ def exceptions_live(*, organization_id: int):
 
     # Most urgent first: by severity, then the longest waiting.
     rank = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(reversed(Severity.values))], output_field=IntegerField())
-    qs = OrderException.objects.filter(organization_id=organization_id, state__in=LIVE_EXCEPTION_STATES)
-    if _hub_scope.get() is not None:
-        qs = OrderException.objects.filter(pk__in=qs.filter(
-            Q(orders__hub_id__in=_hub_scope.get()) | Q(vehicle__fleet__hub_id__in=_hub_scope.get())).values("pk"))
+    qs = _exceptions_in_scope(OrderException.objects.filter(organization_id=organization_id, state__in=LIVE_EXCEPTION_STATES))
     return qs.select_related("carrier", "vehicle").prefetch_related("decisions").order_by(rank, "detected_at", "id")
 
 
 def exception_get(*, organization_id: int, exception_id: int):
     from dispatch.models import OrderException
 
-    qs = OrderException.objects.all()
-    if _hub_scope.get() is not None:
-        qs = qs.filter(pk__in=OrderException.objects.filter(
-            Q(orders__hub_id__in=_hub_scope.get()) | Q(vehicle__fleet__hub_id__in=_hub_scope.get())).values("pk"))
-    return get_object_or_404(qs, organization_id=organization_id, pk=exception_id)
+    return get_object_or_404(_exceptions_in_scope(OrderException.objects.all()), organization_id=organization_id, pk=exception_id)
+
+
+def _exceptions_in_scope(qs):
+    """Exceptions about an order or a van of the hubs in scope (all of them with no scope)."""
+    scope = _hub_scope.get()
+    if scope is None:
+        return qs
+    return qs.model.objects.filter(pk__in=qs.filter(Q(orders__hub_id__in=scope) | Q(vehicle__fleet__hub_id__in=scope)).values("pk"))
 
 
 def decision_get(*, organization_id: int, decision_id: int):

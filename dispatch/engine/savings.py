@@ -18,13 +18,9 @@ from dispatch.selectors import service_rules
 from dispatch.services.settlement import money
 from dispatch.status import CarrierHealth, OrderStatus
 
-from .bridge import _order, planner_carrier
+from .bridge import _min, _order, planner_carrier
 
 COUNTED = [OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED]
-
-
-def _min(dt: datetime, day0: datetime) -> float:
-    return (dt - day0).total_seconds() / 60.0
 
 
 def day_problem(*, organization_id: int, day: date) -> tuple[pm.Problem, pm.Plan] | None:

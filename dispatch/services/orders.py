@@ -10,12 +10,20 @@ from django.utils import timezone
 from controltower import events, jobs
 from controltower.payloads import order_payload
 from dispatch import clock
-from dispatch.errors import Conflict, InvalidTransition, ValidationFailed
+from dispatch.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
 from dispatch.models import Hub, Order, Organization
 from dispatch.selectors import service_rules
-from dispatch.status import MessageKind, OrderStatus, ServiceLevel, StopKind
+from dispatch.status import (
+    ExceptionKind,
+    MessageKind,
+    OrderStatus,
+    ServiceLevel,
+    Severity,
+    StopKind,
+)
 
 from . import ActorRef
+from .exceptions import exception_raise
 from .lifecycle import order_transition
 from .log import event_record
 from .notifications import notify
@@ -177,3 +185,31 @@ def order_update(*, organization_id: int, order_id: int, changes: dict, actor: A
         jobs.enqueue("dispatch.tasks.plan_new_orders", organization_id)
     notify(order=order, kind=MessageKind.UPDATED, key=f"updated:{order.version}")
     return order
+
+
+def orders_bulk_cancel(*, organization_id: int, orders: list[Order], actor: ActorRef) -> tuple[int, list[str]]:
+    """Cancel each of the orders it still can (each in its own transaction). Returns how many, and
+    for the others the reason."""
+    done, refused = 0, []
+    for order in orders:
+        try:
+            order_cancel(organization_id=organization_id, order_id=order.id, actor=actor, reason=f"cancelled in bulk by {actor.name}")
+            done += 1
+        except DomainError as exc:
+            refused.append(f"{order.external_ref}: {exc.message}")
+    return done, refused
+
+
+PLANNABLE = (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED, OrderStatus.FAILED)
+
+
+def orders_hand_to_planner(*, organization_id: int, orders: list[Order], actor: ActorRef) -> list[Order]:
+    """Ask the planner for a proposal for the orders that can still move: an exception of their own,
+    answered by the engine like any other. Returns the orders handed over."""
+    movable = [o for o in orders if o.status in PLANNABLE]
+    if movable:
+        exception_raise(
+            organization_id=organization_id, kind=ExceptionKind.REPLAN, cause_key=f"bulk:{actor.name}:{clock.now():%Y%m%d%H%M%S%f}",
+            title=f"{len(movable)} orders handed to the planner by {actor.name}", severity=Severity.LOW,
+            cause="A dispatcher asked for a proposal for these orders", order_ids=[o.id for o in movable])
+    return movable

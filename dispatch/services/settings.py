@@ -130,17 +130,11 @@ def clean_policy(values: dict) -> dict:
     return out
 
 
-def rule_version(rule: ServiceLevelRule) -> int:
-    """The version an editor saw: the id of the rule's latest history record (0 before the first save)."""
-    if rule.pk is None:
+def version_of(row) -> int:
+    """The version an editor saw: the id of the row's latest history record (0 before the first save)."""
+    if row is None or row.pk is None:
         return 0
-    latest = rule.history.order_by("-history_id").values_list("history_id", flat=True).first()
-    return latest or 0
-
-
-def policy_version(policy: Policy) -> int:
-    latest = policy.history.order_by("-history_id").values_list("history_id", flat=True).first()
-    return latest or 0
+    return row.history.order_by("-history_id").values_list("history_id", flat=True).first() or 0
 
 
 def _stale(seen: int, now: int, what: str) -> None:
@@ -162,7 +156,7 @@ def rule_change(*, organization_id: int, level: str, values: dict, user, seen_ve
     clean = clean_rule(values)
     rule = (ServiceLevelRule.objects.select_for_update().filter(organization_id=organization_id, service_level=level).first()
             or ServiceLevelRule(organization_id=organization_id, service_level=level, **DEFAULT_SERVICE_RULES[level]))
-    _stale(seen_version, rule_version(rule), f"{ServiceLevel(level).label} rule")
+    _stale(seen_version, version_of(rule), f"{ServiceLevel(level).label} rule")
     now = clock.now()
     if effective_at is not None and effective_at > now:
         change = ScheduledChange.objects.create(organization_id=organization_id, target=ScheduledChange.Target.SERVICE_RULE, key=level,
@@ -185,7 +179,7 @@ def policy_change(*, organization_id: int, values: dict, user, seen_version: int
                   reason: str = "") -> Policy | ScheduledChange:
     clean = clean_policy(values)
     policy = Policy.objects.select_for_update().get_or_create(organization_id=organization_id)[0]
-    _stale(seen_version, policy_version(policy), "auto-apply and detection settings")
+    _stale(seen_version, version_of(policy), "auto-apply and detection settings")
     if effective_at is not None and effective_at > clock.now():
         change = ScheduledChange.objects.create(organization_id=organization_id, target=ScheduledChange.Target.POLICY,
                                                 values=_json(clean), effective_at=effective_at, created_by=user, note=reason[:300])
