@@ -286,12 +286,29 @@ API_MAX_BATCH = 1000
 
 # --- Static files ----------------------------------------------------------------------
 # Uploaded files (proof of delivery) through Django's storage API: local disk under var/media by
-# default; set STORAGES_DEFAULT_BACKEND (e.g. django-storages' S3 backend, with its own settings) for
-# an S3-compatible bucket. They are served by the control tower to their organization only, never
-# from a public URL.
+# default; S3_BUCKET puts them in an S3-compatible bucket instead (django-storages; S3_ENDPOINT_URL
+# for a self-hosted one such as MinIO or Ceph, S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY, S3_REGION).
+# Either way they are served by the control tower to their organization only, never from a public
+# URL (objects are private, no ACL is set, names are never overwritten).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+
+
+def s3_storage(bucket: str, endpoint_url: str | None = None, access_key: str | None = None,
+               secret_key: str | None = None, region: str | None = None) -> dict:
+    return {"BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": bucket, "endpoint_url": endpoint_url or None, "access_key": access_key or None,
+                        "secret_key": secret_key or None, "region_name": region or None, "default_acl": None,
+                        "file_overwrite": False, "querystring_auth": True, "location": env.str("S3_PREFIX", default="")}}
+
+
+if env.str("S3_BUCKET", default=""):
+    _MEDIA_STORAGE = s3_storage(env.str("S3_BUCKET"), env.str("S3_ENDPOINT_URL", default=""),
+                                env.str("S3_ACCESS_KEY_ID", default=""), env.str("S3_SECRET_ACCESS_KEY", default=""),
+                                env.str("S3_REGION", default=""))
+else:
+    _MEDIA_STORAGE = {"BACKEND": env.str("STORAGES_DEFAULT_BACKEND", default="django.core.files.storage.FileSystemStorage")}
 STORAGES = {
-    "default": {"BACKEND": env.str("STORAGES_DEFAULT_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "default": _MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 

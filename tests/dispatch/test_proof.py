@@ -106,3 +106,46 @@ def test_proof_files_are_served_to_their_organization_only(api, needs_proof, org
     theirs.force_login(UserFactory(organization=other_org, role=Role.ADMIN))
     assert theirs.get(f"/proof/{proof.id}/").status_code == 404
     assert Client().get(f"/proof/{proof.id}/").status_code == 302  # to the login
+
+
+@pytest.fixture
+def s3_bucket(settings):
+    """An S3-compatible server on loopback (moto's, over real HTTP) with a fresh bucket, and the
+    product's storage pointed at it the way S3_BUCKET/S3_ENDPOINT_URL would."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from controltower.settings import s3_storage
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    keys = {"aws_access_key_id": "ct-test", "aws_secret_access_key": "ct-test-secret", "region_name": "us-east-1"}
+    client = boto3.client("s3", endpoint_url=endpoint, **keys)
+    client.create_bucket(Bucket="ct-proof")
+    settings.STORAGES = {**settings.STORAGES, "default": s3_storage("ct-proof", endpoint, "ct-test", "ct-test-secret", "us-east-1")}
+    yield client
+    server.stop()
+
+
+def test_proof_files_go_to_an_s3_compatible_bucket_when_one_is_set(api, needs_proof, org, other_org, s3_bucket, settings):
+    response = api.post("/api/orders/POD-1/proof/",
+                        {"kind": "photo", "file": SimpleUploadedFile("door.png", PNG, content_type="image/png")}, format="multipart")
+    assert response.status_code == 201
+    proof = ProofOfDelivery.objects.get()
+    keys = [o["Key"] for o in s3_bucket.list_objects_v2(Bucket="ct-proof")["Contents"]]
+    assert keys == [proof.file.name] and keys[0].startswith(f"proof/{org.id}/")
+    assert s3_bucket.get_object(Bucket="ct-proof", Key=keys[0])["Body"].read() == PNG
+    assert not (settings.MEDIA_ROOT / "proof").exists()  # nothing on local disk
+    # private: no public-read ACL on the object
+    grants = s3_bucket.get_object_acl(Bucket="ct-proof", Key=keys[0])["Grants"]
+    assert not [g for g in grants if "AllUsers" in str(g.get("Grantee", {}))]
+
+    mine = Client()
+    mine.force_login(UserFactory(organization=org, role=Role.OPS_MANAGER))
+    served = mine.get(f"/proof/{proof.id}/")
+    assert served.status_code == 200 and b"".join(served.streaming_content) == PNG
+    theirs = Client()
+    theirs.force_login(UserFactory(organization=other_org, role=Role.ADMIN))
+    assert theirs.get(f"/proof/{proof.id}/").status_code == 404
