@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from carriers.models import Carrier, RateCard
+from carriers.models import Carrier, CarrierZone, RateCard
 from dispatch import clock
 from dispatch.api.auth import token_issue
 from dispatch.engine.preview import (
@@ -26,6 +26,7 @@ from dispatch.models import (
     ApiToken,
     Fleet,
     Hub,
+    MessageTemplate,
     Order,
     Policy,
     ScheduledChange,
@@ -42,7 +43,6 @@ from dispatch.services.notifications import (
     template_errors,
     template_for,
     template_reset,
-    template_save,
     template_test_send,
 )
 from dispatch.status import (
@@ -226,8 +226,10 @@ def _versions(records, fields) -> list[dict]:
             for r in records[:100]]
 
 
-def _history_page(request, *, title: str, back: str, records, fields, stored, rollback):
-    """A settings row's versions (who, when, what changed) with rollback to any of them."""
+def _history_page(request, *, title: str, back: str, records=None, fields=(), stored=None, rollback, versions=None,
+                  version: int | None = None):
+    """A settings row's versions (who, when, what changed) with rollback to any of them: from its
+    django-simple-history records, or (van costs) versions the caller lists."""
     message, status = "", 200
     if request.method == "POST":
         try:
@@ -236,9 +238,11 @@ def _history_page(request, *, title: str, back: str, records, fields, stored, ro
             return redirect(request.path)
         except (DomainError, ValueError) as e:
             message, status = getattr(e, "message", str(e)), getattr(e, "http_status", 400)
+    if versions is None:
+        versions = _versions(records.select_related("history_user").order_by("-history_id"), fields)
+        version = svc.version_of(stored)
     return render(request, "controltower/settings/history.html", {
-        "title": title, "versions": _versions(records.select_related("history_user").order_by("-history_id"), fields),
-        "version": svc.version_of(stored), "message": message, "back": back,
+        "title": title, "versions": versions, "version": version, "message": message, "back": back,
     }, status=status)
 
 
@@ -372,7 +376,12 @@ def template_edit(request, kind: str, channel: str):
                 raise ValidationFailed("Check the template", errors=errors)
             context["preview"] = render_template(subject, body, _sample_order(org))
             if action == "save":
-                template_save(organization_id=org, kind=kind, channel=channel, subject=subject, body=body, user=request.user)
+                result = svc.template_change(organization_id=org, kind=kind, channel=channel, subject=subject, body=body,
+                                             user=request.user, seen_version=int(request.POST.get("version", "-1")),
+                                             effective_at=_effective_at(request.POST.get("effective_at", "")),
+                                             reason=request.POST.get("reason", ""))
+                if isinstance(result, ScheduledChange):
+                    return redirect(f"/settings/?saved=Wording scheduled for {timezone.localtime(result.effective_at):%d %b %Y %H:%M}")
                 return redirect("/settings/templates/")
             if action == "test":
                 to = context["test_to"].strip()
@@ -385,6 +394,14 @@ def template_edit(request, kind: str, channel: str):
                     context["message"], status = f"The test could not be sent: {type(exc).__name__}: {exc}"[:300], 502
         except ValidationFailed as e:
             context["errors"], status = e.errors, 400
+        except Conflict as e:
+            context["message"], status = e.message, 409
+        except ValueError:
+            context["message"], status = "The form's version is not a number: reload the page.", 400
+    seen = request.POST.get("version", "") if request.method == "POST" else ""
+    context["version"] = int(seen) if seen.isdigit() else svc.template_version(org, kind, channel)  # the version the admin saw
+    context["pending"] = _pending(org, ScheduledChange.Target.TEMPLATE, f"{kind}:{channel}")
+    context["effective_at"] = request.POST.get("effective_at", "") if request.method == "POST" else ""
     return render(request, "controltower/settings/template.html", context, status=status)
 
 
@@ -399,28 +416,98 @@ def costs_page(request):
         try:
             if request.POST.get("preview") and action in ("van", "rate"):
                 preview = _cost_preview(org, action, int(request.POST.get("id", "0")), request.POST)
-            elif action == "van":
-                svc.vehicle_costs_set(organization_id=org, values=request.POST, user=request.user, vehicle_id=int(request.POST.get("id", "0")))
-                message = "Van costs saved."
-            elif action == "fleet":
-                n = svc.vehicle_costs_set(organization_id=org, values=request.POST, user=request.user, fleet_id=int(request.POST.get("id", "0")))
-                message = f"Costs set on {n} van{'s' if n != 1 else ''} of the fleet."
-            elif action == "rate":
-                svc.rate_card_set(organization_id=org, rate_id=int(request.POST.get("id", "0")), values=request.POST, user=request.user)
-                message = "Rate card saved; the planner prices with it from now on."
-            elif action == "zone":
-                svc.zone_surcharge_set(organization_id=org, zone_id=int(request.POST.get("id", "0")), values=request.POST, user=request.user)
-                message = "Zone surcharge saved."
             else:
-                raise ValidationFailed("Unknown action", errors={"action": ["Use van, fleet, rate or zone."]})
+                message = _cost_save(org, action, int(request.POST.get("id", "0")), request)
         except ValidationFailed as e:
             errors, message, status = e.errors, e.message, 400
+        except Conflict as e:
+            message, status = e.message, 409
         except ValueError:
             errors, message, status = {"id": ["Not a number."]}, "That id is not a number.", 400
     fleets = Fleet.objects.filter(organization_id=org).prefetch_related("vehicles").order_by("name")
-    carriers = Carrier.objects.filter(organization_id=org).prefetch_related("rates", "zones").order_by("code")
+    carriers = list(Carrier.objects.filter(organization_id=org).prefetch_related("rates", "zones").order_by("code"))
+    for row in [r for c in carriers for r in (*c.rates.all(), *c.zones.all())]:
+        row.version = svc.version_of(row)  # what a save states it saw (a colleague's save in between: 409)
     return render(request, "controltower/settings/costs.html", {"fleets": fleets, "carriers": carriers, "errors": errors,
                                                                 "message": message, "preview": preview}, status=status)
+
+
+def _cost_save(org: int, action: str, pk: int, request) -> str:
+    """Save one cost form now or from its effective date; the sentence that confirms it."""
+    when = _effective_at(request.POST.get("effective_at", ""))
+    common = {"values": request.POST, "user": request.user, "effective_at": when, "reason": request.POST.get("reason", "")}
+    seen = int(request.POST.get("version", "-1"))
+    if action == "van":
+        result = svc.vehicle_costs_set(organization_id=org, vehicle_id=pk, **common)
+        done = "Van costs saved."
+    elif action == "fleet":
+        result = svc.vehicle_costs_set(organization_id=org, fleet_id=pk, **common)
+        done = f"Costs set on {result} van{'s' if result != 1 else ''} of the fleet." if isinstance(result, int) else ""
+    elif action == "rate":
+        result = svc.rate_card_set(organization_id=org, rate_id=pk, seen_version=seen, **common)
+        done = "Rate card saved; the planner prices with it from now on."
+    elif action == "zone":
+        result = svc.zone_surcharge_set(organization_id=org, zone_id=pk, seen_version=seen, **common)
+        done = "Zone surcharge saved."
+    else:
+        raise ValidationFailed("Unknown action", errors={"action": ["Use van, fleet, rate or zone."]})
+    if isinstance(result, ScheduledChange):
+        return f"{result.get_target_display()} scheduled for {timezone.localtime(result.effective_at):%d %b %Y %H:%M}; until then the current one is in force."
+    return done
+
+
+@login_required
+def rate_history(request, pk: int):
+    org = _admin(request)
+    rate = RateCard.objects.filter(pk=pk, carrier__organization_id=org).select_related("carrier").first()
+    if rate is None:
+        raise Http404("No such rate card in your organization.")
+    return _history_page(
+        request, title=f"{rate.carrier.code} {rate.get_service_level_display()} rate card", back="/settings/costs/",
+        records=RateCard.history.filter(id=pk), fields=svc.RATE_FORM_FIELDS, stored=rate,
+        rollback=lambda **kw: svc.rate_card_rollback(organization_id=org, rate_id=pk, **kw))
+
+
+@login_required
+def zone_history(request, pk: int):
+    org = _admin(request)
+    zone = CarrierZone.objects.filter(pk=pk, carrier__organization_id=org).select_related("carrier").first()
+    if zone is None:
+        raise Http404("No such zone in your organization.")
+    return _history_page(
+        request, title=f"{zone.carrier.code} zone {zone.name} surcharge", back="/settings/costs/",
+        records=CarrierZone.history.filter(id=pk), fields=("surcharge",), stored=zone,
+        rollback=lambda **kw: svc.zone_surcharge_rollback(organization_id=org, zone_id=pk, **kw))
+
+
+@login_required
+def van_cost_history(request, pk: int):
+    """A van's cost changes, from the event log (each keeps the values before and after)."""
+    org = _admin(request)
+    van = Vehicle.objects.filter(pk=pk, organization_id=org).first()
+    if van is None:
+        raise Http404("No such van in your organization.")
+    events = svc.vehicle_cost_versions(organization_id=org, vehicle_id=pk)
+    versions = [{"id": e.id, "at": e.created_at, "who": e.actor, "reason": e.data.get("reason", ""), "values": e.data["values"],
+                 "changes": [{"field": f, "old": e.data.get("before", {}).get(f), "new": v} for f, v in e.data["values"].items()
+                             if e.data.get("before", {}).get(f) != v]} for e in events]
+    return _history_page(
+        request, title=f"Van {van.code} costs", back="/settings/costs/", versions=versions, version=events[0].id if events else 0,
+        rollback=lambda history_id, user, seen_version: svc.vehicle_costs_rollback(
+            organization_id=org, vehicle_id=pk, event_id=history_id, user=user))
+
+
+@login_required
+def template_history(request, kind: str, channel: str):
+    org = _admin(request)
+    if kind not in MessageKind.values or channel not in dict(CHANNELS):
+        raise Http404("No such message kind or channel.")
+    records = MessageTemplate.history.filter(organization_id=org, kind=kind, channel=channel)
+    return _history_page(
+        request, title=f"{MessageKind(kind).label} ({dict(CHANNELS)[channel]}) wording", back=f"/settings/templates/{kind}/{channel}/",
+        versions=_versions(records.select_related("history_user").order_by("-history_id"), ("subject", "body")),
+        version=svc.template_version(org, kind, channel),
+        rollback=lambda **kw: svc.template_rollback(organization_id=org, kind=kind, channel=channel, **kw))
 
 
 def _cost_preview(org: int, action: str, pk: int, values) -> dict:

@@ -601,11 +601,16 @@ class ScheduledChange(models.Model):
     class Target(models.TextChoices):
         SERVICE_RULE = "service_rule", "Service level rule"
         POLICY = "policy", "Auto-apply and detection"
+        RATE_CARD = "rate_card", "Carrier rate card"
+        ZONE_SURCHARGE = "zone_surcharge", "Carrier zone surcharge"
+        VEHICLE_COSTS = "vehicle_costs", "Van costs"
+        TEMPLATE = "template", "Customer message wording"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scheduled_changes")
     target = models.CharField(max_length=20, choices=Target.choices)
-    key = models.CharField(max_length=20, blank=True, help_text="The service level, for a rule")
-    values = models.JSONField(help_text="Field -> new value")
+    key = models.CharField(max_length=60, blank=True,
+                           help_text="What it changes: the service level, rate card or zone id, van:<id>/fleet:<id>, kind:channel")
+    values = models.JSONField(help_text="Field -> new value (as the form gave it for costs and templates; validated when scheduled)")
     effective_at = models.DateTimeField()
     created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

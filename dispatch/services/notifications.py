@@ -205,8 +205,8 @@ def message_send(*, message_id: int) -> str:
         return "sent"
 
 
-def template_save(*, organization_id: int, kind: str, channel: str, subject: str, body: str, user) -> MessageTemplate:
-    """Validate and store the organization's wording for one kind and channel (versioned)."""
+def template_clean(*, kind: str, channel: str, subject: str, body: str) -> None:
+    """ValidationFailed naming each field if this wording cannot be stored for this kind and channel."""
     errors = {}
     if kind not in MessageKind.values:
         errors["kind"] = [f"Use one of {', '.join(MessageKind.values)}."]
@@ -226,10 +226,17 @@ def template_save(*, organization_id: int, kind: str, channel: str, subject: str
             errors.setdefault(field, []).extend(problems)
     if errors:
         raise ValidationFailed("Check the template", errors=errors)
+
+
+def template_save(*, organization_id: int, kind: str, channel: str, subject: str, body: str, user,
+                  reason: str = "") -> MessageTemplate:
+    """Validate and store the organization's wording for one kind and channel (versioned)."""
+    template_clean(kind=kind, channel=channel, subject=subject, body=body)
     template = MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first() \
         or MessageTemplate(organization_id=organization_id, kind=kind, channel=channel)
     template.subject, template.body = subject, body
     template._history_user = user
+    template._change_reason = reason[:100] or "edited"
     template.save()
     return template
 

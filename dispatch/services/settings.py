@@ -8,11 +8,20 @@ from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils import timezone
 
 from carriers.models import CarrierZone, RateCard
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
-from dispatch.models import Policy, ScheduledChange, ServiceLevelRule, Vehicle
+from dispatch.models import (
+    Event,
+    MessageTemplate,
+    Organization,
+    Policy,
+    ScheduledChange,
+    ServiceLevelRule,
+    Vehicle,
+)
 from dispatch.status import (
     DEFAULT_SERVICE_RULES,
     HANDLING,
@@ -23,6 +32,7 @@ from dispatch.status import (
 
 from . import ActorRef
 from .log import event_record
+from .notifications import template_clean, template_save
 
 RULE_NUMBERS = ("late_fixed", "late_per_min", "unserved", "reattempt_cost", "at_risk_margin_min")
 RULE_FIELDS = (*RULE_NUMBERS, "proof_required", "lead_min", "max_window_min", "cutoff", "priority", "handling")
@@ -144,7 +154,22 @@ def _stale(seen: int, now: int, what: str) -> None:
 
 
 def _json(values: dict) -> dict:
-    return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
+    return {k: str(v) if isinstance(v, (Decimal, time)) else v for k, v in values.items()}
+
+
+def _schedule(*, organization_id: int, target: str, key: str, values: dict, effective_at: datetime, user,
+              reason: str) -> ScheduledChange:
+    """Keep a validated change for its moment (the beat writes it then; cancellable until then)."""
+    change = ScheduledChange.objects.create(organization_id=organization_id, target=target, key=key, values=_json(values),
+                                            effective_at=effective_at, created_by=user, note=reason[:300])
+    event_record(organization_id=organization_id, kind="settings.scheduled", actor=_actor(user),
+                 data={"target": target, "key": key, "values": _json(values), "effective_at": effective_at.isoformat(),
+                       "change": change.id})
+    return change
+
+
+def _later(effective_at: datetime | None) -> bool:
+    return effective_at is not None and effective_at > clock.now()
 
 
 @transaction.atomic
@@ -157,13 +182,9 @@ def rule_change(*, organization_id: int, level: str, values: dict, user, seen_ve
     rule = (ServiceLevelRule.objects.select_for_update().filter(organization_id=organization_id, service_level=level).first()
             or ServiceLevelRule(organization_id=organization_id, service_level=level, **DEFAULT_SERVICE_RULES[level]))
     _stale(seen_version, version_of(rule), f"{ServiceLevel(level).label} rule")
-    now = clock.now()
-    if effective_at is not None and effective_at > now:
-        change = ScheduledChange.objects.create(organization_id=organization_id, target=ScheduledChange.Target.SERVICE_RULE, key=level,
-                                                values=_json(clean), effective_at=effective_at, created_by=user, note=reason[:300])
-        event_record(organization_id=organization_id, kind="settings.scheduled", actor=_actor(user),
-                     data={"target": "service_rule", "key": level, "values": _json(clean), "effective_at": effective_at.isoformat()})
-        return change
+    if _later(effective_at):
+        return _schedule(organization_id=organization_id, target=ScheduledChange.Target.SERVICE_RULE, key=level, values=clean,
+                         effective_at=effective_at, user=user, reason=reason)
     for field, value in clean.items():
         setattr(rule, field, value)
     rule._change_reason = reason[:100] or "edited"
@@ -180,12 +201,9 @@ def policy_change(*, organization_id: int, values: dict, user, seen_version: int
     clean = clean_policy(values)
     policy = Policy.objects.select_for_update().get_or_create(organization_id=organization_id)[0]
     _stale(seen_version, version_of(policy), "auto-apply and detection settings")
-    if effective_at is not None and effective_at > clock.now():
-        change = ScheduledChange.objects.create(organization_id=organization_id, target=ScheduledChange.Target.POLICY,
-                                                values=_json(clean), effective_at=effective_at, created_by=user, note=reason[:300])
-        event_record(organization_id=organization_id, kind="settings.scheduled", actor=_actor(user),
-                     data={"target": "policy", "values": _json(clean), "effective_at": effective_at.isoformat()})
-        return change
+    if _later(effective_at):
+        return _schedule(organization_id=organization_id, target=ScheduledChange.Target.POLICY, key="", values=clean,
+                         effective_at=effective_at, user=user, reason=reason)
     for field, value in clean.items():
         setattr(policy, field, value)
     policy._change_reason = reason[:100] or "edited"
@@ -223,6 +241,20 @@ def apply_due_changes(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             change = ScheduledChange.objects.select_for_update(skip_locked=True).filter(pk=change_id, applied_at__isnull=True).first()
             if change is None:
+                continue
+            if change.target in SCHEDULED_SETTERS:
+                try:
+                    with transaction.atomic():
+                        SCHEDULED_SETTERS[change.target](change)
+                except ValidationFailed as e:  # what it changes is gone or no longer valid: kept visibly, not retried
+                    change.cancelled_at, change.note = now, f"Could not take effect: {e.message}; {e.errors}"[:300]
+                    change.save(update_fields=["cancelled_at", "note"])
+                    event_record(organization_id=change.organization_id, kind="settings.failed", actor=ActorRef.system("scheduler"),
+                                 data={"change": change.id, "target": change.target, "key": change.key, "why": change.note})
+                    continue
+                change.applied_at = now
+                change.save(update_fields=["applied_at"])
+                done += 1
                 continue
             if change.target == ScheduledChange.Target.SERVICE_RULE:
                 row = (ServiceLevelRule.objects.select_for_update().filter(organization_id=change.organization_id, service_level=change.key).first()
@@ -294,11 +326,20 @@ def clean_vehicle_costs(values: dict) -> dict:
 
 
 @transaction.atomic
-def vehicle_costs_set(*, organization_id: int, values: dict, user, vehicle_id: int | None = None, fleet_id: int | None = None) -> int:
-    """Set cost per km, per hour and fixed cost of one van or of every van of a fleet. Returns how many."""
+def vehicle_costs_set(*, organization_id: int, values: dict, user, vehicle_id: int | None = None, fleet_id: int | None = None,
+                      effective_at: datetime | None = None, reason: str = "") -> int | ScheduledChange:
+    """Set cost per km, per hour and fixed cost of one van or of every van of a fleet, now (returns
+    how many changed) or from a later moment (returns the scheduled change). Each van's change is
+    logged with its values before and after (what its history page restores)."""
     clean = clean_vehicle_costs(values)
     vans = Vehicle.objects.select_for_update().filter(organization_id=organization_id)
     vans = vans.filter(pk=vehicle_id) if vehicle_id is not None else vans.filter(fleet_id=fleet_id)
+    if not vans.exists():
+        raise ValidationFailed("No such van or fleet", errors={"vehicle": ["Not one of your organization's."]})
+    if _later(effective_at):
+        key = f"van:{vehicle_id}" if vehicle_id is not None else f"fleet:{fleet_id}"
+        return _schedule(organization_id=organization_id, target=ScheduledChange.Target.VEHICLE_COSTS, key=key, values=clean,
+                         effective_at=effective_at, user=user, reason=reason)
     changed = 0
     for van in vans:
         before = {f: getattr(van, f) for f in clean}
@@ -306,11 +347,25 @@ def vehicle_costs_set(*, organization_id: int, values: dict, user, vehicle_id: i
             continue
         Vehicle.objects.filter(pk=van.pk).update(**clean)
         event_record(organization_id=organization_id, kind="settings.changed", actor=_actor(user), vehicle=van,
-                     data={"target": "vehicle_costs", "key": van.code, "before": before, "values": clean})
+                     data={"target": "vehicle_costs", "key": van.code, "before": before, "values": clean, "reason": reason[:100]})
         changed += 1
-    if not vans.exists():
-        raise ValidationFailed("No such van or fleet", errors={"vehicle": ["Not one of your organization's."]})
     return changed
+
+
+def vehicle_cost_versions(*, organization_id: int, vehicle_id: int) -> list[Event]:
+    """A van's cost changes, newest first (each with its values before and after)."""
+    return list(Event.objects.filter(organization_id=organization_id, vehicle_id=vehicle_id, kind="settings.changed",
+                                     data__target="vehicle_costs").order_by("-created_at", "-id")[:100])
+
+
+def vehicle_costs_rollback(*, organization_id: int, vehicle_id: int, event_id: int, user) -> int:
+    """Restore a van's costs as they were set by an earlier change (logged as a new change)."""
+    event = Event.objects.filter(organization_id=organization_id, vehicle_id=vehicle_id, kind="settings.changed",
+                                 data__target="vehicle_costs", pk=event_id).first()
+    if event is None:
+        raise ValidationFailed("No such version", errors={"version": ["It is not a change of this van's costs."]})
+    return vehicle_costs_set(organization_id=organization_id, values=event.data["values"], user=user, vehicle_id=vehicle_id,
+                             reason=f"rolled back to the change of {timezone.localtime(event.created_at):%d %b %Y %H:%M}")
 
 
 def parse_weight_breaks(text: str) -> list[list[float]]:
@@ -347,21 +402,51 @@ def clean_rate_card(values: dict) -> dict:
     return clean
 
 
+def rate_card_form(record) -> dict:
+    """A rate card (or one of its versions) as the cost form writes it."""
+    return {"base": record.base, "per_kg": record.per_kg, "per_km": record.per_km, "fuel_pct": record.fuel_pct,
+            "after_hours_fee": record.after_hours_fee,
+            "after_hours_from": record.after_hours_from.strftime("%H:%M") if record.after_hours_from else "",
+            "weight_breaks": ", ".join(f"{over:g}:{fee:g}" for over, fee in (record.weight_breaks or []))}
+
+
 @transaction.atomic
-def rate_card_set(*, organization_id: int, rate_id: int, values: dict, user):
+def rate_card_set(*, organization_id: int, rate_id: int, values: dict, user, seen_version: int | None = None,
+                  effective_at: datetime | None = None, reason: str = "") -> RateCard | ScheduledChange:
+    """Change a carrier's rate card now or from a later moment. `seen_version` (the version the
+    admin's form showed) makes a concurrent edit a Conflict; None (the scheduler) skips that check."""
     rate = RateCard.objects.select_for_update().filter(pk=rate_id, carrier__organization_id=organization_id).first()
     if rate is None:
         raise ValidationFailed("No such rate card", errors={"rate": ["Not one of your organization's."]})
-    clean = clean_rate_card(values)
+    form = {f: str(values.get(f, "")) for f in RATE_FORM_FIELDS}
+    clean = clean_rate_card(form)
+    if seen_version is not None:
+        _stale(seen_version, version_of(rate), f"{rate.carrier.code} {rate.get_service_level_display()} rate card")
+    if _later(effective_at):
+        return _schedule(organization_id=organization_id, target=ScheduledChange.Target.RATE_CARD, key=str(rate.id), values=form,
+                         effective_at=effective_at, user=user, reason=reason)
     for field, value in clean.items():
         setattr(rate, field, value)
     rate._history_user = user
+    rate._change_reason = reason[:100] or "edited"
     rate.save()
     return rate
 
 
+RATE_FORM_FIELDS = ("base", "per_kg", "per_km", "fuel_pct", "after_hours_fee", "after_hours_from", "weight_breaks")
+
+
+def rate_card_rollback(*, organization_id: int, rate_id: int, history_id: int, user, seen_version: int) -> RateCard:
+    record = RateCard.history.filter(id=rate_id, carrier__organization_id=organization_id, history_id=history_id).first()
+    if record is None:
+        raise ValidationFailed("No such version", errors={"version": ["It is not a version of this rate card."]})
+    return rate_card_set(organization_id=organization_id, rate_id=rate_id, values=rate_card_form(record), user=user,
+                         seen_version=seen_version, reason=f"rolled back to version {history_id}")
+
+
 @transaction.atomic
-def zone_surcharge_set(*, organization_id: int, zone_id: int, values: dict, user):
+def zone_surcharge_set(*, organization_id: int, zone_id: int, values: dict, user, seen_version: int | None = None,
+                       effective_at: datetime | None = None, reason: str = "") -> CarrierZone | ScheduledChange:
     zone = CarrierZone.objects.select_for_update().filter(pk=zone_id, carrier__organization_id=organization_id).first()
     if zone is None:
         raise ValidationFailed("No such zone", errors={"zone": ["Not one of your organization's."]})
@@ -369,7 +454,78 @@ def zone_surcharge_set(*, organization_id: int, zone_id: int, values: dict, user
     surcharge = _number(values, "surcharge", errors)
     if errors:
         raise ValidationFailed("Check the surcharge", errors=errors)
+    if seen_version is not None:
+        _stale(seen_version, version_of(zone), f"surcharge of zone {zone.name}")
+    if _later(effective_at):
+        return _schedule(organization_id=organization_id, target=ScheduledChange.Target.ZONE_SURCHARGE, key=str(zone.id),
+                         values={"surcharge": surcharge}, effective_at=effective_at, user=user, reason=reason)
     zone.surcharge = surcharge
     zone._history_user = user
+    zone._change_reason = reason[:100] or "edited"
     zone.save()
     return zone
+
+
+def zone_surcharge_rollback(*, organization_id: int, zone_id: int, history_id: int, user, seen_version: int) -> CarrierZone:
+    record = CarrierZone.history.filter(id=zone_id, carrier__organization_id=organization_id, history_id=history_id).first()
+    if record is None:
+        raise ValidationFailed("No such version", errors={"version": ["It is not a version of this zone."]})
+    return zone_surcharge_set(organization_id=organization_id, zone_id=zone_id, values={"surcharge": record.surcharge}, user=user,
+                              seen_version=seen_version, reason=f"rolled back to version {history_id}")
+
+
+# --- Customer message wording ----------------------------------------------------------------
+
+def template_version(organization_id: int, kind: str, channel: str) -> int:
+    """The latest history record of one kind and channel's wording (a reset to the product's wording included)."""
+    return (MessageTemplate.history.filter(organization_id=organization_id, kind=kind, channel=channel)
+            .order_by("-history_id").values_list("history_id", flat=True).first() or 0)
+
+
+@transaction.atomic
+def template_change(*, organization_id: int, kind: str, channel: str, subject: str, body: str, user,
+                    seen_version: int | None = None, effective_at: datetime | None = None,
+                    reason: str = "") -> MessageTemplate | ScheduledChange:
+    """Store the organization's wording now or from a later moment (validated either way)."""
+    template_clean(kind=kind, channel=channel, subject=subject, body=body)
+    Organization.objects.select_for_update().filter(pk=organization_id).first()  # one editor of the wording at a time
+    if seen_version is not None:
+        _stale(seen_version, template_version(organization_id, kind, channel), "message wording")
+    if _later(effective_at):
+        return _schedule(organization_id=organization_id, target=ScheduledChange.Target.TEMPLATE, key=f"{kind}:{channel}",
+                         values={"subject": subject, "body": body}, effective_at=effective_at, user=user, reason=reason)
+    return template_save(organization_id=organization_id, kind=kind, channel=channel, subject=subject, body=body, user=user,
+                         reason=reason)
+
+
+def template_rollback(*, organization_id: int, kind: str, channel: str, history_id: int, user, seen_version: int) -> MessageTemplate:
+    record = MessageTemplate.history.filter(organization_id=organization_id, kind=kind, channel=channel, history_id=history_id).first()
+    if record is None:
+        raise ValidationFailed("No such version", errors={"version": ["It is not a version of this wording."]})
+    return template_change(organization_id=organization_id, kind=kind, channel=channel, subject=record.subject, body=record.body,
+                           user=user, seen_version=seen_version, reason=f"rolled back to version {history_id}")
+
+
+def _scheduled_vehicle_costs(change: ScheduledChange) -> None:
+    what, _, pk = change.key.partition(":")
+    vehicle_costs_set(organization_id=change.organization_id, values=change.values, user=change.created_by,
+                      reason=f"scheduled change {change.id}", **{"vehicle_id" if what == "van" else "fleet_id": int(pk)})
+
+
+def _scheduled_template(change: ScheduledChange) -> None:
+    kind, _, channel = change.key.partition(":")
+    template_save(organization_id=change.organization_id, kind=kind, channel=channel, user=change.created_by,
+                  reason=f"scheduled change {change.id}", **change.values)
+
+
+# What the beat calls for a scheduled change of costs or wording: the same setter an admin's "save
+# now" calls, validating again (a rate card deleted meanwhile fails the change, visibly, in the log).
+SCHEDULED_SETTERS = {
+    ScheduledChange.Target.RATE_CARD: lambda c: rate_card_set(organization_id=c.organization_id, rate_id=int(c.key), values=c.values,
+                                                              user=c.created_by, reason=f"scheduled change {c.id}"),
+    ScheduledChange.Target.ZONE_SURCHARGE: lambda c: zone_surcharge_set(organization_id=c.organization_id, zone_id=int(c.key),
+                                                                        values=c.values, user=c.created_by,
+                                                                        reason=f"scheduled change {c.id}"),
+    ScheduledChange.Target.VEHICLE_COSTS: _scheduled_vehicle_costs,
+    ScheduledChange.Target.TEMPLATE: _scheduled_template,
+}

@@ -23,7 +23,7 @@ from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.routes import route_recompute_etas
-from dispatch.services.settings import apply_due_changes
+from dispatch.services.settings import apply_due_changes, version_of
 from dispatch.status import Role
 from tests.dispatch.test_notifications import smtp  # noqa: F401  (fixture)
 from tests.factories import CarrierFactory, OrderFactory, UserFactory, VehicleFactory
@@ -246,7 +246,7 @@ def test_message_templates_are_validated_previewed_test_sent_and_used(org, hub):
     good = {"subject": "{{ ref }} is coming", "body": "Hi {{ name }}{% if eta %}, around {{ eta }}{% endif %}. {{ tracking_url }}"}
     preview = c.post(url, {**good, "action": "preview"}).content.decode()
     assert "TPL-9 is coming" in preview and "Hi Robin" in preview
-    assert c.post(url, {**good, "action": "save"}).status_code == 302
+    assert c.post(url, {**good, "action": "save", "version": "0"}).status_code == 302
     template = MessageTemplate.objects.get(organization=org, kind="booked", channel="email")
     assert template.history.count() == 1
     assert c.post("/settings/templates/parcel/pigeon/").status_code == 404
@@ -278,9 +278,10 @@ def test_cost_rules_surcharges_reach_the_planners_price(org, hub):
                                       "weight_breaks": "heavy", "after_hours_from": "25:00", "after_hours_fee": "3"})
     assert bad.status_code == 400 and {"fuel_pct", "weight_breaks", "after_hours_from"} <= set(bad.context["errors"])
     ok = c.post("/settings/costs/", {"action": "rate", "id": rate.id, "base": "8", "per_kg": "0.1", "per_km": "0.4", "fuel_pct": "10",
-                                     "weight_breaks": "20:4, 5:1", "after_hours_from": "00:00", "after_hours_fee": "3"})
+                                     "weight_breaks": "20:4, 5:1", "after_hours_from": "00:00", "after_hours_fee": "3",
+                                     "version": version_of(rate)})
     assert ok.status_code == 200
-    assert c.post("/settings/costs/", {"action": "zone", "id": zone.id, "surcharge": "2.5"}).status_code == 200
+    assert c.post("/settings/costs/", {"action": "zone", "id": zone.id, "surcharge": "2.5", "version": version_of(zone)}).status_code == 200
     assert c.post("/settings/costs/", {"action": "fleet", "id": van.fleet_id, "cost_per_km": "0.9", "cost_per_hour": "30",
                                        "fixed_cost": "0"}).status_code == 200
     van.refresh_from_db()
@@ -361,3 +362,100 @@ def test_versioned_settings_created_while_serving_an_api_token_record_no_user(or
         del HistoricalRecords.context.request
     [record] = Policy.history.filter(organization=org)
     assert policy.pk and record.history_user is None
+
+
+def test_costs_and_wording_are_scheduled_versioned_rolled_back_and_edited_by_one_at_a_time(org, hub):
+    """Rate cards, zone surcharges, van costs and message wording, like the rules: a change can wait
+    for its moment (nothing changes before it, the beat writes it then), every version is listed with
+    who and what, any earlier one can be restored, and two admins saving the same version: one 409."""
+    from carriers.models import RateCard
+    from dispatch.models import Event, MessageTemplate
+
+    carrier = CarrierFactory(organization=org, code="VER")
+    rate = RateCard.objects.get(carrier=carrier, service_level="same_day")
+    zone = carrier.zones.get()
+    van = VehicleFactory(fleet__hub=hub, code="VERV", cost_per_km=0.5)
+    c, admin = as_role(org, Role.ADMIN)
+    c2, _ = as_role(org, Role.ADMIN)
+    later = timezone.localtime(clock.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    card = {"action": "rate", "id": rate.id, "base": "9.5", "per_kg": "0.1", "per_km": "0.4", "fuel_pct": "5", "weight_breaks": "20:4",
+            "after_hours_from": "", "after_hours_fee": "0"}
+    original_base = rate.base
+
+    # scheduled: nothing changes now; listed on Settings
+    seen = version_of(rate)
+    page = c.post("/settings/costs/", {**card, "version": seen, "effective_at": later}).content.decode()
+    assert "Carrier rate card scheduled for" in page
+    rate.refresh_from_db()
+    assert rate.base == original_base
+    change = ScheduledChange.objects.get(target="rate_card")
+    assert f'data-scheduled="{change.id}"' in c.get("/settings/").content.decode()
+    # scheduling leaves the rate card's version as it was; two admins saving now from the same version: one wins
+    assert c.post("/settings/costs/", {**card, "base": "9", "version": seen}).status_code == 200
+    clash = c2.post("/settings/costs/", {**card, "base": "11", "version": seen})
+    assert clash.status_code == 409 and "Someone saved" in clash.content.decode()
+    rate.refresh_from_db()
+    assert rate.base == 9.0
+    # the moment comes: the beat writes it, in the rate card's history as the admin's scheduled change
+    assert apply_due_changes(now=change.effective_at + timedelta(minutes=1)) == 1
+    rate.refresh_from_db()
+    assert (rate.base, rate.fuel_pct, rate.weight_breaks) == (9.5, 5.0, [[20.0, 4.0]])
+    latest = rate.history.first()
+    assert latest.history_user == admin and latest.history_change_reason == f"scheduled change {change.id}"
+    # versions and rollback to the first one
+    history_url = f"/settings/costs/rates/{rate.id}/history/"
+    listing = c.get(history_url).content.decode()
+    first = rate.history.order_by("history_id").first()
+    assert "base</b> 9.0 → 9.5" in listing and f'data-version="{first.history_id}"' in listing
+    assert c.post(history_url, {"history_id": first.history_id, "version": version_of(rate)}).status_code == 302
+    rate.refresh_from_db()
+    assert rate.base == original_base and rate.weight_breaks == []
+
+    # zone surcharge: scheduled, then the zone is deleted before its moment: the change fails visibly
+    c.post("/settings/costs/", {"action": "zone", "id": zone.id, "surcharge": "4", "version": version_of(zone), "effective_at": later})
+    zone_change = ScheduledChange.objects.get(target="zone_surcharge")
+    zone.delete()
+    assert apply_due_changes(now=zone_change.effective_at + timedelta(minutes=1)) == 0
+    zone_change.refresh_from_db()
+    assert zone_change.cancelled_at and "Could not take effect" in zone_change.note
+    assert Event.objects.filter(kind="settings.failed", data__change=zone_change.id).exists()
+
+    # van costs: saved, then restored from their history (the event log keeps before and after)
+    assert c.post("/settings/costs/", {"action": "van", "id": van.id, "cost_per_km": "0.8", "cost_per_hour": "25",
+                                       "fixed_cost": "0"}).status_code == 200
+    assert c.post("/settings/costs/", {"action": "van", "id": van.id, "cost_per_km": "1.2", "cost_per_hour": "25",
+                                       "fixed_cost": "0"}).status_code == 200
+    van.refresh_from_db()
+    assert van.cost_per_km == 1.2
+    van_history = f"/settings/costs/vans/{van.id}/history/"
+    first_change = Event.objects.filter(vehicle=van, kind="settings.changed").order_by("id").first()
+    assert "cost_per_km</b> 0.8 → 1.2" in c.get(van_history).content.decode()
+    assert c.post(van_history, {"history_id": first_change.id, "version": "0"}).status_code == 302
+    van.refresh_from_db()
+    assert van.cost_per_km == 0.8
+
+    # wording: scheduled, shown as pending, written at its moment, rolled back
+    url = "/settings/templates/booked/email/"
+    v1 = {"subject": "{{ ref }} booked", "body": "Hi {{ name }}.", "action": "save", "version": "0"}
+    assert c.post(url, v1).status_code == 302
+    template = MessageTemplate.objects.get(organization=org, kind="booked", channel="email")
+    seen = c.get(url).context["version"]
+    assert c.post(url, {**v1, "body": "Hello {{ name }}.", "version": seen, "effective_at": later}).status_code == 302
+    assert "New wording scheduled for" in c.get(url).content.decode()
+    template.refresh_from_db()
+    assert template.body == "Hi {{ name }}."
+    pending = ScheduledChange.objects.get(target="template")
+    assert apply_due_changes(now=pending.effective_at + timedelta(minutes=1)) == 1
+    template.refresh_from_db()
+    assert template.body == "Hello {{ name }}."
+    stale = c2.post(url, {**v1, "body": "Mine.", "version": seen})
+    assert stale.status_code == 409
+    first_wording = template.history.order_by("history_id").first()
+    history = "/settings/templates/booked/email/history/"
+    assert c.post(history, {"history_id": first_wording.history_id, "version": c.get(url).context["version"]}).status_code == 302
+    template.refresh_from_db()
+    assert template.body == "Hi {{ name }}."
+    # another organization's admin cannot see or restore any of it
+    other, _ = as_role(org.__class__.objects.create(name="Other", slug="o-ver"), Role.ADMIN)
+    assert other.get(history_url).status_code == 404 and other.get(van_history).status_code == 404
+    assert "Hi {{ name }}" not in other.get(history).content.decode()
