@@ -180,6 +180,7 @@ CELERY_BEAT_SCHEDULE = {
     "plan-pending-orders": {"task": "dispatch.tasks.plan_pending_everywhere", "schedule": 60.0},
     "detect-exceptions": {"task": "dispatch.tasks.detect_everywhere", "schedule": 60.0},
     "sweep-outbox": {"task": "dispatch.tasks.sweep_outbox", "schedule": 60.0},
+    "send-due-messages": {"task": "dispatch.tasks.send_due_messages", "schedule": 5.0},
     "carrier-health": {"task": "carriers.tasks.check_carrier_health", "schedule": 30.0},
     "replan-networks": {"task": "dispatch.tasks.replan_networks", "schedule": 300.0},
     "refresh-reports": {"task": "dispatch.tasks.refresh_reports", "schedule": 60.0},
@@ -279,6 +280,9 @@ SPECTACULAR_SETTINGS = {
 # Outbound calls (subscriber webhooks, generic carrier endpoints) never go to private, loopback or
 # link-local addresses unless the address or network is listed here (a self-hosted install that
 # runs its own receivers inside; e.g. "127.0.0.1/32,10.1.2.0/24").
+# Customer messages: what happens to an order within this many seconds of its first change is told
+# in one message with the final state (0: each transaction's changes are one message).
+CUSTOMER_MESSAGE_WINDOW_S = env.int("CUSTOMER_MESSAGE_WINDOW_S", default=3)
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES

@@ -461,7 +461,11 @@ class CustomerMessage(models.Model):
     subject = models.CharField(max_length=300)
     body = models.TextField()
     eta = models.DateTimeField(null=True, blank=True, help_text="The ETA this message stated, if any")
-    status = models.CharField(max_length=12, default="pending")  # pending, sending, sent, failed, skipped, unconfirmed
+    # pending, sending, sent, failed, skipped (no longer true when its moment came), superseded (folded
+    # into a later message of the same order), unconfirmed (a worker died while sending)
+    status = models.CharField(max_length=12, default="pending")
+    send_after = models.DateTimeField(null=True, blank=True,
+                                      help_text="The end of its change window: what else happens to the order until then is told in this one message")
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=clock_now)
@@ -469,6 +473,7 @@ class CustomerMessage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["order", "kind", "key"], name="one_message_per_change")]
+        indexes = [models.Index(fields=["status", "send_after"])]
 
 
 class MessageTemplate(models.Model):

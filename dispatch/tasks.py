@@ -16,6 +16,7 @@ from dispatch import clock
 from dispatch.engine.decisions import decisions_resume
 from dispatch.engine.savings import savings_for_day
 from dispatch.services.rollups import rollups_refresh
+from dispatch.services.notifications import messages_send_due
 from dispatch.services.settings import apply_due_changes
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,13 @@ def send_customer_message(message_id: int) -> str:
     return status
 
 
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
+def send_due_messages() -> dict:
+    """Send the customer messages whose change window has ended (enqueued for a window's end, and
+    by beat every few seconds). Idempotent: each message is claimed once; several may run at once."""
+    return messages_send_due()
+
+
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=45, owner="dispatch.OrderException", **RETRYING)
 def tell_ops_managers(exception_id: int) -> int:
     """E-mail the organization's ops managers that an exception passed its response SLA. Once per
@@ -144,9 +152,9 @@ def sweep_outbox() -> dict:
     from dispatch.status import DecisionState, ExceptionState
 
     before = clock.now() - timedelta(minutes=1)
-    messages = list(CustomerMessage.objects.filter(status="pending", created_at__lt=before, attempts__lt=5).values_list("id", flat=True)[:500])
-    for message_id in messages:
-        send_customer_message.delay(message_id)
+    messages = CustomerMessage.objects.filter(status="pending", send_after__lt=before, attempts__lt=5).count()
+    if messages:
+        send_due_messages.delay()
     from django.utils import timezone
 
     stale = list(OrderException.objects.filter(state=ExceptionState.OPEN, updated_at__lt=timezone.now() - timedelta(minutes=1))
@@ -165,7 +173,7 @@ def sweep_outbox() -> dict:
     for delivery_id in deliveries:
         deliver_webhook.delay(delivery_id)
     resumed = decisions_resume()
-    return {"messages": len(messages), "exceptions": len(stale), "webhooks_in": len(receipts), "webhooks_out": len(deliveries),
+    return {"messages": messages, "exceptions": len(stale), "webhooks_in": len(receipts), "webhooks_out": len(deliveries),
             "decisions_resumed": len(resumed)}
 
 

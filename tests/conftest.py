@@ -53,6 +53,14 @@ def _loopback_receivers(settings):
 
 
 @pytest.fixture(autouse=True)
+def _messages_at_commit(settings):
+    """In-process tests run tasks eagerly, where a countdown is not kept: each transaction's changes
+    to an order are one message, sent at commit. Tests of the change window set their own."""
+    settings.CUSTOMER_MESSAGE_WINDOW_S = 0
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_clock():
     """The product clock caches the simulation anchor; start every test from the database's word."""
     from dispatch import clock

@@ -4,7 +4,7 @@ provider. The unique (order, kind, key) row is the idempotency key: a change is 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -17,13 +17,14 @@ from controltower import hooks, jobs
 from dispatch import clock
 from dispatch.errors import ValidationFailed
 from dispatch.models import CustomerMessage, MessageTemplate, Order
+from dispatch.selectors import policy_for
 from dispatch.status import MessageKind
 
 from .sms import sms_provider
 
 DEFAULTS = {
     MessageKind.BOOKED: ("Your order {{ ref }} is scheduled",
-                         "Hello {{ name }},\n\nyour order {{ ref }} is on its way to you between {{ window }}.{% if eta %} We expect to arrive around {{ eta }}.{% endif %}\nTrack it: {{ tracking_url }}\n"),
+                         "Hello {{ name }},\n\nyour order {{ ref }} will be delivered by {{ by }} between {{ window }}.{% if eta %} We expect to arrive around {{ eta }}.{% endif %}\nTrack it: {{ tracking_url }}\n"),
     MessageKind.OUT_FOR_DELIVERY: ("Your order {{ ref }} is out for delivery",
                                    "Hello {{ name }},\n\nyour order {{ ref }} is out for delivery.{% if eta %} Expected around {{ eta }}.{% endif %}\nTrack it: {{ tracking_url }}\n"),
     MessageKind.NEW_ETA: ("New arrival time for {{ ref }}",
@@ -49,6 +50,7 @@ PLACEHOLDERS = {
     "ref": "the order's reference", "name": "the customer's first name", "window": "the delivery window (10:00 and 12:00)",
     "eta": "the expected arrival time", "delivered": "when it was delivered", "reason": "why a delivery failed",
     "tracking_url": "the tracking page", "instructions": "the customer's delivery instructions",
+    "by": "who delivers it (the carrier's name, or our own delivery team)",
 }
 SAFE_FILTERS = {"default", "upper", "lower", "title", "capfirst"}
 SAFE_TAGS = {"if", "elif", "else", "endif"}
@@ -85,8 +87,17 @@ def _context(order: Order) -> Context:
         "window": f"{_hm(order.window_start)} and {_hm(order.window_end)}", "eta": _hm(order.eta),
         "delivered": _hm(order.delivered_at), "reason": order.get_failure_reason_display().lower() if order.failure_reason else "",
         "tracking_url": f"{settings.PUBLIC_BASE_URL}/track/{order.tracking_token}/",
-        "instructions": order.instructions,
+        "instructions": order.instructions, "by": _by(order),
     }, autoescape=False)
+
+
+def _by(order: Order) -> str:
+    return order.carrier.name if order.carrier_id else "our own delivery team"
+
+
+def _resource(order: Order) -> str:
+    """Who delivers it, as the customer sees it: one carrier, or our own vans (whichever van)."""
+    return f"carrier:{order.carrier_id}" if order.carrier_id else "fleet"
 
 
 def template_for(organization_id: int, kind: str, channel: str) -> tuple[str, str, bool]:
@@ -121,26 +132,56 @@ def template_test_send(*, channel: str, to: str, subject: str, body: str) -> Non
     provider.send(to=to, text=f"{subject}. {body}" if subject else body)
 
 
+# When several things happen to an order within its change window, the message that goes says the
+# most significant of them, rendered from the order's state when it goes.
+RANK = {MessageKind.NEW_ETA: 1, MessageKind.BOOKED: 2, MessageKind.UPDATED: 3, MessageKind.OUT_FOR_DELIVERY: 4,
+        MessageKind.DELAYED: 5, MessageKind.FAILED: 6, MessageKind.DELIVERED: 7}
+OUTCOMES = ("delivered", "failed", "returned", "cancelled")
+TOLD = ("pending", "sending", "sent", "unconfirmed")
+
+
 def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
-    """Record the message (once per order, kind and key) and send it after commit."""
+    """Tell the customer about a change: once per order, kind and key, and coalesced: a change
+    while an earlier message of the order still waits for its window's end folds into one message
+    (the more significant kind; rendered with the final state when it goes). Sent after commit."""
     channel, to = ("email", order.customer_email) if order.customer_email else ("sms", order.customer_phone)
     if not to:
         return None
-    subject, body = _render(order, kind, channel)
-    try:
-        with transaction.atomic():
-            message = CustomerMessage.objects.create(organization_id=order.organization_id, order=order, kind=kind, key=key[:100],
-                                                     channel=channel, to=to, subject=subject, body=body,
-                                                     eta=order.eta)
-    except IntegrityError:
-        return None  # this change was told already
-    jobs.enqueue("dispatch.tasks.send_customer_message", message.id)
+    now = clock.now()
+    with transaction.atomic():
+        waiting = CustomerMessage.objects.select_for_update().filter(order=order, status="pending").order_by("-id").first()
+        if waiting is not None and RANK[waiting.kind] >= RANK[kind] and kind != MessageKind.FAILED:
+            if waiting.kind == kind == MessageKind.BOOKED and waiting.key != key:  # it will name who delivers it now
+                try:
+                    with transaction.atomic():
+                        CustomerMessage.objects.filter(pk=waiting.pk).update(key=key[:100])
+                except IntegrityError:
+                    pass
+            return waiting  # it goes with this change in it
+        subject, body = _render(order, kind, channel)
+        try:
+            with transaction.atomic():
+                message = CustomerMessage.objects.create(
+                    organization_id=order.organization_id, order=order, kind=kind, key=key[:100], channel=channel, to=to,
+                    subject=subject, body=body, eta=order.eta,
+                    send_after=waiting.send_after if waiting else now + timedelta(seconds=settings.CUSTOMER_MESSAGE_WINDOW_S))
+        except IntegrityError:
+            return None  # this change was told already
+        if waiting is not None:
+            CustomerMessage.objects.filter(pk=waiting.pk).update(status="superseded", error=f"Told in message {message.id}")
+    jobs.enqueue("dispatch.tasks.send_due_messages", countdown=max(0, int((message.send_after - now).total_seconds() + 0.999)))
     return message
 
 
 def notify_status(*, order: Order) -> None:
     kind = STATUS_MESSAGES.get(order.status)
-    if kind:
+    if kind == MessageKind.BOOKED:
+        # Told when who delivers it changes (a carrier, another carrier, our vans), not per van.
+        told = [k for k in order.messages.filter(kind=kind, status__in=TOLD).order_by("-id").values_list("key", flat=True)]
+        if told and told[0].split(":")[1:-1] == _resource(order).split(":"):
+            return
+        notify(order=order, kind=kind, key=f"by:{_resource(order)}:{len(told)}")
+    elif kind:
         notify(order=order, kind=kind, key=f"{order.status}:{order.version}" if kind == MessageKind.FAILED else order.status)
 
 
@@ -159,50 +200,125 @@ def notify_eta(*, order: Order, tolerance_min: int) -> None:
                  data={"order": order.external_ref, "eta": order.eta.isoformat(), "previous": stated.isoformat()})
 
 
-def message_send(*, message_id: int) -> str:
-    """Deliver one message. Returns 'sent', 'skipped', 'failed', 'unconfirmed' or 'retry'.
+def _no_longer_true(message: CustomerMessage, order: Order) -> str:
+    """Why a waiting message would now contradict what the order is or what the customer was told
+    (empty if it still holds)."""
+    if message.kind in (MessageKind.BOOKED, MessageKind.NEW_ETA, MessageKind.DELAYED, MessageKind.OUT_FOR_DELIVERY,
+                        MessageKind.UPDATED) and order.status in OUTCOMES:
+        return "The order reached its outcome first; that is what the customer is told."
+    told = order.messages.filter(status__in=("sent", "unconfirmed")).exclude(pk=message.pk).order_by("-id")
+    if message.kind == MessageKind.NEW_ETA:
+        last_eta = told.exclude(eta__isnull=True).values_list("eta", flat=True).first()
+        tolerance = policy_for(order.organization_id).eta_tolerance_min
+        if order.eta is None or (last_eta is not None and abs((order.eta - last_eta).total_seconds()) <= tolerance * 60):
+            return "The estimate is back to what the customer was told."
+    if message.kind == MessageKind.DELAYED and (order.eta is None or order.eta <= order.window_end):
+        return "The order is no longer expected late."
+    if message.kind == MessageKind.BOOKED:
+        last = told.filter(kind=MessageKind.BOOKED).values_list("key", flat=True).first()
+        if last is not None and last.split(":")[1:-1] == _resource(order).split(":"):
+            return "It is back with who the customer was told."
+    return ""
 
-    The message is claimed ('sending') in its own transaction, sent with no transaction open (no
-    row lock held while a mail server or provider takes its time), then marked. A worker that dies
-    between the claim and the mark leaves it 'sending': the provider may have accepted it, so it is
-    never sent again (a customer gets one message per change, never two); it is marked
-    'unconfirmed' for a person to check the mail log."""
+
+def _claim(messages) -> list[CustomerMessage]:
+    """In one transaction: take the given pending messages for sending, rendered with the order's
+    state now; skip the ones no longer true. A message found 'sending' was being sent by a worker
+    that died: the provider may have accepted it, so it is never sent again ('unconfirmed')."""
+    claimed = []
     with transaction.atomic():
-        message = CustomerMessage.objects.select_for_update().get(pk=message_id)
-        if message.status == "sending":
-            message.status = "unconfirmed"
-            message.error = "A worker stopped while sending; the provider may have accepted it. Not sent again."
-            message.save(update_fields=["status", "error"])
-            return message.status
-        if message.status != "pending":
-            return message.status
-        message.attempts += 1
-        message.status = "sending"
-        message.save(update_fields=["attempts", "status"])
-    error = ""
-    try:
-        if message.channel == "email":
+        for message in messages.select_for_update(skip_locked=True, of=("self",)).select_related("order", "order__carrier"):
+            if message.status == "sending":
+                message.status = "unconfirmed"
+                message.error = "A worker stopped while sending; the provider may have accepted it. Not sent again."
+                message.save(update_fields=["status", "error"])
+                continue
+            if message.status != "pending":
+                continue
+            why = _no_longer_true(message, message.order)
+            if why:
+                message.status, message.error = "skipped", why
+                message.save(update_fields=["status", "error"])
+                continue
+            message.subject, message.body = _render(message.order, message.kind, message.channel)
+            message.eta = message.order.eta
+            message.attempts += 1
+            message.status = "sending"
+            message.save(update_fields=["subject", "body", "eta", "attempts", "status"])
+            claimed.append(message)
+    return claimed
+
+
+def _deliver(messages: list[CustomerMessage]) -> dict[int, str]:
+    """Send with no transaction open (no row lock held while a mail server takes its time); e-mails
+    over one SMTP connection. Returns message id -> error ('' when accepted)."""
+    errors = {}
+    emails = [m for m in messages if m.channel == "email"]
+    if emails:
+        try:
             with get_connection(timeout=10) as connection:
-                EmailMessage(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.to], connection=connection,
-                             headers={"Message-ID": f"<ct-{message.id}-{message.kind}@{settings.DEFAULT_FROM_EMAIL.split('@')[-1]}>"}).send()
-        else:
-            provider = sms_provider()
-            if provider is None:
-                CustomerMessage.objects.filter(pk=message.pk).update(status="skipped", error="No SMS provider configured")
-                return "skipped"
-            provider.send(to=message.to, text=f"{message.subject}. {message.body}")
-    except Exception as exc:  # SMTP or provider failure: nothing was accepted; retried with backoff, then given up
-        error = f"{type(exc).__name__}: {exc}"[:300]
+                for m in emails:
+                    try:
+                        EmailMessage(m.subject, m.body, settings.DEFAULT_FROM_EMAIL, [m.to], connection=connection,
+                                     headers={"Message-ID": f"<ct-{m.id}-{m.kind}@{settings.DEFAULT_FROM_EMAIL.split('@')[-1]}>"}).send()
+                        errors[m.id] = ""
+                    except Exception as exc:  # this recipient refused; the others go on
+                        errors[m.id] = f"{type(exc).__name__}: {exc}"[:300]
+        except Exception as exc:  # the server could not be reached: none of those not yet sent was accepted
+            for m in emails:
+                errors.setdefault(m.id, f"{type(exc).__name__}: {exc}"[:300])
+    for m in [m for m in messages if m.channel != "email"]:
+        provider = sms_provider()
+        if provider is None:
+            errors[m.id] = "skip: No SMS provider configured"
+            continue
+        try:
+            provider.send(to=m.to, text=f"{m.subject}. {m.body}")
+            errors[m.id] = ""
+        except Exception as exc:
+            errors[m.id] = f"{type(exc).__name__}: {exc}"[:300]
+    return errors
+
+
+def _record(errors: dict[int, str]) -> dict[int, str]:
+    """Mark each message sent, pending again (retried with backoff, at most 5 attempts), failed or skipped."""
+    out = {}
     with transaction.atomic():
-        message = CustomerMessage.objects.select_for_update().get(pk=message_id)
-        if error:
-            message.error = error
-            message.status = "failed" if message.attempts >= 5 else "pending"
-            message.save(update_fields=["error", "status"])
-            return "failed" if message.status == "failed" else "retry"
-        message.status, message.sent_at, message.error = "sent", clock.now(), ""
-        message.save(update_fields=["status", "sent_at", "error"])
-        return "sent"
+        for message in CustomerMessage.objects.select_for_update().filter(pk__in=list(errors)):
+            error = errors[message.id]
+            if error.startswith("skip: "):
+                message.status, message.error = "skipped", error[6:]
+            elif error:  # tried again with backoff (10 s, 20 s, 40 s, 80 s), then given up
+                message.error = error
+                message.status = "failed" if message.attempts >= 5 else "pending"
+                message.send_after = clock.now() + timedelta(seconds=5 * 2 ** message.attempts)
+            else:
+                message.status, message.sent_at, message.error = "sent", clock.now(), ""
+            message.save(update_fields=["status", "sent_at", "error", "send_after"])
+            out[message.id] = "retry" if message.status == "pending" else message.status
+    return out
+
+
+def message_send(*, message_id: int) -> str:
+    """Deliver one message now, whatever its window. Returns 'sent', 'skipped', 'failed',
+    'unconfirmed', 'superseded' or 'retry'."""
+    claimed = _claim(CustomerMessage.objects.filter(pk=message_id))
+    if not claimed:
+        return CustomerMessage.objects.filter(pk=message_id).values_list("status", flat=True).first() or "skipped"
+    return _record(_deliver(claimed))[message_id]
+
+
+def messages_send_due(*, limit: int = 500) -> dict[str, int]:
+    """Send every message whose change window has ended (oldest first, e-mails over one connection).
+    Several workers may run this at once: each takes messages no other holds."""
+    due = CustomerMessage.objects.filter(pk__in=list(
+        CustomerMessage.objects.filter(status="pending", attempts__lt=5, send_after__lte=clock.now())
+        .order_by("send_after", "id").values_list("id", flat=True)[:limit]))
+    claimed = _claim(due)
+    counts: dict[str, int] = {}
+    for status in _record(_deliver(claimed)).values() if claimed else ():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def template_clean(*, kind: str, channel: str, subject: str, body: str) -> None:

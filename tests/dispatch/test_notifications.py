@@ -8,13 +8,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
 
-from dispatch.models import CustomerMessage, MessageTemplate
+from dispatch.models import CustomerMessage, MessageTemplate, Order
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.notifications import notify_eta
 from dispatch.services.orders import order_set_status
 from tests.conftest import free_port
-from tests.factories import OrderFactory, VehicleFactory
+from tests.factories import CarrierFactory, OrderFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = ActorRef.system("tests")
@@ -104,3 +104,99 @@ def test_an_smtp_failure_is_retried_not_lost(settings, hub):
     assert message_send(message_id=message.id) == "retry"
     message.refresh_from_db()
     assert message.status == "pending" and message.attempts == 2 and message.error
+
+
+@pytest.fixture
+def window(settings):
+    """A 30-second change window on the product clock, which the tests move on by hand."""
+    from dispatch import clock
+
+    settings.CUSTOMER_MESSAGE_WINDOW_S = 30
+    start = timezone.now().replace(microsecond=0)
+    clock.anchor(sim_at=start, speed=0.0)
+
+    def move_on(seconds):
+        nonlocal start
+        start += timedelta(seconds=seconds)
+        clock.anchor(sim_at=start, speed=0.0)
+        return start
+    return move_on
+
+
+def subjects_and_bodies(smtp):
+    return [(email.message_from_string(c)["Subject"], email.message_from_string(c).get_payload()) for _, c in smtp.messages]
+
+
+def test_what_happens_within_the_window_is_one_message_with_the_final_state(smtp, hub, org, window):
+    """Assigned to a van, a new ETA, then booked with a carrier, all within the window: one e-mail,
+    naming the carrier and the final estimate; nothing before the window ends."""
+    from carriers.services import booking_record_confirmed
+    from dispatch.services.notifications import messages_send_due
+
+    carrier = CarrierFactory(organization=org, code="FOLD", name="Fold Couriers")
+    now = window(0)
+    order = OrderFactory(hub=hub, customer_email="fay@example.com", window_start=now + timedelta(hours=1),
+                         window_end=now + timedelta(hours=4))
+    assignment_to_vehicle(order=order, vehicle=VehicleFactory(fleet__hub=hub), actor=SYSTEM)
+    order.refresh_from_db()
+    order.eta = now + timedelta(hours=3)
+    order.save(update_fields=["eta"])
+    notify_eta(order=order, tolerance_min=15)
+    window(10)
+    booking_record_confirmed(order=order, carrier=carrier, external_id="F1", price=9, promised_at=now + timedelta(hours=2, minutes=7),
+                             idempotency_key="fold-1", actor=SYSTEM)
+    assert messages_send_due() == {} and smtp.messages == []  # the window is still open
+    window(25)
+    assert messages_send_due() == {"sent": 1}
+    assert wait_for(lambda: len(smtp.messages) == 1)
+    [(subject, body)] = subjects_and_bodies(smtp)
+    order.refresh_from_db()
+    assert subject == f"Your order {order.external_ref} is scheduled"
+    assert "Fold Couriers" in body and timezone.localtime(order.eta).strftime("%H:%M") in body
+    assert CustomerMessage.objects.filter(order=order, status="sent").count() == 1
+    assert messages_send_due() == {}  # and never again
+
+
+def test_a_waiting_message_that_would_contradict_is_not_sent(smtp, hub, org, window):
+    """Told 12:00; the ETA slips 40 minutes, then comes back within the tolerance before the window
+    ends: nothing is sent (the customer's last word still holds)."""
+    from dispatch.services.notifications import messages_send_due
+
+    now = window(0)
+    order = OrderFactory(hub=hub, customer_email="gil@example.com", window_start=now, window_end=now + timedelta(hours=5))
+    assignment_to_vehicle(order=order, vehicle=VehicleFactory(fleet__hub=hub), actor=SYSTEM)
+    Order.objects.filter(pk=order.pk).update(eta=now + timedelta(hours=2))  # the route's estimate before the window ends
+    window(31)
+    assert messages_send_due() == {"sent": 1}
+    told = CustomerMessage.objects.get(order=order, status="sent").eta
+    assert told == now + timedelta(hours=2)  # the message states the estimate as it was when it went
+    order.refresh_from_db()
+    order.eta = told + timedelta(minutes=40)
+    notify_eta(order=order, tolerance_min=15)
+    order.eta = told + timedelta(minutes=5)
+    order.save(update_fields=["eta"])
+    window(31)
+    assert messages_send_due() == {}
+    skipped = CustomerMessage.objects.get(order=order, kind="new_eta")
+    assert skipped.status == "skipped" and "back to what the customer was told" in skipped.error
+    assert wait_for(lambda: len(smtp.messages) == 1) and len(smtp.messages) == 1
+
+
+def test_the_customer_is_told_when_another_carrier_takes_the_delivery(smtp, hub, org):
+    """An outage decision moves a booked order to another carrier at the same time: the customer
+    hears who delivers it now (before, nothing was sent: the status stayed 'booked')."""
+    from carriers.services import booking_record_confirmed
+
+    first = CarrierFactory(organization=org, code="GONE", name="Gone Express")
+    second = CarrierFactory(organization=org, code="NEXT", name="Next Day Riders")
+    order = OrderFactory(hub=hub, customer_email="hal@example.com")
+    promised = order.window_start + timedelta(minutes=30)
+    booking_record_confirmed(order=order, carrier=first, external_id="G1", price=9, promised_at=promised, idempotency_key="g1", actor=SYSTEM)
+    booking_record_confirmed(order=order, carrier=second, external_id="N1", price=9, promised_at=promised, idempotency_key="n1", actor=SYSTEM)
+    order.refresh_from_db()
+    assignment_to_vehicle(order=order, vehicle=VehicleFactory(fleet__hub=hub), actor=SYSTEM)
+    assignment_to_vehicle(order=order, vehicle=VehicleFactory(fleet__hub=hub), actor=SYSTEM)  # van to van: not news
+    assert wait_for(lambda: len(smtp.messages) == 3)
+    bodies = [b for _, b in subjects_and_bodies(smtp)]
+    assert "Gone Express" in bodies[0] and "Next Day Riders" in bodies[1] and "our own delivery team" in bodies[2]
+    assert CustomerMessage.objects.filter(order=order).count() == 3
