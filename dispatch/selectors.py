@@ -4,29 +4,57 @@ from __future__ import annotations
 
 import contextvars
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, DecimalField, F, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from carriers.models import Carrier
+from carriers.models import CapacitySlot, Carrier, CarrierBooking, CarrierCall
 from dispatch import clock
+from dispatch.geo import haversine_km
 from dispatch.models import (
+    Assignment,
+    CustomerMessage,
+    Decision,
     Driver,
+    Event,
     Hub,
     Order,
+    OrderException,
+    Policy,
     ScheduledChange,
     ServiceLevelRule,
+    Shift,
     Stop,
+    User,
     Vehicle,
 )
 from dispatch.status import (
     DEFAULT_SERVICE_RULES,
+    LIVE_EXCEPTION_STATES,
     OPEN_ORDER_STATUSES,
+    Actor,
+    CarrierHealth,
+    DecisionState,
+    DutyStatus,
+    ExceptionKind,
     OrderStatus,
     Risk,
+    Role,
+    Severity,
 )
 
 # --- Hub scope -------------------------------------------------------------------------------
@@ -38,7 +66,6 @@ _hub_scope: contextvars.ContextVar[frozenset[int] | None] = contextvars.ContextV
 
 def user_hub_ids(user) -> frozenset[int] | None:
     """The hubs a user is scoped to (dispatchers only; ops managers and admins see every hub)."""
-    from dispatch.status import Role
 
     if getattr(user, "role", None) != Role.DISPATCHER or not getattr(user, "pk", None):
         return None
@@ -189,10 +216,7 @@ def manifest_for(*, vehicle: Vehicle) -> list[dict]:
 
 
 def exceptions_live(*, organization_id: int):
-    from django.db.models import Case, IntegerField, Value, When
 
-    from dispatch.models import OrderException
-    from dispatch.status import LIVE_EXCEPTION_STATES, Severity
 
     # Most urgent first: by severity, then the longest waiting.
     rank = Case(*[When(severity=s, then=Value(i)) for i, s in enumerate(reversed(Severity.values))], output_field=IntegerField())
@@ -201,7 +225,6 @@ def exceptions_live(*, organization_id: int):
 
 
 def exception_get(*, organization_id: int, exception_id: int):
-    from dispatch.models import OrderException
 
     return get_object_or_404(_exceptions_in_scope(OrderException.objects.all()), organization_id=organization_id, pk=exception_id)
 
@@ -215,7 +238,6 @@ def _exceptions_in_scope(qs):
 
 
 def decision_get(*, organization_id: int, decision_id: int):
-    from dispatch.models import Decision
 
     decision = get_object_or_404(Decision.objects.select_related("exception"), organization_id=organization_id, pk=decision_id)
     if _hub_scope.get() is not None:
@@ -228,7 +250,6 @@ def decision_get(*, organization_id: int, decision_id: int):
 
 
 def decision_current(exception):
-    from dispatch.status import DecisionState
 
     return exception.decisions.filter(state=DecisionState.PROPOSED).defer("problem").order_by("-id").first()
 
@@ -238,7 +259,6 @@ def exception_queue(*, organization_id: int, kind: str | None = None, severity: 
     """The dispatcher's queue: live exceptions, most urgent first, with their current proposal and
     presentation, filtered by kind, severity, hub and holder ("me", "nobody" or a username);
     snoozed ones only when asked. A proposal's moves are all there, grouped by where they go."""
-    from dispatch.status import ExceptionKind, Severity
 
     qs = exceptions_live(organization_id=organization_id).select_related("holder")
     if kind:
@@ -287,8 +307,6 @@ def move_groups(moves: list[dict]) -> list[dict]:
 def order_story(*, organization_id: int, ref: str) -> dict:
     """Everything that happened to one order and why: the event log (who or what did it), where it
     was meant to go over time, the decisions that touched it, what the customer was told."""
-    from carriers.models import CarrierBooking
-    from dispatch.models import Assignment, CustomerMessage, Decision, Event
 
     order = order_get(organization_id=organization_id, ref=ref)
     events = list(Event.objects.filter(order=order).order_by("created_at", "id"))
@@ -315,9 +333,7 @@ def slot_bookings(*, slot, statuses) -> list[Order]:
     """The orders that count against one carrier capacity slot: the carrier's orders in the given
     statuses, delivered inside the slot's zone (any, for a slot without one) within its window
     (by ETA, or the window's start before an ETA is known)."""
-    from django.db.models.functions import Coalesce
 
-    from dispatch.geo import haversine_km
 
     orders = list(Order.objects.filter(carrier_id=slot.carrier_id, status__in=statuses)
                   .annotate(delivery_at=Coalesce("eta", "window_start"))
@@ -332,10 +348,6 @@ def slot_bookings(*, slot, statuses) -> list[Order]:
 def planned_capacity(*, organization_id: int, hub_id: int, start: datetime, end: datetime, van_orders_per_hour: float) -> float:
     """Deliveries planned for a hub's area in [start, end): its on-duty vans on shift then, at the
     policy's deliveries per van-hour, plus what carriers reported for slots covering the hub."""
-    from carriers.models import CapacitySlot
-    from dispatch.geo import haversine_km
-    from dispatch.models import Shift
-    from dispatch.status import CarrierHealth, DutyStatus
 
     hours = max(0.0, (end - start).total_seconds() / 3600)
     vans = Vehicle.objects.filter(organization_id=organization_id, fleet__hub_id=hub_id, status=DutyStatus.ON_DUTY)
@@ -354,8 +366,6 @@ def planned_capacity(*, organization_id: int, hub_id: int, start: datetime, end:
 
 def colleagues(*, organization_id: int):
     """Active people of the organization who act on exceptions (to hand one to)."""
-    from dispatch.models import User
-    from dispatch.status import Role
 
     return User.objects.filter(organization_id=organization_id, is_active=True, role__in=[Role.DISPATCHER, Role.ADMIN]).order_by("username")
 
@@ -379,7 +389,6 @@ def policy_for(organization_id: int):
     scope = _policy_scope.get()
     if scope is not None and organization_id in scope:
         return scope[organization_id]
-    from dispatch.models import Policy
 
     policy = Policy.objects.get_or_create(organization_id=organization_id)[0]
     for change in due_changes(organization_id, ScheduledChange.Target.POLICY):
@@ -425,7 +434,6 @@ ACTIVITY_KINDS = ["decision.applied", "decision.partially_applied", "decision.re
 def activity_for(*, organization_id: int, limit: int = 40) -> list[dict]:
     """What the tower decided by itself and what people decided, newest first: each entry with who or
     what did it, a sentence, and the cost and SLA effect of decisions."""
-    from dispatch.models import Decision, Event
 
     qs = Event.objects.filter(organization_id=organization_id, kind__in=ACTIVITY_KINDS)
     if _hub_scope.get() is not None:  # what concerns their hubs' orders or vans, and the organization's own (carriers)
@@ -467,7 +475,6 @@ def tracking_view(*, token: str) -> dict:
     """What the customer's public page says about one order, and nothing else: its status, whether
     it is late or at risk and by how much, the current estimate, why (the last change), how many
     stops the van has before it, and what the customer can do."""
-    from dispatch.models import Event
 
     order = order_by_tracking_token(token=token)
     open_order = order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED, OrderStatus.FAILED)
@@ -492,11 +499,16 @@ def tracking_view(*, token: str) -> dict:
     }
 
 
+def customer_changes_since(*, order, hours: int) -> int:
+    """How many changes the customer made to their order in the last hours (the tracking page's limit)."""
+
+    return Event.objects.filter(order=order, kind="order.updated", actor_type=Actor.CUSTOMER,
+                                created_at__gte=clock.now() - timedelta(hours=hours)).count()
+
+
 def carrier_story(*, organization_id: int, code: str) -> dict:
     """One carrier as a dispatcher needs it: health over time with reasons, open bookings, reported
     capacity per zone and window against what is booked there, recent failed calls and deliveries."""
-    from carriers.models import CapacitySlot, CarrierBooking, CarrierCall
-    from dispatch.models import Event
 
     carrier = get_object_or_404(Carrier, organization_id=organization_id, code=code)
     now = clock.now()
@@ -518,7 +530,6 @@ def carrier_story(*, organization_id: int, code: str) -> dict:
 def vehicle_story(*, organization_id: int, code: str) -> dict:
     """One van: its route in stop order with planned and live ETAs, driver and shift, load against
     capacity, and how old its last ping is."""
-    from dispatch.models import Shift
 
     vehicle = get_object_or_404(vehicles_for(organization_id=organization_id).select_related("fleet__hub"), code=code)
     now = clock.now()

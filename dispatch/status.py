@@ -142,6 +142,7 @@ class Actor(ChoiceSet):
     SYSTEM = "system", "System"
     CARRIER = "carrier", "Carrier"
     SIMULATOR = "simulator", "Simulator"
+    CUSTOMER = "customer", "Customer"
 
 
 class FailureReason(ChoiceSet):

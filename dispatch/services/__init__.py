@@ -18,5 +18,9 @@ class ActorRef:
         return cls(Actor.SYSTEM, name)
 
     @classmethod
+    def customer(cls, how: str = "tracking page") -> "ActorRef":
+        return cls(Actor.CUSTOMER, how)
+
+    @classmethod
     def user(cls, user) -> "ActorRef":
         return cls(Actor.USER, user.get_username())

@@ -187,6 +187,56 @@ def order_update(*, organization_id: int, order_id: int, changes: dict, actor: A
     return order
 
 
+DAY_OPENS, DAY_CLOSES, DAYS_AHEAD = 8, 21, 3
+
+
+def windows_offered(order: Order, *, count: int = 6) -> list[tuple[datetime, datetime]]:
+    """Delivery windows a customer may move their order to: as long as the one they have (within
+    their service level's longest window), from the level's lead time and cut-off on, between 08:00
+    and 21:00 over the next days; the one they have is not among them."""
+    rule = service_rules(order.organization_id)[order.service_level]
+    length = order.window_end - order.window_start
+    if rule.max_window_min:
+        length = min(length, timedelta(minutes=rule.max_window_min))
+    length = max(length, timedelta(minutes=30))
+    now = timezone.localtime(clock.now())
+    earliest = now + timedelta(minutes=rule.lead_min or 0)
+    if rule.cutoff is not None and now.time() > rule.cutoff:
+        earliest = max(earliest, (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0))
+    out = []
+    for day in range(DAYS_AHEAD + 1):
+        start = (now + timedelta(days=day)).replace(hour=DAY_OPENS, minute=0, second=0, microsecond=0)
+        close = start.replace(hour=DAY_CLOSES)
+        while start + length <= close and len(out) < count:
+            if start >= earliest and (start, start + length) != (order.window_start, order.window_end):
+                out.append((start, start + length))
+            start += length
+    return out
+
+
+@transaction.atomic
+def order_change_by_customer(*, token: str, window_start: str, instructions: str | None, version: int) -> Order:
+    """The customer's own change from the tracking page: one of the offered windows and/or delivery
+    instructions, before pickup. Logged as the customer's, re-planned, confirmed in one message."""
+    order = Order.objects.select_for_update().get(tracking_token=token)
+    changes: dict = {}
+    if window_start:
+        chosen = next(((s, e) for s, e in windows_offered(order) if s.isoformat() == window_start), None)
+        if chosen is None:
+            raise ValidationFailed("That window is not offered any more; pick one of the list.",
+                                   errors={"window": ["Not one of the windows offered now."]})
+        changes["window_start"], changes["window_end"] = chosen
+    if instructions is not None:
+        text = instructions.strip()
+        if len(text) > 500:
+            raise ValidationFailed("Instructions are at most 500 characters.", errors={"instructions": ["At most 500 characters."]})
+        changes["instructions"] = text
+    if not changes:
+        raise ValidationFailed("Nothing to change: pick a window or write instructions.", errors={"window": ["Pick a window."]})
+    return order_update(organization_id=order.organization_id, order_id=order.id, changes=changes, actor=ActorRef.customer(),
+                        version=version)
+
+
 def orders_bulk_cancel(*, organization_id: int, orders: list[Order], actor: ActorRef) -> tuple[int, list[str]]:
     """Cancel each of the orders it still can (each in its own transaction). Returns how many, and
     for the others the reason."""

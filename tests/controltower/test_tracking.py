@@ -1,7 +1,7 @@
 """The customer's tracking page tells the truth about one order and follows it live."""
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -67,3 +67,64 @@ def test_the_tracking_page_hears_its_own_order_change_and_no_other(hub):
 
     assert silent and hint == {"changed": True}
     assert not connected and code == 4404
+
+
+@pytest.mark.django_db
+def test_the_customer_moves_their_delivery_and_leaves_instructions_from_the_tracking_page(hub, settings):
+    """From the public page (CSRF enforced): pick another offered window and write instructions; the
+    change is the customer's in the log, the order is placed again, one confirmation goes out. A
+    stale form is a 409, a window not offered a 400, and after pickup nothing can be changed."""
+    import re
+
+    from django.utils import timezone
+
+    from dispatch import clock
+    from dispatch.models import CustomerMessage, Event
+    from dispatch.services.orders import order_set_status
+
+    ten = timezone.localtime(timezone.now()).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    clock.anchor(sim_at=ten, speed=0.0)
+    van = VehicleFactory(fleet__hub=hub, code="TRK")
+    order = OrderFactory(hub=hub, customer_email="ana@example.com", window_start=ten + timedelta(hours=2),
+                         window_end=ten + timedelta(hours=4), service_level="next_day")
+    other = OrderFactory(hub=hub)
+    assignment_to_vehicle(order=order, vehicle=van, actor=SYSTEM)
+    order.refresh_from_db()
+    url = f"/track/{order.tracking_token}/"
+    customer = Client(enforce_csrf_checks=True)
+    page = customer.get(url).content.decode()
+    offered = re.findall(r'name="window" value="([^"]+)"', page)  # the first radio (keep) has no value
+    starts = [datetime.fromisoformat(w) for w in offered]
+    assert len(starts) == 6 and order.window_start not in starts and all(s >= ten for s in starts)
+    token = customer.cookies["csrftoken"].value
+    assert customer.post(url, {"window": offered[0], "version": order.version}).status_code == 403  # no CSRF token
+
+    changed = customer.post(url, {"window": offered[1], "instructions": "Ring twice, side door", "version": order.version,
+                                  "csrfmiddlewaretoken": token})
+    body = changed.content.decode()
+    assert changed.status_code == 200 and "We have sent you a confirmation" in body
+    order.refresh_from_db()
+    assert order.window_start == starts[1] and order.instructions == "Ring twice, side door"
+    log = Event.objects.get(order=order, kind="order.updated")
+    assert log.actor_type == "customer" and {"window_start", "window_end", "instructions"} <= set(log.data["changes"])
+    assert Event.objects.filter(order=order, kind="order.status", data__to="planned").exists()  # taken off the van, placed again
+    assert CustomerMessage.objects.filter(order=order, kind="updated").count() == 1
+
+    stale = customer.post(url, {"window": offered[2], "version": order.version - 1, "csrfmiddlewaretoken": token})
+    assert stale.status_code == 409 and "changed while you were choosing" in stale.content.decode()
+    made_up = customer.post(url, {"window": (ten + timedelta(hours=3, minutes=17)).isoformat(), "version": order.version,
+                                  "csrfmiddlewaretoken": token})
+    assert made_up.status_code == 400 and "not offered" in made_up.content.decode()
+    long = customer.post(url, {"instructions": "x" * 501, "version": order.version, "csrfmiddlewaretoken": token})
+    assert long.status_code == 400
+
+    order.refresh_from_db()
+    assignment_to_vehicle(order=order, vehicle=van, actor=SYSTEM)
+    order_set_status(organization_id=order.organization_id, order_id=order.id, status="picked_up", actor=SYSTEM)
+    order.refresh_from_db()
+    after = customer.get(url).content.decode()
+    assert 'id="track-change"' not in after
+    refused = customer.post(url, {"instructions": "too late", "version": order.version, "csrfmiddlewaretoken": token})
+    assert refused.status_code == 409 and "picked up" in refused.content.decode()
+    other.refresh_from_db()
+    assert other.instructions == "" and not Event.objects.filter(order=other, kind="order.updated").exists()
