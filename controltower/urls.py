@@ -47,6 +47,7 @@ urlpatterns = [
     path("settings/templates/<str:kind>/<str:channel>/", settings_views.template_edit, name="settings-template"),
     path("settings/templates/<str:kind>/<str:channel>/history/", settings_views.template_history, name="settings-template-history"),
     path("track/<str:token>/", views.tracking_page, name="track"),
+    path("exceptions/<int:pk>/calls/", views.exception_calls, name="exception-calls"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

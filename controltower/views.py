@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -321,6 +323,28 @@ class LogoutView(auth_views.LogoutView):
         response = super().post(request, *args, **kwargs)
         events.session_ended(session_key)
         return response
+
+
+@login_required
+@require_GET
+def exception_calls(request, pk: int):
+    """The call list for an exception: its van's driver and the customers whose orders it holds up
+    (HTML, or CSV with ?format=csv for a phone system or a spreadsheet)."""
+    data = selectors.call_list(organization_id=_org(request), exception_id=pk)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="calls-exception-{pk}.csv"'
+        out = csv.writer(response)
+        out.writerow(["who", "name", "phone", "email", "order", "status", "with", "window", "eta", "late", "address", "instructions"])
+        if data["driver"]:
+            out.writerow(["driver", data["driver"].name, data["driver"].phone, "", "", "", data["exception"].vehicle.code, "", "", "", "", ""])
+        for r in data["rows"]:
+            o = r["order"]
+            out.writerow(["customer", o.customer_name, o.customer_phone, o.customer_email, o.external_ref, o.status, r["holder"],
+                          f"{timezone.localtime(o.window_start):%Y-%m-%d %H:%M}-{timezone.localtime(o.window_end):%H:%M}",
+                          f"{timezone.localtime(o.eta):%H:%M}" if o.eta else "", "yes" if r["late"] else "", o.address, o.instructions])
+        return response
+    return render(request, "controltower/calls.html", data)
 
 
 CUSTOMER_CHANGES_PER_HOUR = 10

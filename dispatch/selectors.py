@@ -281,15 +281,52 @@ def exception_queue(*, organization_id: int, kind: str | None = None, severity: 
     items = []
     for exc in qs:
         decision = decision_current(exc)
+        on_board = exc.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists()
         items.append({
             "exception": exc, "decision": decision,
             "severity_colour": Severity.colour(exc.severity), "kind_label": ExceptionKind(exc.kind).label,
             "order_count": exc.orders.count(),
-            "needs_handover": decision is None and exc.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists(),
+            "needs_handover": decision is None and on_board,
+            "calls": call_list_size(exc) if on_board or exc.kind in CALL_KINDS else 0,
             "groups": move_groups(decision.moves) if decision else [],
             "has_alternatives": bool(decision) and any(m.get("alternatives") for m in decision.moves),
         })
     return items
+
+
+# Exceptions where people must be phoned: a van or driver is out with customers' orders.
+CALL_KINDS = (ExceptionKind.VEHICLE_BREAKDOWN, ExceptionKind.DRIVER_NO_SHOW)
+CALL_OPEN = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED, OrderStatus.PICKED_UP,
+             OrderStatus.OUT_FOR_DELIVERY, OrderStatus.FAILED]
+
+
+def _call_orders(exc):
+    qs = exc.orders.filter(status__in=CALL_OPEN)
+    if _hub_scope.get() is not None:
+        qs = qs.filter(hub_id__in=_hub_scope.get())
+    return qs.select_related("vehicle", "carrier").order_by("window_end", "id")
+
+
+def call_list_size(exc) -> int:
+    return _call_orders(exc).count()
+
+
+def call_list(*, organization_id: int, exception_id: int) -> dict:
+    """Whom a dispatcher calls about an exception: the driver of its van, and every customer whose
+    order it still holds up, most urgent window first, with what to tell them."""
+    exc = get_object_or_404(_exceptions_in_scope(OrderException.objects.filter(organization_id=organization_id)).select_related("vehicle"),
+                            pk=exception_id)
+    driver = None
+    if exc.vehicle_id:
+        shift = (Shift.objects.filter(vehicle=exc.vehicle, starts_at__lte=clock.now() + timedelta(hours=12))
+                 .select_related("driver").order_by("-starts_at").first())
+        driver = shift.driver if shift else None
+    rows = []
+    for o in _call_orders(exc):
+        holder = o.vehicle.code if o.vehicle_id else o.carrier.name if o.carrier_id else "nobody yet"
+        rows.append({"order": o, "holder": holder, "on_board": o.status in (OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY),
+                     "late": bool(o.eta and o.eta > o.window_end)})
+    return {"exception": exc, "driver": driver, "rows": rows}
 
 
 def move_groups(moves: list[dict]) -> list[dict]:

@@ -15,8 +15,8 @@ from controltower.reliable_tasks import RETRYING, RetryLater
 from dispatch import clock
 from dispatch.engine.decisions import decisions_resume
 from dispatch.engine.savings import savings_for_day
-from dispatch.services.rollups import rollups_refresh
 from dispatch.services.notifications import messages_send_due
+from dispatch.services.rollups import rollups_refresh
 from dispatch.services.settings import apply_due_changes
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ evaluation and keeps the cheapest, with the alternatives it considered."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Q
@@ -93,13 +93,24 @@ def _order(o: Order, day0: datetime, rules: dict) -> pm.Order:
     )
 
 
+HANDOVER_LOAD_MIN = 3.0  # moving parcels from van to van at the roadside, per order
+
+
+def _handover_hub(at: tuple[float, float]) -> pm.Hub:
+    return pm.Hub(f"handover@{at[0]:.5f},{at[1]:.5f}", pm.Point(*at), HANDOVER_LOAD_MIN)
+
+
 def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None,
-                    booked_count_as_room: bool = False, rules: dict | None = None, costs: dict | None = None) -> DbProblem:
+                    booked_count_as_room: bool = False, rules: dict | None = None, costs: dict | None = None,
+                    handover: dict[str, tuple[float, float]] | None = None) -> DbProblem:
     """The live state as a planner problem: on-duty vans where they are with their open stops (orders
     on board become committed), carriers that are up with their rate cards and remaining capacity,
     and the given orders. With booked_count_as_room, orders already booked with a carrier count as
-    capacity that may be reassigned (a whole-network re-plan)."""
+    capacity that may be reassigned (a whole-network re-plan). Orders in `handover` (on board a van
+    that broke down) are picked up where that van stands, not at their hub; so are orders whose open
+    pickup stop is such a hand-over already."""
     now = now or clock.now()
+    handover = dict(handover or {})
     day0 = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     now_min = _min(now, day0)
     vans = list(Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY).select_related("fleet__hub"))
@@ -111,6 +122,8 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     for s in stops:
         orders.setdefault(s.order.external_ref, s.order)
         routes[code_of[s.route.vehicle_id]].append(("P:" if s.kind == StopKind.PICKUP else "D:") + s.order.external_ref)
+        if s.kind == StopKind.PICKUP and max(abs(s.lat - s.order.hub.lat), abs(s.lon - s.order.hub.lon)) > 1e-4:
+            handover[s.order.external_ref] = (s.lat, s.lon)
     shift_end = {sh.vehicle_id: sh.ends_at for sh in Shift.objects.filter(vehicle__in=vans, starts_at__lte=now, ends_at__gt=now)}
     vehicles = []
     for v in vans:
@@ -153,7 +166,13 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     for v in vans:
         h = v.fleet.hub
         hubs.setdefault(h.code, pm.Hub(h.code, pm.Point(h.lat, h.lon), h.load_min_per_order))
-    problem = pm.Problem("live", now_min, 1.3, 28.0, hubs, vehicles, carriers, {k: _order(o, day0, rules) for k, o in orders.items()})
+    planned = {k: _order(o, day0, rules) for k, o in orders.items()}
+    for ref, at in handover.items():
+        if ref in planned:
+            hub = _handover_hub(at)
+            hubs[hub.id] = hub
+            planned[ref] = replace(planned[ref], hub=hub.id)
+    problem = pm.Problem("live", now_min, 1.3, 28.0, hubs, vehicles, carriers, planned)
     return DbProblem(problem, day0, routes, carrier_of, orders)
 
 
@@ -194,14 +213,11 @@ def propose(*, exception: OrderException) -> Decision | None:
     affected = list(exception.orders.filter(status__in=[OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED,
                                                           OrderStatus.BOOKED, OrderStatus.FAILED])
                     .select_related("hub", "vehicle", "carrier").order_by("window_end", "id"))
-    if not affected:
-        on_board = exception.orders.filter(status__in=ON_BOARD).count()
-        if on_board:
-            note = f"{on_board} affected orders are already on board: arrange a hand-over to another van."
-            if note not in exception.cause:
-                OrderException.objects.filter(pk=exception.pk).update(cause=f"{exception.cause} {note}".strip())
+    stranded = _stranded(exception)
+    if not affected and not stranded:
         return None
-    db = problem_from_db(organization_id=exception.organization_id, extra_orders=affected)
+    handover = {o.external_ref: (exception.vehicle.lat, exception.vehicle.lon) for o in stranded}
+    db = problem_from_db(organization_id=exception.organization_id, extra_orders=affected + stranded, handover=handover)
     p = db.problem
     by_pid = {c.id: c for c in p.carriers}
     by_code = {v.id: v for v in p.vehicles}
@@ -263,6 +279,12 @@ def propose(*, exception: OrderException) -> Decision | None:
                       "sla_after": sla_after, "eta": (db.day0 + timedelta(minutes=eta)).isoformat() if eta is not None else None,
                       "route": route if kind == "van" else None, "alternatives": alternatives})
         total += cost - before_cost
+    if stranded:
+        handed, cost = _hand_over(db, exception, stranded, routes, costs)
+        moves += handed
+        total += cost
+    if not moves:
+        return None
     rank = {"on_time": 0, "at_risk": 1, "late": 2}
     worse = sum(1 for m in moves if rank.get(m["sla_after"], 2) > rank.get(m["sla_before"], 0))
     better = sum(1 for m in moves if rank.get(m["sla_after"], 2) < rank.get(m["sla_before"], 0))
@@ -271,6 +293,58 @@ def propose(*, exception: OrderException) -> Decision | None:
     return decision_create(exception=exception, moves=moves, cost_delta=round(total, 2), sla_improved=better, sla_worsened=worse,
                            problem=replay_snapshot(db))
 
+
+
+def _stranded(exception: OrderException) -> list[Order]:
+    """Orders on board a van that can no longer deliver them (it broke down or its driver is gone):
+    they need another van to meet it and take them over."""
+    if exception.vehicle_id is None or exception.vehicle.lat is None:
+        return []
+    return list(exception.orders.filter(status__in=ON_BOARD, vehicle_id=exception.vehicle_id)
+                .select_related("hub", "vehicle", "carrier").order_by("window_end", "id"))
+
+
+def _hand_over(db: DbProblem, exception: OrderException, stranded: list[Order], routes: dict, costs: dict) -> tuple[list[dict], float]:
+    """The van that takes the stranded orders over: each candidate near the broken van gets all of
+    them (one meeting: picked up where the broken van stands, then delivered), each inserted where
+    the planner's evaluator finds it cheapest; the cheapest van wins. Moves in the decision's form,
+    each with the meeting point; none when no van can take them (the call list is what is left)."""
+    p = db.problem
+    broken = exception.vehicle
+    meet = pm.Point(broken.lat, broken.lon)
+    refs = [o.external_ref for o in stranded]
+    need_kg = sum(p.orders[r].weight_kg for r in refs)
+    need_skills = frozenset().union(*(p.orders[r].requires for r in refs))
+    candidates = sorted((v for v in p.vehicles if v.id != broken.code and need_skills <= v.skills and v.capacity_kg >= need_kg),
+                        key=lambda v: p.km(v.start, meet))[:VAN_CANDIDATES]
+    best = None
+    for v in candidates:
+        route, added = list(routes[v.id]), 0.0
+        for ref in refs:
+            options = [(simulate_route(p, v, r), r) for _, r in _insertions(p, route, ref, v.start, POSITIONS)]
+            options = [(res.cost, r, res) for res, r in options if res.feasible]
+            if not options:
+                break
+            cost, route, result = min(options, key=lambda x: x[0])
+        else:
+            added = simulate_route(p, v, route).cost - costs[v.id]
+            if best is None or added < best[0]:
+                best = (added, v.id, route, simulate_route(p, v, route))
+    if best is None:
+        return [], 0.0
+    added, code, route, result = best
+    routes[code], costs[code] = route, costs[code] + added
+    moves = []
+    for o in stranded:
+        po = p.orders[o.external_ref]
+        start = result.delivery_starts.get(po.id)
+        sla_after = "on_time" if start is not None and start <= po.window[1] + 1e-6 else "late"
+        moves.append({"order": o.external_ref, "from": _option_label("van", broken.code), "to": {"kind": "van", "code": code},
+                      "handover": {"from": broken.code, "lat": broken.lat, "lon": broken.lon},
+                      "cost_delta": round(added / len(stranded), 2), "sla_before": o.risk, "risk": 0.0, "sla_after": sla_after,
+                      "eta": (db.day0 + timedelta(minutes=start)).isoformat() if start is not None else None,
+                      "route": route, "alternatives": []})
+    return moves, added
 
 
 CAN_MOVE = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED]

@@ -42,11 +42,14 @@ def decision_create(*, exception: OrderException, moves: list[dict], cost_delta:
         Decision.objects.filter(exception=exc, state=DecisionState.PROPOSED).update(state=DecisionState.SUPERSEDED)
         n_carrier = sum(1 for m in moves if m["to"]["kind"] == "carrier")
         n_van = sum(1 for m in moves if m["to"]["kind"] == "van")
+        n_handover = sum(1 for m in moves if m.get("handover"))
         decision = Decision.objects.create(
             organization_id=exc.organization_id, exception=exc, moves=moves, cost_delta=cost_delta, sla_improved=sla_improved,
             problem=problem,
             sla_worsened=sla_worsened,
-            summary=f"{n_van} to vans, {n_carrier} to carriers, {len(moves) - n_van - n_carrier} unserved; cost {cost_delta:+.2f}",
+            summary=(f"{n_van} to vans, {n_carrier} to carriers, {len(moves) - n_van - n_carrier} unserved"
+                     + (f" ({n_handover} on board, handed over to {moves[-1]['to']['code']})" if n_handover else "")
+                     + f"; cost {cost_delta:+.2f}"),
         )
         exception_mark_proposed(exception=exc)
         event_record(organization_id=exc.organization_id, kind="decision.proposed", actor=ActorRef.system("planner"),
@@ -55,7 +58,8 @@ def decision_create(*, exception: OrderException, moves: list[dict], cost_delta:
                            "sla_worsened": sla_worsened})
         events.publish(exc.organization_id, "decision.changed", decision_payload(decision))
         policy = policy_for(exc.organization_id)
-        auto = within_policy(policy, kind=exc.kind, cost_delta=cost_delta, sla_worsened=sla_worsened, moves=moves)
+        # A hand-over needs two drivers to meet at the roadside: a dispatcher arranges it, never the policy.
+        auto = not n_handover and within_policy(policy, kind=exc.kind, cost_delta=cost_delta, sla_worsened=sla_worsened, moves=moves)
     if auto:
         return decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef(Actor.SYSTEM, "policy"),
                                 note=f"within policy: cost {cost_delta:+.2f} <= {policy.max_cost_increase:.2f}, no SLA made worse")
@@ -212,11 +216,26 @@ def _apply_or_record(*, order: Order, move: dict, actor: ActorRef, decision_id: 
 def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> bool:
     """Carry out one move in our database: put it on a van route or leave it unserved. Returns True
     for a carrier move, which is booked after commit with no lock held."""
-    from dispatch.services.assignments import assignment_release, assignment_to_vehicle
+    from dispatch.services.assignments import (
+        assignment_handover,
+        assignment_release,
+        assignment_to_vehicle,
+    )
     from dispatch.services.orders import order_transition
     from dispatch.services.routes import route_recompute_etas, route_resequence
 
     kind, code = move["to"]["kind"], move["to"]["code"]
+    if move.get("handover"):  # on board a van that cannot deliver it: another van meets it and takes it over
+        meet = move["handover"]
+        if order.status not in (OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY) or order.vehicle is None \
+                or order.vehicle.code != meet["from"]:
+            return False  # it moved on (delivered, or someone moved it) since the proposal
+        vehicle = Vehicle.objects.get(organization_id=order.organization_id, code=code)
+        assignment_handover(order=order, vehicle=vehicle, at=(meet["lat"], meet["lon"]), actor=actor, reason=f"decision {decision_id}")
+        if move.get("route"):
+            route_resequence(vehicle=vehicle, keys=move["route"])
+        route_recompute_etas(vehicle=vehicle)
+        return False
     if order.status not in (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED, OrderStatus.FAILED):
         return False  # it moved on (picked up, delivered, cancelled) since the proposal
     if order.status == OrderStatus.FAILED:
@@ -261,7 +280,9 @@ def decision_undo_blockers(decision: Decision) -> list[str]:
     blockers = []
     for m in applied:
         order = orders.get(m["order"])
-        if order is None or order.status not in UNDO_STATES or _holder_of(order) != {"kind": m["to"]["kind"], "code": m["to"].get("code")}:
+        if m.get("handover"):
+            blockers.append(f"{m['order']} was handed over from a van that cannot take it back")
+        elif order is None or order.status not in UNDO_STATES or _holder_of(order) != {"kind": m["to"]["kind"], "code": m["to"].get("code")}:
             blockers.append(f"{m['order']} has moved on")
     return blockers if applied else ["nothing was applied"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Max
 
-from controltower import hooks
+from controltower import events, hooks
+from controltower.payloads import order_payload
 from dispatch.models import Assignment, Order, Vehicle
 from dispatch.selectors import service_rules
 from dispatch.status import OrderStatus
@@ -47,6 +48,28 @@ def assignment_to_vehicle(*, order: Order, vehicle: Vehicle, actor: ActorRef, re
     order.vehicle, order.carrier = vehicle, None
     order_transition(order=order, status=OrderStatus.ASSIGNED, actor=actor, reason=reason,
                      data={"vehicle": vehicle.code, "assignment_version": assignment.version})
+    return assignment
+
+
+def assignment_handover(*, order: Order, vehicle: Vehicle, at: tuple[float, float], actor: ActorRef, reason: str = "") -> Assignment:
+    """Another van takes over an order on board a van that cannot deliver it (broken down): it picks
+    the order up where that van stands, then delivers it. The order stays picked up; the pickup stop
+    is completed when the new van's driver reports the order picked up. Caller holds the order lock."""
+    previous = order.vehicle.code if order.vehicle_id else None
+    assignment_release(order=order, actor=actor, reason=f"handed over to vehicle {vehicle.code}")
+    route = route_active_for(vehicle=vehicle, day=order.window_start.date())
+    route_append_order(route=route, order=order, pickup=True, pickup_at=at)
+    assignment = Assignment.objects.create(
+        order=order, version=_next_version(order), vehicle=vehicle, route=route,
+        actor_type=actor.type, actor=actor.name, reason=reason,
+    )
+    order.vehicle, order.carrier = vehicle, None
+    order.version += 1
+    order.save()
+    event_record(organization_id=order.organization_id, kind="assignment.handover", actor=actor, order=order, vehicle=vehicle,
+                 data={"from": previous, "to": vehicle.code, "lat": at[0], "lon": at[1], "reason": reason,
+                       "assignment_version": assignment.version})
+    events.publish(order.organization_id, "order.changed", order_payload(order))
     return assignment
 
 

@@ -36,12 +36,15 @@ def route_active_for(*, vehicle: Vehicle, day) -> Route:
     return route
 
 
-def route_append_order(*, route: Route, order: Order, pickup: bool = True) -> None:
+def route_append_order(*, route: Route, order: Order, pickup: bool = True, pickup_at: tuple[float, float] | None = None) -> None:
+    """Add the order's stops to the end of the route: its pickup (at its hub, or where another van
+    hands it over) unless it is on board already, then its delivery."""
     last = route.stops.aggregate(m=Max("sequence"))["m"] or 0
     stops = []
     if pickup:
         last += 1
-        stops.append(Stop(route=route, order=order, kind=StopKind.PICKUP, sequence=last, lat=order.hub.lat, lon=order.hub.lon))
+        lat, lon = pickup_at or (order.hub.lat, order.hub.lon)
+        stops.append(Stop(route=route, order=order, kind=StopKind.PICKUP, sequence=last, lat=lat, lon=lon))
     stops.append(Stop(route=route, order=order, kind=StopKind.DELIVERY, sequence=last + 1, lat=order.lat, lon=order.lon))
     Stop.objects.bulk_create(stops)
 

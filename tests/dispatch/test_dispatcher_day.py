@@ -393,3 +393,70 @@ def test_every_decision_keeps_its_problem_and_plan_snapshot_replays_it(network, 
     checked = subprocess.run([sys.executable, str(ROOT.parent / "shared" / "tools" / "check_plan.py"), "snapshot", str(path),
                               str(tmp_path / "plan.json")], capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_orders_on_board_a_broken_van_get_a_hand_over_van_and_a_call_list(org, hub, other_org):
+    """A van reports itself off the road with two orders on board and one still to pick up: the
+    proposal sends a nearby van to meet it and take the two over (picked up where it stands), the
+    third goes wherever is cheapest; a hand-over waits for a dispatcher even within policy; applied,
+    the new van's route starts at the meeting point and its driver's pickup closes that stop. The card
+    links to a call list (driver and customers, CSV too), for the organization's people only."""
+    from dispatch.engine.decisions import decision_undo_blockers
+    from dispatch.models import Stop
+    from dispatch.services.fleet import vehicle_set_status
+    from dispatch.services.orders import order_set_status
+    from tests.factories import DriverFactory, ShiftFactory
+
+    Policy.objects.create(organization=org, auto_apply=True, max_cost_increase=100000)
+    broken = VehicleFactory(fleet__hub=hub, code="BRK", lat=41.95, lon=-87.70, position_at=timezone.now())
+    helper = VehicleFactory(fleet__hub=hub, code="HELP", lat=41.94, lon=-87.69, position_at=timezone.now())
+    VehicleFactory(fleet__hub=hub, code="FAR", lat=41.60, lon=-87.30, position_at=timezone.now())
+    ShiftFactory(driver=DriverFactory(organization=org, name="Sam Stuck", phone="+13125550100"), vehicle=broken)
+    later = timezone.now() + timedelta(hours=1)
+    on_board = [OrderFactory(hub=hub, external_ref=f"ONB-{k}", lat=41.96 + 0.01 * k, lon=-87.68, customer_phone=f"+1312555020{k}",
+                             window_start=later, window_end=later + timedelta(hours=3)) for k in range(2)]
+    waiting = OrderFactory(hub=hub, external_ref="WAIT-1", window_start=later, window_end=later + timedelta(hours=3))
+    for o in [*on_board, waiting]:
+        assignment_to_vehicle(order=o, vehicle=broken, actor=SYSTEM)
+    for o in on_board:
+        order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM)
+
+    vehicle_set_status(vehicle_id=broken.id, status="unavailable", actor=SYSTEM, reason="flat tyre")
+
+    exc = OrderException.objects.get(kind="vehicle_breakdown")
+    decision = Decision.objects.get(exception=exc)
+    assert decision.state == "proposed"  # within policy, but a hand-over needs a dispatcher
+    moves = {m["order"]: m for m in decision.moves}
+    assert set(moves) == {"ONB-0", "ONB-1", "WAIT-1"}
+    for ref in ("ONB-0", "ONB-1"):
+        assert moves[ref]["to"] == {"kind": "van", "code": "HELP"}
+        assert moves[ref]["handover"] == {"from": "BRK", "lat": 41.95, "lon": -87.70}
+    assert "handed over to HELP" in decision.summary
+
+    dispatcher = Client()
+    dispatcher.force_login(UserFactory(organization=org, role="dispatcher"))
+    card = dispatcher.get("/live/exceptions/").content.decode()
+    assert "picks it up from BRK where it stands" in card and f'/exceptions/{exc.id}/calls/' in card
+    calls = dispatcher.get(f"/exceptions/{exc.id}/calls/").content.decode()
+    assert "Sam Stuck" in calls and "+13125550100" in calls and "+13125550200" in calls and 'data-order="WAIT-1"' in calls
+    csv_text = dispatcher.get(f"/exceptions/{exc.id}/calls/?format=csv").content.decode()
+    assert csv_text.count("\n") == 5 and "driver,Sam Stuck" in csv_text  # header, driver, three customers
+    stranger = Client()
+    stranger.force_login(UserFactory(organization=other_org, role="admin"))
+    assert stranger.get(f"/exceptions/{exc.id}/calls/").status_code == 404
+
+    decision_approve(decision_id=decision.id, version=decision.version, actor=SYSTEM)
+    for o in on_board:
+        o.refresh_from_db()
+        assert o.vehicle.code == "HELP" and o.status == "picked_up"
+        pickup = Stop.objects.get(order=o, kind="pickup", completed_at__isnull=True)
+        assert (pickup.lat, pickup.lon, pickup.route.vehicle.code) == (41.95, -87.70, "HELP")
+    assert Event.objects.filter(kind="assignment.handover", data__from="BRK", data__to="HELP").count() == 2
+    decision.refresh_from_db()
+    assert "ONB-0 was handed over from a van that cannot take it back" in decision_undo_blockers(decision)
+    # the helper's driver takes them over, then delivers
+    order_set_status(organization_id=org.id, order_id=on_board[0].id, status="picked_up", actor=SYSTEM)
+    assert not Stop.objects.filter(order=on_board[0], kind="pickup", completed_at__isnull=True).exists()
+    order_set_status(organization_id=org.id, order_id=on_board[0].id, status="delivered", actor=SYSTEM)
+    exc.refresh_from_db()
+    assert exc.state == "resolved"
