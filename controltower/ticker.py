@@ -11,12 +11,12 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
+from controltower import jobs
+
 log = logging.getLogger(__name__)
 
 
 def _loop() -> None:
-    from controltower.celery import app
-
     time.sleep(3)  # let the server and the sandbox come up
     last: dict[str, float] = {}
     while True:
@@ -25,7 +25,7 @@ def _loop() -> None:
             if now - last.get(name, -1e9) >= float(entry["schedule"]):
                 last[name] = now
                 try:
-                    app.tasks[entry["task"]].apply()
+                    jobs.task(entry["task"]).apply()  # loads its module (a web process has not imported every tasks module)
                 except Exception:
                     log.exception("periodic %s failed", name)
                 finally:

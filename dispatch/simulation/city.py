@@ -86,11 +86,19 @@ def nearest_hub(city: City, lat: float, lon: float) -> HubSpec:
     return min(city.hubs, key=lambda h: (h.lat - lat) ** 2 + ((h.lon - lon) * math.cos(math.radians(lat))) ** 2)
 
 
-def order_spec(rng: random.Random, city: City, ref: str, now: datetime) -> dict:
-    """One realistic order, as an integrator would post it to the API."""
-    lat, lon = random_point(rng, city)
+def order_spec(rng: random.Random, city: City, ref: str, now: datetime, *, near: HubSpec | None = None,
+               window_start: datetime | None = None) -> dict:
+    """One realistic order, as an integrator would post it to the API; `near` and `window_start`
+    pin it to a hub's area and a same-day window (what a local promotion brings: a demand spike)."""
+    if near is not None:
+        r, a = 4.0 * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+        lat, lon = offset(near.lat, near.lon, r * math.cos(a), r * math.sin(a))
+    else:
+        lat, lon = random_point(rng, city)
     level = rng.choices([lv for lv, _ in LEVEL_MIX], weights=[w for _, w in LEVEL_MIX])[0]
-    if level == ServiceLevel.EXPRESS:
+    if window_start is not None:
+        level, start, length = ServiceLevel.SAME_DAY, window_start, 120
+    elif level == ServiceLevel.EXPRESS:
         start, length = now + timedelta(minutes=rng.randint(30, 60)), 90
     elif level == ServiceLevel.SAME_DAY:
         start, length = now + timedelta(minutes=rng.randint(60, 240)), rng.choice((120, 180))
@@ -103,7 +111,7 @@ def order_spec(rng: random.Random, city: City, ref: str, now: datetime) -> dict:
     name = f"{rng.choice(NAMES)} {chr(65 + rng.randrange(26))}."
     return {
         "external_ref": ref,
-        "hub": nearest_hub(city, lat, lon).code,
+        "hub": (near or nearest_hub(city, lat, lon)).code,
         "address": f"{rng.randint(100, 4999)} N {rng.choice(STREETS)} St, {city.name}",
         "lat": round(lat, 6), "lon": round(lon, 6),
         "window_start": start.isoformat(), "window_end": (start + timedelta(minutes=length)).isoformat(),

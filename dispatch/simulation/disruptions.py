@@ -3,7 +3,7 @@ after the start and acts only through the public API, like the real world would.
 
 Spec syntax on the command line: KIND:TARGET@START[+DURATION], minutes after the start, e.g.
   carrier_outage:GIG@60+90   vehicle_breakdown:N01@45   driver_no_show:W03@0
-  not_home:0.3@30+60         traffic:CHI-W@30+60        demand_spike:40@90
+  not_home:0.3@30+60         traffic:CHI-W@30+60        demand_spike:40@90   demand_spike:80/CHI-W@90
 """
 
 from __future__ import annotations
@@ -116,12 +116,14 @@ class TrafficSlowdown(Disruption):
 
 
 class DemandSpike(Disruption):
-    """TARGET extra orders arrive at once."""
+    """TARGET extra orders arrive at once: "80" anywhere in the city, "80/CHI-W" all for one hub's
+    area and the same window two hours ahead (a local promotion: beyond what was planned there)."""
 
     kind = "demand_spike"
 
     def begin(self, sim):
-        sim.new_orders(int(self.target))
+        count, _, hub = self.target.partition("/")
+        sim.new_orders(int(count), hub=hub)
 
 
 KINDS = {cls.kind: cls for cls in (CarrierOutage, VehicleBreakdown, DriverNoShow, NotHome, TrafficSlowdown, DemandSpike)}

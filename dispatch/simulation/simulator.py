@@ -46,8 +46,12 @@ class ApiClient:
         r.raise_for_status()
         return r.json()
 
-    def post(self, path: str, body: dict, headers: dict | None = None):
-        r = self.http.post(path, json=body, headers=headers or {})
+    def post(self, path: str, body: dict, headers: dict | None = None, timeout: float | None = None):
+        """The answer, or None when none came in time (the simulated world goes on, as a real one would)."""
+        try:
+            r = self.http.post(path, json=body, headers=headers or {}, **({"timeout": timeout} if timeout else {}))
+        except httpx.TimeoutException:
+            return None
         if r.status_code >= 500:
             r.raise_for_status()
         return r
@@ -139,14 +143,24 @@ class Simulator:
         if n:
             self.new_orders(n)
 
-    def new_orders(self, n: int) -> None:
+    def new_orders(self, n: int, hub: str = "") -> None:
+        """n orders at once; with a hub, all for that hub's area and the same window an hour from now
+        (a local spike: more than its vans and carriers planned for that hour)."""
         now = clock.now()
-        specs = [order_spec(self.rng, self.city, f"L{self.seed}-{next(self.order_counter):05d}-{now:%H%M}", now) for _ in range(n)]
+        near = next((h for h in self.city.hubs if h.code == hub), None)
+        start = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0) if near else None
+        specs = [order_spec(self.rng, self.city, f"L{self.seed}-{next(self.order_counter):05d}-{now:%H%M}", now, near=near,
+                            window_start=start) for _ in range(n)]
         key = f"sim-{self.seed}-{specs[0]['external_ref']}"
-        r = self.client.post("/api/orders/batch/", {"orders": specs}, headers={"Idempotency-Key": key})
+        r = self.client.post("/api/orders/batch/", {"orders": specs}, headers={"Idempotency-Key": key}, timeout=120)
+        if r is None:
+            self.log(f"{n} new order(s): the control tower did not answer; the shop will retry with the same key")
+            return
         if r.status_code == 201:
             self.stats["orders"] += n
             self.log(f"{n} new order(s) arrived")
+        else:
+            self.log(f"{n} new order(s) refused ({r.status_code}): {r.text[:300]}")
 
     # --- own fleet ----------------------------------------------------------------------
     def manifest(self, van: Van, now: datetime) -> None:
@@ -252,7 +266,7 @@ class Simulator:
             del self.carrier_plan[ref]
         if events:
             r = self.client.post("/api/carrier-events/", {"events": events})
-            if r.status_code == 202:
+            if r is not None and r.status_code == 202:
                 self.stats["carrier_events"] += len(events)
             else:  # one bad event must not hold back the rest: send them singly
                 for e in events:

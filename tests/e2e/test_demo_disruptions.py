@@ -1,0 +1,78 @@
+"""The demo as `make demo` runs it (carrier sandbox, daphne with the beat in-process, the city
+simulator) with every disruption kind injected at once: the dispatcher's screen shows each one's
+exception, noticed by the tower from the raw signals the simulator sends (pings that stop, a
+carrier's API that fails, orders arriving, customers not home), never set by hand."""
+
+import json
+import subprocess
+import sys
+import time as clock_time
+from datetime import time
+
+import pytest
+
+from tests.conftest import ROOT, child_env, free_port, process_log, wait_for_http
+
+from .conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+
+# Every kind the simulator can inject, with the exception the tower must raise for it.
+DISRUPTIONS = {
+    "demand_spike:90/CHI-S@1": "demand_spike",
+    "driver_no_show:W02@0": "driver_no_show",
+    "not_home:1.0@0": "failed_delivery",
+    "vehicle_breakdown:N01@4": "vehicle_breakdown",
+    "carrier_outage:GIG@6+600": "carrier_outage",
+}
+
+
+def _start(args, name, env):
+    log = process_log(name)
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log
+
+
+def test_each_demo_disruption_shows_its_exception_on_the_dispatchers_screen(settings, browser, tmp_path):
+    from dispatch.simulation.city import CITIES
+    from dispatch.simulation.seed import seed_city
+
+    sandbox_port, web_port = free_port(), free_port()
+    sandbox, web = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
+    result = seed_city(city=CITIES["chicago"], seed=7, vans_per_hub=3, orders=40, start=time(10, 0),
+                       speed=60, password="pw-for-tests", sandbox_url=sandbox, public_url=web)
+    (tmp_path / "sandbox.json").write_text(json.dumps(result["sandbox"]))
+    (tmp_path / "token").write_text(result["token"])
+    env = {**child_env(settings), "CT_TICKER": "1", "PUBLIC_BASE_URL": web}
+    procs = []
+    try:
+        procs.append(_start([sys.executable, "-m", "carriers.sandbox", "--port", str(sandbox_port), "--config",
+                             str(tmp_path / "sandbox.json")], "sandbox", env))
+        wait_for_http(sandbox + "/health", proc=procs[-1][0])
+        procs.append(_start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "controltower.asgi:application"],
+                            "daphne", env))
+        wait_for_http(web + "/login/", proc=procs[-1][0])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        login(page, web, "dispatcher")
+        sim = [sys.executable, "manage.py", "simulate", "--base-url", web, "--sandbox-url", sandbox, "--token-file",
+               str(tmp_path / "token"), "--duration", "240", "--tick", "0.5"]
+        for spec in DISRUPTIONS:
+            sim += ["--disrupt", spec]
+        procs.append(_start(sim, "simulate", env))
+
+        wanted, seen = set(DISRUPTIONS.values()), set()
+        deadline = clock_time.monotonic() + 240
+        while clock_time.monotonic() < deadline and not wanted <= seen:
+            seen |= set(page.evaluate("""() => [
+                ...[...document.querySelectorAll('#exceptions [data-kind]')].map(e => e.dataset.kind),
+                ...[...document.querySelectorAll('#activity [data-exception-kind]')].map(e => e.dataset.exceptionKind)]"""))
+            assert all(p.poll() is None for p, _ in procs[:2]), "the sandbox or daphne stopped"
+            clock_time.sleep(0.5)
+        assert wanted <= seen, f"never shown: {sorted(wanted - seen)}; shown: {sorted(seen)}"
+    finally:
+        for proc, log in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
