@@ -55,6 +55,9 @@ def propose_decision(exception_id: int) -> int | None:
     exc = OrderException.objects.filter(pk=exception_id, state__in=LIVE_EXCEPTION_STATES).first()
     if exc is None:
         return None
+    finished = decisions_resume(exception_id=exc.id)
+    if finished:  # redelivered after its worker died mid-approval: that approval is finished, not replaced
+        return finished[0]
     decision = propose(exception=exc)
     return decision.id if decision else None
 

@@ -322,12 +322,17 @@ def _undo_local(decision_id: int, organization_id: int, actor: ActorRef) -> tupl
     return decision, reverse, _apply_local(reverse, [(m, True) for m in moves], locked, actor)
 
 
-def decisions_resume(*, older_than_s: float = 120.0) -> list[int]:
-    """Beat (outbox sweep): finish approvals that stopped after their first commit (carrier moves
-    still pending), booking with the same keys. Returns the decisions finished."""
-    before = clock.now() - timedelta(seconds=older_than_s)
-    stuck = [d for d in Decision.objects.filter(state=DecisionState.PROPOSED, updated_at__lt=before).only("id", "moves")
-             if any(m.get("pending") for m in d.moves)]
+def decisions_resume(*, older_than_s: float = 120.0, exception_id: int | None = None) -> list[int]:
+    """Finish approvals that stopped after their first commit (carrier moves still pending), booking
+    with the same keys (the carrier and our booking rows know them: nothing is booked twice). The
+    outbox sweep finishes those stopped for a while; a task redelivered after its worker died
+    finishes its exception's at once. Returns the decisions finished."""
+    qs = Decision.objects.filter(state=DecisionState.PROPOSED)
+    if exception_id is not None:
+        qs = qs.filter(exception_id=exception_id)
+    else:
+        qs = qs.filter(updated_at__lt=clock.now() - timedelta(seconds=older_than_s))
+    stuck = [d for d in qs.only("id", "moves") if any(m.get("pending") for m in d.moves)]
     for d in stuck:
         _complete(d.id, d.moves, ActorRef(Actor.SYSTEM, "outbox"), note="finished after an interruption", how="applied")
     return [d.id for d in stuck]
