@@ -2,9 +2,11 @@
 forward the bus's hints."""
 
 import time
+from collections import deque
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from . import events, metrics
 
@@ -12,7 +14,16 @@ UNAUTHORIZED = 4401
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """Flow control: a page that acknowledges what it has read ({"ack": seq}) has at most
+    LIVE_UNACKED_MAX hints in flight. Past that it has stopped reading (a frozen tab, a slow link):
+    further hints are not sent but counted (metric live_overflow), and once it has caught up it is
+    told to resynchronize from the database ({"type": "resync"}), which is the truth anyway."""
+
+    flow = False  # set by the page's first acknowledgement
+
     async def connect(self):
+        self.in_flight: deque[int] = deque()
+        self.overflowed = False
         user = self.scope.get("user")
         org_id = getattr(user, "organization_id", None) if user is not None and user.is_authenticated else None
         if not org_id:
@@ -37,7 +48,23 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "session_key", ""):
             await events.unwatch_session(self.channel_layer, self.channel_name, self.session_key)
 
+    async def receive_json(self, content, **kwargs):
+        ack = content.get("ack") if isinstance(content, dict) else None
+        if not isinstance(ack, int) or isinstance(ack, bool):
+            return  # the page sends nothing else
+        self.flow = True
+        while self.in_flight and self.in_flight[0] <= ack:
+            self.in_flight.popleft()
+        if self.overflowed and len(self.in_flight) <= settings.LIVE_UNACKED_MAX // 2:
+            self.overflowed = False
+            await self.send_json({"type": "resync"})
+
     async def ct_event(self, message):
+        if self.flow and (self.overflowed or len(self.in_flight) >= settings.LIVE_UNACKED_MAX):
+            self.overflowed = True
+            await sync_to_async(metrics.incr, thread_sensitive=False)("live_overflow")
+            return
+        self.in_flight.append(message["seq"])
         data = message["data"]
         if self.hub_codes is not None:
             data = _within_scope(message["event"], data, self.hub_codes, self.fleet_ids)

@@ -32,6 +32,7 @@ LIVE_LATENCY = Histogram(
 )
 SHARED_COUNTERS = {
     "channel_drops": "Live messages dropped because a connection's channel was over capacity",
+    "live_overflow": "Live hints not sent to a dashboard that stopped reading (it resynchronizes when it reads again)",
     "live_messages": "Live messages published to the channel layer",
     "live_publish_failures": "Live messages that could not be published (channel layer unreachable)",
     "dead_letters": "Tasks given up after their redelivery cap and kept in the dead-letter table",

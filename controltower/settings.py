@@ -127,6 +127,8 @@ REDIS_SOCKET_OPTIONS = {
 # oldest hints after CHANNEL_CAPACITY messages (counted in the metrics; the page resynchronizes on
 # the gap in sequence numbers).
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=200)
+# Hints a dashboard may have unread before the server stops sending and has it resynchronize.
+LIVE_UNACKED_MAX = env.int("LIVE_UNACKED_MAX", default=40)
 CHANNEL_EXPIRY_S = env.int("CHANNEL_EXPIRY_S", default=60)
 if REDIS_URL:
     CHANNEL_LAYERS = {

@@ -289,12 +289,27 @@
     apply(msg);
   }
 
+  // Tell the server what has been read (every 10 hints or 200 ms): one that stops hearing from a
+  // page (a frozen tab) stops sending, and asks for a resync once the page reads again.
+  let unacked = 0, ackTimer = null, lastRead = 0;
+  function sendAck() {
+    clearTimeout(ackTimer); ackTimer = null; unacked = 0;
+    if (ct.socket && ct.socket.readyState === 1) ct.socket.send(JSON.stringify({ ack: lastRead }));
+  }
+  function read(msg) {
+    if (msg.type === "resync") { ct.resyncs = (ct.resyncs || 0) + 1; reload(); return; }
+    lastRead = Math.max(lastRead, msg.seq || 0);
+    unacked += 1;
+    if (unacked >= 10) sendAck(); else if (!ackTimer) ackTimer = setTimeout(sendAck, 200);
+    receive(msg);
+  }
+
   let backoff = 500;
   function connect() {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath);
     ct.socket = ws;
-    ws.onopen = function () { backoff = 500; status("live"); reload(); };
-    ws.onmessage = function (e) { receive(JSON.parse(e.data)); };
+    ws.onopen = function () { backoff = 500; lastRead = 0; status("live"); sendAck(); reload(); };
+    ws.onmessage = function (e) { read(JSON.parse(e.data)); };
     ws.onclose = function (e) {
       if (e.code === 4401) { status("signed out"); location.href = "/login/?next=/"; return; }
       status("reconnecting…");

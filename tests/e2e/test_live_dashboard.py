@@ -160,3 +160,52 @@ def test_a_dispatcher_sees_an_outage_appear_live_approves_the_proposal_and_the_t
         const row = document.querySelector(`#orders-table tr[data-ref="${r}"]`);
         return row && !row.textContent.includes('FLAKY'); })""", timeout=10000)
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_a_dashboard_that_stops_reading_is_counted_and_converges_once_it_reads_again(daphne_server, browser):
+    """The page freezes (a busy tab: it reads nothing and acknowledges nothing) while 60 orders are
+    cancelled: the server stops sending past its in-flight limit and counts what it held back;
+    once the page reads again it is told to resynchronize, and its map matches the database within
+    5 s (without the resync, the hints held back would leave cancelled orders on the map)."""
+    import re
+    import threading
+
+    from dispatch.services import ActorRef
+    from dispatch.services.orders import order_cancel
+
+    hub = HubFactory(code="FLOW")
+    org = hub.organization
+    user = UserFactory(organization=org)
+    VehicleFactory(fleet__hub=hub, code="FV1", lat=hub.lat, lon=hub.lon, position_at=timezone.now())
+    orders = [OrderFactory(hub=hub, external_ref=f"FL-{i}", lat=hub.lat + 0.002 * i, lon=hub.lon) for i in range(60)]
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    login(page, daphne_server, user.username)
+    page.wait_for_function("() => Object.keys(window.ct.orders).filter(r => r.startsWith('FL-')).length === 60", timeout=15000)
+
+    def overflow_count():
+        text = httpx.get(daphne_server + "/metrics", timeout=10).text
+        found = re.search(r'^ct_events_total\{name="live_overflow"\} (\S+)$', text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    before = overflow_count()
+    frozen = threading.Event()
+
+    def cancel_all():
+        frozen.wait(10)
+        for o in orders:
+            order_cancel(organization_id=org.id, order_id=o.id, actor=ActorRef.system("test"))
+
+    worker = threading.Thread(target=cancel_all)
+    worker.start()
+    # Freeze the page's only thread (no hint read, none acknowledged) until the database says every
+    # order is cancelled: it asks with synchronous requests, which do not let the socket's messages in.
+    frozen.set()
+    page.evaluate("""() => { const end = Date.now() + 60000; while (Date.now() < end) {
+        const r = new XMLHttpRequest(); r.open("GET", "/live/state/", false); r.send();
+        if (r.status === 200 && !JSON.parse(r.responseText).orders.some(o => o.ref.startsWith("FL-"))) break;
+        const pause = Date.now() + 200; while (Date.now() < pause) {} } }""")
+    worker.join(30)
+    assert not worker.is_alive()
+    assert overflow_count() > before  # the server held hints back and counted them
+    page.wait_for_function("() => Object.keys(window.ct.orders).filter(r => r.startsWith('FL-')).length === 0", timeout=5000)
+    assert page.evaluate("window.ct.resyncs") >= 1
