@@ -1,6 +1,7 @@
 """The dashboard's WebSocket. Networking only: authenticate, join the organization's group,
 forward the bus's hints."""
 
+import asyncio
 import time
 from collections import deque
 
@@ -37,10 +38,31 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self.session_key:
             await events.watch_session(self.channel_layer, self.channel_name, self.session_key)
         await self.accept()
+        self.epoch = await sync_to_async(events.current_epoch, thread_sensitive=False)()
+        self.keepalive = asyncio.create_task(self._keep_subscribed())
         self.username = user.get_username()
         await sync_to_async(events.presence_change, thread_sensitive=False)(org_id, self.username, +1)
 
+    async def _keep_subscribed(self):
+        """Every few seconds: join the groups again (Redis may have restarted and forgotten them)
+        and, if the numbering began anew meanwhile (a new epoch), have the page resynchronize."""
+        while True:
+            await asyncio.sleep(settings.LIVE_KEEPALIVE_S)
+            try:
+                await events.subscribe(self.channel_layer, self.channel_name, self.organization_id)
+                if self.session_key:
+                    await events.watch_session(self.channel_layer, self.channel_name, self.session_key)
+                epoch = await sync_to_async(events.current_epoch, thread_sensitive=False)()
+            except Exception:  # Redis is away: try again next round
+                continue
+            if epoch != self.epoch:
+                self.epoch = epoch
+                self.in_flight.clear()
+                await self.send_json({"type": "resync"})
+
     async def disconnect(self, code):
+        if getattr(self, "keepalive", None):
+            self.keepalive.cancel()
         if hasattr(self, "organization_id"):
             await events.unsubscribe(self.channel_layer, self.channel_name, self.organization_id)
         if getattr(self, "username", None):
@@ -64,14 +86,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self.overflowed = True
             await sync_to_async(metrics.incr, thread_sensitive=False)("live_overflow")
             return
+        if message.get("epoch", self.epoch) != self.epoch:  # Redis restarted: numbers began anew
+            self.epoch = message["epoch"]
+            self.in_flight.clear()
         self.in_flight.append(message["seq"])
         data = message["data"]
         if self.hub_codes is not None:
             data = _within_scope(message["event"], data, self.hub_codes, self.fleet_ids)
         if data is None:  # not for this dispatcher's hubs: the sequence still advances, nothing is told
-            await self.send_json({"seq": message["seq"], "type": "skip"})
+            await self.send_json({"seq": message["seq"], "epoch": message.get("epoch"), "type": "skip"})
             return
-        await self.send_json({"seq": message["seq"], "type": message["event"], "data": data})
+        await self.send_json({"seq": message["seq"], "epoch": message.get("epoch"), "type": message["event"], "data": data})
         if "sent_at" in message:
             metrics.LIVE_LATENCY.observe(max(0.0, time.time() - message["sent_at"]))
 

@@ -13,6 +13,7 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -179,22 +180,51 @@ class _LocalSequence:
 _local_sequence = _LocalSequence()
 
 
+def _prefix() -> str:
+    return settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "ct")
+
+
 def _seq_key(org_id: int) -> str:
-    return f"{settings.CHANNEL_LAYERS['default'].get('CONFIG', {}).get('prefix', 'ct')}:seq:{org_id}"
+    return f"{_prefix()}:seq:{org_id}"
 
 
-def next_sequence(org_id: int) -> int:
+# Sequence numbers live in Redis, which keeps nothing across a restart: numbering starts again at 1
+# and group memberships are gone. Each numbering therefore has an epoch (a random id created with
+# it); a client holding another epoch's numbers reloads state instead of comparing them.
+_LOCAL_EPOCH = uuid.uuid4().hex[:12]
+
+
+def _epoch(client, value) -> str:
+    if value is None:
+        client.set(f"{_prefix()}:epoch", uuid.uuid4().hex[:12], nx=True)
+        value = client.get(f"{_prefix()}:epoch")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def next_sequence(org_id: int) -> tuple[str, int]:
+    """(epoch, number) for the organization's next message."""
     if settings.REDIS_URL:
-        return int(redis_client.client().incr(_seq_key(org_id)))
-    return _local_sequence.next(org_id)
+        client = redis_client.client()
+        epoch, seq = client.pipeline().get(f"{_prefix()}:epoch").incr(_seq_key(org_id)).execute()
+        return _epoch(client, epoch), int(seq)
+    return _LOCAL_EPOCH, _local_sequence.next(org_id)
 
 
-def current_sequence(org_id: int) -> int:
-    """The last sequence number handed out. Read it *before* reading state: every message
-    with a number up to it was committed before the read began."""
+def current_sequence(org_id: int) -> tuple[str, int]:
+    """(epoch, the last number handed out). Read it *before* reading state: every message with a
+    number up to it was committed before the read began."""
     if settings.REDIS_URL:
-        return int(redis_client.client().get(_seq_key(org_id)) or 0)
-    return _local_sequence.current(org_id)
+        client = redis_client.client()
+        epoch, seq = client.pipeline().get(f"{_prefix()}:epoch").get(_seq_key(org_id)).execute()
+        return _epoch(client, epoch), int(seq or 0)
+    return _LOCAL_EPOCH, _local_sequence.current(org_id)
+
+
+def current_epoch() -> str:
+    if settings.REDIS_URL:
+        client = redis_client.client()
+        return _epoch(client, client.get(f"{_prefix()}:epoch"))
+    return _LOCAL_EPOCH
 
 
 def validate(event_type: str, payload: dict) -> None:
@@ -243,8 +273,8 @@ def _send(organization_id: int, event_type: str, payload: dict) -> None:
     if layer is None:
         return
     try:
-        seq = next_sequence(organization_id)
-        message = {"type": "ct.event", "seq": seq, "event": event_type, "data": payload, "sent_at": time.time()}
+        epoch, seq = next_sequence(organization_id)
+        message = {"type": "ct.event", "seq": seq, "epoch": epoch, "event": event_type, "data": payload, "sent_at": time.time()}
         _call(layer.group_send, group_name(organization_id), message)
         if event_type == "order.changed":
             _call(layer.group_send, track_group(payload["id"]), {"type": "ct.track"})

@@ -10,6 +10,8 @@ import logging
 
 from django.db import transaction
 
+from controltower import failpoints
+
 log = logging.getLogger(__name__)
 
 # Never a countdown past the broker's visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS).
@@ -30,6 +32,7 @@ def enqueue(name: str, *args, countdown: int = 0) -> None:
     """Run the task called `name` with `args` once the current transaction commits."""
 
     def send():
+        failpoints.hit(f"before-enqueue:{name}")
         try:
             if countdown:
                 task(name).apply_async(args, countdown=min(countdown, MAX_COUNTDOWN_S))

@@ -129,6 +129,8 @@ REDIS_SOCKET_OPTIONS = {
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=200)
 # Hints a dashboard may have unread before the server stops sending and has it resynchronize.
 LIVE_UNACKED_MAX = env.int("LIVE_UNACKED_MAX", default=40)
+# How often a live connection re-joins its groups and checks that Redis did not restart.
+LIVE_KEEPALIVE_S = env.float("LIVE_KEEPALIVE_S", default=5.0)
 CHANNEL_EXPIRY_S = env.int("CHANNEL_EXPIRY_S", default=60)
 if REDIS_URL:
     CHANNEL_LAYERS = {

@@ -89,7 +89,7 @@ def live_state(request):
     read first, so every hint numbered up to it is already reflected in what follows."""
     org = _org(request)
     try:
-        seq = events.current_sequence(org)
+        epoch, seq = events.current_sequence(org)
     except Exception:  # Redis (the sequence counter) is away: the page retries shortly
         response = JsonResponse({"error": {"code": "unavailable", "message": "Live updates are briefly unavailable; retrying."}},
                                 status=503)
@@ -98,7 +98,7 @@ def live_state(request):
     orders = selectors.orders_for(organization_id=org).exclude(status__in=[OrderStatus.CANCELLED, OrderStatus.RETURNED])[:MAP_ORDER_LIMIT]
     return JsonResponse(
         {
-            "seq": seq,
+            "seq": seq, "epoch": epoch,
             "hubs": [{"code": h.code, "name": h.name, "lat": h.lat, "lon": h.lon} for h in selectors.hubs_for(organization_id=org)],
             "vehicles": [vehicle_snapshot(v) for v in selectors.vehicles_for(organization_id=org)],
             "orders": [order_payload(o) for o in orders],

@@ -267,7 +267,7 @@
     reloading = fetch(cfg.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error("state " + r.status); return r.json(); })
       .then(function (state) {
-        ct.lastSeq = state.seq; ct.reloads += 1;
+        ct.lastSeq = state.seq; ct.epoch = state.epoch; ct.reloads += 1;
         render(state);
         showViewers(state.viewers);
         refreshPartials();
@@ -284,6 +284,7 @@
 
   function receive(msg) {
     if (reloading) { buffered.push(msg); return; }
+    if (msg.epoch && msg.epoch !== ct.epoch) { reload(); return; }  // numbering began anew (Redis restarted)
     if (msg.seq <= ct.lastSeq) return;            // already part of the state we hold
     if (msg.seq !== ct.lastSeq + 1) { reload(); return; }  // a gap: a hint was lost
     apply(msg);

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import child_env, free_port, wait_for_http
+from tests.e2e.conftest import browser  # noqa: F401  (fixture)
 from tests.factories import HubFactory, OrganizationFactory, UserFactory, api_token
 from tests.faults import in_three_hours, order_body, start_daphne
 
@@ -81,3 +82,77 @@ def test_orders_keep_coming_in_while_redis_is_killed_and_the_dashboard_state_rec
     stored = set(Order.objects.filter(organization=org).values_list("external_ref", flat=True))
     assert accepted <= stored and len(stored) == len(accepted)
     assert accepted <= shown
+
+
+@pytest.mark.browser
+def test_pings_under_load_survive_a_redis_restart_and_a_kill_and_the_dashboard_shows_every_van_where_it_is(settings, browser):
+    """20 vans ping every quarter second through a real daphne while a dashboard watches; Redis
+    (the channel layer, sequence numbers, cache) is restarted, then killed with -9 and started
+    again. Every ping the API accepted is stored, and once Redis is back the dashboard, without a
+    reload by the user, shows every van at the position the database holds."""
+    import threading
+    from datetime import datetime, timezone
+
+    from dispatch.models import Vehicle, VehiclePosition
+    from tests.e2e.conftest import login
+    from tests.factories import VehicleFactory
+
+    port = free_port()
+    redis = start_redis(port)
+    org = OrganizationFactory()
+    hub = HubFactory(organization=org, code="HUB1", lat=41.88, lon=-87.63)
+    vans = [VehicleFactory(fleet__hub=hub, code=f"RV{i:02d}", lat=41.88, lon=-87.63 + 0.01 * i) for i in range(20)]
+    user = UserFactory(organization=org)
+    token = api_token(org)
+    env = {**child_env(settings), "REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_CONNECT_TIMEOUT": "1"}
+    web, base, out = start_daphne(env, "redis-pings-daphne")
+    accepted, refused, stop = [], [], threading.Event()
+
+    def gateway():
+        step = 0
+        with httpx.Client(base_url=base, headers={"Authorization": f"Token {token}"}, timeout=15) as api:
+            while not stop.is_set():
+                step += 1
+                at = datetime.now(timezone.utc).isoformat()
+                pings = [{"vehicle": v.code, "lat": 41.88 + 0.0005 * step, "lon": -87.63 + 0.01 * i, "timestamp": at}
+                         for i, v in enumerate(vans)]
+                try:
+                    r = api.post("/api/vehicle-positions/", json={"pings": pings})
+                    (accepted if r.status_code in (200, 202) else refused).append((r.status_code, pings))
+                except httpx.TransportError as exc:
+                    refused.append((type(exc).__name__, pings))
+                time.sleep(0.25)
+
+    try:
+        wait_for_http(base + "/login/", proc=web)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        login(page, base, user.username)
+        load = threading.Thread(target=gateway)
+        load.start()
+        time.sleep(5)
+        redis.send_signal(signal.SIGTERM)  # a restart
+        redis.wait(10)
+        redis = start_redis(port)
+        time.sleep(5)
+        redis.send_signal(signal.SIGKILL)  # and a crash
+        redis.wait(10)
+        time.sleep(2)
+        redis = start_redis(port)
+        time.sleep(5)
+        stop.set()
+        load.join(30)
+        assert accepted, refused[:3]
+        stored = {(p["vehicle"], datetime.fromisoformat(p["timestamp"])) for _, batch in accepted for p in batch}
+        in_db = set(VehiclePosition.objects.filter(vehicle__organization=org).values_list("vehicle__code", "recorded_at"))
+        assert stored <= in_db  # every accepted ping is there
+        where = {v.code: [v.lat, v.lon] for v in Vehicle.objects.filter(organization=org)}
+        page.wait_for_function("""(where) => Object.entries(where).every(([code, [lat, lon]]) => {
+            const m = window.ct.vehicles[code]; if (!m) return false;
+            const p = m.getLatLng(); return Math.abs(p.lat - lat) < 1e-6 && Math.abs(p.lng - lon) < 1e-6; })""",
+                               arg=where, timeout=20000)
+    finally:
+        stop.set()
+        web.terminate()
+        web.wait(15)
+        out.close()
+        redis.kill()
