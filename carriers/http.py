@@ -10,6 +10,7 @@ import time
 from functools import lru_cache
 
 import httpx
+import redis
 from django.conf import settings
 
 from dispatch.selectors import policy_for
@@ -59,7 +60,6 @@ class _LocalBreakerStore:
 
 class _RedisBreakerStore:
     def __init__(self, url: str):
-        import redis
 
         self.r = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 

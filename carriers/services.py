@@ -15,6 +15,7 @@ from dispatch.errors import InvalidTransition, ValidationFailed
 from dispatch.models import Order
 from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
+from dispatch.services.assignments import assignment_to_booking
 from dispatch.services.log import event_record
 from dispatch.services.orders import order_transition
 from dispatch.services.proof import proof_record
@@ -85,7 +86,6 @@ def carrier_report_capacity(*, carrier_id: int, slots: list[dict], actor: ActorR
 def booking_record_confirmed(*, order: Order, carrier: Carrier, external_id: str, price: float,
                              promised_at: datetime, idempotency_key: str, actor: ActorRef) -> CarrierBooking:
     """Record a booking the carrier confirmed and make it the order's assignment. Idempotent on the key."""
-    from dispatch.services.assignments import assignment_to_booking
 
     existing = CarrierBooking.objects.select_for_update().filter(idempotency_key=idempotency_key).first()
     if existing and existing.status != BookingStatus.REQUESTED:

@@ -1,11 +1,17 @@
 from celery import shared_task
+from django.conf import settings
 
 from controltower.reliable_tasks import RETRYING, RetryLater
+
+from .adapters import CarrierError, adapter_for
+from .health import refresh
+from .models import Carrier, CarrierBooking
+from .outbound import deliver
+from .webhooks import webhook_process
 
 
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=45, owner="carriers.WebhookReceipt")
 def process_webhook(receipt_id: int) -> str:
-    from .webhooks import webhook_process
 
     return webhook_process(receipt_id=receipt_id)
 
@@ -14,9 +20,6 @@ def process_webhook(receipt_id: int) -> str:
 def check_carrier_health() -> int:
     """Beat: ping every carrier with an API (a dead one is noticed even with no traffic), then judge
     its health from the recent record; a carrier that is back is noticed the same way."""
-    from .adapters import CarrierError, adapter_for
-    from .health import refresh
-    from .models import Carrier
 
     n = 0
     for carrier in Carrier.objects.exclude(adapter="manual"):
@@ -34,10 +37,7 @@ def check_carrier_health() -> int:
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=45, max_retries=6, owner="carriers.CarrierBooking", **RETRYING)
 def cancel_with_carrier(booking_id: int) -> str:
     """Tell the carrier a booking is cancelled. Idempotent; carriers without a cancel call are skipped."""
-    from django.conf import settings
 
-    from .adapters import CarrierError, adapter_for
-    from .models import CarrierBooking
 
     booking = CarrierBooking.objects.select_related("carrier").get(pk=booking_id)
     adapter = adapter_for(booking.carrier)
@@ -56,9 +56,7 @@ def cancel_with_carrier(booking_id: int) -> str:
 def deliver_webhook(delivery_id: int) -> str:
     """One attempt at an outbound webhook; Celery retries with backoff, and deliveries whose own
     back-off is longer than a task may wait are picked up by the outbox sweep when due."""
-    from django.conf import settings
 
-    from .outbound import deliver
 
     result = deliver(delivery_id=delivery_id)
     if result == "retry" and not settings.CELERY_TASK_ALWAYS_EAGER:

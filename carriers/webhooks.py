@@ -13,6 +13,7 @@ from dispatch.errors import DomainError
 from .adapters import CarrierError, adapter_for
 from .canonical import MalformedPayload, UnknownStatus
 from .models import Carrier, CarrierAlert, WebhookReceipt
+from .services import carrier_event_apply
 from .signing import HEADER, SignatureError, verify
 
 KEPT_HEADERS = (HEADER, "Content-Type", "User-Agent")
@@ -47,7 +48,6 @@ def webhook_receive(*, carrier: Carrier, raw: bytes, headers) -> tuple[int, dict
 
 
 def webhook_process(*, receipt_id: int) -> str:
-    from .services import carrier_event_apply
 
     with transaction.atomic():
         receipt = WebhookReceipt.objects.select_for_update().select_related("carrier").get(pk=receipt_id)

@@ -8,21 +8,29 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from controltower.celery import app
 from dispatch import selectors
 from dispatch.engine.decisions import (
     decision_approve,
     decision_override,
     decision_reject,
+    decision_undo,
+    decision_undo_blockers,
 )
 from dispatch.errors import Conflict, DomainError, ValidationFailed
-from dispatch.models import Order
+from dispatch.models import Order, ProofOfDelivery, User
 from dispatch.permissions import can_decide, refusal
 from dispatch.services import ActorRef
+from dispatch.services.exceptions import (
+    exception_claim,
+    exception_dismiss,
+    exception_snooze,
+)
 from dispatch.services.orders import (
     BEFORE_PICKUP,
     order_change_by_customer,
@@ -44,6 +52,7 @@ from dispatch.status import (
 )
 
 from . import events
+from .models import DeadLetter
 from .payloads import carrier_payload, order_payload, vehicle_snapshot
 
 MAP_ORDER_LIMIT = 5000
@@ -240,7 +249,6 @@ def _dispatcher_or_admin(request) -> int:
 @login_required
 def dead_letters_page(request):
     """Tasks the workers gave up on (failed for good, or past the redelivery cap), newest first."""
-    from .models import DeadLetter
 
     org = _dispatcher_or_admin(request)
     message = ""
@@ -249,7 +257,6 @@ def dead_letters_page(request):
         if letter is None:
             raise Http404("No such dead letter in your organization.")
         if request.POST.get("action") == "retry":
-            from controltower.celery import app
 
             app.send_task(letter.task_name, args=letter.args, kwargs=letter.kwargs)
             letter.retried_at = timezone.now()
@@ -267,9 +274,7 @@ def dead_letters_page(request):
 @require_GET
 def proof_file(request, pk: int):
     """A proof-of-delivery file, to users of the order's organization only (storage paths are never exposed)."""
-    from django.http import FileResponse
 
-    from dispatch.models import ProofOfDelivery
 
     proof = ProofOfDelivery.objects.filter(pk=pk, order__organization_id=_org(request)).exclude(file="").first()
     if proof is None:
@@ -410,7 +415,6 @@ def exceptions_partial(request, message: str = "", status: int = 200):
 def activity_partial(request):
     """The activity feed: what the tower did by itself and what people decided, with undo where
     none of a decision's orders has moved on."""
-    from dispatch.engine.decisions import decision_undo_blockers
 
     entries = selectors.activity_for(organization_id=_org(request))
     deciding = can_decide(request.user)
@@ -426,7 +430,6 @@ def activity_partial(request):
 def decision_undo_action(request, pk: int):
     """Undo an applied decision (a reverse decision through the engine); re-renders the queue with
     the confirmation, or the reason it cannot be undone."""
-    from dispatch.engine.decisions import decision_undo
 
     org = _org(request)
     if not can_decide(request.user):
@@ -449,8 +452,6 @@ def decision_undo_action(request, pk: int):
 @require_POST
 def exception_hold(request, pk: int, action: str):
     """Claim an exception, release it, or hand it to a colleague; re-renders the queue."""
-    from dispatch.models import User
-    from dispatch.services.exceptions import exception_claim
 
     org = _org(request)
     if not can_decide(request.user):
@@ -484,7 +485,6 @@ def _refused(request, error: DomainError):
 
 
 def _exception_set_aside(request, org: int, pk: int, action: str):
-    from dispatch.services.exceptions import exception_dismiss, exception_snooze
 
     actor = ActorRef.user(request.user)
     reason = request.POST.get("reason_code", "")

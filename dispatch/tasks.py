@@ -8,16 +8,42 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from carriers.models import Carrier, WebhookDelivery, WebhookReceipt
+from carriers.tasks import deliver_webhook, process_webhook
 from controltower.reliable_tasks import RETRYING, RetryLater
 from dispatch import clock
+from dispatch.engine.bridge import propose, replan_network
 from dispatch.engine.decisions import decisions_resume
+from dispatch.engine.detectors import (
+    detect_all,
+    detect_carrier_outage,
+    detect_failed_delivery,
+    detect_vehicle_unavailable,
+)
+from dispatch.engine.escalation import email_ops_managers
+from dispatch.engine.placement import plan_new_orders as plan
 from dispatch.engine.savings import savings_for_day
-from dispatch.services.notifications import messages_send_due
+from dispatch.models import (
+    CustomerMessage,
+    Order,
+    OrderException,
+    Organization,
+    Vehicle,
+)
+from dispatch.services.notifications import message_send, messages_send_due
 from dispatch.services.rollups import rollups_refresh
+from dispatch.services.routes import routes_recompute_pending
 from dispatch.services.settings import apply_due_changes
+from dispatch.status import (
+    LIVE_EXCEPTION_STATES,
+    DecisionState,
+    ExceptionState,
+    OrderStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +52,6 @@ log = logging.getLogger(__name__)
 def plan_new_orders(organization_id: int) -> dict:
     """Place the organization's unassigned orders. Safe to run twice: it only touches orders
     that still have no assignment, each under its row lock."""
-    from dispatch.engine.placement import plan_new_orders as plan
 
     return plan(organization_id=organization_id)
 
@@ -34,8 +59,6 @@ def plan_new_orders(organization_id: int) -> dict:
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def plan_pending_everywhere() -> int:
     """Beat's safety net: an enqueue lost after commit leaves orders unplanned only until the next sweep."""
-    from dispatch.models import Organization
-    from dispatch.status import OrderStatus
 
     orgs = list(Organization.objects.filter(auto_plan=True, orders__status__in=[OrderStatus.CREATED, OrderStatus.PLANNED])
                 .values_list("id", flat=True).distinct())
@@ -48,9 +71,6 @@ def plan_pending_everywhere() -> int:
 def propose_decision(exception_id: int) -> int | None:
     """Propose (or re-propose) a decision for a live exception. Idempotent: a newer proposal
     supersedes the older one, and nothing is proposed for a closed exception."""
-    from dispatch.engine.bridge import propose
-    from dispatch.models import OrderException
-    from dispatch.status import LIVE_EXCEPTION_STATES
 
     exc = OrderException.objects.filter(pk=exception_id, state__in=LIVE_EXCEPTION_STATES).first()
     if exc is None:
@@ -64,8 +84,6 @@ def propose_decision(exception_id: int) -> int | None:
 
 @shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="carriers.Carrier")
 def detect_carrier(carrier_id: int) -> None:
-    from carriers.models import Carrier
-    from dispatch.engine.detectors import detect_carrier_outage
 
     carrier = Carrier.objects.filter(pk=carrier_id).first()
     if carrier:
@@ -74,8 +92,6 @@ def detect_carrier(carrier_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="dispatch.Vehicle")
 def detect_vehicle(vehicle_id: int) -> None:
-    from dispatch.engine.detectors import detect_vehicle_unavailable
-    from dispatch.models import Vehicle
 
     vehicle = Vehicle.objects.filter(pk=vehicle_id).first()
     if vehicle:
@@ -84,8 +100,6 @@ def detect_vehicle(vehicle_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=20, time_limit=30, owner="dispatch.Order")
 def detect_order_failure(order_id: int) -> None:
-    from dispatch.engine.detectors import detect_failed_delivery
-    from dispatch.models import Order
 
     order = Order.objects.filter(pk=order_id).select_related("vehicle", "carrier").first()
     if order:
@@ -95,8 +109,6 @@ def detect_order_failure(order_id: int) -> None:
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def detect_everywhere() -> int:
     """Beat: the watching detectors (SLA risk, no-shows, silence, capacity, cut-offs, spikes) per organization."""
-    from dispatch.engine.detectors import detect_all
-    from dispatch.models import Organization
 
     ids = list(Organization.objects.values_list("id", flat=True))
     for org_id in ids:
@@ -110,9 +122,7 @@ def detect_everywhere() -> int:
 def send_customer_message(message_id: int) -> str:
     """Deliver one customer message. Idempotent: a message already sent (or being sent when a
     worker died) is not sent again."""
-    from django.conf import settings
 
-    from dispatch.services.notifications import message_send
 
     status = message_send(message_id=message_id)
     if status == "retry" and not settings.CELERY_TASK_ALWAYS_EAGER:
@@ -132,7 +142,6 @@ def tell_ops_managers(exception_id: int) -> int:
     """E-mail the organization's ops managers that an exception passed its response SLA. Once per
     exception: the escalation is recorded before this runs, and a retry after the mail server
     accepted is harmless (same Message-ID)."""
-    from dispatch.engine.escalation import email_ops_managers
 
     return email_ops_managers(exception_id=exception_id)
 
@@ -141,7 +150,6 @@ def tell_ops_managers(exception_id: int) -> int:
 def recompute_etas(organization_id: int) -> int:
     """ETAs and risk for the vans whose position changed since the last run (coalesced per
     organization: many pings, one pass per van)."""
-    from dispatch.services.routes import routes_recompute_pending
 
     return routes_recompute_pending(organization_id=organization_id)
 
@@ -150,22 +158,16 @@ def recompute_etas(organization_id: int) -> int:
 def sweep_outbox() -> dict:
     """Beat: re-enqueue work whose enqueue was lost: customer messages still pending, and live
     exceptions that have no proposal yet."""
-    from dispatch import clock
-    from dispatch.models import CustomerMessage, OrderException
-    from dispatch.status import DecisionState, ExceptionState
 
     before = clock.now() - timedelta(minutes=1)
     messages = CustomerMessage.objects.filter(status="pending", send_after__lt=before, attempts__lt=5).count()
     if messages:
         send_due_messages.delay()
-    from django.utils import timezone
 
     stale = list(OrderException.objects.filter(state=ExceptionState.OPEN, updated_at__lt=timezone.now() - timedelta(minutes=1))
                  .exclude(decisions__state__in=[DecisionState.PROPOSED, DecisionState.REJECTED]).values_list("id", flat=True)[:100])
     for exception_id in stale:
         propose_decision.delay(exception_id)
-    from carriers.models import WebhookDelivery, WebhookReceipt
-    from carriers.tasks import deliver_webhook, process_webhook
 
     receipts = list(WebhookReceipt.objects.filter(status="pending", received_at__lt=before, attempts__lt=5).values_list("id", flat=True)[:500])
     for receipt_id in receipts:
@@ -183,8 +185,6 @@ def sweep_outbox() -> dict:
 @shared_task(acks_late=True, soft_time_limit=90, time_limit=120)
 def replan_networks() -> int:
     """Beat (planner queue): re-plan each auto-planning organization's network from its current plan."""
-    from dispatch.engine.bridge import replan_network
-    from dispatch.models import Organization
 
     proposed = 0
     for org_id in Organization.objects.filter(auto_plan=True).values_list("id", flat=True):

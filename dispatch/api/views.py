@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from carriers.models import Carrier, WebhookDelivery, WebhookSubscription
+from carriers.outbound import redeliver
 from carriers.services import (
     carrier_events_apply,
     carrier_report_capacity,
@@ -277,7 +280,6 @@ class DecisionOverride(APIView):
 class CarrierList(APIView):
     @extend_schema(responses=s.CarrierSerializer(many=True))
     def get(self, request):
-        from carriers.models import Carrier
 
         return Response(s.CarrierSerializer(Carrier.objects.filter(organization_id=organization_id_of(request)).order_by("code"), many=True).data)
 
@@ -285,14 +287,12 @@ class CarrierList(APIView):
 class WebhookSubscriptions(APIView):
     @extend_schema(responses=s.WebhookSubscriptionSerializer(many=True))
     def get(self, request):
-        from carriers.models import WebhookSubscription
 
         subs = WebhookSubscription.objects.filter(organization_id=organization_id_of(request)).order_by("id")
         return Response(s.WebhookSubscriptionSerializer(subs, many=True).data)
 
     @extend_schema(request=s.WebhookSubscriptionSerializer, responses={201: s.WebhookSubscriptionSerializer})
     def post(self, request):
-        from carriers.models import WebhookSubscription
 
         data = valid(s.WebhookSubscriptionSerializer, request.data)
         sub = WebhookSubscription.objects.create(organization_id=organization_id_of(request), **data)
@@ -303,7 +303,6 @@ class WebhookDeliveries(generics.ListAPIView):
     serializer_class = s.WebhookDeliverySerializer
 
     def get_queryset(self):
-        from carriers.models import WebhookDelivery
 
         return (WebhookDelivery.objects.filter(subscription__organization_id=organization_id_of(self.request))
                 .prefetch_related("attempt_log").order_by("-id"))
@@ -313,10 +312,7 @@ class WebhookRedeliver(APIView):
     @extend_schema(request=None, responses=s.WebhookDeliverySerializer)
     def post(self, request, pk):
         """Send this delivery again now, whatever happened before; the attempt is logged as manual."""
-        from django.shortcuts import get_object_or_404
 
-        from carriers.models import WebhookDelivery
-        from carriers.outbound import redeliver
 
         delivery = get_object_or_404(WebhookDelivery, pk=pk, subscription__organization_id=organization_id_of(request))
         redeliver(delivery_id=delivery.id)

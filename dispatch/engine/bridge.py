@@ -13,16 +13,29 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from carriers.models import Carrier
+from carriers.models import CapacitySlot, Carrier
 from dispatch import clock
+from dispatch.engine.decisions import decision_create
+from dispatch.geo import haversine_km
 from dispatch.models import Decision, Order, OrderException, Shift, Stop, Vehicle
+from dispatch.planner import hybrid
 from dispatch.planner import model as pm
-from dispatch.planner.evaluate import simulate_route
+from dispatch.planner.evaluate import evaluate, simulate_route
 from dispatch.planner.greedy import _insertions
+from dispatch.planner.model import Plan
 from dispatch.planner.pricing import carrier_can_take, carrier_order_cost, carrier_risk
+from dispatch.planner.snapshot import snapshot_from_problem
 from dispatch.reports import lane_reliability
-from dispatch.selectors import policy_for, service_rules
-from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, StopKind
+from dispatch.selectors import policy_for, service_rules, slot_bookings
+from dispatch.services.exceptions import exception_raise
+from dispatch.status import (
+    CarrierHealth,
+    DutyStatus,
+    ExceptionKind,
+    OrderStatus,
+    Severity,
+    StopKind,
+)
 
 ON_BOARD = [OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
 VAN_CANDIDATES = 6
@@ -41,7 +54,6 @@ class DbProblem:
 def replay_snapshot(db: DbProblem) -> dict:
     """The problem a decision solves, with the plan in force, as a Track B snapshot (replayable
     with `manage.py plan_snapshot`, downloadable from the decision)."""
-    from dispatch.planner.snapshot import snapshot_from_problem
 
     carriers = {}
     for o in db.orders.values():
@@ -181,9 +193,6 @@ class SlotRooms:
     we booked. A carrier that reports no slots is not limited here."""
 
     def __init__(self, organization_id: int, now: datetime):
-        from carriers.models import CapacitySlot
-        from dispatch.geo import haversine_km
-        from dispatch.selectors import slot_bookings
 
         self._km = haversine_km
         self.slots: dict[str, list] = {}
@@ -288,7 +297,6 @@ def propose(*, exception: OrderException) -> Decision | None:
     rank = {"on_time": 0, "at_risk": 1, "late": 2}
     worse = sum(1 for m in moves if rank.get(m["sla_after"], 2) > rank.get(m["sla_before"], 0))
     better = sum(1 for m in moves if rank.get(m["sla_after"], 2) < rank.get(m["sla_before"], 0))
-    from dispatch.engine.decisions import decision_create
 
     return decision_create(exception=exception, moves=moves, cost_delta=round(total, 2), sla_improved=better, sla_worsened=worse,
                            problem=replay_snapshot(db))
@@ -364,9 +372,6 @@ def network_plan(*, organization_id: int, time_limit: float = 10.0, rules: dict 
     """The production planner (hybrid) on the whole network from the current plan, with the rules in
     force or the given ones (a settings preview): the current plan's and the new plan's cost, and
     the orders that would move. None when nothing can move or a van holding orders is off duty."""
-    from dispatch.planner import hybrid
-    from dispatch.planner.evaluate import evaluate
-    from dispatch.planner.model import Plan
 
     movable = list(Order.objects.filter(organization_id=organization_id, status__in=CAN_MOVE)
                    .select_related("hub", "vehicle", "carrier"))
@@ -416,8 +421,6 @@ def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decisio
     """Re-plan the whole network with the production planner, starting from the current plan, and
     propose the moves if the new plan is cheaper (orders on board stay where they are). The planner
     keeps the current plan when it cannot beat it, so nothing moves without a gain."""
-    from dispatch.services.exceptions import exception_raise
-    from dispatch.status import ExceptionKind, Severity
 
     result = network_plan(organization_id=organization_id, time_limit=time_limit)
     if result is None or result.before - result.after < policy_for(organization_id).replan_min_saving:
@@ -431,7 +434,6 @@ def replan_network(*, organization_id: int, time_limit: float = 10.0) -> Decisio
         title=f"Re-plan saves {saving:.2f}: {len(moves)} orders move", severity=Severity.LOW,
         cause="The planner found a cheaper plan for the network from the current one", order_ids=changed_ids, propose=False,
     )
-    from dispatch.engine.decisions import decision_create
 
     return decision_create(exception=exc, moves=moves, cost_delta=-saving, sla_improved=0, sla_worsened=0,
                            problem=replay_snapshot(db))

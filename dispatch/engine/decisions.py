@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from django.db import transaction
 
+from carriers.adapters import CarrierError
+from carriers.booking import book_order
 from controltower import events, hooks
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
@@ -14,12 +16,19 @@ from dispatch.models import Decision, Order, OrderException, Vehicle
 from dispatch.permissions import within_policy
 from dispatch.selectors import one_policy_read, policy_for
 from dispatch.services import ActorRef
+from dispatch.services.assignments import (
+    assignment_handover,
+    assignment_release,
+    assignment_to_vehicle,
+)
 from dispatch.services.exceptions import (
     exception_close,
     exception_keep_open_for,
     exception_mark_proposed,
 )
 from dispatch.services.log import event_record
+from dispatch.services.orders import order_transition
+from dispatch.services.routes import route_recompute_etas, route_resequence
 from dispatch.status import (
     Actor,
     DecisionState,
@@ -136,8 +145,6 @@ def _apply_local(decision: Decision, moves: list[tuple[dict, bool]], by_ref: dic
 
 def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *, how: str, reason_code: str = "") -> Decision:
     """Book the pending carrier moves (no transaction open), then record the outcome."""
-    from carriers.adapters import CarrierError
-    from carriers.booking import book_order
 
     done = []
     organization_id = Decision.objects.values_list("organization_id", flat=True).get(pk=decision_id)
@@ -216,13 +223,6 @@ def _apply_or_record(*, order: Order, move: dict, actor: ActorRef, decision_id: 
 def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> bool:
     """Carry out one move in our database: put it on a van route or leave it unserved. Returns True
     for a carrier move, which is booked after commit with no lock held."""
-    from dispatch.services.assignments import (
-        assignment_handover,
-        assignment_release,
-        assignment_to_vehicle,
-    )
-    from dispatch.services.orders import order_transition
-    from dispatch.services.routes import route_recompute_etas, route_resequence
 
     kind, code = move["to"]["kind"], move["to"]["code"]
     if move.get("handover"):  # on board a van that cannot deliver it: another van meets it and takes it over

@@ -8,14 +8,35 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from carriers.models import CapacitySlot, Carrier
+from carriers.services import carrier_set_health
 from dispatch import clock
-from dispatch.models import Order, Shift, Vehicle, VehiclePosition
-from dispatch.selectors import one_policy_read, policy_for  # noqa: F401 (read through the selector)
-from dispatch.services.exceptions import exception_raise
+from dispatch.models import (
+    Event,
+    Order,
+    OrderException,
+    Shift,
+    Vehicle,
+    VehiclePosition,
+)
+from dispatch.selectors import (  # noqa: F401 (read through the selector)
+    one_policy_read,
+    planned_capacity,
+    policy_for,
+    slot_bookings,
+)
+from dispatch.services import ActorRef
+from dispatch.services.exceptions import (
+    exception_close,
+    exception_escalate,
+    exception_raise,
+)
 from dispatch.status import (
+    LIVE_EXCEPTION_STATES,
+    RESPONSE_SLA_MIN,
     CarrierHealth,
     DutyStatus,
     ExceptionKind,
+    ExceptionState,
     OrderStatus,
     Risk,
     Severity,
@@ -34,10 +55,6 @@ def detect_carrier_outage(*, carrier: Carrier) -> None:
     """A carrier that is down or degraded: the orders it has not collected yet need a new home.
     A carrier that is back up resolves its outage exception."""
     if carrier.health == CarrierHealth.UP:
-        from dispatch.models import OrderException
-        from dispatch.services import ActorRef
-        from dispatch.services.exceptions import exception_close
-        from dispatch.status import LIVE_EXCEPTION_STATES, ExceptionState
 
         for exc in OrderException.objects.filter(cause_key=f"carrier:{carrier.id}:outage", state__in=LIVE_EXCEPTION_STATES):
             exception_close(exception_id=exc.id, state=ExceptionState.RESOLVED, actor=ActorRef.system("health"), note="carrier recovered")
@@ -54,8 +71,6 @@ def detect_carrier_outage(*, carrier: Carrier) -> None:
 
 def detect_carrier_silence(*, organization_id: int, now: datetime | None = None) -> None:
     """No event from a carrier holding orders for longer than the policy allows."""
-    from carriers.services import carrier_set_health
-    from dispatch.services import ActorRef
 
     now = now or clock.now()
     limit = timedelta(minutes=policy_for(organization_id).carrier_silence_min)
@@ -96,7 +111,6 @@ def detect_vehicle_unavailable(*, vehicle: Vehicle) -> None:
 def detect_no_shows(*, organization_id: int, now: datetime | None = None) -> int:
     """Shifts that started more than the grace period ago with no duty change by their driver and
     no ping from their van since, whatever the driver's stored status says."""
-    from dispatch.models import Event
 
     now = now or clock.now()
     grace = timedelta(minutes=policy_for(organization_id).no_show_grace_min)
@@ -171,7 +185,6 @@ def detect_sla_risk(*, organization_id: int) -> int:
 def detect_capacity_gaps(*, organization_id: int, now: datetime | None = None) -> int:
     """Bookings beyond what a carrier can take in a zone and window: only orders inside the slot's
     zone (and window) count against it."""
-    from dispatch.selectors import slot_bookings
 
     now = now or clock.now()
     found = 0
@@ -220,7 +233,6 @@ def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -
     """Demand for a hub's area and an hour's window beyond the policy factor times the capacity
     planned for it: the hub's vans on shift then (at the policy's deliveries per van-hour) plus
     the capacity carriers reported for slots that cover the hub and overlap that hour."""
-    from dispatch.selectors import planned_capacity
 
     now = now or clock.now()
     policy = policy_for(organization_id)
@@ -262,9 +274,6 @@ def detect_carriers_still_down(*, organization_id: int) -> int:
 def detect_overdue_exceptions(*, organization_id: int, now: datetime | None = None) -> int:
     """Live exceptions past their response SLA (by severity, from the organization's policy) that
     nobody resolved: they escalate."""
-    from dispatch.models import OrderException
-    from dispatch.services.exceptions import exception_escalate
-    from dispatch.status import LIVE_EXCEPTION_STATES, RESPONSE_SLA_MIN
 
     now = now or clock.now()
     limits = {**RESPONSE_SLA_MIN, **(policy_for(organization_id).response_sla_min or {})}

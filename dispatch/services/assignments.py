@@ -7,12 +7,13 @@ from django.db.models import Max
 from controltower import events, hooks
 from controltower.payloads import order_payload
 from dispatch.models import Assignment, Order, Vehicle
-from dispatch.selectors import service_rules
+from dispatch.selectors import policy_for, service_rules
 from dispatch.status import OrderStatus
 
 from . import ActorRef
 from .lifecycle import order_transition
 from .log import event_record
+from .notifications import notify_eta
 from .routes import risk_for, route_active_for, route_append_order, route_remove_order
 
 
@@ -85,9 +86,7 @@ def assignment_to_booking(*, order: Order, booking, actor: ActorRef, reason: str
     order.risk = risk_for(order.eta, order.window_end, service_rules(order.organization_id)[order.service_level].at_risk_margin_min)
     order_transition(order=order, status=OrderStatus.BOOKED, actor=actor, reason=reason,
                      data={"carrier": booking.carrier.code, "assignment_version": assignment.version})
-    from dispatch.selectors import policy_for
 
-    from .notifications import notify_eta
 
     notify_eta(order=order, tolerance_min=policy_for(order.organization_id).eta_tolerance_min)
     return assignment

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import IntegrityError, transaction
 
 from controltower import events, hooks, jobs
 from dispatch import clock
+from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import OrderException
-from dispatch.status import LIVE_EXCEPTION_STATES, ExceptionState, Severity
+from dispatch.status import (
+    LIVE_EXCEPTION_STATES,
+    DismissReason,
+    ExceptionState,
+    Role,
+    Severity,
+)
 
 from . import ActorRef
 from .log import event_record
@@ -113,8 +122,6 @@ def exception_claim(*, exception_id: int, organization_id: int, user, to_user=No
     """A dispatcher takes an exception (or releases it, or hands it to a colleague of the same
     organization), so the queue shows who is handling what. Taking one someone else holds is a
     Conflict naming the holder; handing or releasing is for its holder (or an admin)."""
-    from dispatch.errors import Conflict, ValidationFailed
-    from dispatch.status import Role
 
     exc = OrderException.objects.select_for_update(of=("self",)).select_related("holder").get(pk=exception_id, organization_id=organization_id)
     if exc.state not in LIVE_EXCEPTION_STATES:
@@ -143,8 +150,6 @@ def exception_claim(*, exception_id: int, organization_id: int, user, to_user=No
 @transaction.atomic
 def exception_dismiss(*, exception_id: int, organization_id: int, actor: ActorRef, reason_code: str, note: str = "") -> OrderException:
     """A person decides an exception needs nothing from the tower; the reason is recorded."""
-    from dispatch.errors import ValidationFailed
-    from dispatch.status import DismissReason
 
     if reason_code not in DismissReason.values:
         raise ValidationFailed("Give a reason", errors={"reason_code": [f"Use one of {', '.join(DismissReason.values)}."]})
@@ -156,10 +161,7 @@ def exception_dismiss(*, exception_id: int, organization_id: int, actor: ActorRe
 @transaction.atomic
 def exception_snooze(*, exception_id: int, organization_id: int, actor: ActorRef, minutes: int, reason_code: str) -> OrderException:
     """Put an exception out of the way for a while (it comes back by itself, escalation included)."""
-    from datetime import timedelta
 
-    from dispatch.errors import ValidationFailed
-    from dispatch.status import DismissReason
 
     if reason_code not in DismissReason.values:
         raise ValidationFailed("Give a reason", errors={"reason_code": [f"Use one of {', '.join(DismissReason.values)}."]})

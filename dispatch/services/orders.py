@@ -23,10 +23,12 @@ from dispatch.status import (
 )
 
 from . import ActorRef
+from .assignments import assignment_release
 from .exceptions import exception_raise
 from .lifecycle import order_transition
 from .log import event_record
 from .notifications import notify
+from .routes import stop_complete_for_order
 
 ORDER_FIELDS = (
     "external_ref", "address", "lat", "lon", "window_start", "window_end", "sla_deadline", "service_level",
@@ -108,7 +110,6 @@ def order_set_status(*, organization_id: int, order_id: int, status: str, actor:
         raise InvalidTransition("Order belongs to another organization")
     order = order_transition(order=order, status=status, actor=actor, reason=reason, failure_reason=failure_reason, at=at)
     if status in (OrderStatus.PICKED_UP, OrderStatus.DELIVERED, OrderStatus.FAILED):
-        from .routes import stop_complete_for_order
 
         stop_complete_for_order(order=order, kind=StopKind.PICKUP if status == OrderStatus.PICKED_UP else StopKind.DELIVERY,
                                 at=at or clock.now())
@@ -119,7 +120,6 @@ def order_set_status(*, organization_id: int, order_id: int, status: str, actor:
 def order_cancel(*, organization_id: int, order_id: int, actor: ActorRef, reason: str = "") -> Order:
     order = _lock(order_id)
     order = order_transition(order=order, status=OrderStatus.CANCELLED, actor=actor, reason=reason or "cancelled")
-    from .assignments import assignment_release
 
     assignment_release(order=order, actor=actor, reason="order cancelled")
     return order
@@ -176,7 +176,6 @@ def order_update(*, organization_id: int, order_id: int, changes: dict, actor: A
     event_record(organization_id=organization_id, kind="order.updated", actor=actor, order=order, data={"changes": diff})
     replan = bool(REPLAN_ON & diff.keys())
     if replan and order.status in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
-        from .assignments import assignment_release
 
         assignment_release(order=order, actor=actor, reason="changed after checkout")
         order = order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason="changed after checkout: to be placed again")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Max, Q
 
@@ -12,8 +14,10 @@ from controltower.payloads import order_payload
 from dispatch import clock
 from dispatch.geo import road_km, travel_minutes
 from dispatch.models import Order, Route, Stop, Vehicle
-from dispatch.selectors import service_rules
+from dispatch.selectors import policy_for, service_rules
 from dispatch.status import OrderStatus, Risk, StopKind
+
+from .notifications import notify_eta
 
 ETA_PUBLISH_TOLERANCE = timedelta(minutes=3)
 
@@ -92,9 +96,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
             t += timedelta(minutes=order.hub.load_min_per_order)
     Stop.objects.bulk_update(stops, ["eta"])
     if changed:
-        from dispatch.selectors import policy_for
 
-        from .notifications import notify_eta
 
         Order.objects.bulk_update(changed, ["eta", "risk"])
         tolerance = policy_for(vehicle.organization_id).eta_tolerance_min
@@ -124,8 +126,6 @@ ETA_COALESCE_S = 1
 def routes_request_recompute(*, organization_id: int) -> None:
     """After commit, have the vans that moved recompute their ETAs off the request path: one task
     per organization per second however many pings arrive (in-process tasks run at once)."""
-    from django.conf import settings
-    from django.core.cache import cache
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         jobs.enqueue("dispatch.tasks.recompute_etas", organization_id)
