@@ -15,6 +15,8 @@ from .models import (
     WebhookReceipt,
     WebhookSubscription,
 )
+from .outbound import redeliver
+from .webhooks import webhook_reprocess_for
 
 
 class ZoneInline(TenantScopedInline, admin.TabularInline):
@@ -39,7 +41,6 @@ class CarrierAdmin(TenantScopedAdmin):
 
     @admin.action(description="Process webhooks that waited for a status mapping")
     def reprocess_waiting_webhooks(self, request, queryset):
-        from .webhooks import webhook_reprocess_for
 
         n = sum(webhook_reprocess_for(carrier=c) for c in queryset)
         self.message_user(request, f"{n} webhooks queued again", messages.SUCCESS)
@@ -73,7 +74,6 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
 
     @admin.action(description="Redeliver now")
     def redeliver(self, request, queryset):
-        from .outbound import redeliver
 
         results = [redeliver(delivery_id=d.id) for d in queryset]
         self.message_user(request, f"Redelivered {len(results)}: {results.count('delivered')} accepted")

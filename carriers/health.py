@@ -13,6 +13,7 @@ from dispatch.status import CarrierHealth, OrderStatus
 
 from .http import circuit_is_open
 from .models import Carrier, CarrierCall, WebhookReceipt
+from .services import carrier_set_health
 
 WINDOW = timedelta(minutes=10)
 SAMPLE = 20
@@ -49,7 +50,6 @@ def assess(carrier: Carrier) -> tuple[str, str]:
 
 
 def refresh(carrier: Carrier) -> Carrier:
-    from .services import carrier_set_health
 
     health, reason = assess(carrier)
     if health != carrier.health:

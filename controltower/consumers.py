@@ -6,8 +6,12 @@ import time
 from collections import deque
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+
+from dispatch.models import Fleet, Hub, Order
+from dispatch.selectors import user_hub_ids
 
 from . import events, metrics
 
@@ -107,12 +111,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
 async def _scope_of(user) -> tuple[set[str] | None, set[int] | None]:
     """A hub-scoped dispatcher's hub codes and fleet ids (None, None: every hub)."""
-    from channels.db import database_sync_to_async
 
     @database_sync_to_async
     def load():
-        from dispatch.models import Fleet, Hub
-        from dispatch.selectors import user_hub_ids
 
         ids = user_hub_ids(user)
         if ids is None:
@@ -145,9 +146,7 @@ class TrackConsumer(AsyncJsonWebsocketConsumer):
     own order changed (no data travels here; the page fetches itself again)."""
 
     async def connect(self):
-        from channels.db import database_sync_to_async
 
-        from dispatch.models import Order
 
         token = self.scope["url_route"]["kwargs"]["token"]
         self.order_id = await database_sync_to_async(

@@ -2,7 +2,10 @@ import json
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
+
+from dispatch.selectors import hub_scope, user_hub_ids
 
 
 class ApiBodyLimitMiddleware:
@@ -42,7 +45,6 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from django.db import InterfaceError, OperationalError
 
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
@@ -64,7 +66,6 @@ class HubScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from dispatch.selectors import hub_scope, user_hub_ids
 
         user = getattr(request, "user", None)
         scope = user_hub_ids(user) if user is not None and user.is_authenticated else None

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from carriers.views import carrier_webhook
@@ -62,9 +64,7 @@ urlpatterns = [
 def handler404(request, exception=None):
     """An API path that matches no route answers in the API's error shape; pages get Django's page."""
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
 
         return JsonResponse({"error": {"code": "not_found", "message": "No such endpoint or object."}}, status=404)
-    from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)

@@ -8,6 +8,7 @@ import secrets
 from rest_framework import authentication, exceptions, permissions
 
 from dispatch.models import ApiToken
+from dispatch.permissions import can_decide, refusal
 
 from .throttles import auth_failure_check, auth_failure_record
 
@@ -75,7 +76,6 @@ class CanDecide(IsOrganizationMember):
     """Members of the organization whose role may act on decisions."""
 
     def has_permission(self, request, view):
-        from dispatch.permissions import can_decide, refusal
 
         if not super().has_permission(request, view):
             return False

@@ -1,5 +1,6 @@
 import math
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
@@ -34,7 +35,6 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            from django.utils.dateparse import parse_datetime
 
             try:
                 parsed = parse_datetime(value.strip())

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from carriers import egress
 from dispatch import clock
 from dispatch.models import Order, Vehicle
+from dispatch.selectors import decision_current
 from dispatch.status import (
     DutyStatus,
     FailureReason,
@@ -270,7 +271,6 @@ class ExceptionSerializer(serializers.Serializer):
         return list(exc.orders.values_list("external_ref", flat=True))
 
     def get_decision(self, exc) -> dict | None:
-        from dispatch.selectors import decision_current
 
         d = decision_current(exc)
         return DecisionSerializer(d).data if d else None

@@ -25,9 +25,10 @@ import pyvrp
 from pyvrp.stop import MaxRuntime
 
 from . import greedy
-from .carriers import assign_to_carriers
+from .carriers import assign_to_carriers, carrier_options
 from .evaluate import evaluate, simulate_route
 from .model import EARTH_RADIUS_KM, Plan, Problem
+from .pricing import carrier_order_cost
 from .trips import add_trips, insert_into_vans
 
 COST = 100_000          # integer cost units per currency unit
@@ -87,7 +88,6 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
     # 1. What each order would cost elsewhere: the capacity-aware carrier assignment of all of them.
     by_carrier, unserved, _ = assign_to_carriers(p, free_orders)
     alternative: dict[str, float] = {oid: p.orders[oid].unserved_penalty for oid in unserved}
-    from .pricing import carrier_order_cost
 
     carrier_by_id = {c.id: c for c in p.carriers}
     for cid, oids in by_carrier.items():
@@ -295,7 +295,6 @@ def _drop_unprofitable(p: Problem, plan: Plan) -> None:
                     saving = base
                 else:
                     saving = base - simulate_route(p, v, trial).cost
-                from .carriers import carrier_options
 
                 options = [(c, car) for c, car in carrier_options(p, p.orders[oid]) if used.get(car.id, 0) < car.capacity]
                 best_alt = min([options[0][0]] if options else [] + [p.orders[oid].unserved_penalty])

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from .evaluate import simulate_route
+from .greedy import _insertions, _VanPoints
 from .model import EARTH_RADIUS_KM, Plan, Problem
 from .pricing import carrier_order_cost
 
@@ -143,7 +144,6 @@ def _end_state(p: Problem, v, stops: list[str]):
 def insert_into_vans(p: Problem, plan: Plan, deadline: float | None = None, vans: int = 6, positions: int = 4) -> Plan:
     """Move orders from carriers (or unserved) onto vans one by one, most expensive first,
     wherever the van's extra cost is below what the order costs now."""
-    from .greedy import _insertions, _VanPoints
 
     pool = _current_costs(p, plan)
     by_index = p.vehicles
