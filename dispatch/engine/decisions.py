@@ -3,9 +3,10 @@ decision end with one winner; the other gets a Conflict (409) with the current s
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from carriers.adapters import CarrierError
 from carriers.booking import book_order
@@ -143,22 +144,37 @@ def _apply_local(decision: Decision, moves: list[tuple[dict, bool]], by_ref: dic
     return out
 
 
+# Carrier bookings of one decision made at once (each an HTTP call with its own order and key).
+BOOKING_THREADS = 8
+
+
 def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *, how: str, reason_code: str = "") -> Decision:
     """Book the pending carrier moves (no transaction open), then record the outcome."""
 
-    done = []
     organization_id = Decision.objects.values_list("organization_id", flat=True).get(pk=decision_id)
-    for move in moves:
-        if move.get("pending"):
-            move = {k: v for k, v in move.items() if k != "pending"}
+    threaded = not transaction.get_connection().in_atomic_block  # a caller's open transaction: its rows are not visible elsewhere
+
+    def book(move: dict, own_thread: bool = False) -> dict:
+        move = {k: v for k, v in move.items() if k != "pending"}
+        try:
             order = Order.objects.get(organization_id=organization_id, external_ref=move["order"])
-            try:
-                book_order(order=order, carrier_code=move["to"]["code"], actor=actor, key=f"decision:{decision_id}:{order.id}",
-                           allowed=(OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED))
-                move["applied"] = True
-            except (CarrierError, Conflict) as exc:
-                move["failed"] = getattr(exc, "message", None) or str(exc)
-        done.append(move)
+            book_order(order=order, carrier_code=move["to"]["code"], actor=actor, key=f"decision:{decision_id}:{order.id}",
+                       allowed=(OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED))
+            move["applied"] = True
+        except (CarrierError, Conflict) as exc:
+            move["failed"] = getattr(exc, "message", None) or str(exc)
+        finally:
+            if own_thread:
+                connection.close()  # the pool thread's own connection
+        return move
+
+    pending = [m for m in moves if m.get("pending")]
+    if threaded and len(pending) > 1:  # each its own order and key: the carriers are asked side by side
+        with ThreadPoolExecutor(max_workers=min(BOOKING_THREADS, len(pending)), thread_name_prefix="ct-book") as pool:
+            booked = iter(list(pool.map(lambda m: book(m, own_thread=True), pending)))
+    else:
+        booked = iter([book(m) for m in pending])
+    done = [next(booked) if m.get("pending") else m for m in moves]
     with transaction.atomic():
         decision = Decision.objects.select_for_update().select_related("exception").get(pk=decision_id)
         if decision.state != DecisionState.PROPOSED:

@@ -169,7 +169,11 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
             return None  # this change was told already
         if waiting is not None:
             CustomerMessage.objects.filter(pk=waiting.pk).update(status="superseded", error=f"Told in message {message.id}")
-    jobs.enqueue("dispatch.tasks.send_due_messages", countdown=max(0, int((message.send_after - now).total_seconds() + 0.999)))
+    wait = max(0, int((message.send_after - now).total_seconds() + 0.999))
+    if wait == 0 or not settings.CELERY_TASK_ALWAYS_EAGER:
+        # Sent at the window's end by a worker; with tasks in-process (no countdown there) the
+        # beat's every-few-seconds send does it instead of a useless run now.
+        jobs.enqueue("dispatch.tasks.send_due_messages", countdown=wait)
     return message
 
 
