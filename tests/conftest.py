@@ -132,6 +132,19 @@ def child_env(settings) -> dict:
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
 
 
+def stop_process(proc, log=None, seconds: float = 15) -> None:
+    """Stop a child process (SIGTERM, then SIGKILL if it lingers) and close its log."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    if log is not None:
+        log.close()
+
+
 def process_log(name: str):
     """A file for a child process's output: a pipe nobody reads fills up and blocks the child."""
     import tempfile
@@ -153,10 +166,5 @@ def daphne_server(transactional_db, settings):
         wait_for_http(base + "/login/", proc=proc)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        out.close()
+        stop_process(proc, out, 10)
         os.unlink(out.name)

@@ -1,7 +1,6 @@
 """Tasks survive their workers and never do their effect twice; what cannot be done is kept
 where people see it."""
 
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from controltower.celery import app
 from controltower.models import DeadLetter
 from dispatch.models import CustomerMessage
 from dispatch.status import Role
-from tests.conftest import ROOT, child_env, process_log
+from tests.conftest import ROOT, child_env, process_log, stop_process
 from tests.factories import (
     OrderFactory,
     OrganizationFactory,
@@ -66,12 +65,7 @@ def test_a_task_that_kills_every_worker_it_reaches_ends_in_the_dead_letter_table
         assert letter.reason == "redelivery_cap" and letter.deliveries == 6
         assert letter.organization_id == org.id and letter.args == [org.id]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        out.close()
+        stop_process(proc, out, 20)
 
 
 @pytest.mark.django_db

@@ -409,7 +409,7 @@ def test_orders_on_board_a_broken_van_get_a_hand_over_van_and_a_call_list(org, h
 
     Policy.objects.create(organization=org, auto_apply=True, max_cost_increase=100000)
     broken = VehicleFactory(fleet__hub=hub, code="BRK", lat=41.95, lon=-87.70, position_at=timezone.now())
-    helper = VehicleFactory(fleet__hub=hub, code="HELP", lat=41.94, lon=-87.69, position_at=timezone.now())
+    VehicleFactory(fleet__hub=hub, code="HELP", lat=41.94, lon=-87.69, position_at=timezone.now())
     VehicleFactory(fleet__hub=hub, code="FAR", lat=41.60, lon=-87.30, position_at=timezone.now())
     ShiftFactory(driver=DriverFactory(organization=org, name="Sam Stuck", phone="+13125550100"), vehicle=broken)
     later = timezone.now() + timedelta(hours=1)

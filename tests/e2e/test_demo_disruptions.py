@@ -11,7 +11,14 @@ from datetime import time
 
 import pytest
 
-from tests.conftest import ROOT, child_env, free_port, process_log, wait_for_http
+from tests.conftest import (
+    ROOT,
+    child_env,
+    free_port,
+    process_log,
+    stop_process,
+    wait_for_http,
+)
 
 from .conftest import login
 
@@ -70,9 +77,4 @@ def test_each_demo_disruption_shows_its_exception_on_the_dispatchers_screen(sett
         assert wanted <= seen, f"never shown: {sorted(wanted - seen)}; shown: {sorted(seen)}"
     finally:
         for proc, log in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+            stop_process(proc, log, 10)

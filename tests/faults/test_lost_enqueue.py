@@ -14,7 +14,14 @@ import httpx
 import pytest
 
 from dispatch.models import Assignment, Order
-from tests.conftest import ROOT, child_env, free_port, process_log, wait_for_http
+from tests.conftest import (
+    ROOT,
+    child_env,
+    free_port,
+    process_log,
+    stop_process,
+    wait_for_http,
+)
 from tests.factories import HubFactory, OrganizationFactory, VehicleFactory, api_token
 from tests.faults import in_three_hours, order_body, start_daphne
 from tests.faults.test_redis_restart import start_redis
@@ -84,13 +91,7 @@ def test_an_order_committed_before_a_crash_or_a_broker_outage_is_planned_once_re
             time.sleep(0.3)
     finally:
         for proc, log in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            log.close()
+            stop_process(proc, log)
         redis.kill()
 
     stored = set(Order.objects.filter(organization=org).values_list("external_ref", flat=True))

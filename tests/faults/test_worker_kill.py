@@ -21,7 +21,7 @@ from controltower.celery import app
 from dispatch.models import CustomerMessage, Decision, Order, Policy
 from dispatch.services import ActorRef
 from tests.carriers.conftest import SandboxProcess, make_carrier
-from tests.conftest import ROOT, child_env, free_port, process_log
+from tests.conftest import ROOT, child_env, free_port, process_log, stop_process
 from tests.factories import HubFactory, OrderFactory, OrganizationFactory
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -53,15 +53,6 @@ def pool_child(worker: subprocess.Popen, seconds: float = 30) -> int:
             return int(children[0])
         time.sleep(0.1)
     raise AssertionError("the worker started no pool process")
-
-
-def stop(proc, out):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    out.close()
 
 
 @pytest.fixture
@@ -118,7 +109,7 @@ def test_a_worker_killed_while_it_books_a_decisions_moves_finishes_it_after_rede
             time.sleep(0.2)
     finally:
         if worker is not None:
-            stop(worker, out)
+            stop_process(worker, out, 20)
         at_carrier = httpx.get(f"{sandbox.base}/_control/ALT/bookings").json()
         sandbox.stop()
 
@@ -170,7 +161,7 @@ def test_a_notification_worker_killed_after_the_provider_accepted_sends_it_once(
             assert worker.poll() is None, "the worker itself died"
             time.sleep(0.1)
     finally:
-        stop(worker, out)
+        stop_process(worker, out, 20)
         smtp.stop()
     message.refresh_from_db()
     assert inbox.kills == 1 and len(inbox.messages) == 1  # redelivered, and not sent again
