@@ -245,3 +245,4 @@ class MessageKind(ChoiceSet):
     FAILED = "failed", "Delivery failed"
     DELIVERED = "delivered", "Delivered"
     UPDATED = "updated", "Change confirmed"
+    NEARBY = "nearby", "Driver nearby"

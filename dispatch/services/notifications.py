@@ -17,7 +17,7 @@ from controltower import hooks, jobs
 from dispatch import clock
 from dispatch.errors import ValidationFailed
 from dispatch.models import CustomerMessage, MessageTemplate, Order
-from dispatch.selectors import policy_for
+from dispatch.selectors import policy_for, van_nearness
 from dispatch.status import MessageKind
 
 from .sms import sms_provider
@@ -34,6 +34,8 @@ DEFAULTS = {
     MessageKind.FAILED: ("We missed you: {{ ref }}",
                          "Hello {{ name }},\n\nwe could not deliver {{ ref }} ({{ reason }}). We will try again and tell you when; you can also reply to this message to choose another time.\nTrack it: {{ tracking_url }}\n"),
     MessageKind.DELIVERED: ("Delivered: {{ ref }}", "Hello {{ name }},\n\nyour order {{ ref }} was delivered at {{ delivered }}. Thank you!\n"),
+    MessageKind.NEARBY: ("Your driver is nearly there: {{ ref }}",
+                         "Hello {{ name }},\n\nyour driver has {% if stops_before %}{{ stops_before }} stop(s) before yours{% else %}you as the next stop{% endif %} and is about {{ distance_km }} km away.{% if eta %} Expect them around {{ eta }}.{% endif %}\nTrack it: {{ tracking_url }}\n"),
     MessageKind.UPDATED: ("Change confirmed: {{ ref }}",
                           "Hello {{ name }},\n\nwe have your change to {{ ref }}: delivery between {{ window }}.{% if instructions %} Instructions: {{ instructions }}.{% endif %} We will tell you when it is on its way.\nTrack it: {{ tracking_url }}\n"),
 }
@@ -51,6 +53,8 @@ PLACEHOLDERS = {
     "eta": "the expected arrival time", "delivered": "when it was delivered", "reason": "why a delivery failed",
     "tracking_url": "the tracking page", "instructions": "the customer's delivery instructions",
     "by": "who delivers it (the carrier's name, or our own delivery team)",
+    "stops_before": "how many stops the driver has before this one (when the van is near)",
+    "distance_km": "how far the van is, in km (when the van is near)",
 }
 SAFE_FILTERS = {"default", "upper", "lower", "title", "capfirst"}
 SAFE_TAGS = {"if", "elif", "else", "endif"}
@@ -87,8 +91,14 @@ def _context(order: Order) -> Context:
         "window": f"{_hm(order.window_start)} and {_hm(order.window_end)}", "eta": _hm(order.eta),
         "delivered": _hm(order.delivered_at), "reason": order.get_failure_reason_display().lower() if order.failure_reason else "",
         "tracking_url": f"{settings.PUBLIC_BASE_URL}/track/{order.tracking_token}/",
-        "instructions": order.instructions, "by": _by(order),
+        "instructions": order.instructions, "by": _by(order), **_nearness(order),
     }, autoescape=False)
+
+
+def _nearness(order: Order) -> dict:
+    """How many stops the van has before this order and how far it is (for the nearby message)."""
+    near = van_nearness(order)
+    return {"stops_before": near[0], "distance_km": f"{near[1]:.1f}"} if near else {"stops_before": "", "distance_km": ""}
 
 
 def _by(order: Order) -> str:
@@ -135,7 +145,7 @@ def template_test_send(*, channel: str, to: str, subject: str, body: str) -> Non
 # When several things happen to an order within its change window, the message that goes says the
 # most significant of them, rendered from the order's state when it goes.
 RANK = {MessageKind.NEW_ETA: 1, MessageKind.BOOKED: 2, MessageKind.UPDATED: 3, MessageKind.OUT_FOR_DELIVERY: 4,
-        MessageKind.DELAYED: 5, MessageKind.FAILED: 6, MessageKind.DELIVERED: 7}
+        MessageKind.NEARBY: 5, MessageKind.DELAYED: 6, MessageKind.FAILED: 7, MessageKind.DELIVERED: 8}
 OUTCOMES = ("delivered", "failed", "returned", "cancelled")
 TOLD = ("pending", "sending", "sent", "unconfirmed")
 
@@ -208,7 +218,7 @@ def _no_longer_true(message: CustomerMessage, order: Order) -> str:
     """Why a waiting message would now contradict what the order is or what the customer was told
     (empty if it still holds)."""
     if message.kind in (MessageKind.BOOKED, MessageKind.NEW_ETA, MessageKind.DELAYED, MessageKind.OUT_FOR_DELIVERY,
-                        MessageKind.UPDATED) and order.status in OUTCOMES:
+                        MessageKind.UPDATED, MessageKind.NEARBY) and order.status in OUTCOMES:
         return "The order reached its outcome first; that is what the customer is told."
     told = order.messages.filter(status__in=("sent", "unconfirmed")).exclude(pk=message.pk).order_by("-id")
     if message.kind == MessageKind.NEW_ETA:
@@ -301,6 +311,16 @@ def _record(errors: dict[int, str]) -> dict[int, str]:
             message.save(update_fields=["status", "sent_at", "error", "send_after"])
             out[message.id] = "retry" if message.status == "pending" else message.status
     return out
+
+
+NEARBY_STOPS = 2  # the customer hears the van is near when it has at most this many stops before theirs
+
+
+def notify_nearby(*, order: Order, stops_before: int) -> None:
+    """Tell the customer once that the van is a few stops away (with how many and how far)."""
+    if stops_before <= NEARBY_STOPS and order.status in ("picked_up", "out_for_delivery") \
+            and not order.messages.filter(kind=MessageKind.NEARBY).exists():
+        notify(order=order, kind=MessageKind.NEARBY, key="nearby")
 
 
 def message_send(*, message_id: int) -> str:

@@ -17,7 +17,7 @@ from dispatch.models import Order, Route, Stop, Vehicle
 from dispatch.selectors import policy_for, service_rules
 from dispatch.status import OrderStatus, Risk, StopKind
 
-from .notifications import notify_eta
+from .notifications import notify_eta, notify_nearby
 
 ETA_PUBLISH_TOLERANCE = timedelta(minutes=3)
 
@@ -77,6 +77,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     lat, lon = vehicle.lat, vehicle.lon
     rules = service_rules(vehicle.organization_id) if stops else {}
     changed: list[Order] = []
+    deliveries_before = 0
     for stop in stops:
         t += timedelta(minutes=travel_minutes(road_km(lat, lon, stop.lat, stop.lon)))
         lat, lon = stop.lat, stop.lon
@@ -92,6 +93,8 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
                     order.eta, order.risk = t, new_risk
                     changed.append(order)
             t += timedelta(minutes=order.service_min)
+            notify_nearby(order=order, stops_before=deliveries_before)
+            deliveries_before += 1
         else:
             t += timedelta(minutes=order.hub.load_min_per_order)
     Stop.objects.bulk_update(stops, ["eta"])

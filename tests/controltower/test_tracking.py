@@ -41,7 +41,7 @@ def test_when_the_van_is_a_few_stops_away_the_page_says_how_many(hub):
     third = Client().get(f"/track/{orders[2].tracking_token}/").content.decode()
 
     assert "You are the driver's next stop." in first
-    assert "The driver has 2 stops before yours." in third
+    assert "The driver has 2 stops before yours." in third and "The van is about" in third and "km from you" in third
 
 
 @pytest.mark.django_db(transaction=True)

@@ -200,3 +200,29 @@ def test_the_customer_is_told_when_another_carrier_takes_the_delivery(smtp, hub,
     bodies = [b for _, b in subjects_and_bodies(smtp)]
     assert "Gone Express" in bodies[0] and "Next Day Riders" in bodies[1] and "our own delivery team" in bodies[2]
     assert CustomerMessage.objects.filter(order=order).count() == 3
+
+
+def test_customers_hear_once_when_the_van_is_a_few_stops_away(smtp, hub, org):
+    """Four orders on board a van; its ping makes the route's ETAs recompute: the three whose stop
+    is at most two deliveries away are told (how many stops, how far), once; the fourth is not."""
+    from dispatch.services.positions import positions_ingest
+
+    van = VehicleFactory(fleet__hub=hub, code="NEAR1", lat=hub.lat, lon=hub.lon)
+    orders = [OrderFactory(hub=hub, customer_email=f"n{i}@example.com", lat=hub.lat + 0.01 * (i + 1), lon=hub.lon,
+                           window_end=timezone.now() + timedelta(hours=6)) for i in range(4)]
+    for o in orders:
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+        for status in ("picked_up", "out_for_delivery"):
+            order_set_status(organization_id=org.id, order_id=o.id, status=status, actor=SYSTEM)
+    assert wait_for(lambda: len(smtp.messages) == 8)  # scheduled and out for delivery, for each
+    smtp.messages.clear()
+
+    for _ in range(2):  # pinging again tells nobody twice
+        positions_ingest(organization_id=org.id, pings=[{"vehicle": "NEAR1", "lat": hub.lat + 0.002, "lon": hub.lon,
+                                                         "timestamp": timezone.now()}])
+    assert wait_for(lambda: len(smtp.messages) == 3)
+    time.sleep(0.5)
+    told = sorted((rcpt[0], email.message_from_string(c).get_payload()) for rcpt, c in smtp.messages)
+    assert [r for r, _ in told] == ["n0@example.com", "n1@example.com", "n2@example.com"]
+    assert "you as the next stop" in told[0][1] and "2 stop(s) before yours" in told[2][1] and "km away" in told[1][1]
+    assert CustomerMessage.objects.filter(kind="nearby").count() == 3
