@@ -104,8 +104,9 @@ class Filters:
         return datetime.combine(self.start, time(0), tzinfo=tz), datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=tz)
 
 
-def _rollups(organization_id: int, f: Filters, model=DailyRollup):
-    qs = model.objects.filter(organization_id=organization_id, day__gte=f.start, day__lte=f.end)
+def _narrowed(qs, f: Filters, *, fleet: dict):
+    """Rows of the filters' hub, zone, service level and carrier; `fleet` says how a row belongs
+    to a fleet (field -> value, the fleet id filled in)."""
     if f.hub:
         qs = qs.filter(hub__code=f.hub)
     if f.zone:
@@ -115,8 +116,14 @@ def _rollups(organization_id: int, f: Filters, model=DailyRollup):
     if f.resource.startswith("carrier:"):
         qs = qs.filter(carrier__code=f.resource[8:])
     elif f.resource.startswith("fleet:"):
-        qs = qs.filter(fleet_id=int(f.resource[6:]))
+        fleet_id = int(f.resource[6:])
+        qs = qs.filter(**{k: fleet_id if v is None else v for k, v in fleet.items()})
     return qs
+
+
+def _rollups(organization_id: int, f: Filters, model=DailyRollup):
+    qs = model.objects.filter(organization_id=organization_id, day__gte=f.start, day__lte=f.end)
+    return _narrowed(qs, f, fleet={"fleet_id": None})
 
 
 ORDER_EXPORT = ("external_ref", "service_date", "hub__code", "zone", "service_level", "status", "carrier__code", "vehicle__code",
@@ -128,16 +135,7 @@ def orders_of_period(*, organization_id: int, f: Filters):
     (for a CSV of any size without holding it in memory)."""
     qs = Order.objects.filter(organization_id=organization_id, service_date__gte=f.start, service_date__lte=f.end,
                               status__in=[OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED])
-    if f.hub:
-        qs = qs.filter(hub__code=f.hub)
-    if f.zone:
-        qs = qs.filter(zone=f.zone)
-    if f.service_level:
-        qs = qs.filter(service_level=f.service_level)
-    if f.resource.startswith("carrier:"):
-        qs = qs.filter(carrier__code=f.resource[8:])
-    elif f.resource.startswith("fleet:"):
-        qs = qs.filter(vehicle__fleet_id=int(f.resource[6:]), carrier__isnull=True)
+    qs = _narrowed(qs, f, fleet={"vehicle__fleet_id": None, "carrier__isnull": True})
     return qs.order_by("service_date", "id").values_list(*ORDER_EXPORT).iterator(chunk_size=2000)
 
 

@@ -4,6 +4,7 @@ provider. The unique (order, kind, key) row is the idempotency key: a change is 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -96,13 +97,20 @@ def _context(order: Order) -> Context:
 
 
 def _nearness(order: Order) -> dict:
-    """How many stops the van has before this order and how far it is (for the nearby message)."""
-    near = van_nearness(order)
-    return {"stops_before": near[0], "distance_km": f"{near[1]:.1f}"} if near else {"stops_before": "", "distance_km": ""}
+    """How many stops the van has before this order and how far it is, looked up only when a
+    template uses them (the template engine calls these; other messages cost no query)."""
+    near = functools.cache(lambda: van_nearness(order))
+    return {"stops_before": lambda: near()[0] if near() else "",
+            "distance_km": lambda: f"{near()[1]:.1f}" if near() else ""}
 
 
 def _by(order: Order) -> str:
     return order.carrier.name if order.carrier_id else "our own delivery team"
+
+
+def _told_by(key: str) -> str:
+    """Who a booked message named, from its key ("by:carrier:7:2" -> "carrier:7")."""
+    return ":".join(key.split(":")[1:-1])
 
 
 def _resource(order: Order) -> str:
@@ -192,7 +200,7 @@ def notify_status(*, order: Order) -> None:
     if kind == MessageKind.BOOKED:
         # Told when who delivers it changes (a carrier, another carrier, our vans), not per van.
         told = [k for k in order.messages.filter(kind=kind, status__in=TOLD).order_by("-id").values_list("key", flat=True)]
-        if told and told[0].split(":")[1:-1] == _resource(order).split(":"):
+        if told and _told_by(told[0]) == _resource(order):
             return
         notify(order=order, kind=kind, key=f"by:{_resource(order)}:{len(told)}")
     elif kind:
@@ -230,7 +238,7 @@ def _no_longer_true(message: CustomerMessage, order: Order) -> str:
         return "The order is no longer expected late."
     if message.kind == MessageKind.BOOKED:
         last = told.filter(kind=MessageKind.BOOKED).values_list("key", flat=True).first()
-        if last is not None and last.split(":")[1:-1] == _resource(order).split(":"):
+        if last is not None and _told_by(last) == _resource(order):
             return "It is back with who the customer was told."
     return ""
 
