@@ -287,6 +287,9 @@ SPECTACULAR_SETTINGS = {
 # Customer messages: what happens to an order within this many seconds of its first change is told
 # in one message with the final state (0: each transaction's changes are one message).
 CUSTOMER_MESSAGE_WINDOW_S = env.int("CUSTOMER_MESSAGE_WINDOW_S", default=3)
+# New orders are placed by the planner's repair: insertion, then this long re-optimizing the
+# routes of the vans near them (0: insertion alone).
+PLACEMENT_REOPTIMIZE_S = env.float("PLACEMENT_REOPTIMIZE_S", default=1.0)
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES

@@ -21,9 +21,9 @@ from dispatch.models import Decision, Order, OrderException, Shift, Stop, Vehicl
 from dispatch.planner import hybrid
 from dispatch.planner import model as pm
 from dispatch.planner.evaluate import evaluate, simulate_route
-from dispatch.planner.greedy import _insertions
 from dispatch.planner.model import Plan
-from dispatch.planner.pricing import carrier_can_take, carrier_order_cost, carrier_risk
+from dispatch.planner.pricing import carrier_eta, carrier_order_cost, carrier_risk
+from dispatch.planner.repair import hand_over, repair, van_positions_near
 from dispatch.planner.snapshot import snapshot_from_problem
 from dispatch.reports import lane_reliability
 from dispatch.selectors import policy_for, service_rules, slot_bookings
@@ -38,8 +38,6 @@ from dispatch.status import (
 )
 
 ON_BOARD = [OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
-VAN_CANDIDATES = 6
-POSITIONS = 4
 
 
 @dataclass
@@ -114,18 +112,25 @@ def _handover_hub(at: tuple[float, float]) -> pm.Hub:
 
 def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None,
                     booked_count_as_room: bool = False, rules: dict | None = None, costs: dict | None = None,
-                    handover: dict[str, tuple[float, float]] | None = None) -> DbProblem:
+                    handover: dict[str, tuple[float, float]] | None = None,
+                    near: list[tuple[float, float]] | None = None) -> DbProblem:
     """The live state as a planner problem: on-duty vans where they are with their open stops (orders
     on board become committed), carriers that are up with their rate cards and remaining capacity,
     and the given orders. With booked_count_as_room, orders already booked with a carrier count as
     capacity that may be reassigned (a whole-network re-plan). Orders in `handover` (on board a van
     that broke down) are picked up where that van stands, not at their hub; so are orders whose open
-    pickup stop is such a hand-over already."""
+    pickup stop is such a hand-over already. With `near` (points), only the vans a repair around
+    those points can involve are loaded (planner.repair.van_positions_near), not the whole fleet."""
     now = now or clock.now()
     handover = dict(handover or {})
     day0 = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     now_min = _min(now, day0)
-    vans = list(Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY).select_related("fleet__hub"))
+    on_duty = Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY)
+    if near is not None:
+        positions = [(pk, lat if lat is not None else hlat, lon if lon is not None else hlon) for pk, lat, lon, hlat, hlon
+                     in on_duty.values_list("pk", "lat", "lon", "fleet__hub__lat", "fleet__hub__lon")]
+        on_duty = on_duty.filter(pk__in=van_positions_near(near, positions))
+    vans = list(on_duty.select_related("fleet__hub"))
     stops = (Stop.objects.filter(route__vehicle__in=vans, route__active=True, completed_at__isnull=True)
              .select_related("order__hub", "route").order_by("route__vehicle_id", "route_id", "sequence"))
     orders: dict[str, Order] = {o.external_ref: o for o in extra_orders}
@@ -158,9 +163,14 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     track_record = lane_reliability(organization_id=organization_id, today=day0.date())
     for c in (Carrier.objects.filter(organization_id=organization_id, health=CarrierHealth.UP)
               .annotate(used=Count("orders", filter=Q(orders__status__in=open_statuses)))
-              .prefetch_related("zones", "rates", "capacity_slots")):
+              .prefetch_related("zones", "rates", "capacity_slots__zone")):
         slots = [s for s in c.capacity_slots.all() if s.window_end > now]
         room = (max(0, sum(s.capacity for s in slots) - (0 if booked_count_as_room else c.used)) if slots else 10**6)
+        model_slots = tuple(pm.Slot(
+            pm.Zone(pm.Point(s.zone.lat, s.zone.lon), s.zone.radius_km) if s.zone_id else None, _min(s.window_start, day0),
+            _min(s.window_end, day0),
+            s.capacity if booked_count_as_room else max(0, s.capacity - len(slot_bookings(slot=s, statuses=open_statuses))),
+        ) for s in slots)
         cutoff = _min(datetime.combine(day0.date(), c.pickup_cutoff, tzinfo=day0.tzinfo), day0)
         record = track_record.get(c.id, {})
         for rate in c.rates.all():
@@ -168,7 +178,7 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
             pid = f"{c.code}|{rate.service_level}"
             carrier_of[pid] = (c.code, rate.service_level)
             suffix = f"|{rate.service_level}"
-            carriers.append(planner_carrier(c, rate, available=True, cutoff_min=cutoff, capacity=room,
+            carriers.append(planner_carrier(c, rate, available=True, cutoff_min=cutoff, capacity=room, slots=model_slots, pool=c.code,
                                             reliability={k[:-len(suffix)]: v for k, v in record.items() if k.endswith(suffix)},
                                             default_reliability=record.get("default", (0.0, 0.0))))
     hubs = {}
@@ -188,119 +198,147 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     return DbProblem(problem, day0, routes, carrier_of, orders)
 
 
-class SlotRooms:
-    """Room left per carrier capacity slot (zone and time window), from what carriers report and what
-    we booked. A carrier that reports no slots is not limited here."""
-
-    def __init__(self, organization_id: int, now: datetime):
-
-        self._km = haversine_km
-        self.slots: dict[str, list] = {}
-        for slot in CapacitySlot.objects.filter(carrier__organization_id=organization_id, window_end__gt=now).select_related("carrier", "zone"):
-            booked = slot_bookings(slot=slot, statuses=[OrderStatus.BOOKED])
-            self.slots.setdefault(slot.carrier.code, []).append([slot, slot.capacity - len(booked)])
-
-    def find(self, carrier_code: str, order: Order, eta: datetime):
-        """The slot that would take this order, 'unlimited' if the carrier reports none, or None if full or not covered."""
-        slots = self.slots.get(carrier_code)
-        if not slots:
-            return "unlimited"
-        for entry in slots:
-            slot, room = entry
-            in_zone = slot.zone is None or self._km(slot.zone.lat, slot.zone.lon, order.lat, order.lon) <= slot.zone.radius_km
-            if in_zone and slot.window_start <= eta < slot.window_end and room > 0:
-                return entry
-        return None
+def _label(kind: str | None, code: str | None) -> dict | None:
+    return {"kind": kind, "code": code} if kind else None
 
 
-def _option_label(kind: str, code: str) -> dict:
-    return {"kind": kind, "code": code}
+def _holder(o: Order) -> tuple[str | None, str | None]:
+    return ("van", o.vehicle.code) if o.vehicle_id else ("carrier", o.carrier.code) if o.carrier_id else (None, None)
+
+
+def _holders(plan: Plan) -> dict[str, tuple[str, str]]:
+    out = {s[2:]: ("van", vid) for vid, stops in plan.routes.items() for s in stops if s.startswith("D:")}
+    out.update({oid: ("carrier", pid) for pid, oids in plan.carriers.items() for oid in oids})
+    return out
+
+
+@dataclass
+class Change:
+    """One order whose place differs between the database and a plan."""
+    order: Order
+    was: tuple[str | None, str | None]   # ("van", code) / ("carrier", code) / (None, None)
+    kind: str                            # "van", "carrier" or "unserved"
+    code: str | None                     # van or carrier code
+    pid: str | None                      # the planner's carrier id (carrier and service level)
+    route: list[str] | None              # the van's whole route in the plan
+    eta: float | None                    # minutes from the day's start
+
+
+def plan_changes(db: DbProblem, plan: Plan, free: list[Order], *, skip: set[str] = frozenset()) -> list[Change]:
+    """What applying `plan` changes: every free order (placed, or left unserved), then every other
+    order of the problem (on the loaded vans' routes) whose holder the plan changes."""
+    p = db.problem
+    holders = _holders(plan)
+    by_code = {v.id: v for v in p.vehicles}
+    starts: dict[str, float] = {}
+    for code in {h[1] for h in holders.values() if h[0] == "van"}:
+        starts.update(simulate_route(p, by_code[code], plan.routes[code]).delivery_starts)
+    on_route = {s[2:]: code for code, stops in db.routes.items() for s in stops if s.startswith("D:")}
+    free_refs = {o.external_ref for o in free}
+    out = []
+    for o in free + [o for o in db.orders.values() if o.external_ref not in free_refs and o.external_ref not in skip]:
+        ref = o.external_ref
+        was = _holder(o) if ref in free_refs else ("van", on_route.get(ref))
+        kind, pid = holders.get(ref, ("unserved", None))
+        if kind == "carrier":
+            code, route, eta = db.carrier_of[pid][0], None, carrier_eta(p, next(c for c in p.carriers if c.id == pid), p.orders[ref])
+        elif kind == "van":
+            code, route, eta, pid = pid, plan.routes[pid], starts.get(ref), None
+        else:
+            code = route = eta = None
+        if ref not in free_refs and (kind, code) == was:
+            continue  # a nearby van's order that stays where it is
+        out.append(Change(o, was, kind, code, pid, route, eta))
+    return out
 
 
 def propose(*, exception: OrderException) -> Decision | None:
-    """Price every option for each affected open order and propose the cheapest set of moves."""
+    """Answer an exception with the production planner (planner.repair): the affected orders are
+    free, nearby vans' routes and carriers with room may change, everything else stays. Orders on
+    board a van that cannot deliver them are handed over to one van first. The moves carry each
+    order's cost and SLA effect and the alternatives the planner weighed."""
     affected = list(exception.orders.filter(status__in=[OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED,
                                                           OrderStatus.BOOKED, OrderStatus.FAILED])
                     .select_related("hub", "vehicle", "carrier").order_by("window_end", "id"))
     stranded = _stranded(exception)
     if not affected and not stranded:
         return None
-    handover = {o.external_ref: (exception.vehicle.lat, exception.vehicle.lon) for o in stranded}
-    db = problem_from_db(organization_id=exception.organization_id, extra_orders=affected + stranded, handover=handover)
+    broken = exception.vehicle
+    handover = {o.external_ref: (broken.lat, broken.lon) for o in stranded}
+    db = problem_from_db(organization_id=exception.organization_id, extra_orders=affected + stranded, handover=handover,
+                         near=[(o.lat, o.lon) for o in affected] + ([(broken.lat, broken.lon)] if stranded else []))
     p = db.problem
+    free = [o.external_ref for o in affected]
+    current = Plan(routes={code: [s for s in stops if s[2:] not in set(free)] for code, stops in db.routes.items()})
+    base_cost = evaluate(p, current).cost
+    moves, handed = [], None
+    if stranded:
+        refs = [o.external_ref for o in stranded]
+        handed = hand_over(p, current, refs, broken=broken.code, meet=pm.Point(broken.lat, broken.lon))
+        if handed is None:
+            current.unserved += refs  # no van can take them: the call list is what is left
+    result = repair(p, current, free, pinned={o.external_ref for o in stranded})
+    plan = result.plan
     by_pid = {c.id: c for c in p.carriers}
     by_code = {v.id: v for v in p.vehicles}
-    routes = {code: list(stops) for code, stops in db.routes.items()}
-    for o in affected:  # take the affected orders out of the routes: every option is priced from scratch
-        for code in routes:
-            routes[code] = [s for s in routes[code] if s[2:] != o.external_ref]
-    costs = {code: simulate_route(p, by_code[code], routes[code]).cost for code in routes}
-    used: dict[str, int] = {}
-    rooms = SlotRooms(exception.organization_id, clock.now())
-    moves, total = [], 0.0
-    for o in affected:
-        po = p.orders[o.external_ref]
-        options = []
-        for c in p.carriers:
-            if carrier_can_take(p, c, po) and used.get(c.id, 0) < c.capacity:
-                eta = max(po.window[0], p.now_min + c.lead_min + p.minutes(p.km(p.hubs[po.hub].at, po.at)))
-                if rooms.find(db.carrier_of[c.id][0], o, db.day0 + timedelta(minutes=eta)) is None:
-                    continue  # no reported capacity left in that zone and window
-                options.append((carrier_order_cost(p, c, po), "carrier", c.id, eta, None))
-        vans = sorted((v for v in p.vehicles if po.requires <= v.skills), key=lambda v: p.km(v.start, po.at))[:VAN_CANDIDATES]
-        for v in vans:
-            best_v = None
-            for _, route in _insertions(p, routes[v.id], po.id, v.start, POSITIONS):
-                r = simulate_route(p, v, route)
-                if r.feasible and (best_v is None or r.cost < best_v[0]):
-                    best_v = (r.cost, route, r.delivery_starts.get(po.id))
-            if best_v:
-                options.append((best_v[0] - costs[v.id], "van", v.id, best_v[2], best_v[1]))
-        options.sort(key=lambda x: x[0])
-        current_kind = "van" if o.vehicle_id else "carrier" if o.carrier_id else None
-        current_code = o.vehicle.code if o.vehicle_id else o.carrier.code if o.carrier_id else None
-        before_cost = float(o.bookings.filter(status="confirmed").values_list("price", flat=True).first() or 0.0) if o.carrier_id else 0.0
-        if not options:
-            moves.append({"order": o.external_ref, "from": _option_label(current_kind, current_code) if current_kind else None,
-                          "to": {"kind": "unserved", "code": None}, "cost_delta": round(po.unserved_penalty, 2),
-                          "sla_before": o.risk, "sla_after": "late", "eta": None, "alternatives": []})
-            total += po.unserved_penalty
-            continue
-        cost, kind, pid, eta, route = options[0]
-        if kind == "van":
-            routes[pid], costs[pid] = route, costs[pid] + cost
-            code = pid
+    free_set, total_before = set(free), 0.0
+    for ch in plan_changes(db, plan, affected, skip=set(handover)):
+        o, ref = ch.order, ch.order.external_ref
+        po = p.orders[ref]
+        before_cost = float(o.bookings.filter(status="confirmed").values_list("price", flat=True).first() or 0.0) \
+            if o.carrier_id and ref in free_set else 0.0
+        total_before += before_cost
+        move = {"order": ref, "from": _label(*ch.was), "to": {"kind": ch.kind, "code": ch.code}, "sla_before": o.risk}
+        if ref not in free_set:
+            move["reoptimized"] = True  # not affected itself: moved to make room for the affected orders
+        if ch.kind == "unserved":
+            move.update(cost_delta=round(po.unserved_penalty, 2), sla_after="late", eta=None, alternatives=[])
         else:
-            used[pid] = used.get(pid, 0) + 1
-            code = db.carrier_of[pid][0]
-            slot = rooms.find(code, o, db.day0 + timedelta(minutes=eta))
-            if isinstance(slot, list):
-                slot[1] -= 1
-        sla_after = "on_time" if eta is not None and eta <= po.window[1] + 1e-6 else "late"
-        alternatives = [{"kind": k, "code": db.carrier_of[i][0] if k == "carrier" else i, "cost": round(c, 2),
-                         "risk": round(carrier_risk(by_pid[i], po), 2) if k == "carrier" else 0.0,
-                         "price": round(c - (carrier_risk(by_pid[i], po) if k == "carrier" else 0.0), 2),
-                         "eta": (db.day0 + timedelta(minutes=e)).isoformat() if e is not None else None}
-                        for c, k, i, e, _ in options[1:4]]
-        moves.append({"order": o.external_ref, "from": _option_label(current_kind, current_code) if current_kind else None,
-                      "to": {"kind": kind, "code": code}, "cost_delta": round(cost - before_cost, 2), "sla_before": o.risk,
-                      "risk": round(carrier_risk(by_pid[pid], po), 2) if kind == "carrier" else 0.0,
-                      "sla_after": sla_after, "eta": (db.day0 + timedelta(minutes=eta)).isoformat() if eta is not None else None,
-                      "route": route if kind == "van" else None, "alternatives": alternatives})
-        total += cost - before_cost
-    if stranded:
-        handed, cost = _hand_over(db, exception, stranded, routes, costs)
-        moves += handed
-        total += cost
+            if ch.kind == "carrier":
+                c = by_pid[ch.pid]
+                cost, risk = carrier_order_cost(p, c, po), carrier_risk(c, po)
+            else:
+                without = [s for s in ch.route if s[2:] != ref]
+                cost = simulate_route(p, by_code[ch.code], ch.route).cost - simulate_route(p, by_code[ch.code], without).cost
+                risk = 0.0
+            move.update(cost_delta=round(cost - before_cost, 2), risk=round(risk, 2),
+                        sla_after="on_time" if ch.eta is not None and ch.eta <= po.window[1] + 1e-6 else "late",
+                        eta=(db.day0 + timedelta(minutes=ch.eta)).isoformat() if ch.eta is not None else None, route=ch.route,
+                        alternatives=_alternatives(p, db, result.weighed.get(ref, []), (ch.kind, ch.pid or ch.code), po))
+        moves.append(move)
+    if handed is not None:
+        for o in stranded:
+            po = p.orders[o.external_ref]
+            start = handed.starts.get(po.id)
+            moves.append({"order": o.external_ref, "from": _label("van", broken.code), "to": {"kind": "van", "code": handed.van},
+                          "handover": {"from": broken.code, "lat": broken.lat, "lon": broken.lon},
+                          "cost_delta": round(handed.added / len(stranded), 2), "sla_before": o.risk, "risk": 0.0,
+                          "sla_after": "on_time" if start is not None and start <= po.window[1] + 1e-6 else "late",
+                          "eta": (db.day0 + timedelta(minutes=start)).isoformat() if start is not None else None,
+                          "route": plan.routes.get(handed.van, handed.route), "alternatives": []})
     if not moves:
         return None
+    total = evaluate(p, plan).cost - base_cost - total_before
     rank = {"on_time": 0, "at_risk": 1, "late": 2}
     worse = sum(1 for m in moves if rank.get(m["sla_after"], 2) > rank.get(m["sla_before"], 0))
     better = sum(1 for m in moves if rank.get(m["sla_after"], 2) < rank.get(m["sla_before"], 0))
-
     return decision_create(exception=exception, moves=moves, cost_delta=round(total, 2), sla_improved=better, sla_worsened=worse,
                            problem=replay_snapshot(db))
 
+
+def _alternatives(p: pm.Problem, db: DbProblem, weighed: list, chosen: tuple[str, str], po: pm.Order) -> list[dict]:
+    """The next best options the planner weighed for an order (up to three), priced as it priced them."""
+    out = []
+    for opt in weighed:
+        if (opt.kind, opt.id) == chosen:
+            continue
+        risk = carrier_risk(next(c for c in p.carriers if c.id == opt.id), po) if opt.kind == "carrier" else 0.0
+        out.append({"kind": opt.kind, "code": db.carrier_of[opt.id][0] if opt.kind == "carrier" else opt.id,
+                    "cost": round(opt.cost, 2), "risk": round(risk, 2), "price": round(opt.cost - risk, 2),
+                    "eta": (db.day0 + timedelta(minutes=opt.eta)).isoformat() if opt.eta is not None else None})
+        if len(out) == 3:
+            break
+    return out
 
 
 def _stranded(exception: OrderException) -> list[Order]:
@@ -310,49 +348,6 @@ def _stranded(exception: OrderException) -> list[Order]:
         return []
     return list(exception.orders.filter(status__in=ON_BOARD, vehicle_id=exception.vehicle_id)
                 .select_related("hub", "vehicle", "carrier").order_by("window_end", "id"))
-
-
-def _hand_over(db: DbProblem, exception: OrderException, stranded: list[Order], routes: dict, costs: dict) -> tuple[list[dict], float]:
-    """The van that takes the stranded orders over: each candidate near the broken van gets all of
-    them (one meeting: picked up where the broken van stands, then delivered), each inserted where
-    the planner's evaluator finds it cheapest; the cheapest van wins. Moves in the decision's form,
-    each with the meeting point; none when no van can take them (the call list is what is left)."""
-    p = db.problem
-    broken = exception.vehicle
-    meet = pm.Point(broken.lat, broken.lon)
-    refs = [o.external_ref for o in stranded]
-    need_kg = sum(p.orders[r].weight_kg for r in refs)
-    need_skills = frozenset().union(*(p.orders[r].requires for r in refs))
-    candidates = sorted((v for v in p.vehicles if v.id != broken.code and need_skills <= v.skills and v.capacity_kg >= need_kg),
-                        key=lambda v: p.km(v.start, meet))[:VAN_CANDIDATES]
-    best = None
-    for v in candidates:
-        route, added = list(routes[v.id]), 0.0
-        for ref in refs:
-            options = [(simulate_route(p, v, r), r) for _, r in _insertions(p, route, ref, v.start, POSITIONS)]
-            options = [(res.cost, r, res) for res, r in options if res.feasible]
-            if not options:
-                break
-            cost, route, result = min(options, key=lambda x: x[0])
-        else:
-            added = simulate_route(p, v, route).cost - costs[v.id]
-            if best is None or added < best[0]:
-                best = (added, v.id, route, simulate_route(p, v, route))
-    if best is None:
-        return [], 0.0
-    added, code, route, result = best
-    routes[code], costs[code] = route, costs[code] + added
-    moves = []
-    for o in stranded:
-        po = p.orders[o.external_ref]
-        start = result.delivery_starts.get(po.id)
-        sla_after = "on_time" if start is not None and start <= po.window[1] + 1e-6 else "late"
-        moves.append({"order": o.external_ref, "from": _option_label("van", broken.code), "to": {"kind": "van", "code": code},
-                      "handover": {"from": broken.code, "lat": broken.lat, "lon": broken.lon},
-                      "cost_delta": round(added / len(stranded), 2), "sla_before": o.risk, "risk": 0.0, "sla_after": sla_after,
-                      "eta": (db.day0 + timedelta(minutes=start)).isoformat() if start is not None else None,
-                      "route": route, "alternatives": []})
-    return moves, added
 
 
 CAN_MOVE = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED]

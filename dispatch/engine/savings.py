@@ -59,7 +59,7 @@ def day_problem(*, organization_id: int, day: date) -> tuple[pm.Problem, pm.Plan
         cutoff = _min(datetime.combine(day, c.pickup_cutoff, tzinfo=tz), day0)
         for rate in c.rates.all():
             carriers.append(planner_carrier(c, rate, available=c.id not in down, cutoff_min=cutoff,
-                                            capacity=sum(s.capacity for s in slots) if slots else 10**6))
+                                            capacity=sum(s.capacity for s in slots) if slots else 10**6, pool=c.code))
     problem = pm.Problem(f"day-{day}", 0.0, 1.3, 28.0, hubs, vehicles, carriers, p_orders)
     return problem, actual_plan(problem, orders)
 

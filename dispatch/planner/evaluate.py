@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import Plan, Problem, Vehicle
-from .pricing import carrier_can_take, carrier_order_cost
+from .pricing import Rooms, carrier_can_take, carrier_order_cost
 
 EPS = 1e-6
 
@@ -106,16 +106,17 @@ def evaluate(problem: Problem, plan: Plan) -> Evaluation:
             if s.startswith("D:"):
                 claim(s[2:], v.id)
     by_carrier = {c.id: c for c in problem.carriers}
+    rooms = Rooms(problem)
     for cid, oids in plan.carriers.items():
         c = by_carrier[cid]
-        if oids and len(oids) > c.capacity:
-            issues.append(f"{cid} over capacity")
         for oid in oids:
             claim(oid, cid)
             o = problem.orders[oid]
             if not carrier_can_take(problem, c, o):
                 issues.append(f"{cid} cannot take {oid}")
+            rooms.take(c, o)
             carriers_cost += carrier_order_cost(problem, c, o)
+    issues += rooms.over()
     committed = problem.committed
     for oid in plan.unserved:
         claim(oid, "unserved")

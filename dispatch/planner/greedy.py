@@ -4,11 +4,14 @@ the optimizing planner is measured against, and a fast fallback."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .carriers import carrier_options
 from .evaluate import simulate_route
 from .model import Plan, Problem
+from .pricing import Rooms, carrier_eta
 
 CANDIDATE_VANS = 12
 CANDIDATE_POSITIONS = 6
@@ -71,36 +74,68 @@ def solve(problem: Problem, *, vans: int = CANDIDATE_VANS, positions: int = CAND
     distance), are evaluated exactly for each order."""
     p = problem
     committed = p.committed
-    routes: dict[str, list[str]] = {v.id: [f"D:{o}" for o in v.committed] for v in p.vehicles}
+    plan = Plan(routes={v.id: [f"D:{o}" for o in v.committed] for v in p.vehicles})
+    insert(p, plan, [o for o in p.orders if o not in committed], vans=vans, positions=positions)
+    return plan
+
+
+@dataclass
+class Option:
+    cost: float               # what giving the order this home adds to the plan's cost
+    kind: str                 # "van" or "carrier"
+    id: str                   # van or carrier id
+    eta: float | None         # when it would be delivered (minutes from the day's start)
+    route: list[str] | None   # the van's route with the order in it
+
+
+def insert(problem: Problem, plan: Plan, order_ids: list[str], *, vans: int = CANDIDATE_VANS, positions: int = CANDIDATE_POSITIONS,
+           weighed: dict[str, list[Option]] | None = None, ordered: bool = False) -> Plan:
+    """Give each order, earliest window end first, the cheapest of: a carrier with room (overall
+    and in the order's zone and window), its cheapest feasible insertion into one of the nearest
+    vans' routes, or unserved. `plan` is the plan in force and is extended in place; `weighed`, if
+    given, receives every order's options, cheapest first. With `ordered`, the orders are taken as
+    given rather than by window end."""
+    p = problem
+    by_id = {v.id: v for v in p.vehicles}
+    routes = plan.routes
+    for v in p.vehicles:
+        routes.setdefault(v.id, [])
     near = _VanPoints(p)
+    for vid, stops in routes.items():
+        for s in stops:
+            if s.startswith("D:"):
+                near.add(vid, p.orders[s[2:]].at)
     costs = {v.id: simulate_route(p, v, routes[v.id]).cost for v in p.vehicles}
-    used = {c.id: 0 for c in p.carriers}
-    plan = Plan()
-    for oid in sorted((o for o in p.orders if o not in committed), key=lambda o: (p.orders[o].window[1], o)):
+    rooms = Rooms(p, plan.carriers)
+    for oid in order_ids if ordered else sorted(order_ids, key=lambda o: (p.orders[o].window[1], o)):
         o = p.orders[oid]
-        best_cost, best = o.unserved_penalty, ("unserved", None)
+        options: list[Option] = []
         for cost, carrier in carrier_options(p, o):
-            if used[carrier.id] < carrier.capacity:
-                if cost < best_cost:
-                    best_cost, best = cost, ("carrier", carrier.id)
-                break
+            if rooms.fits(carrier, o):
+                options.append(Option(cost, "carrier", carrier.id, carrier_eta(p, carrier, o), None))
+                if weighed is None:
+                    break  # the cheapest with room is the only one that can win
         candidates = [p.vehicles[i] for i in near.ranked(o.at) if o.requires <= p.vehicles[i].skills]
         for v in candidates[:vans]:
+            best = None
             for _, route in _insertions(p, routes[v.id], oid, v.start, positions):
                 r = simulate_route(p, v, route)
-                if r.feasible:
-                    extra = r.cost - costs[v.id]
-                    if extra < best_cost:
-                        best_cost, best = extra, ("van", (v.id, route, r.cost))
-        kind, what = best
-        if kind == "van":
-            vid, route, cost = what
-            routes[vid], costs[vid] = route, cost
-            near.add(vid, o.at)
-        elif kind == "carrier":
-            plan.carriers.setdefault(what, []).append(oid)
-            used[what] += 1
-        else:
+                if r.feasible and (best is None or r.cost < best[0]):
+                    best = (r.cost, route, r.delivery_starts.get(oid))
+            if best:
+                options.append(Option(best[0] - costs[v.id], "van", v.id, best[2], best[1]))
+        options.sort(key=lambda x: x.cost)
+        if weighed is not None:
+            weighed[oid] = options
+        chosen = options[0] if options and options[0].cost < o.unserved_penalty else None
+        if chosen is None:
             plan.unserved.append(oid)
-    plan.routes = {vid: r for vid, r in routes.items() if r}
+        elif chosen.kind == "van":
+            routes[chosen.id], costs[chosen.id] = chosen.route, costs[chosen.id] + chosen.cost
+            near.add(chosen.id, o.at)
+        else:
+            plan.carriers.setdefault(chosen.id, []).append(oid)
+            rooms.take(next(c for c in p.carriers if c.id == chosen.id), o)
+    for vid in [vid for vid, stops in routes.items() if not stops and not by_id[vid].committed]:
+        del routes[vid]
     return plan

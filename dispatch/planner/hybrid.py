@@ -28,7 +28,7 @@ from . import greedy
 from .carriers import assign_to_carriers, carrier_options
 from .evaluate import evaluate, simulate_route
 from .model import EARTH_RADIUS_KM, Plan, Problem
-from .pricing import carrier_order_cost
+from .pricing import Rooms, carrier_order_cost
 from .trips import add_trips, insert_into_vans
 
 COST = 100_000          # integer cost units per currency unit
@@ -284,7 +284,7 @@ def _drop_unprofitable(p: Problem, plan: Plan) -> None:
     rounds = 0
     while changed and rounds < 3:
         changed, rounds = False, rounds + 1
-        used = {cid: len(oids) for cid, oids in plan.carriers.items()}
+        rooms = Rooms(p, plan.carriers)
         for vid, stops in plan.routes.items():
             v = by_id[vid]
             base = simulate_route(p, v, stops).cost
@@ -296,7 +296,7 @@ def _drop_unprofitable(p: Problem, plan: Plan) -> None:
                 else:
                     saving = base - simulate_route(p, v, trial).cost
 
-                options = [(c, car) for c, car in carrier_options(p, p.orders[oid]) if used.get(car.id, 0) < car.capacity]
+                options = [(c, car) for c, car in carrier_options(p, p.orders[oid]) if rooms.fits(car, p.orders[oid])]
                 best_alt = min([options[0][0]] if options else [] + [p.orders[oid].unserved_penalty])
                 best_alt = min(best_alt, p.orders[oid].unserved_penalty)
                 if saving > best_alt + 1e-6:
@@ -305,7 +305,7 @@ def _drop_unprofitable(p: Problem, plan: Plan) -> None:
                     if options and options[0][0] <= p.orders[oid].unserved_penalty:
                         car = options[0][1]
                         plan.carriers.setdefault(car.id, []).append(oid)
-                        used[car.id] = used.get(car.id, 0) + 1
+                        rooms.take(car, p.orders[oid])
                     else:
                         plan.unserved.append(oid)
                     changed = True

@@ -43,6 +43,16 @@ class Zone:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """Room a carrier reports for deliveries in one zone (None: anywhere it serves) and time window,
+    net of what it already carries there."""
+    zone: Zone | None
+    start_min: float
+    end_min: float
+    room: int
+
+
+@dataclass(frozen=True)
 class Carrier:
     id: str
     available: bool
@@ -65,6 +75,16 @@ class Carrier:
     weight_breaks: tuple[tuple[float, float], ...] = ()
     after_hours_from_min: float | None = None
     after_hours_fee: float = 0.0
+    # Capacity per zone and time window. Empty: only `capacity` limits it. Otherwise an order goes
+    # to the first slot covering its drop-off and delivery time, and none covering means no.
+    slots: tuple[Slot, ...] = ()
+    # Carriers sharing one capacity (one company's service levels, each priced by its own rate
+    # card): the same pool name. Empty: its own.
+    pool: str = ""
+
+    @property
+    def room_key(self) -> str:
+        return self.pool or self.id
 
 
 @dataclass(frozen=True)

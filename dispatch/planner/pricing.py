@@ -13,7 +13,71 @@ def carrier_can_take(problem: Problem, carrier: Carrier, order: Order) -> bool:
         and order.service_level in carrier.service_levels
         and order.requires <= carrier.skills
         and any(haversine_km(z.at.lat, z.at.lon, order.at.lat, order.at.lon) <= z.radius_km + 1e-6 for z in carrier.zones)
+        and carrier_slot(problem, carrier, order) is not None
     )
+
+
+def carrier_eta(problem: Problem, carrier: Carrier, order: Order) -> float:
+    """When the carrier delivers the order (minutes from the day's start): its lead time and the
+    drive from the hub after now, not before the window opens."""
+    return max(order.window[0], problem.now_min + carrier.lead_min + problem.minutes(problem.km(problem.hubs[order.hub].at, order.at)))
+
+
+UNLIMITED = -1
+
+
+def carrier_slot(problem: Problem, carrier: Carrier, order: Order) -> int | None:
+    """Which of the carrier's capacity slots the order counts against: the first covering its
+    drop-off and delivery time; UNLIMITED when no slot the carrier reports is for that time (it
+    said nothing about it: a slot for this afternoon does not limit tomorrow); None when slots for
+    that time exist but none covers the drop-off (no room there)."""
+    if not carrier.slots:
+        return UNLIMITED
+    eta = carrier_eta(problem, carrier, order)
+    at_that_time = False
+    for i, s in enumerate(carrier.slots):
+        if s.start_min <= eta < s.end_min:
+            at_that_time = True
+            if s.zone is None or haversine_km(s.zone.at.lat, s.zone.at.lon, order.at.lat, order.at.lon) <= s.zone.radius_km + 1e-6:
+                return i
+    return None if at_that_time else UNLIMITED
+
+
+class Rooms:
+    """What carriers have left, overall and per slot, as orders are given to them (carriers in
+    one pool share their room)."""
+
+    def __init__(self, problem: Problem, taken: dict[str, list[str]] | None = None):
+        self.p = problem
+        self.by_id = {c.id: c for c in problem.carriers}
+        self.used: dict[str, int] = {}
+        self.slot_used: dict[tuple[str, int], int] = {}
+        for cid, oids in (taken or {}).items():
+            for oid in oids:
+                self.take(self.by_id[cid], problem.orders[oid])
+
+    def fits(self, carrier: Carrier, order: Order) -> bool:
+        key = carrier.room_key
+        if self.used.get(key, 0) >= carrier.capacity:
+            return False
+        i = carrier_slot(self.p, carrier, order)
+        return i == UNLIMITED or (i is not None and self.slot_used.get((key, i), 0) < carrier.slots[i].room)
+
+    def take(self, carrier: Carrier, order: Order) -> None:
+        key = carrier.room_key
+        self.used[key] = self.used.get(key, 0) + 1
+        i = carrier_slot(self.p, carrier, order)
+        if i is not None and i != UNLIMITED:
+            self.slot_used[(key, i)] = self.slot_used.get((key, i), 0) + 1
+
+    def over(self) -> list[str]:
+        """Carriers and slots given more than they have room for."""
+        first = {}
+        for c in self.p.carriers:
+            first.setdefault(c.room_key, c)
+        out = [f"{key} over capacity" for key, n in self.used.items() if n > first[key].capacity]
+        out += [f"{key} over capacity in slot {i + 1}" for (key, i), n in self.slot_used.items() if n > first[key].slots[i].room]
+        return out
 
 
 def rate_price(*, base: float, per_kg: float, per_km: float, weight_kg: float, km: float, fuel_pct: float = 0.0,
@@ -33,7 +97,7 @@ def carrier_price(problem: Problem, carrier, order) -> float:
     """The rate card's price plus the late penalty at the carrier's promised time."""
     hub = problem.hubs[order.hub]
     d = problem.km(hub.at, order.at)
-    eta = max(order.window[0], problem.now_min + carrier.lead_min + problem.minutes(d))
+    eta = carrier_eta(problem, carrier, order)
     zone_fee = next((z.surcharge for z in carrier.zones
                      if haversine_km(z.at.lat, z.at.lon, order.at.lat, order.at.lon) <= z.radius_km + 1e-6), 0.0)
     price = rate_price(base=carrier.base, per_kg=carrier.per_kg, per_km=carrier.per_km, weight_kg=order.weight_kg, km=d,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .model import Carrier, Hub, Order, Point, Problem, Vehicle, Zone
+from .model import Carrier, Hub, Order, Point, Problem, Slot, Vehicle, Zone
 
 FORMAT = "controltower-snapshot/1"
 
@@ -44,6 +44,9 @@ def problem_from_snapshot(data: dict) -> Problem:
                 base=float(c.get("price", {}).get("base", 0.0)), per_kg=float(c.get("price", {}).get("per_kg", 0.0)),
                 per_km=float(c.get("price", {}).get("per_km", 0.0)), lead_min=float(c.get("lead_min", 0.0)),
                 pickup_cutoff_min=float(c.get("pickup_cutoff_min", float("inf"))), capacity=int(c.get("capacity", 10**9)),
+                pool=str(c.get("pool", "")),
+                slots=tuple(Slot(Zone(Point(sl["zone"]["lat"], sl["zone"]["lon"]), float(sl["zone"]["radius_km"])) if sl.get("zone") else None,
+                                 float(sl["window"][0]), float(sl["window"][1]), int(sl["room"])) for sl in c.get("slots", [])),
             )
             for c in data["carriers"]
         ]
@@ -105,6 +108,10 @@ def snapshot_from_problem(problem: Problem, *, day_start: str, current_plan: dic
             "price": {"base": c.base, "per_kg": c.per_kg, "per_km": c.per_km}, "lead_min": c.lead_min,
             **({"pickup_cutoff_min": c.pickup_cutoff_min} if _inf_to_none(c.pickup_cutoff_min) is not None else {}),
             "capacity": c.capacity,
+            # Extensions the checker does not read: a shared capacity pool, and capacity per zone and window.
+            **({"pool": c.pool} if c.pool else {}),
+            **({"slots": [{"zone": {"lat": sl.zone.at.lat, "lon": sl.zone.at.lon, "radius_km": sl.zone.radius_km} if sl.zone else None,
+                           "window": [sl.start_min, sl.end_min], "room": sl.room} for sl in c.slots]} if c.slots else {}),
         } for c in problem.carriers],
         "orders": [{
             "id": o.id, "hub": o.hub, "lat": o.at.lat, "lon": o.at.lon, "window": [o.window[0], o.window[1]],

@@ -1,0 +1,187 @@
+"""Answering a disruption, starting from the plan in force.
+
+Some orders are free (their carrier went down, their van broke or its driver went home, they just
+arrived); everything else has a home. First each free order is inserted where it is cheapest
+(greedy.insert: a carrier with room in its zone and window, a nearby van's route, or unserved).
+Then a localized re-optimization, warm-started from that: the free orders and the routes of the
+vans near them go to the production planner (hybrid) as one small problem, with the carriers'
+room net of everything outside it; vans and bookings elsewhere stay exactly as they are. The
+cheaper of the two plans is kept, so the answer is never worse than the insertion alone.
+
+A van that gains no order keeps the sequence of its remaining stops: a driver's route is not
+reshuffled for a disruption that gives them nothing new.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import hybrid
+from .evaluate import evaluate, simulate_route
+from .greedy import Option, _insertions, _VanPoints, insert
+from .model import Plan, Problem
+from .pricing import Rooms
+
+VAN_CANDIDATES = 6    # vans an order's insertion is tried in
+POSITIONS = 4         # positions tried in each
+NEAR_VANS = 3         # per free order, the nearest vans whose routes the re-optimization may change
+MAX_VANS = 40         # at most this many vans in the re-optimized neighbourhood
+BUDGET_S = 1.5        # the re-optimization's time, on top of the insertion
+
+
+@dataclass
+class Repair:
+    plan: Plan                     # the whole plan after the disruption is answered
+    cost: float
+    greedy: Plan                   # the insertion alone
+    greedy_cost: float
+    method: str                    # "reoptimized" or "insertion" (whichever was cheaper)
+    neighbourhood: list[str]       # vans whose routes could change
+    weighed: dict[str, list[Option]] = field(default_factory=dict)  # per free order: its options, cheapest first
+    seconds: float = 0.0
+
+
+def _copy(plan: Plan) -> Plan:
+    return Plan({k: list(v) for k, v in plan.routes.items()}, {k: list(v) for k, v in plan.carriers.items()}, list(plan.unserved))
+
+
+def neighbourhood(problem: Problem, free: list[str], plan: Plan, *, per_order: int = NEAR_VANS, limit: int = MAX_VANS) -> list[str]:
+    """The vans nearest the free orders (by where they are and where they deliver), the vans most
+    often near first, at most `limit`."""
+    p = problem
+    near = _VanPoints(p)
+    for vid, stops in plan.routes.items():
+        for s in stops:
+            if s.startswith("D:"):
+                near.add(vid, p.orders[s[2:]].at)
+    votes: dict[int, float] = {}
+    for oid in free:
+        for rank, i in enumerate(near.ranked(p.orders[oid].at)[:per_order]):
+            votes[i] = votes.get(i, 0.0) + 1.0 / (1 + rank)
+    chosen = sorted(votes, key=lambda i: (-votes[i], i))[:limit]
+    return [p.vehicles[i].id for i in chosen]
+
+
+def van_positions_near(points: list[tuple[float, float]], vans: list[tuple[str, float, float]], *,
+                       per_order: int = NEAR_VANS + VAN_CANDIDATES, limit: int = 4 * MAX_VANS) -> set[str]:
+    """Which vans (id, lat, lon) a repair around these points can involve, from their positions
+    alone: what the bridge loads, a superset of what neighbourhood() and the insertion pick."""
+    if not vans:
+        return set()
+    lat = np.array([v[1] for v in vans])
+    lon = np.array([v[2] for v in vans])
+    votes: dict[int, int] = {}
+    for plat, plon in points:
+        dx = (lon - plon) * np.cos(np.radians(plat))
+        d2 = dx * dx + (lat - plat) ** 2
+        for i in np.argsort(d2, kind="stable")[:per_order]:
+            votes[int(i)] = votes.get(int(i), 0) + 1
+    return {vans[i][0] for i in sorted(votes, key=lambda i: (-votes[i], i))[:limit]}
+
+
+def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: float = BUDGET_S,
+           vans: int = VAN_CANDIDATES, positions: int = POSITIONS, reoptimize: bool = True,
+           pinned: set[str] | frozenset = frozenset(), ordered: bool = False) -> Repair:
+    """Give the free orders a home, changing as little of `current` (the plan in force, without
+    them) as is worth it. Vans holding a `pinned` order (a hand-over arranged) are not re-optimized.
+    With `ordered`, the insertion takes the free orders in the given order (a priority), not by
+    window end. See the module's doc."""
+    started = time.monotonic()
+    p = problem
+    weighed: dict[str, list[Option]] = {}
+    greedy_plan = insert(p, _copy(current), list(free), vans=vans, positions=positions, weighed=weighed, ordered=ordered)
+    greedy_cost = evaluate(p, greedy_plan).cost
+    best, best_cost, method, hood = greedy_plan, greedy_cost, "insertion", []
+    if reoptimize and free and time_limit > 0:
+        held = {vid for vid, stops in greedy_plan.routes.items() if any(s[2:] in pinned for s in stops)}
+        hood = [vid for vid in neighbourhood(p, free, greedy_plan) if vid not in held]
+        local = _reoptimize(p, current, greedy_plan, free, hood, time_limit=time_limit)
+        if local is not None:
+            cost = evaluate(p, local)
+            if cost.feasible and cost.cost < best_cost - 1e-6:
+                best, best_cost, method = local, cost.cost, "reoptimized"
+    return Repair(best, best_cost, greedy_plan, greedy_cost, method, hood, weighed, time.monotonic() - started)
+
+
+def _reoptimize(p: Problem, current: Plan, seed: Plan, free: list[str], hood: list[str], *, time_limit: float) -> Plan | None:
+    """The production planner on the neighbourhood: its vans with every order on their routes, the
+    free orders not placed elsewhere, and carriers with the room left outside it."""
+    in_hood = set(hood)
+    outside_vans = {oid for vid, stops in seed.routes.items() if vid not in in_hood for s in stops if s.startswith("D:") for oid in [s[2:]]}
+    local_orders = {oid for vid in hood for s in seed.routes.get(vid, []) if s.startswith("D:") for oid in [s[2:]]}
+    local_orders |= {oid for oid in free if oid not in outside_vans}
+    vehicles = [v for v in p.vehicles if v.id in in_hood]
+    local_orders |= {oid for v in vehicles for oid in v.committed}
+    # Carriers keep what they hold outside the neighbourhood: the sub-problem sees only the room left.
+    outside = {cid: [o for o in oids if o not in local_orders] for cid, oids in seed.carriers.items()}
+    rooms = Rooms(p, outside)
+    carriers = []
+    for c in p.carriers:
+        slots = tuple(replace(s, room=max(0, s.room - rooms.slot_used.get((c.room_key, i), 0))) for i, s in enumerate(c.slots))
+        carriers.append(replace(c, capacity=max(0, c.capacity - rooms.used.get(c.room_key, 0)), slots=slots))
+    sub = Problem(p.name + ":local", p.now_min, p.detour_factor, p.speed_kmh, p.hubs, vehicles, carriers,
+                  {oid: p.orders[oid] for oid in local_orders})
+    initial = Plan(routes={vid: list(seed.routes.get(vid, [])) for vid in hood if seed.routes.get(vid)},
+                   carriers={cid: [o for o in oids if o in local_orders] for cid, oids in seed.carriers.items()},
+                   unserved=[o for o in seed.unserved if o in local_orders])
+    solved = hybrid.solve(sub, hybrid.Options(time_limit=time_limit), initial=initial)
+    merged = Plan(routes={vid: stops for vid, stops in seed.routes.items() if vid not in in_hood},
+                  carriers={cid: list(oids) for cid, oids in outside.items()},
+                  unserved=[o for o in seed.unserved if o not in local_orders])
+    for vid in hood:
+        stops = solved.routes.get(vid, [])
+        before = current.routes.get(vid, [])
+        gained = {s for s in stops if s.startswith("D:")} - set(before)
+        if not gained:  # nothing new for this driver: the remaining stops in their current order
+            kept = {s[2:] for s in stops}
+            stops = [s for s in before if s[2:] in kept]
+        if stops:
+            merged.routes[vid] = stops
+    for cid, oids in solved.carriers.items():
+        merged.carriers.setdefault(cid, []).extend(oids)
+    merged.unserved += solved.unserved
+    by_id = {v.id: v for v in vehicles}
+    if any(not simulate_route(p, by_id[vid], merged.routes.get(vid, [])).feasible for vid in hood):
+        return None
+    return merged
+
+
+@dataclass
+class HandOver:
+    van: str
+    route: list[str]
+    added: float                   # what the van's route costs more
+    starts: dict[str, float]       # delivery start per order
+
+
+def hand_over(problem: Problem, plan: Plan, refs: list[str], *, broken: str, meet, candidates: int = VAN_CANDIDATES,
+              positions: int = POSITIONS) -> HandOver | None:
+    """Orders on board a van that cannot deliver them (`broken`, standing at `meet`; the orders'
+    hub is the meeting point): one van nearby takes all of them (one meeting), each inserted where
+    the evaluator finds it cheapest; the van that adds least wins. `plan` is updated in place;
+    None when no van can take them."""
+    p = problem
+    need_kg = sum(p.orders[r].weight_kg for r in refs)
+    need_skills = frozenset().union(*(p.orders[r].requires for r in refs))
+    vans = sorted((v for v in p.vehicles if v.id != broken and need_skills <= v.skills and v.capacity_kg >= need_kg),
+                  key=lambda v: p.km(v.start, meet))[:candidates]
+    best = None
+    for v in vans:
+        route = list(plan.routes.get(v.id, []))
+        for ref in refs:
+            options = [(simulate_route(p, v, r), r) for _, r in _insertions(p, route, ref, v.start, positions)]
+            options = [(res.cost, r) for res, r in options if res.feasible]
+            if not options:
+                break
+            _, route = min(options, key=lambda x: x[0])
+        else:
+            result = simulate_route(p, v, route)
+            added = result.cost - simulate_route(p, v, plan.routes.get(v.id, [])).cost
+            if best is None or added < best.added:
+                best = HandOver(v.id, route, added, result.delivery_starts)
+    if best is not None:
+        plan.routes[best.van] = best.route
+    return best
