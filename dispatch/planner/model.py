@@ -114,9 +114,18 @@ class Problem:
     vehicles: list[Vehicle]
     carriers: list[Carrier]
     orders: dict[str, Order]
+    _km: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    KM_CACHE_MAX = 2_000_000  # distances kept (route simulation asks for the same legs again and again)
 
     def km(self, a: Point, b: Point) -> float:
-        return haversine_km(a.lat, a.lon, b.lat, b.lon) * self.detour_factor
+        key = (a.lat, a.lon, b.lat, b.lon)
+        d = self._km.get(key)
+        if d is None:
+            if len(self._km) >= self.KM_CACHE_MAX:
+                self._km.clear()
+            d = self._km[key] = haversine_km(a.lat, a.lon, b.lat, b.lon) * self.detour_factor
+        return d
 
     def minutes(self, km: float) -> float:
         return km / self.speed_kmh * 60.0

@@ -29,7 +29,9 @@ VAN_CANDIDATES = 6    # vans an order's insertion is tried in
 POSITIONS = 4         # positions tried in each
 NEAR_VANS = 3         # per free order, the nearest vans whose routes the re-optimization may change
 MAX_VANS = 40         # at most this many vans in the re-optimized neighbourhood
-BUDGET_S = 1.5        # the re-optimization's time, on top of the insertion
+BUDGET_S = 1.5        # the whole repair: insertion, then re-optimization in what is left
+SETTLE_S = 0.1        # kept for merging and costing the result
+MIN_SEARCH_S = 0.5    # less than this left after the insertion: the insertion is the answer
 
 
 @dataclass
@@ -86,7 +88,7 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
            vans: int = VAN_CANDIDATES, positions: int = POSITIONS, reoptimize: bool = True,
            pinned: set[str] | frozenset = frozenset(), ordered: bool = False) -> Repair:
     """Give the free orders a home, changing as little of `current` (the plan in force, without
-    them) as is worth it. Vans holding a `pinned` order (a hand-over arranged) are not re-optimized.
+    them) as is worth it, in about `time_limit` seconds. Vans holding a `pinned` order (a hand-over arranged) are not re-optimized.
     With `ordered`, the insertion takes the free orders in the given order (a priority), not by
     window end. See the module's doc."""
     started = time.monotonic()
@@ -98,7 +100,8 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
     if reoptimize and free and time_limit > 0:
         held = {vid for vid, stops in greedy_plan.routes.items() if any(s[2:] in pinned for s in stops)}
         hood = [vid for vid in neighbourhood(p, free, greedy_plan) if vid not in held]
-        local = _reoptimize(p, current, greedy_plan, free, hood, time_limit=time_limit)
+        left = time_limit - (time.monotonic() - started) - SETTLE_S
+        local = _reoptimize(p, current, greedy_plan, free, hood, time_limit=left) if left >= MIN_SEARCH_S else None
         if local is not None:
             cost = evaluate(p, local)
             if cost.feasible and cost.cost < best_cost - 1e-6:

@@ -20,6 +20,7 @@ from dispatch.engine.detectors import (
     detect_no_shows,
     detect_sla_risk,
 )
+from dispatch.engine.placement import plan_new_orders
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Decision, Event, Order, OrderException, Policy
 from dispatch.services import ActorRef
@@ -407,3 +408,35 @@ def test_ops_managers_review_decisions_but_only_dispatchers_and_admins_act(netwo
     client.force_login(UserFactory(organization=org, role="dispatcher"))
     ok = client.post(f"/api/decisions/{decision.id}/approve/", {"version": decision.version}, content_type="application/json")
     assert ok.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_proposal_loads_only_the_vans_near_the_affected_orders(network, org, hub):
+    """With a fleet larger than a repair can involve, the vans far from the affected orders are
+    not read: the decision's problem lists only vans near them."""
+    for i in range(12):
+        VehicleFactory(fleet__hub=hub, code=f"NEAR{i:02d}", lat=hub.lat + 0.002 * i, lon=hub.lon, position_at=timezone.now())
+    VehicleFactory(fleet__hub=hub, code="FARAWAY", lat=hub.lat + 1.5, lon=hub.lon + 1.5, position_at=timezone.now())
+
+    decision = Decision.objects.get(exception=outage(network))
+
+    loaded = {v["id"] for v in decision.problem["vehicles"]}
+    assert "FARAWAY" not in loaded and len(loaded) >= 6
+    assert {m["order"] for m in decision.moves} >= {o.external_ref for o in network["orders"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_orders_are_placed_by_the_planner_within_a_carriers_room_per_zone_and_window(network, org, hub):
+    slot = network["backup"].capacity_slots.get()
+    slot.capacity = 1
+    slot.save()
+    carrier_set_health(carrier_id=network["down"].id, health="down", reason="503s", actor=SYSTEM)
+    network["van"].status = "off_duty"
+    network["van"].save()
+    new = [OrderFactory(hub=hub, lat=hub.lat + 0.02, lon=hub.lon + 0.01 * i) for i in range(3)]
+
+    placed = plan_new_orders(organization_id=org.id)
+
+    booked = [o for o in Order.objects.filter(pk__in=[o.pk for o in new]) if o.carrier_id]
+    assert placed == {"vans": 0, "carriers": 1, "left": 2}
+    assert [o.carrier.code for o in booked] == ["BACKUP"]

@@ -1,0 +1,136 @@
+"""The planner's answer to a disruption (planner.repair), and carrier capacity per zone, window
+and company in every part of the planner: driven from plans and snapshots, costed by the
+evaluator and by the independent checker."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+from dispatch.planner import greedy, hybrid
+from dispatch.planner.carriers import assign_to_carriers
+from dispatch.planner.evaluate import evaluate
+from dispatch.planner.model import Plan, Point, Slot, Zone
+from dispatch.planner.repair import hand_over, repair
+from dispatch.planner.snapshot import load_problem, problem_from_snapshot, snapshot_from_problem
+from tests.dispatch.test_planner import CHECKER, SHARED, order, snapshot
+
+SNAPSHOT = SHARED / "data" / "snapshots" / "chicago-200-none.json"
+
+
+def busiest_van(plan: Plan) -> str:
+    return max(plan.routes, key=lambda v: (sum(s.startswith("D:") for s in plan.routes[v]), v))
+
+
+def test_a_sick_driver_is_answered_feasibly_no_worse_than_insertion_and_far_vans_keep_their_routes(tmp_path):
+    problem = load_problem(SNAPSHOT)
+    in_force = greedy.solve(problem)
+    sick = busiest_van(in_force)  # what it was to carry waits at the hub: all of it is free
+    free = [s[2:] for s in in_force.routes[sick] if s.startswith("D:")]
+    after = replace(problem, vehicles=[v for v in problem.vehicles if v.id != sick])
+    current = Plan({v: list(s) for v, s in in_force.routes.items() if v != sick}, {c: list(o) for c, o in in_force.carriers.items()},
+                   list(in_force.unserved))
+
+    result = repair(after, current, free, time_limit=1.0)
+
+    assert free and result.cost <= result.greedy_cost + 1e-6
+    assert evaluate(after, result.plan).feasible
+    for vid, stops in current.routes.items():
+        if vid not in result.neighbourhood:
+            gained = {s for s in result.plan.routes.get(vid, []) if s.startswith("D:")} - set(stops)
+            assert result.plan.routes.get(vid, []) == stops or gained, vid  # untouched unless the insertion gave it one
+    snap, plan = tmp_path / "snap.json", tmp_path / "plan.json"
+    snap.write_text(json.dumps(snapshot_from_problem(after, day_start="2026-11-20T00:00:00-06:00")))
+    plan.write_text(json.dumps(result.plan.to_json()))
+    checked = json.loads(subprocess.run([sys.executable, str(CHECKER), "snapshot", str(snap), str(plan)],
+                                        capture_output=True, text=True).stdout)
+    assert checked["feasible"] and abs(checked["cost"] - result.cost) < 0.01
+
+
+def test_a_van_that_gains_nothing_keeps_the_order_of_its_remaining_stops():
+    problem = load_problem(SNAPSHOT)
+    in_force = greedy.solve(problem)
+    down = max(in_force.carriers, key=lambda c: len(in_force.carriers[c]))
+    free = list(in_force.carriers[down])
+    after = replace(problem, carriers=[replace(c, available=False) if c.id == down else c for c in problem.carriers])
+    current = Plan({v: list(s) for v, s in in_force.routes.items()},
+                   {c: list(o) for c, o in in_force.carriers.items() if c != down}, list(in_force.unserved))
+
+    result = repair(after, current, free, time_limit=1.0)
+
+    for vid, stops in result.plan.routes.items():
+        before = current.routes.get(vid, [])
+        if not {s for s in stops if s.startswith("D:")} - set(before):
+            assert stops == [s for s in before if s in set(stops)], vid
+
+
+def test_stranded_orders_go_to_one_van_that_meets_the_broken_one():
+    p = problem_from_snapshot(snapshot(
+        [order("A", 41.90, -87.63), order("B", 41.91, -87.64), order("C", 41.61, -87.62)],
+        vehicles=[{"id": v, "start": {"lat": lat, "lon": -87.63}, "end": {"lat": lat, "lon": -87.63},
+                   "available_from_min": 720, "shift_end_min": 1080, "capacity_kg": 100, "fixed_cost": 0,
+                   "cost_per_km": 0.55, "cost_per_hour": 24.0, "skills": [], "committed": []}
+                  for v, lat in (("NEAR", 41.895), ("FAR", 41.60))], carriers=[]))
+    meet = Point(41.90, -87.635)
+    p.hubs["meet"] = replace(p.hubs["H1"], id="meet", at=meet)
+    for oid in ("A", "B"):
+        p.orders[oid] = replace(p.orders[oid], hub="meet")
+    plan = Plan(routes={"FAR": ["P:C", "D:C"]})
+
+    handed = hand_over(p, plan, ["A", "B"], broken="BROKEN", meet=meet)
+
+    assert handed.van == "NEAR"
+    assert set(plan.routes["NEAR"]) == {"P:A", "P:B", "D:A", "D:B"}
+    assert {s[2:] for s in plan.routes["NEAR"] if s.startswith("D:")} == {"A", "B"}
+    assert plan.routes["FAR"] == ["P:C", "D:C"]
+
+
+def slotted(room: int, *, pool: str = ""):
+    """Three orders near C1's zone centre, all for the same window; C1 reports `room` there."""
+    p = problem_from_snapshot(snapshot([order(f"O{i}", 41.80 + 0.001 * i, -87.63) for i in range(3)], vehicles=[]))
+    c = p.carriers[0]
+    slot = Slot(Zone(Point(41.80, -87.63), 3.0), 0.0, 2000.0, room)
+    p.carriers = [replace(c, slots=(slot,), pool=pool)]
+    return p
+
+
+def test_a_carriers_room_in_a_zone_and_window_bounds_every_planner():
+    p = slotted(1)
+
+    plans = {"greedy": greedy.solve(p), "hybrid": hybrid.solve(p, hybrid.Options(time_limit=1.0)),
+             "repair": repair(p, Plan(), list(p.orders), time_limit=0.5).plan}
+    flow, unserved, _ = assign_to_carriers(p, list(p.orders))
+
+    for name, plan in plans.items():
+        assert sum(len(x) for x in plan.carriers.values()) == 1, name
+        assert evaluate(p, plan).feasible, name
+    assert sum(len(x) for x in flow.values()) == 1 and len(unserved) == 2
+    assert "C1 over capacity in slot 1" in evaluate(p, Plan(carriers={"C1": list(p.orders)})).problems
+
+
+def test_outside_every_reported_window_a_carrier_is_limited_only_by_its_capacity():
+    p = slotted(0)
+    c = p.carriers[0]
+    p.carriers = [replace(c, slots=(replace(c.slots[0], start_min=0.0, end_min=700.0),))]  # a window already over
+
+    assert sum(len(x) for x in greedy.solve(p).carriers.values()) == 3
+
+
+def test_service_levels_of_one_carrier_share_its_capacity():
+    p = slotted(5)
+    c = p.carriers[0]
+    p.carriers = [replace(c, id="C1|same_day", capacity=2, slots=(), pool="C1"),
+                  replace(c, id="C1|express", capacity=2, slots=(), pool="C1")]
+
+    flow, _, _ = assign_to_carriers(p, list(p.orders))
+
+    assert sum(len(x) for x in flow.values()) == 2
+    assert evaluate(p, Plan(carriers={"C1|same_day": ["O0", "O1"], "C1|express": ["O2"]})).problems == ["C1 over capacity"]
+
+
+def test_slots_and_pools_survive_the_replay_snapshot():
+    p = slotted(1, pool="C1")
+
+    again = problem_from_snapshot(json.loads(json.dumps(snapshot_from_problem(p, day_start="2026-11-20T00:00:00-06:00"))))
+
+    assert again.carriers[0].slots == p.carriers[0].slots and again.carriers[0].pool == "C1"
