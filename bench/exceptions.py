@@ -14,8 +14,7 @@ the plan in force. Every plan is costed by ../shared/tools/check_plan.py on the 
 snapshot.
 
 Disruptions (the same rule for every snapshot, nothing chosen by hand):
-- outage: the carrier the snapshot has down, else the one holding most orders, goes down; its
-  orders are free.
+- outage: the carrier holding most orders in the plan in force goes down; its orders are free.
 - breakdown: the van on the road (orders on board) with most deliveries stops where it stands;
   what it carries is handed over there, the rest of its route is free.
 - sick: the van with most deliveries that has not started yet (else the next busiest) has no
@@ -62,8 +61,7 @@ def disrupt(kind: str, problem, plan_in_force, pre_for_spike=None):
     orders with where they are, the broken van) for one disruption."""
     p = problem
     if kind == "outage":
-        down = next((c.id for c in p.carriers if not c.available), None) or max(
-            plan_in_force.carriers, key=lambda cid: (len(plan_in_force.carriers[cid]), cid))
+        down = max(plan_in_force.carriers, key=lambda cid: (len(plan_in_force.carriers[cid]), cid))
         free = list(plan_in_force.carriers.get(down, []))
         post = replace(p, carriers=[replace(c, available=False) if c.id == down else c for c in p.carriers])
         return post, _without(plan_in_force, set(free)), free, [], None
@@ -115,7 +113,7 @@ def run(files, disruptions) -> list[dict]:
             before = replace(everyone_up, orders={k: v for k, v in everyone_up.orders.items() if k not in set(late)})
             spike = (late, hybrid.solve(before, hybrid.Options(time_limit=limit)))
         for kind in disruptions:
-            post, current, free, stranded, van = disrupt(kind, everyone_up if kind != "outage" else problem, in_force, spike)
+            post, current, free, stranded, van = disrupt(kind, everyone_up, in_force, spike)
             snap = snapshot_from_problem(post, day_start=data["day_start"])
             snap["name"] = f"{data['name']}:{kind}"
             snap_path = RESULTS / f".exceptions-{path.stem}-{kind}.json"

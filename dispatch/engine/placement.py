@@ -16,7 +16,7 @@ from dispatch.engine.bridge import plan_changes, problem_from_db
 from dispatch.errors import Conflict
 from dispatch.models import Order, Vehicle
 from dispatch.planner.model import Plan
-from dispatch.planner.repair import repair
+from dispatch.planner.repair import budget_for, repair
 from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
@@ -38,7 +38,7 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
         return {"vans": 0, "carriers": 0, "left": 0}
     db = problem_from_db(organization_id=organization_id, extra_orders=orders, rules=rules, near=[(o.lat, o.lon) for o in orders])
     result = repair(db.problem, Plan(routes={code: list(stops) for code, stops in db.routes.items()}),
-                    [o.external_ref for o in orders], time_limit=settings.PLACEMENT_REOPTIMIZE_S, ordered=True)
+                    [o.external_ref for o in orders], time_limit=budget_for(len(orders), settings.PLACEMENT_REOPTIMIZE_S), ordered=True)
     changes = plan_changes(db, result.plan, orders)
     new = {o.pk for o in orders}
     placed = {"vans": 0, "carriers": 0, "left": 0}

@@ -29,9 +29,18 @@ VAN_CANDIDATES = 6    # vans an order's insertion is tried in
 POSITIONS = 4         # positions tried in each
 NEAR_VANS = 3         # per free order, the nearest vans whose routes the re-optimization may change
 MAX_VANS = 40         # at most this many vans in the re-optimized neighbourhood
+MAX_LOCAL_ORDERS = 400  # and at most this many orders in it (the search's set-up grows with them)
 BUDGET_S = 1.5        # the whole repair: insertion, then re-optimization in what is left
 SETTLE_S = 0.1        # kept for merging and costing the result
 MIN_SEARCH_S = 0.5    # less than this left after the insertion: the insertion is the answer
+REOPTIMIZE_FROM = 5   # fewer free orders than this (a failed delivery, one new order): insertion alone
+
+
+def budget_for(free: int, cap: float = BUDGET_S) -> float:
+    """The time a repair of this many free orders gets: a handful is answered by the insertion
+    alone (re-optimizing around one order costs a second of CPU for next to nothing, and these come
+    several a second), more get the whole budget."""
+    return cap if free >= REOPTIMIZE_FROM else 0.0
 
 
 @dataclass
@@ -50,9 +59,11 @@ def _copy(plan: Plan) -> Plan:
     return Plan({k: list(v) for k, v in plan.routes.items()}, {k: list(v) for k, v in plan.carriers.items()}, list(plan.unserved))
 
 
-def neighbourhood(problem: Problem, free: list[str], plan: Plan, *, per_order: int = NEAR_VANS, limit: int = MAX_VANS) -> list[str]:
+def neighbourhood(problem: Problem, free: list[str], plan: Plan, *, per_order: int = NEAR_VANS, limit: int = MAX_VANS,
+                  max_orders: int = MAX_LOCAL_ORDERS) -> list[str]:
     """The vans nearest the free orders (by where they are and where they deliver), the vans most
-    often near first, at most `limit`."""
+    often near first, at most `limit`, and no more than keep the re-optimized orders (free ones and
+    those on the chosen vans) within `max_orders`."""
     p = problem
     near = _VanPoints(p)
     for vid, stops in plan.routes.items():
@@ -63,8 +74,15 @@ def neighbourhood(problem: Problem, free: list[str], plan: Plan, *, per_order: i
     for oid in free:
         for rank, i in enumerate(near.ranked(p.orders[oid].at)[:per_order]):
             votes[i] = votes.get(i, 0.0) + 1.0 / (1 + rank)
-    chosen = sorted(votes, key=lambda i: (-votes[i], i))[:limit]
-    return [p.vehicles[i].id for i in chosen]
+    held = {vid: sum(s.startswith("D:") for s in stops) for vid, stops in plan.routes.items()}
+    chosen, size = [], len(free)
+    for i in sorted(votes, key=lambda i: (-votes[i], i))[:limit]:
+        vid = p.vehicles[i].id
+        if size + held.get(vid, 0) > max_orders and len(chosen) >= 2:
+            continue  # the search must fit its time: the neighbourhood is bounded by orders, not only vans
+        chosen.append(vid)
+        size += held.get(vid, 0)
+    return chosen
 
 
 def van_positions_near(points: list[tuple[float, float]], vans: list[tuple[str, float, float]], *,
@@ -84,14 +102,15 @@ def van_positions_near(points: list[tuple[float, float]], vans: list[tuple[str, 
     return {vans[i][0] for i in sorted(votes, key=lambda i: (-votes[i], i))[:limit]}
 
 
-def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: float = BUDGET_S,
+def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: float | None = None,
            vans: int = VAN_CANDIDATES, positions: int = POSITIONS, reoptimize: bool = True,
            pinned: set[str] | frozenset = frozenset(), ordered: bool = False) -> Repair:
     """Give the free orders a home, changing as little of `current` (the plan in force, without
-    them) as is worth it, in about `time_limit` seconds. Vans holding a `pinned` order (a hand-over arranged) are not re-optimized.
+    them) as is worth it, in about `time_limit` seconds (by default what budget_for gives). Vans holding a `pinned` order (a hand-over arranged) are not re-optimized.
     With `ordered`, the insertion takes the free orders in the given order (a priority), not by
     window end. See the module's doc."""
     started = time.monotonic()
+    time_limit = budget_for(len(free)) if time_limit is None else time_limit
     p = problem
     weighed: dict[str, list[Option]] = {}
     greedy_plan = insert(p, _copy(current), list(free), vans=vans, positions=positions, weighed=weighed, ordered=ordered)
