@@ -289,6 +289,8 @@ def propose(*, exception: OrderException) -> Decision | None:
             if o.carrier_id and ref in free_set else 0.0
         total_before += before_cost
         move = {"order": ref, "from": _label(*ch.was), "to": {"kind": ch.kind, "code": ch.code}, "sla_before": o.risk}
+        if ch.was[0] == "van" and (ch.kind, ch.code) != ch.was and ch.was[1] in db.routes:
+            move["from_route"] = plan.routes.get(ch.was[1], [])  # the van it leaves, in the planner's order
         if ref not in free_set:
             move["reoptimized"] = True  # not affected itself: moved to make room for the affected orders
         if ch.kind == "unserved":

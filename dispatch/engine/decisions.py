@@ -254,6 +254,9 @@ def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) 
         return False
     if order.status not in (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED, OrderStatus.FAILED):
         return False  # it moved on (picked up, delivered, cancelled) since the proposal
+    left = order.vehicle if move.get("from_route") is not None and order.vehicle_id and (kind, code) != ("van", order.vehicle.code) else None
+    if left is not None:  # the van it leaves: the rest of its stops in the planner's order
+        route_resequence(vehicle=left, keys=move["from_route"])
     if order.status == OrderStatus.FAILED:
         order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason="re-attempt")
     reason = f"decision {decision_id}"
@@ -269,6 +272,8 @@ def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) 
         assignment_release(order=order, actor=actor, reason=reason)
         if order.status in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
             order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason=f"{reason}: left unserved for now")
+    if left is not None:
+        route_recompute_etas(vehicle=left)
     return False
 
 

@@ -42,7 +42,8 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
     changes = plan_changes(db, result.plan, orders)
     new = {o.pk for o in orders}
     placed = {"vans": 0, "carriers": 0, "left": 0}
-    vans = {v.code: v for v in Vehicle.objects.filter(organization_id=organization_id, code__in={c.code for c in changes if c.kind == "van"})}
+    touched = {c.code for c in changes if c.kind == "van"} | {c.was[1] for c in changes if c.was[0] == "van"}
+    vans = {v.code: v for v in Vehicle.objects.filter(organization_id=organization_id, code__in=touched)}
     reason = f"cheapest option ({result.method})"
     for code in sorted(vans):
         mine = [c for c in changes if c.kind == "van" and c.code == code]
@@ -55,13 +56,13 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
                         (o.status == OrderStatus.ASSIGNED and o.vehicle_id and o.vehicle.code == c.was[1]):
                     assignment_to_vehicle(order=o, vehicle=vans[code], actor=actor, reason=reason)
                     placed["vans"] += c.order.pk in new
-            route_resequence(vehicle=vans[code], keys=mine[0].route)
+            route_resequence(vehicle=vans[code], keys=result.plan.routes.get(code, []))
             route_recompute_etas(vehicle=vans[code])
     for c in changes:
         if c.kind == "carrier":
             try:  # no transaction open: the carrier is asked without holding the order's lock
                 book_order(order=c.order, carrier_code=c.code, actor=actor, key=f"plan:{c.order.pk}:v{c.order.version}",
-                           allowed=OPEN + ((OrderStatus.ASSIGNED,) if c.order not in orders else ()))
+                           allowed=OPEN + ((OrderStatus.ASSIGNED,) if c.order.pk not in new else ()))
             except CarrierError:
                 placed["left"] += c.order.pk in new  # refused or unreachable: the order waits for the next run
                 continue

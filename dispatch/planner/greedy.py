@@ -46,11 +46,14 @@ def _insertions(problem: Problem, stops: list[str], oid: str, start, positions: 
 class _VanPoints:
     """Where each van starts and delivers: ranks vans by how close their route comes to a point."""
 
-    def __init__(self, p: Problem):
+    def __init__(self, p: Problem, routes: dict[str, list[str]] | None = None):
+        """routes: the plan's routes, whose deliveries count too (orders on board always do)."""
         self.index = {v.id: i for i, v in enumerate(p.vehicles)}
         self.n = len(p.vehicles)
         pts = [(i, v.start.lat, v.start.lon) for i, v in enumerate(p.vehicles)]
         pts += [(i, p.orders[o].at.lat, p.orders[o].at.lon) for i, v in enumerate(p.vehicles) for o in v.committed]
+        pts += [(self.index[vid], p.orders[s[2:]].at.lat, p.orders[s[2:]].at.lon) for vid, stops in (routes or {}).items()
+                if vid in self.index for s in stops if s.startswith("D:")]
         self.van = np.array([x[0] for x in pts], dtype=np.int64)
         self.lat = np.array([x[1] for x in pts])
         self.lon = np.array([x[2] for x in pts])
@@ -100,11 +103,7 @@ def insert(problem: Problem, plan: Plan, order_ids: list[str], *, vans: int = CA
     routes = plan.routes
     for v in p.vehicles:
         routes.setdefault(v.id, [])
-    near = _VanPoints(p)
-    for vid, stops in routes.items():
-        for s in stops:
-            if s.startswith("D:"):
-                near.add(vid, p.orders[s[2:]].at)
+    near = _VanPoints(p, routes)
     costs = {v.id: simulate_route(p, v, routes[v.id]).cost for v in p.vehicles}
     rooms = Rooms(p, plan.carriers)
     for oid in order_ids if ordered else sorted(order_ids, key=lambda o: (p.orders[o].window[1], o)):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyvrp
+from pyvrp.search import NeighbourhoodParams
 from pyvrp.stop import MaxRuntime
 
 from . import greedy
@@ -44,6 +45,10 @@ class Options:
     late_allowance_min: float = 120.0  # how late a van may be for an order nobody else would take
     seed_vans: int = 6        # the seeding construction's breadth (see greedy.solve)
     seed_positions: int = 4
+    # A search that must answer within a second or two (a repair's neighbourhood): fewer
+    # neighbours per client and no exhaustive search on each new best, so one local-search pass
+    # stays short against the time left. None: PyVRP's defaults.
+    neighbours: int | None = None
 
 
 def _km_matrix(lat: np.ndarray, lon: np.ndarray, detour: float) -> np.ndarray:
@@ -169,7 +174,11 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
         # (about 9 s at 5,000 on this kind of machine); its run-time limit covers only the search.
         setup = 9.5 * (len(shipments) / 5000) ** 2
         budget = max(0.5, options.time_limit - (time.monotonic() - started) - reserve - setup)
-        result = pyvrp.solve(data, stop=MaxRuntime(budget), seed=options.seed, collect_stats=False, initial_solution=warm)
+        params = pyvrp.SolveParams() if options.neighbours is None else pyvrp.SolveParams(
+            ils=pyvrp.IteratedLocalSearchParams(exhaustive_on_best=False),
+            neighbourhood=NeighbourhoodParams(num_neighbours=options.neighbours))
+        result = pyvrp.solve(data, stop=MaxRuntime(budget), seed=options.seed, collect_stats=False, initial_solution=warm,
+                             params=params)
         for route in result.best.routes():
             vid = vehicle_ids[route.vehicle_type()]
             stops = list(prefix[vid])

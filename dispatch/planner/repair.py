@@ -8,8 +8,8 @@ vans near them go to the production planner (hybrid) as one small problem, with 
 room net of everything outside it; vans and bookings elsewhere stay exactly as they are. The
 cheaper of the two plans is kept, so the answer is never worse than the insertion alone.
 
-A van that gains no order keeps the sequence of its remaining stops: a driver's route is not
-reshuffled for a disruption that gives them nothing new.
+A van left with the same orders keeps its sequence: a driver's route is not reshuffled for a
+disruption that neither gives them nor takes from them anything.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ VAN_CANDIDATES = 6    # vans an order's insertion is tried in
 POSITIONS = 4         # positions tried in each
 NEAR_VANS = 3         # per free order, the nearest vans whose routes the re-optimization may change
 MAX_VANS = 40         # at most this many vans in the re-optimized neighbourhood
-MAX_LOCAL_ORDERS = 400  # and at most this many orders in it (the search's set-up grows with them)
+MAX_LOCAL_ORDERS = 250  # and at most this many orders in it (the search's set-up grows with them)
 BUDGET_S = 1.5        # the whole repair: insertion, then re-optimization in what is left
 SETTLE_S = 0.1        # kept for merging and costing the result
+SEARCH_NEIGHBOURS = 20  # the local search's breadth in the neighbourhood (see hybrid.Options.neighbours)
 MIN_SEARCH_S = 0.5    # less than this left after the insertion: the insertion is the answer
 REOPTIMIZE_FROM = 5   # fewer free orders than this (a failed delivery, one new order): insertion alone
 
@@ -65,11 +66,7 @@ def neighbourhood(problem: Problem, free: list[str], plan: Plan, *, per_order: i
     often near first, at most `limit`, and no more than keep the re-optimized orders (free ones and
     those on the chosen vans) within `max_orders`."""
     p = problem
-    near = _VanPoints(p)
-    for vid, stops in plan.routes.items():
-        for s in stops:
-            if s.startswith("D:"):
-                near.add(vid, p.orders[s[2:]].at)
+    near = _VanPoints(p, plan.routes)
     votes: dict[int, float] = {}
     for oid in free:
         for rank, i in enumerate(near.ranked(p.orders[oid].at)[:per_order]):
@@ -149,17 +146,15 @@ def _reoptimize(p: Problem, current: Plan, seed: Plan, free: list[str], hood: li
     initial = Plan(routes={vid: list(seed.routes.get(vid, [])) for vid in hood if seed.routes.get(vid)},
                    carriers={cid: [o for o in oids if o in local_orders] for cid, oids in seed.carriers.items()},
                    unserved=[o for o in seed.unserved if o in local_orders])
-    solved = hybrid.solve(sub, hybrid.Options(time_limit=time_limit), initial=initial)
+    solved = hybrid.solve(sub, hybrid.Options(time_limit=time_limit, neighbours=SEARCH_NEIGHBOURS), initial=initial)
     merged = Plan(routes={vid: stops for vid, stops in seed.routes.items() if vid not in in_hood},
                   carriers={cid: list(oids) for cid, oids in outside.items()},
                   unserved=[o for o in seed.unserved if o not in local_orders])
     for vid in hood:
         stops = solved.routes.get(vid, [])
         before = current.routes.get(vid, [])
-        gained = {s for s in stops if s.startswith("D:")} - set(before)
-        if not gained:  # nothing new for this driver: the remaining stops in their current order
-            kept = {s[2:] for s in stops}
-            stops = [s for s in before if s[2:] in kept]
+        if {s for s in stops if s.startswith("D:")} == {s for s in before if s.startswith("D:")}:
+            stops = before  # the same orders as now: this driver's route is not reshuffled
         if stops:
             merged.routes[vid] = stops
     for cid, oids in solved.carriers.items():

@@ -11,6 +11,7 @@ from carriers.models import CarrierBooking
 from carriers.services import booking_record_confirmed, carrier_set_health
 from dispatch.engine.decisions import (
     decision_approve,
+    decision_create,
     decision_override,
     decision_reject,
 )
@@ -25,6 +26,7 @@ from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Decision, Event, Order, OrderException, Policy
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
+from dispatch.services.exceptions import exception_raise
 from dispatch.services.fleet import vehicle_set_status
 from dispatch.services.orders import order_set_status
 from tests.factories import (
@@ -440,3 +442,27 @@ def test_new_orders_are_placed_by_the_planner_within_a_carriers_room_per_zone_an
     booked = [o for o in Order.objects.filter(pk__in=[o.pk for o in new]) if o.carrier_id]
     assert placed == {"vans": 0, "carriers": 1, "left": 2}
     assert [o.carrier.code for o in booked] == ["BACKUP"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_van_that_gives_up_an_order_drives_the_rest_in_the_planners_order(org, hub):
+    """A proposal may take an order off a nearby van to make room: applying it leaves that van's
+    remaining stops in the order the planner chose (from_route), not just the old one minus a gap."""
+    Policy.objects.create(organization=org, auto_apply=False)
+    a = VehicleFactory(fleet__hub=hub, code="A", lat=hub.lat, lon=hub.lon, position_at=timezone.now())
+    b = VehicleFactory(fleet__hub=hub, code="B", lat=hub.lat, lon=hub.lon, position_at=timezone.now())
+    x, y, z = (OrderFactory(hub=hub, lat=hub.lat + 0.01 * (i + 1), lon=hub.lon) for i in range(3))
+    for o in (x, y, z):
+        assignment_to_vehicle(order=o, vehicle=a, actor=SYSTEM)
+    exc, _ = exception_raise(organization_id=org.id, kind="sla_at_risk", cause_key="test:from-route", title="t",
+                             order_ids=[x.id], propose=False)
+    keys = lambda o: [f"P:{o.external_ref}", f"D:{o.external_ref}"]  # noqa: E731
+    decision = decision_create(exception=exc, cost_delta=0.0, sla_improved=0, sla_worsened=0, moves=[{
+        "order": x.external_ref, "from": {"kind": "van", "code": "A"}, "to": {"kind": "van", "code": "B"}, "sla_before": "on_time",
+        "sla_after": "on_time", "cost_delta": 0.0, "eta": None, "alternatives": [], "route": keys(x), "from_route": keys(z) + keys(y)}])
+
+    decision_approve(decision_id=decision.id, version=decision.version, actor=SYSTEM)
+
+    left = [(s.kind, s.order.external_ref) for s in a.routes.get(active=True).stops.filter(completed_at__isnull=True).order_by("sequence")]
+    assert left == [("pickup", z.external_ref), ("delivery", z.external_ref), ("pickup", y.external_ref), ("delivery", y.external_ref)]
+    assert Order.objects.get(pk=x.pk).vehicle_id == b.id
