@@ -52,10 +52,12 @@ test: $(STAMP) services chromium
 	DATABASE_URL=$(TEST_DB) REDIS_URL=$(TEST_REDIS) SECRET_KEY=test-only-$$RANDOM-not-a-deployment-key-0123456789abcdef \
 	  CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Planning benchmarks (track A and B, checker figures) and the carrier-outage benchmark
+# Planning benchmarks (track A with plain PyVRP alongside, track B, the exception track; checker
+# figures) and the carrier-outage benchmark
 # (needs PostgreSQL and Redis) and the Performance page on 90 days x 100,000 orders. Results: bench/results/
 bench: $(STAMP) services
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.exceptions
 	$(BIN)/python -m bench.outage
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.scorecards

@@ -75,7 +75,7 @@ def disrupt(kind: str, problem, plan_in_force, pre_for_spike=None):
         free = [o for o in mine if o not in stranded]
         hubs, orders = dict(p.hubs), dict(p.orders)
         if stranded:  # what it carries is picked up where it stands
-            meet = pm.Hub(f"handover@{van.start.lat:.5f},{van.start.lon:.5f}", van.start, 3.0)
+            meet = pm.Hub(f"handover@{van.start.lat:.5f},{van.start.lon:.5f}", van.start, 3.0, carrier_pickup=False)
             hubs[meet.id] = meet
             for ref in stranded:
                 orders[ref] = replace(orders[ref], hub=meet.id)

@@ -168,14 +168,18 @@ def one_run(i: int, n: int, inbox) -> dict:
     t0 = time.monotonic()
     response = api.post("/api/carriers/DOWN/availability/", {"health": "down", "reason": "bench outage"}, format="json")
     assert response.status_code == 200, response.content
-    decided_at = notified_at = None
+    decided_at = notified_at = applied_at = None
     while time.monotonic() - t0 < 60 and (decided_at is None or notified_at is None):
-        if decided_at is None:
-            covered = set()
+        if decided_at is None or applied_at is None:
+            covered, applied = set(), set()
             for d in Decision.objects.filter(organization=org, state__in=[DecisionState.PROPOSED, DecisionState.APPLIED, DecisionState.PARTIALLY_APPLIED]):
                 covered |= {m["order"] for m in d.moves}
-            if len(covered) >= n:
+                if d.state != DecisionState.PROPOSED:
+                    applied |= {m["order"] for m in d.moves if m.get("applied")}
+            if decided_at is None and len(covered) >= n:
                 decided_at = time.monotonic()
+            if applied_at is None and len(applied) >= n:
+                applied_at = time.monotonic()
         if notified_at is None and emails <= {r for _, rcpts in list(inbox) for r in rcpts}:
             notified_at = max(t for t, _ in inbox)
         time.sleep(0.02)
@@ -189,7 +193,8 @@ def one_run(i: int, n: int, inbox) -> dict:
     from dispatch.selectors import service_rules
 
     unserved_penalty = float(service_rules(org.id)["same_day"].unserved)
-    run = {"decided_s": round((decided_at or float("inf")) - t0, 3), "first_mail_s": round(first_mail - t0, 3),
+    run = {"decided_s": round((decided_at or float("inf")) - t0, 3), "applied_s": round((applied_at or float("inf")) - t0, 3),
+           "first_mail_s": round(first_mail - t0, 3),
            "notified_s": round((notified_at or float("inf")) - t0, 3),
            "moved": Order.objects.filter(organization=org).exclude(carrier=carriers[0]).count(), "mails": len(inbox),
            "decision_cost_delta": round(sum(d.cost_delta for d in decisions), 2), "to_vans": to["van"], "to_carriers": to["carrier"],

@@ -2,7 +2,7 @@
 
     python -m bench.run                      # everything
     python -m bench.run --only snapshots     # track B: baseline, greedy, production planner
-    python -m bench.run --only solomon       # track A at 10 s per instance
+    python -m bench.run --only solomon       # track A at 10 s per instance, plain PyVRP alongside as the reference
 
 Results: bench/results/planning.json and bench/results/planning.md.
 """
@@ -36,8 +36,8 @@ def check(track: str, instance: Path, plan: dict, bks: Path | None = None) -> di
 
 
 def snapshot_time_limit(orders: int) -> float:
-    """10 s up to 1,000 orders, growing with size, 55 s (under the 60 s target) at 5,000."""
-    return min(55.0, max(10.0, orders / 1000 * 10.0)) - 0.5
+    """10 s up to 1,000 orders, growing with size, 30 s (the target for 5,000) from 3,000."""
+    return min(30.0, max(10.0, orders / 1000 * 10.0)) - 0.5
 
 
 def run_snapshots(files: list[Path]) -> list[dict]:
@@ -73,24 +73,48 @@ def _brief(result: dict) -> dict:
     return {k: result[k] for k in ("feasible", "violation_count", "cost", "cost_breakdown", "counts") if k in result}
 
 
-def run_solomon(files: list[Path], bks: Path, time_limit: float) -> list[dict]:
+def _solve_solomon(cmd: list[str], path: Path, bks: Path) -> dict:
+    """Run one solver process on one instance and cost its plan with the checker."""
+    t = time.monotonic()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        out = f.name
+    proc = subprocess.run(cmd + ["--out", out], capture_output=True, text=True, cwd=ROOT)
+    seconds = round(time.monotonic() - t, 1)
+    if proc.returncode != 0:
+        return {"feasible": False, "error": proc.stderr.strip()[-300:], "seconds": seconds}
+    result = check("solomon", path, json.loads(Path(out).read_text()), bks)
+    os.unlink(out)
+    return {**{k: result.get(k) for k in ("feasible", "vehicles", "distance", "bks_vehicles", "bks_distance", "gap_pct")}, "seconds": seconds}
+
+
+def run_solomon(files: list[Path], bks: Path, time_limit: float, plain: bool = True) -> list[dict]:
+    """The product's solver and, interleaved on the same instance, plain PyVRP with its defaults."""
     rows = []
     for path in files:
-        t = time.monotonic()
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            out = f.name
-        proc = subprocess.run([sys.executable, str(ROOT / "manage.py"), "solve_vrptw", str(path), "--time-limit", str(time_limit), "--out", out],
-                              capture_output=True, text=True, cwd=ROOT)
-        seconds = time.monotonic() - t
-        if proc.returncode != 0:
-            rows.append({"instance": path.stem, "feasible": False, "error": proc.stderr.strip()[-300:], "seconds": round(seconds, 1)})
-            continue
-        result = check("solomon", path, json.loads(Path(out).read_text()), bks)
-        os.unlink(out)
-        rows.append({"instance": path.stem, **{k: result.get(k) for k in ("feasible", "vehicles", "distance", "bks_vehicles", "bks_distance", "gap_pct")},
-                     "seconds": round(seconds, 1)})
-        print(f"{path.stem}: {result.get('distance')} vs {result.get('bks_distance')} gap {result.get('gap_pct')}% feasible={result['feasible']} ({seconds:.1f}s)", flush=True)
+        row = {"instance": path.stem, **_solve_solomon([sys.executable, str(ROOT / "manage.py"), "solve_vrptw", str(path),
+                                                        "--time-limit", str(time_limit)], path, bks)}
+        if plain:
+            ref = _solve_solomon([sys.executable, "-m", "bench.plain_pyvrp", str(path), "--time-limit", str(time_limit)], path, bks)
+            row["plain_pyvrp"] = {k: ref.get(k) for k in ("feasible", "vehicles", "distance", "gap_pct", "seconds", "error") if k in ref}
+        rows.append(row)
+        print(f"{path.stem}: {row.get('distance')} vs {row.get('bks_distance')} gap {row.get('gap_pct')}% feasible={row['feasible']} "
+              f"({row['seconds']}s)" + (f"; plain PyVRP {row['plain_pyvrp'].get('distance')} gap {row['plain_pyvrp'].get('gap_pct')}%"
+                                        if plain else ""), flush=True)
     return rows
+
+
+def solomon_summary(rows: list[dict]) -> dict:
+    gaps = [r["gap_pct"] for r in rows if r.get("gap_pct") is not None]
+    out = {"mean_gap_pct": round(statistics.mean(gaps), 3) if gaps else None, "worst_gap_pct": max(gaps) if gaps else None,
+           "all_feasible": all(r["feasible"] for r in rows)}
+    both = [r for r in rows if r.get("gap_pct") is not None and (r.get("plain_pyvrp") or {}).get("gap_pct") is not None]
+    if both:
+        out["plain_pyvrp_mean_gap_pct"] = round(statistics.mean(r["plain_pyvrp"]["gap_pct"] for r in both), 3)
+        out["product_mean_gap_pct_same_instances"] = round(statistics.mean(r["gap_pct"] for r in both), 3)
+        out["better_than_plain"] = sum(1 for r in both if r["distance"] < r["plain_pyvrp"]["distance"] - 1e-6)
+        out["worse_than_plain"] = sum(1 for r in both if r["distance"] > r["plain_pyvrp"]["distance"] + 1e-6)
+        out["plain_pyvrp_all_feasible"] = all(r["plain_pyvrp"].get("feasible") for r in rows)
+    return out
 
 
 def markdown(results: dict) -> str:
@@ -108,11 +132,18 @@ def markdown(results: dict) -> str:
     for key, title in (("solomon", "Track A: Solomon VRPTW"), ("homberger", "Track A: Gehring & Homberger 200")):
         rows = results.get(key)
         if rows:
-            lines += [f"## {title} ({results['solomon_time_limit']} s per instance)\n", "| instance | vehicles | distance | best known | gap % | feasible |", "|---|---|---|---|---|---|"]
+            lines += [f"## {title} ({results['solomon_time_limit']} s per instance)\n",
+                      "| instance | vehicles | distance | best known | gap % | feasible | plain PyVRP distance | plain PyVRP gap % |",
+                      "|---|---|---|---|---|---|---|---|"]
             for r in rows:
-                lines.append(f"| {r['instance']} | {r.get('vehicles')} | {r.get('distance')} | {r.get('bks_distance')} | {r.get('gap_pct')} | {r['feasible']} |")
-            lines.append(f"\nMean gap {results[key + '_summary']['mean_gap_pct']}%, worst {results[key + '_summary']['worst_gap_pct']}%, "
-                         f"all feasible: {results[key + '_summary']['all_feasible']}.\n")
+                ref = r.get("plain_pyvrp") or {}
+                lines.append(f"| {r['instance']} | {r.get('vehicles')} | {r.get('distance')} | {r.get('bks_distance')} | {r.get('gap_pct')} "
+                             f"| {r['feasible']} | {ref.get('distance', '–')} | {ref.get('gap_pct', '–')} |")
+            s = results[key + "_summary"]
+            lines.append(f"\nMean gap {s['mean_gap_pct']}%, worst {s['worst_gap_pct']}%, all feasible: {s['all_feasible']}."
+                         + (f" Plain PyVRP with its defaults, same instances and limit: mean gap {s['plain_pyvrp_mean_gap_pct']}% "
+                            f"(product {s['product_mean_gap_pct_same_instances']}%); the product is better on {s['better_than_plain']} "
+                            f"and worse on {s['worse_than_plain']}." if "plain_pyvrp_mean_gap_pct" in s else "") + "\n")
     return "\n".join(lines)
 
 
@@ -120,6 +151,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["snapshots", "solomon"], default=None)
     ap.add_argument("--solomon-time-limit", type=float, default=10.0)
+    ap.add_argument("--no-plain", action="store_true", help="skip the plain PyVRP reference on track A")
     args = ap.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controltower.settings")
     results = {"machine": f"{platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -138,12 +170,9 @@ def main(argv=None) -> int:
     if args.only in (None, "solomon"):
         for key, folder in (("solomon", "solomon"), ("homberger", "homberger200")):
             d = SHARED / "data" / folder
-            rows = run_solomon(sorted(d.glob("*.txt")), d / "bks.json", args.solomon_time_limit)
-            gaps = [r["gap_pct"] for r in rows if r.get("gap_pct") is not None]
+            rows = run_solomon(sorted(d.glob("*.txt")), d / "bks.json", args.solomon_time_limit, plain=not args.no_plain)
             results[key] = rows
-            results[key + "_summary"] = {"mean_gap_pct": round(statistics.mean(gaps), 3) if gaps else None,
-                                         "worst_gap_pct": max(gaps) if gaps else None,
-                                         "all_feasible": all(r["feasible"] for r in rows)}
+            results[key + "_summary"] = solomon_summary(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     previous.write_text(json.dumps(results, indent=1))
     (RESULTS / "planning.md").write_text(markdown(results))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import logging
 
+from django.core.cache import cache
 from django.db import transaction
 
 from controltower import failpoints
@@ -28,11 +29,19 @@ def task(name: str):
     return current_app.tasks[name]
 
 
-def enqueue(name: str, *args, countdown: int = 0) -> None:
-    """Run the task called `name` with `args` once the current transaction commits."""
+def enqueue(name: str, *args, countdown: int = 0, once_per: str = "") -> None:
+    """Run the task called `name` with `args` once the current transaction commits. With
+    `once_per`, one run is enqueued for every caller naming the same key until it is due (200
+    bookings of one decision ask for one send at the end of their window, not 200)."""
 
     def send():
         failpoints.hit(f"before-enqueue:{name}")
+        if once_per:
+            try:
+                if not cache.add(f"enqueued:{name}:{once_per}", 1, timeout=countdown + 1):
+                    return  # already asked for
+            except Exception:
+                pass  # the cache is away: rather one run too many
         try:
             if countdown:
                 task(name).apply_async(args, countdown=min(countdown, MAX_COUNTDOWN_S))

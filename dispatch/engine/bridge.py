@@ -107,7 +107,7 @@ HANDOVER_LOAD_MIN = 3.0  # moving parcels from van to van at the roadside, per o
 
 
 def _handover_hub(at: tuple[float, float]) -> pm.Hub:
-    return pm.Hub(f"handover@{at[0]:.5f},{at[1]:.5f}", pm.Point(*at), HANDOVER_LOAD_MIN)
+    return pm.Hub(f"handover@{at[0]:.5f},{at[1]:.5f}", pm.Point(*at), HANDOVER_LOAD_MIN, carrier_pickup=False)
 
 
 def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None,

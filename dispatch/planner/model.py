@@ -18,6 +18,8 @@ class Hub:
     id: str
     at: Point
     load_min_per_order: float = 0.0
+    # False for a place where only a van can collect (a broken-down van at the roadside).
+    carrier_pickup: bool = True
 
 
 @dataclass(frozen=True)

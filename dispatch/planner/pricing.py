@@ -9,6 +9,7 @@ from .model import Carrier, Order, Problem, haversine_km
 def carrier_can_take(problem: Problem, carrier: Carrier, order: Order) -> bool:
     return (
         carrier.available
+        and problem.hubs[order.hub].carrier_pickup
         and problem.now_min <= carrier.pickup_cutoff_min + 1e-6
         and order.service_level in carrier.service_levels
         and order.requires <= carrier.skills

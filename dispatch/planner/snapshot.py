@@ -26,7 +26,8 @@ def problem_from_snapshot(data: dict) -> Problem:
         if travel.get("metric", "haversine") != "haversine":
             raise SnapshotError(f"Unsupported travel metric {travel.get('metric')!r}")
         now = float(data["now_min"])
-        hubs = {h["id"]: Hub(h["id"], Point(h["lat"], h["lon"]), float(h.get("load_min_per_order", 0.0))) for h in data["hubs"]}
+        hubs = {h["id"]: Hub(h["id"], Point(h["lat"], h["lon"]), float(h.get("load_min_per_order", 0.0)),
+                             carrier_pickup=bool(h.get("carrier_pickup", True))) for h in data["hubs"]}
         vehicles = [
             Vehicle(
                 id=v["id"], start=_pt(v["start"]), end=_pt(v.get("end")),
@@ -94,7 +95,8 @@ def snapshot_from_problem(problem: Problem, *, day_start: str, current_plan: dic
     data = {
         "format": FORMAT, "name": problem.name, "day_start": day_start, "now_min": problem.now_min,
         "travel": {"metric": "haversine", "detour_factor": problem.detour_factor, "speed_kmh": problem.speed_kmh},
-        "hubs": [{"id": h.id, "lat": h.at.lat, "lon": h.at.lon, "load_min_per_order": h.load_min_per_order} for h in problem.hubs.values()],
+        "hubs": [{"id": h.id, "lat": h.at.lat, "lon": h.at.lon, "load_min_per_order": h.load_min_per_order,
+                  **({} if h.carrier_pickup else {"carrier_pickup": False})} for h in problem.hubs.values()],
         "vehicles": [{
             "id": v.id, "start": {"lat": v.start.lat, "lon": v.start.lon},
             "end": {"lat": v.end.lat, "lon": v.end.lon} if v.end else None,

@@ -188,10 +188,15 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
         if waiting is not None:
             CustomerMessage.objects.filter(pk=waiting.pk).update(status="superseded", error=f"Told in message {message.id}")
     wait = max(0, int((message.send_after - now).total_seconds() + 0.999))
-    if wait == 0 or not settings.CELERY_TASK_ALWAYS_EAGER:
-        # Sent at the window's end by a worker; with tasks in-process (no countdown there) the
-        # beat's every-few-seconds send does it instead of a useless run now.
-        jobs.enqueue("dispatch.tasks.send_due_messages", countdown=wait)
+    if wait == 0:
+        jobs.enqueue("dispatch.tasks.send_due_messages")
+    elif not settings.CELERY_TASK_ALWAYS_EAGER:
+        # Sent at the window's end by a worker: one send for every message whose window ends in the
+        # same second, run at that second's end (with tasks in-process, where no countdown is
+        # kept, the beat's every-few-seconds send does it instead of a useless run now).
+        second = int(message.send_after.timestamp()) + 1
+        jobs.enqueue("dispatch.tasks.send_due_messages", countdown=max(1, int(second - now.timestamp() + 0.999)),
+                     once_per=str(second))
     return message
 
 
