@@ -4,7 +4,7 @@ decision end with one winner; the other gets a Conflict (409) with the current s
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
@@ -28,6 +28,7 @@ from dispatch.services.exceptions import (
     exception_mark_proposed,
 )
 from dispatch.services.log import event_record
+from dispatch.services.notifications import messages_window_from
 from dispatch.services.orders import order_transition
 from dispatch.services.routes import route_recompute_etas, route_resequence
 from dispatch.status import (
@@ -117,7 +118,8 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
     whose move failed, keep the exception open for them, and the planner proposes anew."""
     if orders is not None and not orders:
         raise ValidationFailed("Nothing selected", errors={"orders": ["Select at least one order to approve, or reject the proposal."]})
-    with transaction.atomic():
+    since = clock.now()
+    with transaction.atomic(), messages_window_from(since):
         decision, locked = _locked(decision_id, version)
         chosen = set(orders) if orders is not None else {m["order"] for m in decision.moves}
         unknown = chosen - {m["order"] for m in decision.moves}
@@ -125,7 +127,7 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
             raise ValidationFailed("Not part of this decision", errors={"orders": [f"{r} is not in this decision" for r in sorted(unknown)]})
         by_ref = {o.external_ref: o for o in locked}
         moves = _apply_local(decision, [(m, m["order"] in chosen) for m in decision.moves], by_ref, actor)
-    return _complete(decision.id, moves, actor, note, how="applied")
+    return _complete(decision.id, moves, actor, note, how="applied", since=since)
 
 
 def _apply_local(decision: Decision, moves: list[tuple[dict, bool]], by_ref: dict, actor: ActorRef) -> list[dict]:
@@ -133,12 +135,14 @@ def _apply_local(decision: Decision, moves: list[tuple[dict, bool]], by_ref: dic
     database (vans, unserved) is applied; carrier moves are marked pending, to be booked after
     commit with no lock held. The decision's version moves on, so a second approval is refused."""
     out = []
+    vans = VanWork()
     with one_policy_read():
         for move, apply in moves:
             if not apply or move.get("applied") or move.get("pending"):
                 out.append(move)  # done already, or left pending by an approval that stopped half-way: booked again below
             else:
-                out.append(_apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id))
+                out.append(_apply_or_record(order=by_ref[move["order"]], move=move, actor=actor, decision_id=decision.id, vans=vans))
+        vans.finish()
     decision.moves, decision.version = out, decision.version + 1
     decision.save(update_fields=["moves", "version"])
     return out
@@ -148,8 +152,11 @@ def _apply_local(decision: Decision, moves: list[tuple[dict, bool]], by_ref: dic
 BOOKING_THREADS = 8
 
 
-def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *, how: str, reason_code: str = "") -> Decision:
-    """Book the pending carrier moves (no transaction open), then record the outcome."""
+def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *, how: str, reason_code: str = "",
+              since: datetime | None = None) -> Decision:
+    """Book the pending carrier moves (no transaction open), then record the outcome. Customers'
+    messages count their change window from `since` (when applying began)."""
+    since = since or clock.now()
 
     organization_id = Decision.objects.values_list("organization_id", flat=True).get(pk=decision_id)
     threaded = not transaction.get_connection().in_atomic_block  # a caller's open transaction: its rows are not visible elsewhere
@@ -158,8 +165,9 @@ def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *
         move = {k: v for k, v in move.items() if k != "pending"}
         try:
             order = Order.objects.get(organization_id=organization_id, external_ref=move["order"])
-            book_order(order=order, carrier_code=move["to"]["code"], actor=actor, key=f"decision:{decision_id}:{order.id}",
-                       allowed=(OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED))
+            with messages_window_from(since):  # set in this thread: a pool thread does not inherit it
+                book_order(order=order, carrier_code=move["to"]["code"], actor=actor, key=f"decision:{decision_id}:{order.id}",
+                           allowed=(OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED))
             move["applied"] = True
         except (CarrierError, Conflict) as exc:
             move["failed"] = getattr(exc, "message", None) or str(exc)
@@ -169,7 +177,7 @@ def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *
         return move
 
     pending = [m for m in moves if m.get("pending")]
-    if threaded and len(pending) > 1:  # each its own order and key: the carriers are asked side by side
+    if threaded and len(pending) > 1 and BOOKING_THREADS > 1:  # each its own order and key: the carriers are asked side by side
         with ThreadPoolExecutor(max_workers=min(BOOKING_THREADS, len(pending)), thread_name_prefix="ct-book") as pool:
             booked = iter(list(pool.map(lambda m: book(m, own_thread=True), pending)))
     else:
@@ -212,13 +220,14 @@ def decision_override(*, decision_id: int, version: int, actor: ActorRef, order:
     if not feasible and not (move["to"]["kind"] == to_kind and move["to"]["code"] == to_code):
         options = ", ".join(f"{a['kind']} {a['code']}" for a in move.get("alternatives", [])) or "none"
         raise ValidationFailed("Not a feasible option", errors={"to": [f"{to_kind} {to_code} cannot take {order}; feasible: {options}"]})
-    with transaction.atomic():
+    since = clock.now()
+    with transaction.atomic(), messages_window_from(since):
         decision, locked = _locked(decision_id, version)
         by_ref = {o.external_ref: o for o in locked}
         planned = [({**m, "to": {"kind": to_kind, "code": to_code}, "route": None, "overridden": True} if m["order"] == order else m, True)
                    for m in decision.moves]
         moves = _apply_local(decision, planned, by_ref, actor)
-    return _complete(decision.id, moves, actor, note, how="applied with an override", reason_code=reason_code)
+    return _complete(decision.id, moves, actor, note, how="applied with an override", reason_code=reason_code, since=since)
 
 
 @transaction.atomic
@@ -231,14 +240,40 @@ def decision_reject(*, decision_id: int, version: int, actor: ActorRef, note: st
     return decision
 
 
-def _apply_or_record(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> dict:
+class VanWork:
+    """The vans a decision's moves touch: each re-sequenced once to the planner's last word for it
+    and its ETAs recomputed once, after all the moves (not once per order moved)."""
+
+    def __init__(self):
+        self.routes: dict[int, tuple[Vehicle, list[str]]] = {}
+        self.etas: dict[int, Vehicle] = {}
+
+    def resequence(self, vehicle: Vehicle, keys: list[str]) -> None:
+        self.routes[vehicle.pk] = (vehicle, keys)
+        self.etas[vehicle.pk] = vehicle
+
+    def recompute(self, vehicle: Vehicle) -> None:
+        self.etas[vehicle.pk] = vehicle
+
+    def finish(self) -> None:
+        for vehicle, keys in self.routes.values():
+            route_resequence(vehicle=vehicle, keys=keys)
+        for vehicle in self.etas.values():
+            route_recompute_etas(vehicle=vehicle)
+        self.routes.clear()
+        self.etas.clear()
+
+
+def _apply_or_record(*, order: Order, move: dict, actor: ActorRef, decision_id: int, vans: VanWork) -> dict:
     """Apply one move in our database; a carrier move is left pending, booked after commit (_complete)."""
-    return {**move, "pending": True} if _apply_move(order=order, move=move, actor=actor, decision_id=decision_id) else {**move, "applied": True}
+    pending = _apply_move(order=order, move=move, actor=actor, decision_id=decision_id, vans=vans)
+    return {**move, "pending": True} if pending else {**move, "applied": True}
 
 
-def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) -> bool:
+def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int, vans: VanWork) -> bool:
     """Carry out one move in our database: put it on a van route or leave it unserved. Returns True
-    for a carrier move, which is booked after commit with no lock held."""
+    for a carrier move, which is booked after commit with no lock held. The vans' sequences and
+    ETAs are left to `vans` (VanWork.finish, once the decision's moves are done)."""
 
     kind, code = move["to"]["kind"], move["to"]["code"]
     if move.get("handover"):  # on board a van that cannot deliver it: another van meets it and takes it over
@@ -249,14 +284,14 @@ def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) 
         vehicle = Vehicle.objects.get(organization_id=order.organization_id, code=code)
         assignment_handover(order=order, vehicle=vehicle, at=(meet["lat"], meet["lon"]), actor=actor, reason=f"decision {decision_id}")
         if move.get("route"):
-            route_resequence(vehicle=vehicle, keys=move["route"])
-        route_recompute_etas(vehicle=vehicle)
+            vans.resequence(vehicle, move["route"])
+        vans.recompute(vehicle)
         return False
     if order.status not in (OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED, OrderStatus.FAILED):
         return False  # it moved on (picked up, delivered, cancelled) since the proposal
     left = order.vehicle if move.get("from_route") is not None and order.vehicle_id and (kind, code) != ("van", order.vehicle.code) else None
     if left is not None:  # the van it leaves: the rest of its stops in the planner's order
-        route_resequence(vehicle=left, keys=move["from_route"])
+        vans.resequence(left, move["from_route"])
     if order.status == OrderStatus.FAILED:
         order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason="re-attempt")
     reason = f"decision {decision_id}"
@@ -264,16 +299,14 @@ def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int) 
         vehicle = Vehicle.objects.get(organization_id=order.organization_id, code=code)
         assignment_to_vehicle(order=order, vehicle=vehicle, actor=actor, reason=reason)
         if move.get("route"):
-            route_resequence(vehicle=vehicle, keys=move["route"])
-        route_recompute_etas(vehicle=vehicle)
+            vans.resequence(vehicle, move["route"])
+        vans.recompute(vehicle)
     elif kind == "carrier":
         return True
     else:
         assignment_release(order=order, actor=actor, reason=reason)
         if order.status in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
             order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason=f"{reason}: left unserved for now")
-    if left is not None:
-        route_recompute_etas(vehicle=left)
     return False
 
 

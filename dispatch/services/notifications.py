@@ -4,6 +4,8 @@ provider. The unique (order, kind, key) row is the idempotency key: a change is 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 from datetime import datetime, timedelta
 
@@ -158,6 +160,22 @@ OUTCOMES = ("delivered", "failed", "returned", "cancelled")
 TOLD = ("pending", "sending", "sent", "unconfirmed")
 
 
+_window_from: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("ct_message_window_from", default=None)
+
+
+@contextlib.contextmanager
+def messages_window_from(at: datetime):
+    """Changes made inside this block are one piece of work that began at `at` (a decision being
+    applied, its bookings made one after another): their messages wait for the change window
+    counted from `at`, not from each change, so the last customer of a long piece of work is not
+    told a window later than the first."""
+    token = _window_from.set(at)
+    try:
+        yield
+    finally:
+        _window_from.reset(token)
+
+
 def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
     """Tell the customer about a change: once per order, kind and key, and coalesced: a change
     while an earlier message of the order still waits for its window's end folds into one message
@@ -182,18 +200,19 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
                 message = CustomerMessage.objects.create(
                     organization_id=order.organization_id, order=order, kind=kind, key=key[:100], channel=channel, to=to,
                     subject=subject, body=body, eta=order.eta,
-                    send_after=waiting.send_after if waiting else now + timedelta(seconds=settings.CUSTOMER_MESSAGE_WINDOW_S))
+                    send_after=waiting.send_after if waiting else max(now, (_window_from.get() or now)
+                                                                      + timedelta(seconds=settings.CUSTOMER_MESSAGE_WINDOW_S)))
         except IntegrityError:
             return None  # this change was told already
         if waiting is not None:
             CustomerMessage.objects.filter(pk=waiting.pk).update(status="superseded", error=f"Told in message {message.id}")
-    wait = max(0, int((message.send_after - now).total_seconds() + 0.999))
-    if wait == 0:
-        jobs.enqueue("dispatch.tasks.send_due_messages")
-    elif not settings.CELERY_TASK_ALWAYS_EAGER:
-        # Sent at the window's end by a worker: one send for every message whose window ends in the
-        # same second, run at that second's end (with tasks in-process, where no countdown is
-        # kept, the beat's every-few-seconds send does it instead of a useless run now).
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # Tasks in-process keep no countdown: a message due now goes at commit; a later one is
+        # left to the beat's every-few-seconds send rather than a useless run now.
+        if message.send_after <= now:
+            jobs.enqueue("dispatch.tasks.send_due_messages")
+    else:
+        # Sent by a worker: one send for every message due in the same second, at that second's end.
         second = int(message.send_after.timestamp()) + 1
         jobs.enqueue("dispatch.tasks.send_due_messages", countdown=max(1, int(second - now.timestamp() + 0.999)),
                      once_per=str(second))
