@@ -78,13 +78,16 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     rules = service_rules(vehicle.organization_id) if stops else {}
     changed: list[Order] = []
     deliveries_before = 0
+    moved_stops = []
     for stop in stops:
         t += timedelta(minutes=travel_minutes(road_km(lat, lon, stop.lat, stop.lon)))
         lat, lon = stop.lat, stop.lon
         order = stop.order
         if stop.kind == StopKind.DELIVERY:
             t = max(t, order.window_start)
-        stop.eta = t
+        if stop.eta != t:
+            stop.eta = t
+            moved_stops.append(stop)
         if stop.kind == StopKind.DELIVERY:
             if order.status not in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.CANCELLED):
                 new_risk = risk_for(t, order.window_end, rules[order.service_level].at_risk_margin_min)
@@ -97,7 +100,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
             deliveries_before += 1
         else:
             t += timedelta(minutes=order.hub.load_min_per_order)
-    Stop.objects.bulk_update(stops, ["eta"])
+    Stop.objects.bulk_update(moved_stops, ["eta"])  # only the stops whose ETA changed
     if changed:
 
 
@@ -117,6 +120,8 @@ def route_resequence(*, vehicle: Vehicle, keys: list[str]) -> None:
     rank = {k: i for i, k in enumerate(keys)}
     key = lambda s: ("P:" if s.kind == StopKind.PICKUP else "D:") + s.order.external_ref  # noqa: E731
     ordered = sorted(stops, key=lambda s: (rank.get(key(s), len(rank)), s.sequence))
+    if [s.pk for s in ordered] == [s.pk for s in stops]:
+        return  # already in that order: nothing to write
     base = max((s.sequence for s in stops), default=0) + 1
     for i, s in enumerate(ordered):
         s.sequence = base + i
