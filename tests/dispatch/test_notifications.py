@@ -226,3 +226,32 @@ def test_customers_hear_once_when_the_van_is_a_few_stops_away(smtp, hub, org):
     assert [r for r, _ in told] == ["n0@example.com", "n1@example.com", "n2@example.com"]
     assert "you as the next stop" in told[0][1] and "2 stop(s) before yours" in told[2][1] and "km away" in told[1][1]
     assert CustomerMessage.objects.filter(kind="nearby").count() == 3
+
+
+def test_a_long_piece_of_work_counts_its_window_from_when_it_began(smtp, hub, org, window):
+    """A decision's bookings made one after another: the customer booked 40 s into applying it is
+    told at once (the 30 s window counted from when applying began), the first one 30 s after
+    the start, and a change outside any such work waits its own window."""
+    from carriers.services import booking_record_confirmed
+    from dispatch.services.notifications import messages_send_due, messages_window_from
+
+    carrier = CarrierFactory(organization=org, code="LONG", name="Long Haul")
+    start = window(0)
+    orders = [OrderFactory(hub=hub, customer_email=f"w{i}@example.com", window_start=start + timedelta(hours=1),
+                           window_end=start + timedelta(hours=4)) for i in range(3)]
+    with messages_window_from(start):
+        booking_record_confirmed(order=orders[0], carrier=carrier, external_id="L0", price=9, promised_at=start + timedelta(hours=2),
+                                 idempotency_key="long-0", actor=SYSTEM)
+        window(40)
+        booking_record_confirmed(order=orders[1], carrier=carrier, external_id="L1", price=9, promised_at=start + timedelta(hours=2),
+                                 idempotency_key="long-1", actor=SYSTEM)
+    booking_record_confirmed(order=orders[2], carrier=carrier, external_id="L2", price=9, promised_at=start + timedelta(hours=2),
+                             idempotency_key="long-2", actor=SYSTEM)
+
+    due = {m.order_id: m.send_after for m in CustomerMessage.objects.filter(order__in=orders)}
+    assert due[orders[0].id] == start + timedelta(seconds=30)
+    assert due[orders[1].id] == start + timedelta(seconds=40)  # at once
+    assert due[orders[2].id] == start + timedelta(seconds=70)  # its own window
+    messages_send_due()
+    sent = set(CustomerMessage.objects.filter(order__in=orders, status="sent").values_list("order_id", flat=True))
+    assert sent == {orders[0].id, orders[1].id}  # the third still waits for its window
