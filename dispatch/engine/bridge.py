@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from carriers.models import CapacitySlot, Carrier
+from carriers.models import Carrier
 from dispatch import clock
 from dispatch.engine.decisions import decision_create
-from dispatch.geo import haversine_km
 from dispatch.models import Decision, Order, OrderException, Shift, Stop, Vehicle
 from dispatch.planner import hybrid
 from dispatch.planner import model as pm

@@ -20,6 +20,9 @@ from dispatch.status import OrderStatus, Risk, StopKind
 from .notifications import notify_eta, notify_nearby
 
 ETA_PUBLISH_TOLERANCE = timedelta(minutes=3)
+# A stop's stored ETA moves when the estimate moves by this much: every ping shifts every ETA on
+# the route by seconds, and rewriting each stop on each ping is most of what a busy fleet costs.
+STOP_ETA_STEP = timedelta(seconds=30)
 
 
 def risk_for(eta: datetime | None, window_end: datetime, margin_min: float) -> str:
@@ -85,7 +88,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
         order = stop.order
         if stop.kind == StopKind.DELIVERY:
             t = max(t, order.window_start)
-        if stop.eta != t:
+        if stop.eta is None or abs(stop.eta - t) >= STOP_ETA_STEP:
             stop.eta = t
             moved_stops.append(stop)
         if stop.kind == StopKind.DELIVERY:

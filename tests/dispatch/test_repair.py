@@ -12,7 +12,11 @@ from dispatch.planner.carriers import assign_to_carriers
 from dispatch.planner.evaluate import evaluate
 from dispatch.planner.model import Plan, Point, Slot, Zone
 from dispatch.planner.repair import hand_over, repair
-from dispatch.planner.snapshot import load_problem, problem_from_snapshot, snapshot_from_problem
+from dispatch.planner.snapshot import (
+    load_problem,
+    problem_from_snapshot,
+    snapshot_from_problem,
+)
 from tests.dispatch.test_planner import CHECKER, SHARED, order, snapshot
 
 SNAPSHOT = SHARED / "data" / "snapshots" / "chicago-200-none.json"
