@@ -268,7 +268,8 @@ def propose(*, exception: OrderException) -> Decision | None:
                          near=[(o.lat, o.lon) for o in affected] + ([(broken.lat, broken.lon)] if stranded else []))
     p = db.problem
     free = [o.external_ref for o in affected]
-    current = Plan(routes={code: [s for s in stops if s[2:] not in set(free)] for code, stops in db.routes.items()})
+    free_set, total_before = set(free), 0.0
+    current = Plan(routes={code: [s for s in stops if s[2:] not in free_set] for code, stops in db.routes.items()})
     base_cost = evaluate(p, current).cost
     moves, handed = [], None
     if stranded:
@@ -280,7 +281,6 @@ def propose(*, exception: OrderException) -> Decision | None:
     plan = result.plan
     by_pid = {c.id: c for c in p.carriers}
     by_code = {v.id: v for v in p.vehicles}
-    free_set, total_before = set(free), 0.0
     for ch in plan_changes(db, plan, affected, skip=set(handover)):
         o, ref = ch.order, ch.order.external_ref
         po = p.orders[ref]

@@ -61,7 +61,11 @@ def test_a_dispatcher_approves_a_200_move_outage_proposal_and_every_order_moves(
 
     page.wait_for_selector(f"#action-status >> text=Decision {decision.id} applied: {N} orders moved", timeout=60000)
     assert Order.objects.filter(organization=org, carrier=down).count() == 0
-    assert Order.objects.filter(organization=org, status="booked").count() == N
+    # each where the planner put it: another carrier, or the van's route
+    homes = {m["order"]: m["to"] for m in decision.moves}
+    for o in Order.objects.filter(organization=org).select_related("carrier", "vehicle"):
+        to = homes[o.external_ref]
+        assert (o.status, (o.carrier or o.vehicle).code) == ("booked" if to["kind"] == "carrier" else "assigned", to["code"]), o.external_ref
 
 
 def test_a_dispatcher_deselects_3_and_exactly_those_stay_with_the_exception_open(daphne_server, browser):
