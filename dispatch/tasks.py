@@ -184,10 +184,12 @@ def sweep_outbox() -> dict:
 
 @shared_task(acks_late=True, soft_time_limit=90, time_limit=120)
 def replan_networks() -> int:
-    """Beat (planner queue): re-plan each auto-planning organization's network from its current plan."""
+    """Beat (planner queue): re-plan every organization's network that has orders that could move,
+    from its current plan (a proposal: auto-applied only as its policy allows)."""
 
     proposed = 0
-    for org_id in Organization.objects.filter(auto_plan=True).values_list("id", flat=True):
+    movable = [OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED]
+    for org_id in Organization.objects.filter(orders__status__in=movable).values_list("id", flat=True).distinct():
         proposed += replan_network(organization_id=org_id) is not None
     return proposed
 
