@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
 import pyvrp
+import vrplib
 from pyvrp.stop import MaxRuntime
 
 
@@ -24,11 +27,22 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     started = time.monotonic()
-    data = pyvrp.read(args.instance, round_func="exact")
+    # PyVRP reads VRPLIB; the Solomon text is rewritten as VRPLIB by vrplib, PyVRP's own reader library.
+    instance = vrplib.read_instance(args.instance, instance_format="solomon")
+    with tempfile.NamedTemporaryFile("w", suffix=".vrp", delete=False) as f:
+        converted = f.name
+    vrplib.write_instance(converted, {"NAME": Path(args.instance).stem, "TYPE": "VRPTW", "DIMENSION": len(instance["demand"]),
+                                      "VEHICLES": instance["vehicles"], "CAPACITY": instance["capacity"],
+                                      "EDGE_WEIGHT_TYPE": "EUC_2D", "NODE_COORD_SECTION": instance["node_coord"],
+                                      "DEMAND_SECTION": instance["demand"], "DEPOT_SECTION": [1],
+                                      "SERVICE_TIME_SECTION": instance["service_time"],
+                                      "TIME_WINDOW_SECTION": instance["time_window"]})
+    data = pyvrp.read(converted, round_func="exact")
+    os.unlink(converted)
     result = pyvrp.solve(data, stop=MaxRuntime(max(0.1, args.time_limit - (time.monotonic() - started))), seed=args.seed,
                          collect_stats=False)
-    # location 0 is the depot; client locations are the customer numbers of the file
-    routes = [[int(v) for v in route.visits()] for route in result.best.routes()]
+    # one depot (location 0): client k (0-based) is customer number k + 1 of the file
+    routes = [[a.idx + 1 for a in route.schedule() if a.is_client()] for route in result.best.routes()]
     Path(args.out).write_text(json.dumps({"routes": routes}))
     return 0
 
