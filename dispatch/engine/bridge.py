@@ -229,6 +229,7 @@ def plan_changes(db: DbProblem, plan: Plan, free: list[Order], *, skip: set[str]
     p = db.problem
     holders = _holders(plan)
     by_code = {v.id: v for v in p.vehicles}
+    by_pid = {c.id: c for c in p.carriers}
     starts: dict[str, float] = {}
     for code in {h[1] for h in holders.values() if h[0] == "van"}:
         starts.update(simulate_route(p, by_code[code], plan.routes[code]).delivery_starts)
@@ -240,7 +241,7 @@ def plan_changes(db: DbProblem, plan: Plan, free: list[Order], *, skip: set[str]
         was = _holder(o) if ref in free_refs else ("van", on_route.get(ref))
         kind, pid = holders.get(ref, ("unserved", None))
         if kind == "carrier":
-            code, route, eta = db.carrier_of[pid][0], None, carrier_eta(p, next(c for c in p.carriers if c.id == pid), p.orders[ref])
+            code, route, eta = db.carrier_of[pid][0], None, carrier_eta(p, by_pid[pid], p.orders[ref])
         elif kind == "van":
             code, route, eta, pid = pid, plan.routes[pid], starts.get(ref), None
         else:
@@ -330,10 +331,11 @@ def propose(*, exception: OrderException) -> Decision | None:
 def _alternatives(p: pm.Problem, db: DbProblem, weighed: list, chosen: tuple[str, str], po: pm.Order) -> list[dict]:
     """The next best options the planner weighed for an order (up to three), priced as it priced them."""
     out = []
+    by_pid = {c.id: c for c in p.carriers}
     for opt in weighed:
         if (opt.kind, opt.id) == chosen:
             continue
-        risk = carrier_risk(next(c for c in p.carriers if c.id == opt.id), po) if opt.kind == "carrier" else 0.0
+        risk = carrier_risk(by_pid[opt.id], po) if opt.kind == "carrier" else 0.0
         out.append({"kind": opt.kind, "code": db.carrier_of[opt.id][0] if opt.kind == "carrier" else opt.id,
                     "cost": round(opt.cost, 2), "risk": round(risk, 2), "price": round(opt.cost - risk, 2),
                     "eta": (db.day0 + timedelta(minutes=opt.eta)).isoformat() if opt.eta is not None else None})
