@@ -13,6 +13,7 @@ from django.db import transaction
 
 from controltower import jobs
 from dispatch import clock
+from dispatch.selectors import scoped
 
 from . import egress
 from .models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -26,8 +27,9 @@ def emit(*, organization_id: int, event_type: str, data: dict) -> int:
     """Queue the event for every subscription that wants it (inside the caller's transaction)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Undeclared outbound event {event_type!r}")
-    subs = [s for s in WebhookSubscription.objects.filter(organization_id=organization_id, active=True)
-            if not s.event_types or event_type in s.event_types]
+    active = scoped(("webhooks", organization_id),
+                    lambda: list(WebhookSubscription.objects.filter(organization_id=organization_id, active=True)))
+    subs = [s for s in active if not s.event_types or event_type in s.event_types]
     if not subs:
         return 0
     event_id = uuid.uuid4().hex

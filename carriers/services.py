@@ -96,6 +96,8 @@ def booking_record_confirmed(*, order: Order, carrier: Carrier, external_id: str
         booking.external_id, booking.status, booking.price, booking.promised_at = (
             external_id, BookingStatus.CONFIRMED, round(price, 2), promised_at)
         booking.save(update_fields=["external_id", "status", "price", "promised_at", "updated_at"])
+        if booking.carrier_id == carrier.id:
+            booking.carrier = carrier  # known: not read again
     else:
         booking = CarrierBooking.objects.create(
             organization_id=order.organization_id, carrier=carrier, order=order, idempotency_key=idempotency_key,

@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from controltower.reliable_tasks import RETRYING, RetryLater
+from controltower.reliable_tasks import BULK, RETRYING, RetryLater
 
 from .adapters import CarrierError, adapter_for
 from .health import refresh
@@ -34,7 +34,7 @@ def check_carrier_health() -> int:
     return n
 
 
-@shared_task(acks_late=True, soft_time_limit=30, time_limit=45, max_retries=6, owner="carriers.CarrierBooking", **RETRYING)
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=45, max_retries=6, owner="carriers.CarrierBooking", **RETRYING, **BULK)
 def cancel_with_carrier(booking_id: int) -> str:
     """Tell the carrier a booking is cancelled. Idempotent; carriers without a cancel call are skipped."""
 

@@ -86,14 +86,16 @@ def queue_ages() -> dict[str, float]:
         return ages
     now = time.time()
     for queue in QUEUES:
-        raw = redis_client.client().lindex(queue, -1)  # kombu pushes left and pops right: the oldest is last
-        sent = 0.0
-        if raw:
+        oldest = 0.0
+        for step in settings.CELERY_BROKER_TRANSPORT_OPTIONS["priority_steps"]:  # kombu keeps one list per priority step: "default", "default\x06\x163", ...
+            raw = redis_client.client().lindex(queue if step == 0 else f"{queue}\x06\x16{step}", -1)  # pushed left, popped right: the oldest is last
             try:
-                sent = float(json.loads(raw).get("headers", {}).get("ct_sent_at") or 0)
+                sent = float(json.loads(raw).get("headers", {}).get("ct_sent_at") or 0) if raw else 0.0
             except (ValueError, TypeError, AttributeError):
                 sent = 0.0
-        ages[queue] = max(0.0, now - sent) if sent else 0.0
+            if sent:
+                oldest = max(oldest, now - sent)
+        ages[queue] = max(0.0, oldest)
     return ages
 
 

@@ -28,6 +28,12 @@ class RetryLater(Exception):
     backoff and jitter; once its retries are spent the outbox sweep picks the row up again."""
 
 
+# Work that may wait behind what people are waiting for (customers' messages, proposals): after a
+# decision moves 200 orders, telling the old carrier of 200 cancellations must not hold up telling
+# 200 customers. With Redis, 0 is the first served (kombu keeps one list per step; the steps are in
+# settings.CELERY_BROKER_TRANSPORT_OPTIONS).
+BULK = {"priority": 6}
+
 RETRYING = {"autoretry_for": (RetryLater,), "retry_backoff": 5, "retry_backoff_max": MAX_COUNTDOWN_S, "retry_jitter": True}
 
 

@@ -178,7 +178,8 @@ CELERY_TASK_ROUTES = {
 # Longer than the longest task (CELERY_TASK_TIME_LIMIT) and than any countdown we set
 # (dispatch.tasks.MAX_COUNTDOWN_S), so a task is never handed to a second worker while the first
 # still runs it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# Priority steps (kombu's own default, named here): 0 first; bulk work runs at 6 (controltower.reliable_tasks.BULK).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "priority_steps": [0, 3, 6, 9]}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "plan-pending-orders": {"task": "dispatch.tasks.plan_pending_everywhere", "schedule": 60.0},

@@ -414,12 +414,24 @@ _policy_scope: contextvars.ContextVar[dict | None] = contextvars.ContextVar("pol
 
 @contextmanager
 def one_policy_read():
-    """Inside this block (one decision applied to many orders) the policy is read once per organization."""
+    """Inside this block (one decision applied to many orders) the organization's rules are read
+    once: the policy, the service rules and whatever else is read through `scoped`."""
     token = _policy_scope.set({})
     try:
         yield
     finally:
         _policy_scope.reset(token)
+
+
+def scoped(key: tuple, read):
+    """`read()`, once per key inside `one_policy_read`; every time outside it. For settings that
+    one piece of work should see as they were when it began (the result is shared: not mutated)."""
+    scope = _policy_scope.get()
+    if scope is None:
+        return read()
+    if key not in scope:
+        scope[key] = read()
+    return scope[key]
 
 
 def policy_for(organization_id: int):
@@ -439,6 +451,9 @@ def policy_for(organization_id: int):
 def service_rules(organization_id: int) -> dict:
     """The organization's rule for every service level, in force now: what it configured, and the
     product's defaults for a level it has not."""
+    scope = _policy_scope.get()
+    if scope is not None and ("rules", organization_id) in scope:
+        return dict(scope[("rules", organization_id)])
     rules = {r.service_level: r for r in ServiceLevelRule.objects.filter(organization_id=organization_id)}
     for level, defaults in DEFAULT_SERVICE_RULES.items():
         rules.setdefault(level, ServiceLevelRule(organization_id=organization_id, service_level=level, **defaults))
@@ -447,7 +462,9 @@ def service_rules(organization_id: int) -> dict:
         if rule is not None:
             for field, value in change.values.items():
                 setattr(rule, field, Decimal(str(value)) if isinstance(rule._meta.get_field(field), DecimalField) else value)
-    return rules
+    if scope is not None:
+        scope[("rules", organization_id)] = rules
+    return dict(rules)
 
 
 def required_proof(order: Order, rules: dict | None = None) -> list[str]:

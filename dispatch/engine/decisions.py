@@ -3,6 +3,7 @@ decision end with one winner; the other gets a Conflict (409) with the current s
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -165,9 +166,8 @@ def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *
         move = {k: v for k, v in move.items() if k != "pending"}
         try:
             order = Order.objects.get(organization_id=organization_id, external_ref=move["order"])
-            with messages_window_from(since):  # set in this thread: a pool thread does not inherit it
-                book_order(order=order, carrier_code=move["to"]["code"], actor=actor, key=f"decision:{decision_id}:{order.id}",
-                           allowed=(OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED))
+            book_order(order=order, carrier_code=move["to"]["code"], actor=actor, key=f"decision:{decision_id}:{order.id}",
+                       allowed=(OrderStatus.CREATED, OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.BOOKED))
             move["applied"] = True
         except (CarrierError, Conflict) as exc:
             move["failed"] = getattr(exc, "message", None) or str(exc)
@@ -177,11 +177,15 @@ def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *
         return move
 
     pending = [m for m in moves if m.get("pending")]
-    if threaded and len(pending) > 1 and BOOKING_THREADS > 1:  # each its own order and key: the carriers are asked side by side
-        with ThreadPoolExecutor(max_workers=min(BOOKING_THREADS, len(pending)), thread_name_prefix="ct-book") as pool:
-            booked = iter(list(pool.map(lambda m: book(m, own_thread=True), pending)))
-    else:
-        booked = iter([book(m) for m in pending])
+    with messages_window_from(since), one_policy_read():
+        # A pool thread does not inherit context variables: each booking runs in a copy of this
+        # one (the message window, and one read of the rules shared by all of them).
+        context = contextvars.copy_context()
+        if threaded and len(pending) > 1 and BOOKING_THREADS > 1:  # each its own order and key: the carriers are asked side by side
+            with ThreadPoolExecutor(max_workers=min(BOOKING_THREADS, len(pending)), thread_name_prefix="ct-book") as pool:
+                booked = iter(list(pool.map(lambda m: context.copy().run(book, m, True), pending)))
+        else:
+            booked = iter([book(m) for m in pending])
     done = [next(booked) if m.get("pending") else m for m in moves]
     with transaction.atomic():
         decision = Decision.objects.select_for_update().select_related("exception").get(pk=decision_id)

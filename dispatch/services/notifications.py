@@ -20,7 +20,7 @@ from controltower import hooks, jobs
 from dispatch import clock
 from dispatch.errors import ValidationFailed
 from dispatch.models import CustomerMessage, MessageTemplate, Order
-from dispatch.selectors import policy_for, van_nearness
+from dispatch.selectors import policy_for, scoped, van_nearness
 from dispatch.status import MessageKind
 
 from .sms import sms_provider
@@ -122,7 +122,8 @@ def _resource(order: Order) -> str:
 
 def template_for(organization_id: int, kind: str, channel: str) -> tuple[str, str, bool]:
     """(subject, body, custom?) in force for a kind and channel: the organization's, else the default."""
-    custom = MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first()
+    custom = scoped(("template", organization_id, kind, channel),
+                    lambda: MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first())
     if custom:
         return custom.subject, custom.body, True
     subject, body = DEFAULTS[kind]

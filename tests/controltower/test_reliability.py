@@ -12,6 +12,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from controltower import jobs
 from controltower.celery import app
 from controltower.models import DeadLetter
 from dispatch.models import CustomerMessage
@@ -153,3 +154,51 @@ def test_pings_update_etas_off_the_request_and_the_van_records_what_they_are_bas
     order.refresh_from_db()
     assert van.etas_at == at
     assert order.eta is not None and order.eta >= at
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_customer_messages_are_not_held_up_behind_a_backlog_of_bulk_carrier_work(settings):
+    """After a decision moves many orders, the old carrier is told of each cancellation (bulk work
+    at a lower priority): a customer's message enqueued after 80 of those is sent before them, and
+    the queue age the metrics report counts the bulk tasks waiting."""
+    from carriers.models import BookingStatus, CarrierBooking
+    from controltower.metrics import queue_ages
+    from tests.factories import CarrierFactory
+
+    org = OrganizationFactory()
+    order = OrderFactory(organization=org, customer_email="first@example.com")
+    carrier = CarrierFactory(organization=org)
+    booking = CarrierBooking.objects.create(organization=org, carrier=carrier, order=order, idempotency_key="bulk-1",
+                                            status=BookingStatus.CANCELLED)  # no carrier id: its cancellation is quick
+    CustomerMessage.objects.create(organization=org, order=order, kind="booked", key="k", channel="email", to=order.customer_email,
+                                   subject="s", body="b", send_after=timezone.now() - timedelta(seconds=1))
+    cancel, send = jobs.task("carriers.tasks.cancel_with_carrier"), jobs.task("dispatch.tasks.send_due_messages")
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, False  # to the broker, as a worker gets them
+    try:
+        for _ in range(80):
+            cancel.apply_async(args=[booking.id])
+        send.apply_async()
+    finally:
+        app.conf.task_always_eager = eager
+    time.sleep(1.1)
+    assert queue_ages()["default"] >= 1.0
+    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
+    out = process_log("priority-worker")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", "default", "--concurrency", "1",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (CustomerMessage.objects.filter(order=order, status="sent").count() == 0
+                                               or queue_ages()["default"] > 0):
+            assert proc.poll() is None, "the worker died"
+            time.sleep(0.2)
+    finally:
+        stop_process(proc, out, 20)
+    done = [line for line in open(out.name).read().splitlines() if "succeeded" in line]
+    order_of_work = [("send" if "send_due_messages" in line else "cancel") for line in done]
+    assert "send" in order_of_work and order_of_work.count("cancel") == 80
+    assert order_of_work.index("send") < 10, order_of_work  # at most the few taken before it arrived in the worker

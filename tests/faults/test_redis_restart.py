@@ -5,6 +5,7 @@ Redis is away and the full state once it is back, which is what the page reloads
 
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -156,3 +157,44 @@ def test_pings_under_load_survive_a_redis_restart_and_a_kill_and_the_dashboard_s
         web.wait(15)
         out.close()
         redis.kill()
+
+
+PUBLISHER = """
+import sys
+import django
+django.setup()
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from controltower import events
+
+layer = get_channel_layer()
+for line in sys.stdin:
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("fault-publisher", channel)
+    events._call(layer.group_send, "fault-publisher", {"type": "ct.test", "n": int(line)})  # as a worker publishes
+    print(async_to_sync(layer.receive)(channel)["n"], flush=True)
+"""
+
+
+def test_a_worker_keeps_publishing_live_events_after_redis_restarts(settings):
+    """A worker process publishes on one kept event loop and connection (not one per message):
+    after Redis is killed and started again, its next event still goes out."""
+    port = free_port()
+    redis = start_redis(port)
+    env = {**child_env(settings), "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    child = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        child.stdin.write("1\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "1"
+        redis.send_signal(signal.SIGKILL)
+        redis.wait(10)
+        redis = start_redis(port)
+        child.stdin.write("2\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "2"
+    finally:
+        child.kill()
+        child.wait(10)
+        redis.kill()
+        redis.wait(10)
