@@ -7,7 +7,7 @@ the same key is idempotent at the carrier and finishes it."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from dispatch import clock
 from dispatch.errors import Conflict
@@ -20,16 +20,21 @@ from .models import BookingStatus, Carrier, CarrierBooking
 from .services import booking_mark_cancelled, booking_record_confirmed
 
 
-def _reserve(order_id: int, carrier_code: str, key: str, allowed: tuple | None) -> tuple[Order, Carrier, CarrierBooking, int]:
+def _reserve(order_id: int, carrier_code: str, key: str, allowed: tuple | None,
+             existing: CarrierBooking | None) -> tuple[Order, Carrier, CarrierBooking, int]:
     with transaction.atomic():
         order = Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order_id)
         if allowed is not None and order.status not in allowed:
             raise Conflict(f"{order.external_ref} is {order.get_status_display().lower()} now; it was not booked.", current=order.status)
         carrier = Carrier.objects.get(organization_id=order.organization_id, code=carrier_code)
-        booking, _ = CarrierBooking.objects.get_or_create(
-            idempotency_key=key, defaults={"organization_id": order.organization_id, "carrier": carrier, "order": order,
-                                           "status": BookingStatus.REQUESTED})
-        return order, carrier, booking, order.version
+        if existing is None:  # the usual case: no read first
+            try:
+                with transaction.atomic():
+                    existing = CarrierBooking.objects.create(idempotency_key=key, organization_id=order.organization_id,
+                                                             carrier=carrier, order=order, status=BookingStatus.REQUESTED)
+            except IntegrityError:  # a concurrent call with the same key reserved it first
+                existing = CarrierBooking.objects.get(idempotency_key=key)
+        return order, carrier, existing, order.version
 
 
 def book_order(*, order, carrier_code: str, actor: ActorRef, key: str, allowed: tuple | None = None) -> CarrierBooking:
@@ -44,7 +49,7 @@ def book_order(*, order, carrier_code: str, actor: ActorRef, key: str, allowed: 
         raise CarrierError(f"{existing.carrier.name} refused this booking", code="booking_rejected")
     if existing is not None and existing.status == BookingStatus.CANCELLED:
         raise Conflict("This booking was released; book again with a new key.", current=existing.status)
-    snapshot, carrier, booking, version = _reserve(order.pk, carrier_code, key, allowed)
+    snapshot, carrier, booking, version = _reserve(order.pk, carrier_code, key, allowed, existing)
     try:
         result = adapter_for(carrier).book(order=snapshot, key=key, now=clock.now())
     except CarrierError:
@@ -61,6 +66,6 @@ def book_order(*, order, carrier_code: str, actor: ActorRef, key: str, allowed: 
             raise Conflict(f"{locked.external_ref} changed while {carrier.name} was being asked; the booking was released.",
                            current=locked.status)
         confirmed = booking_record_confirmed(order=locked, carrier=carrier, external_id=result.external_id, price=result.price,
-                                             promised_at=result.promised_at, idempotency_key=key, actor=actor)
+                                             promised_at=result.promised_at, idempotency_key=key, actor=actor, order_locked=True)
     order.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return confirmed

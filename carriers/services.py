@@ -84,13 +84,16 @@ def carrier_report_capacity(*, carrier_id: int, slots: list[dict], actor: ActorR
 
 @transaction.atomic
 def booking_record_confirmed(*, order: Order, carrier: Carrier, external_id: str, price: float,
-                             promised_at: datetime, idempotency_key: str, actor: ActorRef) -> CarrierBooking:
-    """Record a booking the carrier confirmed and make it the order's assignment. Idempotent on the key."""
+                             promised_at: datetime, idempotency_key: str, actor: ActorRef,
+                             order_locked: bool = False) -> CarrierBooking:
+    """Record a booking the carrier confirmed and make it the order's assignment. Idempotent on the
+    key. `order_locked`: the caller read `order` under its lock in the open transaction."""
 
     existing = CarrierBooking.objects.select_for_update().filter(idempotency_key=idempotency_key).first()
     if existing and existing.status != BookingStatus.REQUESTED:
         return existing
-    order = Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order.pk)
+    if not order_locked:
+        order = Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order.pk)
     if existing:  # reserved before the carrier was called (carriers.booking): now confirmed
         booking = existing
         booking.external_id, booking.status, booking.price, booking.promised_at = (
