@@ -104,6 +104,7 @@ async def run_rate(bases: list[str], token: str, cookie: str, codes: list[str], 
     sent: dict[float, float] = {}        # batch time (epoch s) -> monotonic send time
     seen: list[dict[float, float]] = [dict() for _ in range(dashboards)]
     api_ms: list[float] = []
+    api_of: dict[float, float] = {}
     accepted = 0
     errors: dict[str, int] = {}
     last_ping: dict[str, str] = {}
@@ -139,6 +140,7 @@ async def run_rate(bases: list[str], token: str, cookie: str, codes: list[str], 
             try:
                 r = await http.post(base + "/api/vehicle-positions/", json={"pings": batch})
                 api_ms.append((time.monotonic() - t0) * 1000)
+                api_of[key] = api_ms[-1]
                 if r.status_code == 202:
                     accepted += len(batch)
                     for p in batch:
@@ -192,19 +194,24 @@ async def run_rate(bases: list[str], token: str, cookie: str, codes: list[str], 
     stop.set()
     await asyncio.gather(*watchers, return_exceptions=True)
 
-    latencies, lost = [], 0
+    latencies, lost, timeline = [], 0, []
+    first = min(sent.values(), default=0.0)
     for key, t0 in sent.items():
+        mine = []
         for i in range(dashboards):
             if key not in seen[i]:
                 lost += 1
             else:
-                latencies.append((seen[i][key] - t0) * 1000)
+                mine.append((seen[i][key] - t0) * 1000)
+        latencies += mine
+        # Per batch, for finding when it fell behind: seconds into the run, API ms, slowest dashboard ms.
+        timeline.append([round(t0 - first, 1), round(api_of.get(key, -1)), round(max(mine, default=-1))])
     return {"rate_offered": rate, "pings_per_batch": per_batch, "batches": len(sent), "duration_s": round(elapsed, 1),
             "ingest_achieved_per_s": round(accepted / elapsed, 1), "api_p50_ms": round(pct(api_ms, .5), 1),
             "api_p95_ms": round(pct(api_ms, .95), 1), "live_p50_ms": round(pct(latencies, .5), 1),
             "live_p95_ms": round(pct(latencies, .95), 1), "live_p99_ms": round(pct(latencies, .99), 1),
             "lost_on_screen": lost, "errors": errors, "last_ping": last_ping, "failures_reported": reported,
-            "exceptions_offered_per_s": exceptions_per_s}
+            "exceptions_offered_per_s": exceptions_per_s, "timeline": timeline}
 
 
 def exception_figures(org_id: int, refs: list[str], duration_s: float, settle_s: float = 60.0) -> dict:
@@ -294,7 +301,7 @@ def main(argv=None) -> int:
             except httpx.HTTPError:
                 pass
             runs.append(result)
-            print(json.dumps(result))
+            print(json.dumps({k: v for k, v in result.items() if k != "timeline"}))
     finally:
         for p in procs:
             p.terminate()

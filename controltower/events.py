@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import logging
 import os
 import threading
@@ -276,7 +277,10 @@ def _send(organization_id: int, event_type: str, payload: dict) -> None:
         return
     try:
         epoch, seq = next_sequence(organization_id)
-        message = {"type": "ct.event", "seq": seq, "epoch": epoch, "event": event_type, "data": payload, "sent_at": time.time()}
+        # The payload travels encoded once, here: each of a daphne's dashboards sends it on as it is
+        # (not decoded and encoded again per connection).
+        message = {"type": "ct.event", "seq": seq, "epoch": epoch, "event": event_type, "data_json": json.dumps(payload),
+                   "sent_at": time.time()}
         _call(layer.group_send, group_name(organization_id), message)
         if event_type == "order.changed":
             _call(layer.group_send, track_group(payload["id"]), {"type": "ct.track"})

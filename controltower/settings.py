@@ -287,6 +287,9 @@ SPECTACULAR_SETTINGS = {
 # runs its own receivers inside; e.g. "127.0.0.1/32,10.1.2.0/24").
 # Customer messages: what happens to an order within this many seconds of its first change is told
 # in one message with the final state (0: each transaction's changes are one message).
+# A moving van's ETAs are recomputed at most once per this many seconds of its position time
+# (every ping when tasks run in-process); a change to its route recomputes them at once.
+ETA_REFRESH_S = env.int("ETA_REFRESH_S", default=30)
 CUSTOMER_MESSAGE_WINDOW_S = env.int("CUSTOMER_MESSAGE_WINDOW_S", default=3)
 # New orders are placed by the planner's repair: insertion, then this long re-optimizing the
 # routes of the vans near them (0: insertion alone).

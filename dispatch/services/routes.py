@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Exists, F, Max, OuterRef, Q
 
 from controltower import events, jobs
 from controltower.payloads import order_payload
 from dispatch import clock
 from dispatch.geo import road_km, travel_minutes
 from dispatch.models import Order, Route, Stop, Vehicle
-from dispatch.selectors import policy_for, service_rules
+from dispatch.selectors import one_policy_read, policy_for, service_rules
 from dispatch.status import OrderStatus, Risk, StopKind
 
 from .notifications import notify_eta, notify_nearby
@@ -153,14 +153,26 @@ def routes_request_recompute(*, organization_id: int) -> None:
     transaction.on_commit(schedule)
 
 
-def routes_recompute_pending(*, organization_id: int) -> int:
-    """Recompute ETAs for every van whose position is newer than its ETAs (the database says
-    which); vans with no open stop only have the mark moved, in one statement."""
+def routes_recompute_pending(*, organization_id: int, refresh: timedelta | None = None) -> int:
+    """Recompute ETAs for the vans whose position is newer than their ETAs (the database says
+    which), each at most once per `refresh` of position time (settings.ETA_REFRESH_S): a van
+    pinging every 5 s moves its ETAs by seconds, and recomputing them on every ping was most of
+    what a busy fleet cost. A van with an open stop left waiting gets a run when it is due (its
+    last ping is not forgotten). Vans with no open stop only have the mark moved, in one statement.
+    Changes to a route (a stop added, done, re-sequenced) recompute that van at once, elsewhere."""
+    if refresh is None:
+        refresh = timedelta(seconds=0 if settings.CELERY_TASK_ALWAYS_EAGER else settings.ETA_REFRESH_S)
+    open_stop = Stop.objects.filter(route__vehicle=OuterRef("pk"), route__active=True, completed_at__isnull=True)
     moved = (Vehicle.objects.filter(organization_id=organization_id, position_at__isnull=False)
-             .filter(Q(etas_at__isnull=True) | Q(etas_at__lt=F("position_at"))))
-    with_stops = list(moved.filter(routes__active=True, routes__stops__completed_at__isnull=True).distinct())
-    for vehicle in with_stops:
-        with transaction.atomic():
-            route_recompute_etas(vehicle=vehicle)
-            Vehicle.objects.filter(pk=vehicle.pk).update(etas_at=vehicle.position_at)
-    return len(with_stops) + moved.update(etas_at=F("position_at"))
+             .filter(Q(etas_at__isnull=True) | Q(etas_at__lt=F("position_at"))).annotate(busy=Exists(open_stop)))
+    due = list(moved.filter(busy=True).filter(Q(etas_at__isnull=True) | Q(etas_at__lte=F("position_at") - refresh)))
+    with one_policy_read():  # the rules once for the whole pass
+        for vehicle in due:
+            with transaction.atomic():
+                route_recompute_etas(vehicle=vehicle)
+                Vehicle.objects.filter(pk=vehicle.pk).update(etas_at=vehicle.position_at)
+    if refresh and moved.filter(busy=True).exclude(pk__in=[v.pk for v in due]).exists():
+        wait = max(1, int(refresh.total_seconds()))  # the vans left waiting are due within this
+        jobs.enqueue("dispatch.tasks.recompute_etas", organization_id, countdown=wait,
+                     once_per=f"{organization_id}:{int(clock.now().timestamp()) // wait}")
+    return len(due) + moved.filter(busy=False).update(etas_at=F("position_at"))

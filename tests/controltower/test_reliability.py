@@ -202,3 +202,41 @@ def test_customer_messages_are_not_held_up_behind_a_backlog_of_bulk_carrier_work
     order_of_work = [("send" if "send_due_messages" in line else "cancel") for line in done]
     assert "send" in order_of_work and order_of_work.count("cancel") == 80
     assert order_of_work.index("send") < 10, order_of_work  # at most the few taken before it arrived in the worker
+
+
+@pytest.mark.django_db
+def test_a_moving_van_has_its_etas_recomputed_once_per_refresh_and_its_last_ping_is_not_forgotten(
+        org, hub, django_capture_on_commit_callbacks):
+    """With workers, a van pinging every 5 s has its ETAs recomputed at most every ETA_REFRESH_S of
+    position time; a ping inside that is left for a run scheduled when it is due, and a van with no
+    open stop only has its mark moved."""
+    from dispatch.services import ActorRef
+    from dispatch.services.assignments import assignment_to_vehicle
+    from dispatch.services.routes import routes_recompute_pending
+
+    refresh = timedelta(seconds=30)
+    start = timezone.now().replace(microsecond=0)
+    van = VehicleFactory(fleet__hub=hub, code="ETA2", lat=hub.lat + 0.04, lon=hub.lon, position_at=start, etas_at=None)
+    idle = VehicleFactory(fleet__hub=hub, code="IDLE", lat=hub.lat, lon=hub.lon, position_at=start, etas_at=None)
+    assignment_to_vehicle(order=OrderFactory(hub=hub, lat=hub.lat + 0.05, lon=hub.lon), vehicle=van, actor=ActorRef.system("t"))
+
+    def ping(vehicle, seconds):
+        type(vehicle).objects.filter(pk=vehicle.pk).update(position_at=start + timedelta(seconds=seconds))
+
+    with django_capture_on_commit_callbacks() as scheduled:
+        assert routes_recompute_pending(organization_id=org.id, refresh=refresh) == 2  # first: both
+    assert not scheduled
+    ping(van, 10)
+    ping(idle, 10)
+    with django_capture_on_commit_callbacks() as scheduled:
+        routes_recompute_pending(organization_id=org.id, refresh=refresh)
+    van.refresh_from_db()
+    idle.refresh_from_db()
+    assert van.etas_at == start  # 10 s of movement: not recomputed yet ...
+    assert len(scheduled) == 1  # ... but a run is asked for when it is due
+    assert idle.etas_at == start + timedelta(seconds=10)
+    ping(van, 30)
+    with django_capture_on_commit_callbacks() as scheduled:
+        assert routes_recompute_pending(organization_id=org.id, refresh=refresh) == 1
+    van.refresh_from_db()
+    assert van.etas_at == start + timedelta(seconds=30) and not scheduled
