@@ -105,10 +105,26 @@ def run_solomon(files: list[Path], bks: Path, time_limit: float, plain: bool = T
     return rows
 
 
+# Listed best-known distances this bench does not take at their word (reported beside the mean,
+# never tuned towards). R109: the shared bks.json lists 1101.37 with 13 vehicles; the exact
+# distance-minimizing optimum reported by Kohl et al. (1999), 1146.9 with distances truncated to
+# one decimal, is a lower bound for the same instance in double precision (truncation only
+# shortens arcs and widens what time windows allow), so 1101.37 cannot be reached; every solver
+# here converges near 1151-1156.
+CALLED_OUT = {"R109": "listed 1101.37 is below the reported exact optimum 1146.9 (truncated distances, a lower bound)"}
+
+
 def solomon_summary(rows: list[dict]) -> dict:
     gaps = [r["gap_pct"] for r in rows if r.get("gap_pct") is not None]
     out = {"mean_gap_pct": round(statistics.mean(gaps), 3) if gaps else None, "worst_gap_pct": max(gaps) if gaps else None,
            "all_feasible": all(r["feasible"] for r in rows)}
+    kept = [r for r in rows if r.get("gap_pct") is not None and r["instance"] not in CALLED_OUT]
+    if len(kept) < len(gaps):
+        out["called_out"] = {r["instance"]: CALLED_OUT[r["instance"]] for r in rows if r["instance"] in CALLED_OUT}
+        out["mean_gap_pct_without_called_out"] = round(statistics.mean(r["gap_pct"] for r in kept), 3) if kept else None
+        plain = [r["plain_pyvrp"]["gap_pct"] for r in kept if (r.get("plain_pyvrp") or {}).get("gap_pct") is not None]
+        if plain and len(plain) == len(kept):
+            out["plain_pyvrp_mean_gap_pct_without_called_out"] = round(statistics.mean(plain), 3)
     both = [r for r in rows if r.get("gap_pct") is not None and (r.get("plain_pyvrp") or {}).get("gap_pct") is not None]
     if both:
         out["plain_pyvrp_mean_gap_pct"] = round(statistics.mean(r["plain_pyvrp"]["gap_pct"] for r in both), 3)
@@ -145,7 +161,13 @@ def markdown(results: dict) -> str:
             lines.append(f"\nMean gap {s['mean_gap_pct']}%, worst {s['worst_gap_pct']}%, all feasible: {s['all_feasible']}."
                          + (f" Plain PyVRP with its defaults, same instances and limit: mean gap {s['plain_pyvrp_mean_gap_pct']}% "
                             f"(product {s['product_mean_gap_pct_same_instances']}%); the product is better on {s['better_than_plain']} "
-                            f"and worse on {s['worse_than_plain']}." if "plain_pyvrp_mean_gap_pct" in s else "") + "\n")
+                            f"and worse on {s['worse_than_plain']}." if "plain_pyvrp_mean_gap_pct" in s else "")
+                         + (f" Without the instances whose listed best known is called out ("
+                            + "; ".join(f"{k}: {v}" for k, v in s["called_out"].items())
+                            + f"): mean gap {s['mean_gap_pct_without_called_out']}%"
+                            + (f", plain PyVRP {s['plain_pyvrp_mean_gap_pct_without_called_out']}%"
+                               if "plain_pyvrp_mean_gap_pct_without_called_out" in s else "") + "."
+                            if "called_out" in s else "") + "\n")
     return "\n".join(lines)
 
 

@@ -64,12 +64,18 @@ class _VanPoints:
         self.lon = np.append(self.lon, at.lon)
 
     def ranked(self, at) -> list[int]:
-        """Van indexes, nearest first (equirectangular distance is enough to rank)."""
-        dx = (self.lon - at.lon) * np.cos(np.radians(at.lat))
-        d2 = dx * dx + (self.lat - at.lat) ** 2
-        best = np.full(self.n, np.inf)
-        np.minimum.at(best, self.van, d2)
-        return list(np.argsort(best, kind="stable"))
+        """Van indexes, nearest first."""
+        return list(nearest_first(self.van, self.lat, self.lon, self.n, at.lat, at.lon))
+
+
+def nearest_first(van: np.ndarray, lat: np.ndarray, lon: np.ndarray, n: int, at_lat: float, at_lon: float) -> np.ndarray:
+    """Van indexes 0..n-1 by how close the nearest of their points (van[i] at lat[i], lon[i]) comes
+    to a point; ties in index order. Equirectangular distance is enough to rank."""
+    dx = (lon - at_lon) * np.cos(np.radians(at_lat))
+    d2 = dx * dx + (lat - at_lat) ** 2
+    best = np.full(n, np.inf)
+    np.minimum.at(best, van, d2)
+    return np.argsort(best, kind="stable")
 
 
 def solve(problem: Problem, *, vans: int = CANDIDATE_VANS, positions: int = CANDIDATE_POSITIONS) -> Plan:

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import hybrid
 from .evaluate import evaluate, simulate_route
-from .greedy import Option, _insertions, _VanPoints, insert
+from .greedy import Option, _insertions, _VanPoints, insert, nearest_first
 from .model import Plan, Problem
 from .pricing import Rooms
 
@@ -90,11 +90,10 @@ def van_positions_near(points: list[tuple[float, float]], vans: list[tuple[str, 
         return set()
     lat = np.array([v[1] for v in vans])
     lon = np.array([v[2] for v in vans])
+    index = np.arange(len(vans))
     votes: dict[int, int] = {}
     for plat, plon in points:
-        dx = (lon - plon) * np.cos(np.radians(plat))
-        d2 = dx * dx + (lat - plat) ** 2
-        for i in np.argsort(d2, kind="stable")[:per_order]:
+        for i in nearest_first(index, lat, lon, len(vans), plat, plon)[:per_order]:
             votes[int(i)] = votes.get(int(i), 0) + 1
     return {vans[i][0] for i in sorted(votes, key=lambda i: (-votes[i], i))[:limit]}
 
