@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/controltower_bench")
+DB = os.environ.get("BENCH_LIVE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/controltower_bench_live")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 BATCH_EVERY_S = 0.5
 
@@ -254,6 +254,9 @@ def main(argv=None) -> int:
            "DJANGO_SETTINGS_MODULE": "controltower.settings", "CHANNEL_PREFIX": "ct-load",
            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-key-" + "b" * 40), "API_RATE": "100000/min"}
     os.environ.update(env)
+    # A database of its own, new each run: figures are comparable only from the same start (this
+    # machine's PostgreSQL runs without autovacuum, so earlier runs' dead rows would weigh on it).
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB.rsplit("/", 1)[1]], capture_output=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB.rsplit("/", 1)[1]], capture_output=True)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run(["redis-cli", "-n", REDIS.rsplit("/", 1)[1], "flushdb"], capture_output=True)
