@@ -162,7 +162,7 @@ def markdown(results: dict) -> str:
                          + (f" Plain PyVRP with its defaults, same instances and limit: mean gap {s['plain_pyvrp_mean_gap_pct']}% "
                             f"(product {s['product_mean_gap_pct_same_instances']}%); the product is better on {s['better_than_plain']} "
                             f"and worse on {s['worse_than_plain']}." if "plain_pyvrp_mean_gap_pct" in s else "")
-                         + (f" Without the instances whose listed best known is called out ("
+                         + (" Without the instances whose listed best known is called out ("
                             + "; ".join(f"{k}: {v}" for k, v in s["called_out"].items())
                             + f"): mean gap {s['mean_gap_pct_without_called_out']}%"
                             + (f", plain PyVRP {s['plain_pyvrp_mean_gap_pct_without_called_out']}%"
