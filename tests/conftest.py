@@ -152,6 +152,19 @@ def process_log(name: str):
     return tempfile.NamedTemporaryFile(prefix=f"ct-{name}-", suffix=".log", delete=False)
 
 
+def start_worker(settings, name: str, *, queues: str = "default,planner", loglevel: str = "WARNING", extra: tuple = ()):
+    """A real Celery worker on the test database and Redis (tasks not run in-process). Returns the
+    process and its log file; stop it with stop_process."""
+    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
+    out = process_log(name)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", queues, *extra,
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", loglevel],
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+    )
+    return proc, out
+
+
 @pytest.fixture
 def daphne_server(transactional_db, settings):
     """A real daphne process serving the project against the test database and Redis."""

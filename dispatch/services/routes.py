@@ -171,7 +171,7 @@ def routes_recompute_pending(*, organization_id: int, refresh: timedelta | None 
             with transaction.atomic():
                 route_recompute_etas(vehicle=vehicle)
                 Vehicle.objects.filter(pk=vehicle.pk).update(etas_at=vehicle.position_at)
-    if refresh and moved.filter(busy=True).exclude(pk__in=[v.pk for v in due]).exists():
+    if refresh and moved.filter(busy=True).exists():  # vans with open stops still behind their position: not due yet
         wait = max(1, int(refresh.total_seconds()))  # the vans left waiting are due within this
         jobs.enqueue("dispatch.tasks.recompute_etas", organization_id, countdown=wait,
                      once_per=f"{organization_id}:{int(clock.now().timestamp()) // wait}")

@@ -1,8 +1,6 @@
 """Tasks survive their workers and never do their effect twice; what cannot be done is kept
 where people see it."""
 
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -17,7 +15,7 @@ from controltower.celery import app
 from controltower.models import DeadLetter
 from dispatch.models import CustomerMessage
 from dispatch.status import Role
-from tests.conftest import ROOT, child_env, process_log, stop_process
+from tests.conftest import start_worker, stop_process
 from tests.factories import (
     OrderFactory,
     OrganizationFactory,
@@ -49,13 +47,7 @@ def test_redis_runs_with_noeviction():
 @pytest.mark.django_db(transaction=True)
 def test_a_task_that_kills_every_worker_it_reaches_ends_in_the_dead_letter_table(settings):
     org = OrganizationFactory()
-    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
-    out = process_log("poison-worker")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", "default", "--concurrency", "1",
-         "--include", "tests.poison_tasks", "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-    )
+    proc, out = start_worker(settings, "poison-worker", queues="default", extra=("--concurrency", "1", "--include", "tests.poison_tasks"))
     try:
         app.send_task("tests.poison_tasks.poison", args=[org.id], queue="default")
         deadline = time.monotonic() + 60
@@ -183,13 +175,7 @@ def test_customer_messages_are_not_held_up_behind_a_backlog_of_bulk_carrier_work
         app.conf.task_always_eager = eager
     time.sleep(1.1)
     assert queue_ages()["default"] >= 1.0
-    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
-    out = process_log("priority-worker")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", "default", "--concurrency", "1",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-    )
+    proc, out = start_worker(settings, "priority-worker", queues="default", loglevel="INFO", extra=("--concurrency", "1"))
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (CustomerMessage.objects.filter(order=order, status="sent").count() == 0

@@ -1,7 +1,6 @@
 """A real Celery worker process, on the real Redis broker and the test database."""
 
 import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -12,7 +11,7 @@ from controltower.celery import app
 from dispatch.models import Order
 from dispatch.services import ActorRef
 from dispatch.services.orders import orders_create
-from tests.conftest import ROOT, child_env, process_log
+from tests.conftest import start_worker
 from tests.factories import HubFactory, OrganizationFactory, VehicleFactory
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -20,13 +19,7 @@ pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def worker(settings):
-    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
-    out = process_log("worker")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", "default,planner", "--pool", "solo",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-    )
+    proc, out = start_worker(settings, "worker", extra=("--pool", "solo"))
     was_eager = app.conf.task_always_eager
     app.conf.update(task_always_eager=False)
     try:
