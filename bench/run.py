@@ -36,10 +36,8 @@ def check(track: str, instance: Path, plan: dict, bks: Path | None = None) -> di
 
 
 def snapshot_time_limit(orders: int) -> float:
-    """10 s up to 1,000 orders, growing with size, 55 s at 5,000. (At 30 s, the target for 5,000,
-    the planner's plan for the 5,000-order snapshot is only 7% below the greedy instead of 30%:
-    measured 2026-12-04, so the longer budget stays until the search fits in 30 s.)"""
-    return min(55.0, max(10.0, orders / 1000 * 10.0)) - 0.5
+    """10 s up to 1,000 orders, growing with size, 30 s from 3,000 (the target for 5,000)."""
+    return min(30.0, max(10.0, orders / 1000 * 10.0)) - 0.5
 
 
 def run_snapshots(files: list[Path]) -> list[dict]:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyvrp
-from pyvrp.search import NeighbourhoodParams
+from pyvrp.search import LocalSearch, PerturbationManager, PerturbationParams
 from pyvrp.stop import MaxRuntime
 
 from . import greedy
@@ -33,6 +33,11 @@ from .pricing import Rooms, carrier_order_cost
 from .trips import add_trips, insert_into_vans
 
 COST = 100_000          # integer cost units per currency unit
+# Above this many orders to route, one search over the whole network does not get past its first
+# local-search pass in the time a re-plan has (measured: at 5,000 orders, one iteration in 10 s).
+# The network is then re-planned region by region instead (see _by_regions).
+WHOLE_SEARCH_MAX = 1500
+REGION_ORDERS = 700     # orders per region (its vans' and the carriers' and unserved ones nearest them)
 LAST_TIMINGS: dict[str, float] = {}  # seconds since start at the end of each phase, for the benchmark
 MARGIN_S = 30           # safety margin against integer rounding on hard limits
 
@@ -42,13 +47,19 @@ class Options:
     time_limit: float = 10.0
     seed: int = 1
     warm_start: bool = True
-    late_allowance_min: float = 120.0  # how late a van may be for an order nobody else would take
+    late_allowance_min: float = 30.0  # how late a van may be for an order nobody else would take
     seed_vans: int = 6        # the seeding construction's breadth (see greedy.solve)
     seed_positions: int = 4
-    # A search that must answer within a second or two (a repair's neighbourhood): fewer
-    # neighbours per client and no exhaustive search on each new best, so one local-search pass
-    # stays short against the time left. None: PyVRP's defaults.
-    neighbours: int | None = None
+    # The local search's breadth: for each order, the orders whose doors are nearest in place and
+    # time (see _neighbours).
+    neighbours: int = 40
+    # A search that must answer within a second or two (a repair's neighbourhood) skips the
+    # exhaustive search on each new best, so one local-search pass stays short.
+    exhaustive_on_best: bool = True
+    # How many orders one perturbation of the iterated local search moves at most. PyVRP's
+    # default (25) makes each iteration a long repair here: with a few hundred orders per hub,
+    # 5 to 10 gave better plans on every snapshot in the same time.
+    perturbation_max: int = 10
 
 
 def _km_matrix(lat: np.ndarray, lon: np.ndarray, detour: float) -> np.ndarray:
@@ -89,6 +100,8 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
         timings["seed_cost"] = evaluate(p, initial).cost
     committed = p.committed
     free_orders = [oid for oid in p.orders if oid not in committed]
+    if initial is not None and len(free_orders) > WHOLE_SEARCH_MAX:
+        return _by_regions(p, initial, options, started, deadline=started + options.time_limit - 0.3 * reserve)
 
     # 1. What each order would cost elsewhere: the capacity-aware carrier assignment of all of them.
     by_carrier, unserved, _ = assign_to_carriers(p, free_orders)
@@ -170,15 +183,7 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
         data = pyvrp.ProblemData(locations=locations, clients=[], depots=depots, vehicle_types=vehicle_types,
                                  distance_matrices=[dist], duration_matrices=[dur], shipments=shipments)
         warm = _warm_start(data, initial, vehicle_ids, shipment_orders, committed, p) if initial else None
-        # PyVRP first computes granular neighbourhoods, quadratic in the number of shipments
-        # (about 9 s at 5,000 on this kind of machine); its run-time limit covers only the search.
-        setup = 9.5 * (len(shipments) / 5000) ** 2
-        budget = max(0.5, options.time_limit - (time.monotonic() - started) - reserve - setup)
-        params = pyvrp.SolveParams() if options.neighbours is None else pyvrp.SolveParams(
-            ils=pyvrp.IteratedLocalSearchParams(exhaustive_on_best=False),
-            neighbourhood=NeighbourhoodParams(num_neighbours=options.neighbours))
-        result = pyvrp.solve(data, stop=MaxRuntime(budget), seed=options.seed, collect_stats=False, initial_solution=warm,
-                             params=params)
+        result = _search(data, options, warm, deadline=started + options.time_limit - reserve)
         for route in result.best.routes():
             vid = vehicle_ids[route.vehicle_type()]
             stops = list(prefix[vid])
@@ -199,6 +204,160 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
     if initial is not None and evaluate(p, initial).cost < evaluate(p, plan).cost:
         return initial
     return plan
+
+
+def local_problem(p: Problem, plan: Plan, vans: list[str], orders) -> tuple[Problem, Plan, dict[str, list[str]]]:
+    """A part of the network as a problem of its own: the given vans with every order on their
+    routes and on board, the given orders not on other vans, and the carriers with the room left
+    by what they carry outside it. Returns the part, the plan restricted to it, and what carriers
+    keep outside it."""
+    in_part = set(vans)
+    elsewhere = {s[2:] for vid, stops in plan.routes.items() if vid not in in_part for s in stops if s.startswith("D:")}
+    local = {s[2:] for vid in vans for s in plan.routes.get(vid, []) if s.startswith("D:")}
+    local |= {oid for oid in orders if oid not in elsewhere}
+    vehicles = [v for v in p.vehicles if v.id in in_part]
+    local |= {oid for v in vehicles for oid in v.committed}
+    outside = {cid: [o for o in oids if o not in local] for cid, oids in plan.carriers.items()}
+    rooms = Rooms(p, outside)
+    carriers = []
+    for c in p.carriers:
+        slots = tuple(replace(s, room=max(0, s.room - rooms.slot_used.get((c.room_key, i), 0))) for i, s in enumerate(c.slots))
+        carriers.append(replace(c, capacity=max(0, c.capacity - rooms.used.get(c.room_key, 0)), slots=slots))
+    sub = Problem(p.name + ":local", p.now_min, p.detour_factor, p.speed_kmh, p.hubs, vehicles, carriers,
+                  {oid: p.orders[oid] for oid in p.orders if oid in local})
+    restricted = Plan(routes={vid: list(plan.routes[vid]) for vid in vans if plan.routes.get(vid)},
+                      carriers={cid: [o for o in oids if o in local] for cid, oids in plan.carriers.items()},
+                      unserved=[o for o in plan.unserved if o in local])
+    return sub, restricted, outside
+
+
+def merge_local(plan: Plan, vans: list[str], sub: Problem, solved: Plan, outside: dict[str, list[str]]) -> Plan:
+    """The plan with the part made by local_problem (its vans, `sub`'s orders) replaced by `solved`."""
+    in_part = set(vans)
+    merged = Plan(routes={vid: stops for vid, stops in plan.routes.items() if vid not in in_part},
+                  carriers={cid: list(oids) for cid, oids in outside.items()},
+                  unserved=[o for o in plan.unserved if o not in sub.orders])
+    merged.routes.update({vid: stops for vid, stops in solved.routes.items() if stops})
+    for cid, oids in solved.carriers.items():
+        merged.carriers.setdefault(cid, []).extend(oids)
+    merged.unserved += solved.unserved
+    return merged
+
+
+def _regions(p: Problem, plan: Plan, size: int, offset: float) -> list[tuple[list[str], list[str]]]:
+    """The network cut into regions of about `size` orders: vans in the order of the bearing of
+    where they deliver (seen from the middle of all doors), each carrier or unserved order with
+    the van delivering nearest to it, cut where a region has its orders. `offset` (0 to 1) shifts
+    the cuts by that part of a region, so that successive passes have different borders."""
+    vans = list(p.vehicles)
+    doors = {vid: [p.orders[s[2:]].at for s in stops if s.startswith("D:")] for vid, stops in plan.routes.items()}
+    lat = np.array([np.mean([d.lat for d in doors[v.id]]) if doors.get(v.id) else v.start.lat for v in vans])
+    lon = np.array([np.mean([d.lon for d in doors[v.id]]) if doors.get(v.id) else v.start.lon for v in vans])
+    mid_lat = np.mean([o.at.lat for o in p.orders.values()])
+    mid_lon = np.mean([o.at.lon for o in p.orders.values()])
+    bearing = np.arctan2(lat - mid_lat, (lon - mid_lon) * math.cos(math.radians(mid_lat)))
+    order = np.argsort(bearing, kind="stable")
+    elsewhere = [oid for oids in plan.carriers.values() for oid in oids] + list(plan.unserved)
+    extra: dict[int, list[str]] = {}
+    if elsewhere:
+        olat = np.array([p.orders[o].at.lat for o in elsewhere])
+        olon = np.array([p.orders[o].at.lon for o in elsewhere])
+        nearest = np.argmin((olat[:, None] - lat[None, :]) ** 2
+                            + ((olon[:, None] - lon[None, :]) * math.cos(math.radians(mid_lat))) ** 2, axis=1)
+        for oid, i in zip(elsewhere, nearest):
+            extra.setdefault(int(i), []).append(oid)
+    weight = [len(doors.get(vans[i].id, [])) + len(vans[i].committed) + len(extra.get(i, [])) for i in order]
+    total = sum(weight)
+    parts = max(1, round(total / size))
+    shift = int(offset * len(order) / parts)
+    order = np.roll(order, -shift)
+    weight = weight[shift:] + weight[:shift]
+    regions, current, held = [], [], 0
+    for i, w in zip(order, weight):
+        current.append(int(i))
+        held += w
+        if held >= total / parts and len(regions) < parts - 1:
+            regions.append(current)
+            current, held = [], 0
+    if current:
+        regions.append(current)
+    return [([vans[i].id for i in r], [oid for i in r for oid in extra.get(i, [])]) for r in regions]
+
+
+def _by_regions(p: Problem, plan: Plan, options: Options, started: float, deadline: float) -> Plan:
+    """Re-plan a large network region by region (see WHOLE_SEARCH_MAX): each region is solved
+    as a problem of its own, warm-started from the plan, with carriers' room net of what they
+    carry elsewhere, and kept where it is cheaper. Passes repeat with shifted borders until the
+    time is up."""
+    timings = dict(LAST_TIMINGS)  # each region's solve keeps its own
+    passes = 0
+    while time.monotonic() < deadline - 1.0:
+        regions = _regions(p, plan, REGION_ORDERS, offset=(passes * 0.5) % 1.0)
+        sizes = [len(orders) + sum(len(plan.routes.get(v, [])) // 2 for v in vans) for vans, orders in regions]
+        for k, (vans, orders) in enumerate(regions):
+            left = deadline - time.monotonic()
+            if left < 1.0:
+                break
+            share = left * sizes[k] / max(1, sum(sizes[k:]))
+            sub, restricted, outside = local_problem(p, plan, vans, orders)
+            before = evaluate(sub, restricted).cost
+            solved = solve(sub, replace(options, time_limit=max(1.0, share), seed=options.seed + passes), initial=restricted)
+            if evaluate(sub, solved).cost < before - 1e-6:
+                plan = merge_local(plan, vans, sub, solved, outside)
+        passes += 1
+    LAST_TIMINGS.clear()
+    LAST_TIMINGS.update(timings, search=time.monotonic() - started, settle=time.monotonic() - started, passes=passes,
+                        search_cost=evaluate(p, plan).cost)
+    return plan
+
+
+def _neighbours(data: pyvrp.ProblemData, k: int) -> dict:
+    """The granular neighbourhood of each order: the orders whose doors are nearest to its door,
+    in travel time plus the wait or lateness their windows would cause (as PyVRP measures it).
+
+    PyVRP's own neighbourhood is built from pickups, and every pickup at a hub stands at the same
+    place, so it gives each order an arbitrary set of orders from the same hub. Where the
+    deliveries are is what tells which orders belong on one route."""
+    shipments = data.shipments()
+    n = len(shipments)
+    loc = np.array([s.delivery.location for s in shipments])
+    early = np.array([s.delivery.tw_early for s in shipments], dtype=float)
+    late = np.array([min(s.delivery.tw_late, 10**12) for s in shipments], dtype=float)
+    service = np.array([s.delivery.service_duration for s in shipments], dtype=float)
+    travel = np.asarray(data.duration_matrix(0))[np.ix_(loc, loc)].astype(float)
+    wait = np.maximum(0.0, early[None, :] - (late + service)[:, None] - travel)
+    warp = np.maximum(0.0, (early + service)[:, None] + travel - late[None, :])
+    proximity = travel + 0.2 * wait + warp
+    proximity = np.minimum(proximity, proximity.T)
+    np.fill_diagonal(proximity, np.inf)
+    k = min(k, n - 1)
+    if k <= 0:
+        return {pyvrp.Activity(pyvrp.ActivityType.PICKUP, i): [] for i in range(n)}
+    nearest = np.argpartition(proximity, k - 1, axis=1)[:, :k]
+    neighbours = {}
+    for i in range(n):
+        ranked = nearest[i][np.argsort(proximity[i, nearest[i]], kind="stable")]
+        neighbours[pyvrp.Activity(pyvrp.ActivityType.PICKUP, i)] = [
+            pyvrp.Activity(pyvrp.ActivityType.PICKUP, int(j)) for j in ranked]
+    return neighbours
+
+
+def _search(data: pyvrp.ProblemData, options: Options, initial: pyvrp.Solution | None, deadline: float) -> pyvrp.Result:
+    """PyVRP's iterated local search (as `pyvrp.solve` runs it) over the neighbourhood above,
+    stopping at the deadline (time.monotonic())."""
+    params = pyvrp.SolveParams(
+        ils=pyvrp.IteratedLocalSearchParams(exhaustive_on_best=options.exhaustive_on_best),
+        perturbation=PerturbationParams(min_perturbations=1, max_perturbations=options.perturbation_max))
+    rng = pyvrp.RandomNumberGenerator(seed=options.seed)
+    ls = LocalSearch(data, rng, _neighbours(data, options.neighbours), PerturbationManager(params.perturbation))
+    for op in params.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    penalties = pyvrp.PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
+    if initial is None:
+        initial = ls(pyvrp.Solution.make_random(data, rng), penalties.max_cost_evaluator(), exhaustive=True)
+    algorithm = pyvrp.IteratedLocalSearch(data, penalties, ls, initial, params.ils)
+    return algorithm.run(MaxRuntime(max(0.2, deadline - time.monotonic())), False, False)
 
 
 def _copy(plan: Plan) -> Plan:

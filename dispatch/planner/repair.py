@@ -15,7 +15,7 @@ disruption that neither gives them nor takes from them anything.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,7 +23,6 @@ from . import hybrid
 from .evaluate import evaluate, simulate_route
 from .greedy import Option, _insertions, _VanPoints, insert, nearest_first
 from .model import Plan, Problem
-from .pricing import Rooms
 
 VAN_CANDIDATES = 6    # vans an order's insertion is tried in
 POSITIONS = 4         # positions tried in each
@@ -127,39 +126,15 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
 def _reoptimize(p: Problem, current: Plan, seed: Plan, free: list[str], hood: list[str], *, time_limit: float) -> Plan | None:
     """The production planner on the neighbourhood: its vans with every order on their routes, the
     free orders not placed elsewhere, and carriers with the room left outside it."""
-    in_hood = set(hood)
-    outside_vans = {oid for vid, stops in seed.routes.items() if vid not in in_hood for s in stops if s.startswith("D:") for oid in [s[2:]]}
-    local_orders = {oid for vid in hood for s in seed.routes.get(vid, []) if s.startswith("D:") for oid in [s[2:]]}
-    local_orders |= {oid for oid in free if oid not in outside_vans}
-    vehicles = [v for v in p.vehicles if v.id in in_hood]
-    local_orders |= {oid for v in vehicles for oid in v.committed}
-    # Carriers keep what they hold outside the neighbourhood: the sub-problem sees only the room left.
-    outside = {cid: [o for o in oids if o not in local_orders] for cid, oids in seed.carriers.items()}
-    rooms = Rooms(p, outside)
-    carriers = []
-    for c in p.carriers:
-        slots = tuple(replace(s, room=max(0, s.room - rooms.slot_used.get((c.room_key, i), 0))) for i, s in enumerate(c.slots))
-        carriers.append(replace(c, capacity=max(0, c.capacity - rooms.used.get(c.room_key, 0)), slots=slots))
-    sub = Problem(p.name + ":local", p.now_min, p.detour_factor, p.speed_kmh, p.hubs, vehicles, carriers,
-                  {oid: p.orders[oid] for oid in local_orders})
-    initial = Plan(routes={vid: list(seed.routes.get(vid, [])) for vid in hood if seed.routes.get(vid)},
-                   carriers={cid: [o for o in oids if o in local_orders] for cid, oids in seed.carriers.items()},
-                   unserved=[o for o in seed.unserved if o in local_orders])
-    solved = hybrid.solve(sub, hybrid.Options(time_limit=time_limit, neighbours=SEARCH_NEIGHBOURS), initial=initial)
-    merged = Plan(routes={vid: stops for vid, stops in seed.routes.items() if vid not in in_hood},
-                  carriers={cid: list(oids) for cid, oids in outside.items()},
-                  unserved=[o for o in seed.unserved if o not in local_orders])
+    sub, initial, outside = hybrid.local_problem(p, seed, hood, free)
+    solved = hybrid.solve(sub, hybrid.Options(time_limit=time_limit, neighbours=SEARCH_NEIGHBOURS, exhaustive_on_best=False), initial=initial)
+    merged = hybrid.merge_local(seed, hood, sub, solved, outside)
     for vid in hood:
-        stops = solved.routes.get(vid, [])
         before = current.routes.get(vid, [])
-        if {s for s in stops if s.startswith("D:")} == {s for s in before if s.startswith("D:")}:
-            stops = before  # the same orders as now: this driver's route is not reshuffled
-        if stops:
-            merged.routes[vid] = stops
-    for cid, oids in solved.carriers.items():
-        merged.carriers.setdefault(cid, []).extend(oids)
-    merged.unserved += solved.unserved
-    by_id = {v.id: v for v in vehicles}
+        if {s for s in merged.routes.get(vid, []) if s.startswith("D:")} == {s for s in before if s.startswith("D:")}:
+            if before:  # the same orders as now: this driver's route is not reshuffled
+                merged.routes[vid] = before
+    by_id = {v.id: v for v in sub.vehicles}
     if any(not simulate_route(p, by_id[vid], merged.routes.get(vid, [])).feasible for vid in hood):
         return None
     return merged

@@ -142,3 +142,24 @@ def test_the_commands_refuse_unreadable_input(tmp_path):
         call_command("plan_snapshot", str(bad), "--out", str(tmp_path / "p.json"))
     with pytest.raises(CommandError, match="not a Solomon instance"):
         call_command("solve_vrptw", str(bad), "--out", str(tmp_path / "p.json"))
+
+
+def test_a_network_too_large_for_one_search_is_replanned_region_by_region_and_stays_feasible(tmp_path, monkeypatch):
+    # The 400-order outage, with the limits lowered so that it counts as large: it is cut into
+    # regions of about 120 orders, each re-planned with carriers' room net of the other regions.
+    monkeypatch.setattr(hybrid, "WHOLE_SEARCH_MAX", 100)
+    monkeypatch.setattr(hybrid, "REGION_ORDERS", 120)
+    path = SHARED / "data" / "snapshots" / "chicago-400-outage.json"
+    problem = problem_from_snapshot(json.loads(path.read_text()))
+    regions = hybrid._regions(problem, greedy.solve(problem), 120, offset=0.0)
+    assert len(regions) >= 3
+    assert len({v for vans, _ in regions for v in vans}) == len(problem.vehicles)
+
+    plan = hybrid.solve(problem, hybrid.Options(time_limit=8))
+
+    assert hybrid.LAST_TIMINGS["passes"] >= 1
+    out = tmp_path / "plan.json"
+    out.write_text(json.dumps(plan.to_json()))
+    result = checker("snapshot", path, out)
+    assert result["feasible"], result["violations"]
+    assert result["cost"] < hybrid.LAST_TIMINGS["seed_cost"] - 1
