@@ -53,13 +53,12 @@ class Options:
     # The local search's breadth: for each order, the orders whose doors are nearest in place and
     # time (see _neighbours).
     neighbours: int = 40
-    # A search that must answer within a second or two (a repair's neighbourhood) skips the
-    # exhaustive search on each new best, so one local-search pass stays short.
-    exhaustive_on_best: bool = True
     # How many orders one perturbation of the iterated local search moves at most. PyVRP's
     # default (25) makes each iteration a long repair here: with a few hundred orders per hub,
     # 5 to 10 gave better plans on every snapshot in the same time.
     perturbation_max: int = 10
+    # Re-plan a network above WHOLE_SEARCH_MAX orders region by region (a region itself is not cut again).
+    by_regions: bool = True
 
 
 def _km_matrix(lat: np.ndarray, lon: np.ndarray, detour: float) -> np.ndarray:
@@ -100,7 +99,7 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
         timings["seed_cost"] = evaluate(p, initial).cost
     committed = p.committed
     free_orders = [oid for oid in p.orders if oid not in committed]
-    if initial is not None and len(free_orders) > WHOLE_SEARCH_MAX:
+    if initial is not None and options.by_regions and len(free_orders) > WHOLE_SEARCH_MAX and p.vehicles:
         return _by_regions(p, initial, options, started, deadline=started + options.time_limit - 0.3 * reserve)
 
     # 1. What each order would cost elsewhere: the capacity-aware carrier assignment of all of them.
@@ -301,7 +300,8 @@ def _by_regions(p: Problem, plan: Plan, options: Options, started: float, deadli
             share = left * sizes[k] / max(1, sum(sizes[k:]))
             sub, restricted, outside = local_problem(p, plan, vans, orders)
             before = evaluate(sub, restricted).cost
-            solved = solve(sub, replace(options, time_limit=max(1.0, share), seed=options.seed + passes), initial=restricted)
+            solved = solve(sub, replace(options, time_limit=max(1.0, share), seed=options.seed + passes, by_regions=False),
+                           initial=restricted)
             if evaluate(sub, solved).cost < before - 1e-6:
                 plan = merge_local(plan, vans, sub, solved, outside)
         passes += 1
@@ -346,7 +346,6 @@ def _search(data: pyvrp.ProblemData, options: Options, initial: pyvrp.Solution |
     """PyVRP's iterated local search (as `pyvrp.solve` runs it) over the neighbourhood above,
     stopping at the deadline (time.monotonic())."""
     params = pyvrp.SolveParams(
-        ils=pyvrp.IteratedLocalSearchParams(exhaustive_on_best=options.exhaustive_on_best),
         perturbation=PerturbationParams(min_perturbations=1, max_perturbations=options.perturbation_max))
     rng = pyvrp.RandomNumberGenerator(seed=options.seed)
     ls = LocalSearch(data, rng, _neighbours(data, options.neighbours), PerturbationManager(params.perturbation))

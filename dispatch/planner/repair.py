@@ -31,7 +31,6 @@ MAX_VANS = 40         # at most this many vans in the re-optimized neighbourhood
 MAX_LOCAL_ORDERS = 250  # and at most this many orders in it (the search's set-up grows with them)
 BUDGET_S = 1.5        # the whole repair: insertion, then re-optimization in what is left
 SETTLE_S = 0.1        # kept for merging and costing the result
-SEARCH_NEIGHBOURS = 20  # the local search's breadth in the neighbourhood (see hybrid.Options.neighbours)
 MIN_SEARCH_S = 0.5    # less than this left after the insertion: the insertion is the answer
 REOPTIMIZE_FROM = 5   # fewer free orders than this (a failed delivery, one new order): insertion alone
 
@@ -127,7 +126,7 @@ def _reoptimize(p: Problem, current: Plan, seed: Plan, free: list[str], hood: li
     """The production planner on the neighbourhood: its vans with every order on their routes, the
     free orders not placed elsewhere, and carriers with the room left outside it."""
     sub, initial, outside = hybrid.local_problem(p, seed, hood, free)
-    solved = hybrid.solve(sub, hybrid.Options(time_limit=time_limit, neighbours=SEARCH_NEIGHBOURS, exhaustive_on_best=False), initial=initial)
+    solved = hybrid.solve(sub, hybrid.Options(time_limit=time_limit), initial=initial)
     merged = hybrid.merge_local(seed, hood, sub, solved, outside)
     for vid in hood:
         before = current.routes.get(vid, [])

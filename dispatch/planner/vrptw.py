@@ -8,6 +8,9 @@ for travel times, which keeps every plan it calls feasible also feasible in exac
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +53,27 @@ def read_solomon(path: str | Path) -> Instance:
     )
 
 
-def solve(instance: Instance, time_limit: float = 10.0, seed: int = 1) -> list[list[int]]:
+def solve(instance: Instance, time_limit: float = 10.0, seed: int = 1, workers: int | None = None) -> list[list[int]]:
+    """The shortest plan found in `time_limit` seconds. With several cores, as many independent
+    searches (seeds seed, seed + 1, ...) run side by side, one per core (at most `workers`, by
+    default every core this process may use), and the shortest plan wins: the same wall-clock
+    time, more of the search space."""
+    workers = max(1, workers if workers is not None else len(os.sched_getaffinity(0)))
+    if workers == 1:
+        results = [_search(instance, time_limit, seed)]
+    else:
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            others = [pool.submit(_search, instance, time_limit, seed + k) for k in range(1, workers)]
+            results = [_search(instance, time_limit, seed)] + [f.result() for f in others]
+    found = [r for r in results if r is not None]
+    if not found:
+        raise RuntimeError(f"{instance.name}: no feasible plan found in {time_limit:g}s")
+    return min(found, key=lambda r: r[1])[0]
+
+
+def _search(instance: Instance, time_limit: float, seed: int) -> tuple[list[list[int]], float] | None:
+    """One PyVRP search: the plan (customer numbers per route) and its exact distance; None when
+    it found no feasible plan."""
     inst = instance
     diff = inst.coords[:, None, :] - inst.coords[None, :, :]
     exact = np.sqrt((diff ** 2).sum(-1))
@@ -70,6 +93,8 @@ def solve(instance: Instance, time_limit: float = 10.0, seed: int = 1) -> list[l
                              distance_matrices=[dist], duration_matrices=[dur])
     result = pyvrp.solve(data, stop=MaxRuntime(time_limit), seed=seed, collect_stats=False)
     if not result.best.is_feasible():
-        raise RuntimeError(f"{inst.name}: no feasible plan found in {time_limit:g}s")
+        return None
     # client k (0-based) stands at location k + 1, which is customer number k + 1 in the file
-    return [[inst.ids[a.idx + 1] for a in route.schedule() if a.is_client()] for route in result.best.routes()]
+    routes = [[a.idx + 1 for a in route.schedule() if a.is_client()] for route in result.best.routes()]
+    distance = sum(exact[a, b] for r in routes for a, b in zip([0] + r, r + [0]))
+    return [[inst.ids[k] for k in r] for r in routes], float(distance)

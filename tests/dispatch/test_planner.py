@@ -163,3 +163,16 @@ def test_a_network_too_large_for_one_search_is_replanned_region_by_region_and_st
     result = checker("snapshot", path, out)
     assert result["feasible"], result["violations"]
     assert result["cost"] < hybrid.LAST_TIMINGS["seed_cost"] - 1
+
+
+def test_a_region_is_not_cut_again_even_when_one_van_holds_more_than_a_region(monkeypatch):
+    monkeypatch.setattr(hybrid, "WHOLE_SEARCH_MAX", 5)
+    monkeypatch.setattr(hybrid, "REGION_ORDERS", 3)
+    problem = problem_from_snapshot(snapshot([order(f"O{i}", 41.87 + i * 0.002, -87.62) for i in range(12)]))
+
+    plan = hybrid.solve(problem, hybrid.Options(time_limit=3))
+
+    assert evaluate(problem, plan).feasible
+    placed = [s[2:] for stops in plan.routes.values() for s in stops if s[0] == "D"] + \
+        [o for oids in plan.carriers.values() for o in oids] + list(plan.unserved)
+    assert sorted(placed) == sorted(problem.orders)
