@@ -1,4 +1,5 @@
 import json
+import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -6,6 +7,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 
 from dispatch.selectors import hub_scope, user_hub_ids
+
+log = logging.getLogger(__name__)
 
 
 class ApiBodyLimitMiddleware:
@@ -48,6 +51,7 @@ class DatabaseUnavailableMiddleware:
 
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
+        log.warning("503 for %s %s: %s: %s", request.method, request.path, type(exception).__name__, str(exception).strip()[:300])
         body = {"error": {"code": "unavailable", "message": "The database is briefly unavailable; nothing was written. Retry."}}
         if request.path.startswith("/api/"):
             response = HttpResponse(json.dumps(body), status=503, content_type="application/json")

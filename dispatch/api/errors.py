@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
@@ -10,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
 from dispatch.errors import DomainError, ValidationFailed
+
+log = logging.getLogger(__name__)
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -32,7 +36,11 @@ def exception_handler(exc, context):
         return Response(error_body("payload_too_large", "The request body is larger than the API accepts."),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, (OperationalError, InterfaceError)):
-        # The database is briefly unreachable (restart, failover): nothing was written; retry.
+        # The database is briefly unreachable (restart, failover) or chose this request as a
+        # deadlock's victim: nothing was written; retry. Logged, so that which one it was is known.
+        request = context.get("request")
+        log.warning("503 for %s %s: %s: %s", getattr(request, "method", "?"), getattr(request, "path", "?"), type(exc).__name__,
+                    str(exc).strip()[:300])
         response = Response(error_body("unavailable", "The database is briefly unavailable; nothing was written. "
                                        "Retry with the same Idempotency-Key."), status=503)
         response["Retry-After"] = "5"

@@ -320,25 +320,33 @@ def _neighbours(data: pyvrp.ProblemData, k: int) -> dict:
     deliveries are is what tells which orders belong on one route."""
     shipments = data.shipments()
     n = len(shipments)
+    k = min(k, n - 1)
+    if k <= 0:
+        return {pyvrp.Activity(pyvrp.ActivityType.PICKUP, i): [] for i in range(n)}
     loc = np.array([s.delivery.location for s in shipments])
     early = np.array([s.delivery.tw_early for s in shipments], dtype=float)
     late = np.array([min(s.delivery.tw_late, 10**12) for s in shipments], dtype=float)
     service = np.array([s.delivery.service_duration for s in shipments], dtype=float)
-    travel = np.asarray(data.duration_matrix(0))[np.ix_(loc, loc)].astype(float)
-    wait = np.maximum(0.0, early[None, :] - (late + service)[:, None] - travel)
-    warp = np.maximum(0.0, (early + service)[:, None] + travel - late[None, :])
-    proximity = travel + 0.2 * wait + warp
-    proximity = np.minimum(proximity, proximity.T)
-    np.fill_diagonal(proximity, np.inf)
-    k = min(k, n - 1)
-    if k <= 0:
-        return {pyvrp.Activity(pyvrp.ActivityType.PICKUP, i): [] for i in range(n)}
-    nearest = np.argpartition(proximity, k - 1, axis=1)[:, :k]
+    durations = np.asarray(data.duration_matrix(0))
+
+    def proximity(a: slice, b: slice, travel: np.ndarray) -> np.ndarray:  # from the doors of `a` on to those of `b`
+        wait = np.maximum(0.0, early[b][None, :] - (late[a] + service[a])[:, None] - travel)
+        warp = np.maximum(0.0, (early[a] + service[a])[:, None] + travel - late[b][None, :])
+        return travel + 0.2 * wait + warp
+
     neighbours = {}
-    for i in range(n):
-        ranked = nearest[i][np.argsort(proximity[i, nearest[i]], kind="stable")]
-        neighbours[pyvrp.Activity(pyvrp.ActivityType.PICKUP, i)] = [
-            pyvrp.Activity(pyvrp.ActivityType.PICKUP, int(j)) for j in ranked]
+    everyone = slice(0, n)
+    for first in range(0, n, 256):  # a block of rows at a time: memory stays linear in the orders
+        rows = slice(first, min(n, first + 256))
+        out = proximity(rows, everyone, durations[np.ix_(loc[rows], loc)].astype(float))
+        back = proximity(everyone, rows, durations[np.ix_(loc, loc[rows])].astype(float)).T
+        near = np.minimum(out, back)
+        near[np.arange(near.shape[0]), np.arange(rows.start, rows.stop)] = np.inf
+        nearest = np.argpartition(near, k - 1, axis=1)[:, :k]
+        for r, i in enumerate(range(rows.start, rows.stop)):
+            ranked = nearest[r][np.argsort(near[r, nearest[r]], kind="stable")]
+            neighbours[pyvrp.Activity(pyvrp.ActivityType.PICKUP, i)] = [
+                pyvrp.Activity(pyvrp.ActivityType.PICKUP, int(j)) for j in ranked]
     return neighbours
 
 

@@ -41,15 +41,29 @@ class ApiClient:
                 raise RuntimeError("The control tower did not answer; is it running?")
             time.sleep(0.5)
 
+    RETRIES = 3  # a 503 or 429 (nothing was written) is sent again after its Retry-After, at most this often
+
+    def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+        for attempt in range(self.RETRIES + 1):
+            r = self.http.request(method, path, **kwargs)
+            if r.status_code not in (429, 503) or attempt == self.RETRIES:
+                return r
+            try:
+                wait = float(r.headers.get("Retry-After", "1"))
+            except ValueError:
+                wait = 1.0
+            time.sleep(min(5.0, max(0.1, wait)))
+        return r
+
     def get(self, path: str, **params):
-        r = self.http.get(path, params=params)
+        r = self._send("GET", path, params=params)
         r.raise_for_status()
         return r.json()
 
     def post(self, path: str, body: dict, headers: dict | None = None, timeout: float | None = None):
         """The answer, or None when none came in time (the simulated world goes on, as a real one would)."""
         try:
-            r = self.http.post(path, json=body, headers=headers or {}, **({"timeout": timeout} if timeout else {}))
+            r = self._send("POST", path, json=body, headers=headers or {}, **({"timeout": timeout} if timeout else {}))
         except httpx.TimeoutException:
             return None
         if r.status_code >= 500:

@@ -48,3 +48,40 @@ def test_every_disruption_kind_parses_and_a_bad_spec_is_refused():
         parse("volcano:GIG@10")
     with pytest.raises(CommandError, match="Bad disruption"):
         call_command("simulate", "--disrupt", "carrier_outage:GIG", stdout=io.StringIO())
+
+
+def test_the_simulator_sends_a_request_again_after_a_503_with_retry_after_instead_of_stopping():
+    # A real HTTP server that is briefly unavailable once (as the API answers when the database
+    # restarts or picks the request as a deadlock's victim: nothing written, retry).
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from dispatch.simulation.simulator import ApiClient
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append(self.path)
+            first = len(seen) == 1
+            self.send_response(503 if first else 200)
+            if first:
+                self.send_header("Retry-After", "0.2")
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = ApiClient(f"http://127.0.0.1:{server.server_port}", "token")
+        response = client.post("/api/orders/X/status/", {"status": "picked_up"})
+    finally:
+        server.shutdown()
+
+    assert response.status_code == 200
+    assert seen == ["/api/orders/X/status/", "/api/orders/X/status/"]
