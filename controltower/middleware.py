@@ -1,14 +1,12 @@
 import json
-import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 
+from dispatch.api.errors import log_unavailable
 from dispatch.selectors import hub_scope, user_hub_ids
-
-log = logging.getLogger(__name__)
 
 
 class ApiBodyLimitMiddleware:
@@ -51,7 +49,7 @@ class DatabaseUnavailableMiddleware:
 
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
-        log.warning("503 for %s %s: %s: %s", request.method, request.path, type(exception).__name__, str(exception).strip()[:300])
+        log_unavailable(request.method, request.path, exception)
         body = {"error": {"code": "unavailable", "message": "The database is briefly unavailable; nothing was written. Retry."}}
         if request.path.startswith("/api/"):
             response = HttpResponse(json.dumps(body), status=503, content_type="application/json")

@@ -16,6 +16,12 @@ from dispatch.errors import DomainError, ValidationFailed
 log = logging.getLogger(__name__)
 
 
+def log_unavailable(method: str, path: str, exc: Exception) -> None:
+    """A 503 for the database (unreachable, or this request a deadlock's victim): logged with its
+    cause, so that which one it was is known. Used by the API's handler and by the middleware."""
+    log.warning("503 for %s %s: %s: %s", method, path, type(exc).__name__, str(exc).strip()[:300])
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     body = {"error": {"code": code, "message": message}}
     if fields:
@@ -37,10 +43,9 @@ def exception_handler(exc, context):
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is briefly unreachable (restart, failover) or chose this request as a
-        # deadlock's victim: nothing was written; retry. Logged, so that which one it was is known.
+        # deadlock's victim: nothing was written; retry.
         request = context.get("request")
-        log.warning("503 for %s %s: %s: %s", getattr(request, "method", "?"), getattr(request, "path", "?"), type(exc).__name__,
-                    str(exc).strip()[:300])
+        log_unavailable(getattr(request, "method", "?"), getattr(request, "path", "?"), exc)
         response = Response(error_body("unavailable", "The database is briefly unavailable; nothing was written. "
                                        "Retry with the same Idempotency-Key."), status=503)
         response["Retry-After"] = "5"

@@ -8,6 +8,10 @@ within carrier capacity) or its unserved penalty. Orders the vans do not take ar
 to carriers by a min-cost flow that respects capacities. An exact evaluation by the benchmark's
 semantics follows, and a repair step guarantees the returned plan is feasible.
 
+The search's neighbourhood is built from where orders are delivered (PyVRP's own is built from
+pickups, which all stand at the hub). A network of more than WHOLE_SEARCH_MAX orders is re-planned
+region by region, each region a problem of its own with carriers' room net of the others.
+
 Orders already on board are delivered first, in the cheapest order (they are due soonest); the
 van enters the routing model from where and when it finishes them.
 Scaling: distances in metres, durations in seconds, costs in 1e-5 currency units (PyVRP is integer).
@@ -54,8 +58,9 @@ class Options:
     # time (see _neighbours).
     neighbours: int = 40
     # How many orders one perturbation of the iterated local search moves at most. PyVRP's
-    # default (25) makes each iteration a long repair here: with a few hundred orders per hub,
-    # 5 to 10 gave better plans on every snapshot in the same time.
+    # default (25) makes each iteration a long repair here. Measured at the same time, mean of
+    # three seeds: 200-none 2,444 against 2,546; 1000-sick (with PyVRP's own neighbourhood)
+    # 10,918 against 11,350.
     perturbation_max: int = 10
     # Re-plan a network above WHOLE_SEARCH_MAX orders region by region (a region itself is not cut again).
     by_regions: bool = True

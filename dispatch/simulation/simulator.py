@@ -44,16 +44,16 @@ class ApiClient:
     RETRIES = 3  # a 503 or 429 (nothing was written) is sent again after its Retry-After, at most this often
 
     def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
-        for attempt in range(self.RETRIES + 1):
+        for _ in range(self.RETRIES):
             r = self.http.request(method, path, **kwargs)
-            if r.status_code not in (429, 503) or attempt == self.RETRIES:
+            if r.status_code not in (429, 503):
                 return r
             try:
                 wait = float(r.headers.get("Retry-After", "1"))
             except ValueError:
                 wait = 1.0
             time.sleep(min(5.0, max(0.1, wait)))
-        return r
+        return self.http.request(method, path, **kwargs)
 
     def get(self, path: str, **params):
         r = self._send("GET", path, params=params)
