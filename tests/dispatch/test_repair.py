@@ -139,3 +139,37 @@ def test_slots_and_pools_survive_the_replay_snapshot():
     again = problem_from_snapshot(json.loads(json.dumps(snapshot_from_problem(p, day_start="2026-11-20T00:00:00-06:00"))))
 
     assert again.carriers[0].slots == p.carriers[0].slots and again.carriers[0].pool == "C1"
+
+
+def test_free_orders_far_apart_are_reoptimized_a_group_per_pass(monkeypatch):
+    """Two drivers at opposite ends of the city go home: one pass re-optimizes around one group of
+    free orders, the next around the others, not one neighbourhood crowded by both."""
+    from dispatch.planner import repair as repair_module
+
+    problem = load_problem(SNAPSHOT)
+    in_force = greedy.solve(problem)
+
+    def middle(vid):
+        doors = [problem.orders[s[2:]].at.lat for s in in_force.routes[vid] if s.startswith("D:")]
+        return sum(doors) / len(doors)
+
+    busy = [v for v in in_force.routes if sum(s.startswith("D:") for s in in_force.routes[v]) >= 3]
+    gone = (max(busy, key=middle), min(busy, key=middle))
+    free = [s[2:] for vid in gone for s in in_force.routes[vid] if s.startswith("D:")]
+    after = replace(problem, vehicles=[v for v in problem.vehicles if v.id not in gone])
+    current = Plan({v: list(s) for v, s in in_force.routes.items() if v not in gone},
+                   {c: list(o) for c, o in in_force.carriers.items()}, list(in_force.unserved))
+    monkeypatch.setattr(repair_module, "PASS_FREE", (len(free) + 1) // 2)
+    passes, reoptimize = [], repair_module._reoptimize
+
+    def watched(p, current, start, targets, hood, **kw):
+        passes.append(set(targets))
+        return reoptimize(p, current, start, targets, hood, **kw)
+
+    monkeypatch.setattr(repair_module, "_reoptimize", watched)
+
+    result = repair(after, current, free, time_limit=4.0)
+
+    assert len(passes) >= 2
+    assert not passes[0] & passes[1] and passes[0] | passes[1] == set(free)
+    assert evaluate(after, result.plan).feasible and result.cost <= result.greedy_cost + 1e-6
