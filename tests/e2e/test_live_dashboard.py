@@ -93,6 +93,10 @@ def test_readme_screenshot_of_a_busy_dashboard(daphne_server, browser):
     client = ApiClient(daphne_server, result["token"])
     sim = Simulator(client=client, city=CITIES["chicago"], seed=3, orders_per_hour=60, verbose=False, tick_seconds=0.3)
     sim.run(duration_min=25)
+    for _ in range(12):  # until a carrier has reported something: when depends on the plan (pickups ~70 min before ETA)
+        if sim.stats["carrier_events"]:
+            break
+        sim.run(duration_min=10)
     parse("carrier_outage:GIG@0").begin(sim)  # GigDash reports an outage while it still holds uncollected orders
     page = browser.new_page(viewport={"width": 1500, "height": 900})
     login(page, daphne_server, "dispatcher")
