@@ -6,13 +6,13 @@
 For each snapshot the plan in force before the disruption is built first (every carrier up, the
 production planner with the Track B budget or 12 s per 1,000 orders, whichever is longer, then
 re-planned as the product's five-minute re-plan does until that gains less than 0.5%). Then each
-disruption is applied at the snapshot's moment, and answered exactly as `dispatch.engine.bridge.propose` answers it in production: orders
-on board a broken van handed over to one van (`planner.repair.hand_over`), then the freed orders
-repaired with the localized, warm-started re-optimization (`planner.repair.repair`, its default
-budget). The same moment is also answered by the greedy insertion alone (what exception
-proposals did before) and by a 10 s whole-network re-plan (`planner.hybrid`) warm-started from
-the plan in force. Every plan is costed by ../shared/tools/check_plan.py on the post-disruption
-snapshot.
+disruption is applied at the snapshot's moment, and answered exactly as
+`dispatch.engine.bridge.propose` answers it in production: orders on board a broken van handed
+over to one van (`planner.repair.hand_over`), then the freed orders repaired with the localized,
+warm-started re-optimization (`planner.repair.repair`, its default budget). The same moment is
+also answered by the greedy insertion alone (what exception proposals did before) and by a 10 s
+whole-network re-plan (`planner.hybrid`) warm-started from the plan in force. Every plan is
+costed by ../shared/tools/check_plan.py on the post-disruption snapshot.
 
 Disruptions (the same rule for every snapshot, nothing chosen by hand):
 - outage: the carrier holding most orders in the plan in force goes down; its orders are free.

@@ -106,9 +106,10 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
            vans: int = VAN_CANDIDATES, positions: int = POSITIONS, reoptimize: bool = True,
            pinned: set[str] | frozenset = frozenset(), ordered: bool = False) -> Repair:
     """Give the free orders a home, changing as little of `current` (the plan in force, without
-    them) as is worth it, in about `time_limit` seconds (by default what budget_for gives). Vans holding a `pinned` order (a hand-over arranged) are not re-optimized.
-    With `ordered`, the insertion takes the free orders in the given order (a priority), not by
-    window end. See the module's doc."""
+    them) as is worth it, in about `time_limit` seconds (by default what budget_for gives). Vans
+    holding a `pinned` order (a hand-over arranged) are not re-optimized. With `ordered`, the
+    insertion takes the free orders in the given order (a priority), not by window end. See the
+    module's doc."""
     started = time.monotonic()
     time_limit = budget_for(len(free)) if time_limit is None else time_limit
     p = problem
@@ -132,7 +133,7 @@ def _reoptimize_around(p: Problem, current: Plan, plan: Plan, cost: float, free:
     PASS_FREE of them, so that their neighbourhood has room for the vans' own orders), until every
     free order had its turn, then around the first ones again with another seed. Returns the best
     plan, its cost and every van a pass could change."""
-    uncovered, hoods, seed, best = list(free), [], 1, plan
+    uncovered, hoods, seed, best = list(free), {}, 0, plan  # hoods: every van a pass could change, in order
     while deadline - time.monotonic() >= MIN_SEARCH_S:
         pool = uncovered or list(free)
         anchor = p.orders[pool[0]].at
@@ -144,16 +145,16 @@ def _reoptimize_around(p: Problem, current: Plan, plan: Plan, cost: float, free:
         hood = [vid for vid in neighbourhood(p, targets, best, max_orders=size) if vid not in held]
         if not hood:
             break
-        chosen = set(targets)
-        uncovered = [o for o in uncovered if o not in chosen]
-        local = _reoptimize(p, current, best, targets, hood, time_limit=share, seed=seed)
+        taken = set(targets)
+        uncovered = [o for o in uncovered if o not in taken]
         seed += 1
-        hoods += [vid for vid in hood if vid not in hoods]
+        local = _reoptimize(p, current, best, targets, hood, time_limit=share, seed=seed)
+        hoods.update(dict.fromkeys(hood))
         if local is not None:
             result = evaluate(p, local)
             if result.feasible and result.cost < cost - 1e-6:
                 best, cost = local, result.cost
-    return best, cost, hoods
+    return best, cost, list(hoods)
 
 
 def _reoptimize(p: Problem, current: Plan, start: Plan, free: list[str], hood: list[str], *, time_limit: float,
