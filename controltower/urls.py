@@ -19,6 +19,7 @@ urlpatterns = [
     path("live/exceptions/", views.exceptions_partial, name="live-exceptions"),
     path("live/decisions/<int:pk>/undo/", views.decision_undo_action, name="live-decision-undo"),
     path("decisions/<int:pk>/snapshot.json", views.decision_snapshot, name="decision-snapshot"),
+    path("live/decisions/<int:pk>/progress/", views.decision_progress, name="live-decision-progress"),
     path("live/decisions/<int:pk>/<str:action>/", views.decision_action, name="live-decision"),
     path("live/exceptions/<int:pk>/<str:action>/", views.exception_hold, name="live-exception-hold"),
     path("live/activity/", views.activity_partial, name="live-activity"),

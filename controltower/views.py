@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from controltower.celery import app
 from dispatch import selectors
 from dispatch.engine.decisions import (
+    decision_bookings_made,
     decision_approve,
     decision_override,
     decision_reject,
@@ -395,7 +396,7 @@ def tracking_page(request, token: str):
 
 
 @login_required
-def exceptions_partial(request, message: str = "", status: int = 200):
+def exceptions_partial(request, message: str = "", status: int = 200, watch: int | None = None):
     org = _org(request)
     params = request.GET if request.method == "GET" else request.POST
     kind = params.get("kind") if params.get("kind") in ExceptionKind.values else None
@@ -405,7 +406,7 @@ def exceptions_partial(request, message: str = "", status: int = 200):
                                       snoozed=params.get("snoozed") == "1")
     colleagues = list(selectors.colleagues(organization_id=org).exclude(pk=request.user.pk).values_list("username", flat=True))
     return render(request, "controltower/partials/exceptions.html",
-                  {"items": items, "message": message, "error": status >= 400, "reasons": OverrideReason.choices,
+                  {"items": items, "message": message, "error": status >= 400, "watch": watch, "reasons": OverrideReason.choices,
                    "dismiss_reasons": DismissReason.choices, "can_decide": can_decide(request.user), "colleagues": colleagues},
                   status=status)
 
@@ -506,6 +507,37 @@ def _exception_set_aside(request, org: int, pk: int, action: str):
     return exceptions_partial(request, message=message)
 
 
+def _approval_message(decision) -> str:
+    """What the person who approved is told: while the carriers are being asked, how far it got;
+    then what moved, what could not and what is left open."""
+    if decision.bookings_left:
+        made = decision_bookings_made(decision)
+        return (f"Decision {decision.id} is being applied: {made} of {decision.bookings_left} carrier bookings made; "
+                f"the other moves are done.")
+    moved = sum(1 for m in decision.moves if m.get("applied"))
+    failed = sum(1 for m in decision.moves if m.get("failed"))
+    left = len(decision.moves) - moved
+    message = f"Decision {decision.id} applied: {moved} order{'s' if moved != 1 else ''} moved."
+    if failed:
+        message += f" {failed} could not be moved (the carrier refused)."
+    if left:
+        message += f" The exception stays open for the {left} left; a new proposal follows."
+    return message
+
+
+@login_required
+@require_GET
+def decision_progress(request, pk: int):
+    """The approval status line of a decision being applied in the background; it asks again
+    every second until the decision is finished."""
+    try:
+        decision = selectors.decision_get(organization_id=_org(request), decision_id=pk)
+    except PermissionDenied as denied:
+        raise Http404(str(denied)) from None
+    return render(request, "controltower/partials/action_status.html",
+                  {"message": _approval_message(decision), "watch": decision.id if decision.bookings_left else None})
+
+
 @login_required
 @require_POST
 def decision_action(request, pk: int, action: str):
@@ -531,15 +563,10 @@ def decision_action(request, pk: int, action: str):
                 selection = None if set(chosen) == {m["order"] for m in decision.moves} else chosen
             else:
                 selection = chosen or None
-            decision = decision_approve(decision_id=decision.id, version=version, actor=actor, orders=selection)
-            moved = sum(1 for m in decision.moves if m.get("applied"))
-            failed = sum(1 for m in decision.moves if m.get("failed"))
-            left = len(decision.moves) - moved
-            message = f"Decision {decision.id} applied: {moved} order{'s' if moved != 1 else ''} moved."
-            if failed:
-                message += f" {failed} could not be moved (the carrier refused)."
-            if left:
-                message += f" The exception stays open for the {left} left; a new proposal follows."
+            decision = decision_approve(decision_id=decision.id, version=version, actor=actor, orders=selection, background=True)
+            if decision.bookings_left:
+                return exceptions_partial(request, message=_approval_message(decision), watch=decision.id)
+            message = _approval_message(decision)
         elif action == "reject":
             decision_reject(decision_id=decision.id, version=version, actor=actor, note=request.POST.get("note", ""))
             message = f"Decision {decision.id} rejected; the exception stays open."

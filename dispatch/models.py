@@ -454,6 +454,11 @@ class Decision(models.Model):
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reversed_by",
                                     help_text="The applied decision this one undoes")
 
+    @property
+    def bookings_left(self) -> int:
+        """Carrier bookings an approval has still to make (0 unless it is being applied)."""
+        return sum(1 for m in self.moves if m.get("pending")) if self.state == DecisionState.PROPOSED else 0
+
 
 class CustomerMessage(models.Model):
     """One notification to a customer. Unique per order, kind and key, so each change is told once."""

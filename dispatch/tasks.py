@@ -5,7 +5,7 @@ proposal, a pending customer message) are the outbox: if an enqueue is lost, swe
 enqueues it again, so nothing already accepted is lost."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -17,7 +17,7 @@ from carriers.tasks import deliver_webhook, process_webhook
 from controltower.reliable_tasks import RETRYING, RetryLater
 from dispatch import clock
 from dispatch.engine.bridge import propose, replan_network
-from dispatch.engine.decisions import decisions_resume
+from dispatch.engine.decisions import decision_finish, decisions_resume
 from dispatch.engine.detectors import (
     detect_all,
     detect_carrier_outage,
@@ -34,6 +34,7 @@ from dispatch.models import (
     Organization,
     Vehicle,
 )
+from dispatch.services import ActorRef
 from dispatch.services.notifications import message_send, messages_send_due
 from dispatch.services.rollups import rollups_refresh
 from dispatch.services.routes import routes_recompute_pending
@@ -79,6 +80,16 @@ def propose_decision(exception_id: int) -> int | None:
     if finished:  # redelivered after its worker died mid-approval: that approval is finished, not replaced
         return finished[0]
     decision = propose(exception=exc)
+    return decision.id if decision else None
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=270, owner="dispatch.Decision")
+def finish_decision(decision_id: int, actor_type: str, actor_name: str, note: str, since: str) -> int | None:
+    """Book the carrier moves of a large approval made from the screen (decision_approve with
+    `background`). Safe to run twice: bookings are keyed per decision and order."""
+
+    decision = decision_finish(decision_id=decision_id, actor=ActorRef(actor_type, actor_name), note=note,
+                               since=datetime.fromisoformat(since))
     return decision.id if decision else None
 
 

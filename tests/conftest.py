@@ -165,14 +165,12 @@ def start_worker(settings, name: str, *, queues: str = "default,planner", loglev
     return proc, out
 
 
-@pytest.fixture
-def daphne_server(transactional_db, settings):
-    """A real daphne process serving the project against the test database and Redis."""
+def _serve(settings, env: dict):
     port = free_port()
     out = process_log("daphne")
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "controltower.asgi:application"],
-        cwd=ROOT, env=child_env(settings), stdout=out, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -181,3 +179,21 @@ def daphne_server(transactional_db, settings):
     finally:
         stop_process(proc, out, 10)
         os.unlink(out.name)
+
+
+@pytest.fixture
+def daphne_server(transactional_db, settings):
+    """A real daphne process serving the project against the test database and Redis (its tasks
+    run in-process)."""
+    yield from _serve(settings, child_env(settings))
+
+
+@pytest.fixture
+def daphne_and_worker(transactional_db, settings):
+    """Real mode: daphne enqueues its tasks on Redis and a Celery worker runs them."""
+    worker, log = start_worker(settings, "worker")
+    try:
+        yield from _serve(settings, {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"})
+    finally:
+        stop_process(worker, log, 20)
+        os.unlink(log.name)

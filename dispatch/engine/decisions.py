@@ -11,7 +11,8 @@ from django.db import connection, transaction
 
 from carriers.adapters import CarrierError
 from carriers.booking import book_order
-from controltower import events, hooks
+from carriers.models import BookingStatus, CarrierBooking
+from controltower import events, hooks, jobs
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Decision, Order, OrderException, Vehicle
@@ -114,9 +115,12 @@ def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", rea
 
 
 def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders: list[str] | None = None,
-                     note: str = "") -> Decision:
+                     note: str = "", background: bool = False) -> Decision:
     """Apply every move, or only those for the named orders (approve part). Orders left out, or
-    whose move failed, keep the exception open for them, and the planner proposes anew."""
+    whose move failed, keep the exception open for them, and the planner proposes anew.
+    `background`: when more carrier bookings are left than one round of booking threads makes, a
+    task books them (decision_finish) and the decision is returned still applying (moves pending);
+    the person who approved watches them land instead of waiting on one long request."""
     if orders is not None and not orders:
         raise ValidationFailed("Nothing selected", errors={"orders": ["Select at least one order to approve, or reject the proposal."]})
     since = clock.now()
@@ -128,7 +132,30 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
             raise ValidationFailed("Not part of this decision", errors={"orders": [f"{r} is not in this decision" for r in sorted(unknown)]})
         by_ref = {o.external_ref: o for o in locked}
         moves = _apply_local(decision, [(m, m["order"] in chosen) for m in decision.moves], by_ref, actor)
+        deferred = background and sum(1 for m in moves if m.get("pending")) > BOOKING_THREADS
+        if deferred:  # the row is the outbox: a lost enqueue is finished by decisions_resume
+            jobs.enqueue("dispatch.tasks.finish_decision", decision.id, actor.type, actor.name, note, since.isoformat())
+    if deferred:
+        return Decision.objects.get(pk=decision.id)  # tasks run in-process (the embedded default): finished already
     return _complete(decision.id, moves, actor, note, how="applied", since=since)
+
+
+def decision_bookings_made(decision: Decision) -> int:
+    """How many of an applying decision's carrier bookings are confirmed so far."""
+    refs = [m["order"] for m in decision.moves if m.get("pending")]
+    return CarrierBooking.objects.filter(organization_id=decision.organization_id, order__external_ref__in=refs,
+                                         idempotency_key__startswith=f"decision:{decision.id}:",
+                                         status__in=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED)).count()
+
+
+def decision_finish(*, decision_id: int, actor: ActorRef, note: str = "", since: datetime | None = None) -> Decision | None:
+    """Book the carrier moves an approval left pending (decision_approve with `background`).
+    Idempotent: a decision no longer applying is left alone, and a booking made already is found
+    by its key, so a redelivered task books nothing twice."""
+    decision = Decision.objects.filter(pk=decision_id, state=DecisionState.PROPOSED).only("id", "moves").first()
+    if decision is None or not any(m.get("pending") for m in decision.moves):
+        return None
+    return _complete(decision.id, decision.moves, actor, note, how="applied", since=since)
 
 
 def _apply_local(decision: Decision, moves: list[tuple[dict, bool]], by_ref: dict, actor: ActorRef) -> list[dict]:

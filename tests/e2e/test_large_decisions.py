@@ -1,5 +1,6 @@
 """A regional carrier goes down holding 200 queued orders: the dispatcher approves the proposal
-from the card, all of it or all but a few."""
+from the card, all of it or all but a few. In real mode (daphne enqueues, a Celery worker books):
+the approval answers at once and its status line follows the bookings until they are made."""
 
 import pytest
 from django.utils import timezone
@@ -51,14 +52,16 @@ def open_card(browser, base, user):
     return page
 
 
-def test_a_dispatcher_approves_a_200_move_outage_proposal_and_every_order_moves(daphne_server, browser):
+def test_a_dispatcher_approves_a_200_move_outage_proposal_and_every_order_moves(daphne_and_worker, browser):
     from dispatch.models import Order
 
     org, user, down, decision = outage_with_200_orders()
-    page = open_card(browser, daphne_server, user)
+    page = open_card(browser, daphne_and_worker, user)
 
     page.click('[data-kind="carrier_outage"] button.approve')
 
+    # answered before the bookings are made: how far it got, then (polled) the outcome
+    page.wait_for_selector(f"#action-status >> text=Decision {decision.id} is being applied", timeout=30000)
     page.wait_for_selector(f"#action-status >> text=Decision {decision.id} applied: {N} orders moved", timeout=60000)
     assert Order.objects.filter(organization=org, carrier=down).count() == 0
     # each where the planner put it: another carrier, or the van's route
@@ -68,11 +71,11 @@ def test_a_dispatcher_approves_a_200_move_outage_proposal_and_every_order_moves(
         assert (o.status, (o.carrier or o.vehicle).code) == ("booked" if to["kind"] == "carrier" else "assigned", to["code"]), o.external_ref
 
 
-def test_a_dispatcher_deselects_3_and_exactly_those_stay_with_the_exception_open(daphne_server, browser):
+def test_a_dispatcher_deselects_3_and_exactly_those_stay_with_the_exception_open(daphne_and_worker, browser):
     from dispatch.models import Order, OrderException
 
     org, user, down, decision = outage_with_200_orders()
-    page = open_card(browser, daphne_server, user)
+    page = open_card(browser, daphne_and_worker, user)
     left = ["Q-007", "Q-123", "Q-199"]
 
     for ref in left:
