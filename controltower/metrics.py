@@ -30,6 +30,10 @@ LIVE_LATENCY = Histogram(
     "ct_live_message_seconds", "From an event's publication to its send on a dashboard socket",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+HTTP_WAIT = Histogram(
+    "ct_http_wait_seconds", "Time an HTTP request waited for one of its process's request slots (HTTP_CONCURRENCY)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 SHARED_COUNTERS = {
     "channel_drops": "Live messages dropped because a connection's channel was over capacity",
     "live_overflow": "Live hints not sent to a dashboard that stopped reading (it resynchronizes when it reads again)",
@@ -168,15 +172,3 @@ class RequestMetricsMiddleware:
         route = match.url_name if match is not None and match.url_name else "unmatched"
         REQUEST_LATENCY.labels(request.method, route, f"{response.status_code // 100}xx").observe(time.perf_counter() - started)
         return response
-
-
-class ChannelDropHandler(logging.Handler):
-    """channels_redis reports a group send that found channels over capacity only as a log line;
-    this turns the line into the channel_drops counter."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "over capacity" in str(record.msg) and record.args:
-            try:
-                incr("channel_drops", int(record.args[0]))
-            except (TypeError, ValueError):
-                pass

@@ -111,21 +111,25 @@ else:
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# HTTP requests one web process serves at once (each takes a thread and a database connection of
+# its own); the others wait their turn (controltower.asgi.RequestSlots).
+HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=8)
 
 # --- Redis: channel layer, Celery, event sequence numbers -----------------------------
 REDIS_URL = env("REDIS_URL", default="")
-# Socket settings are explicit, never a client library's default: the channel layer blocks for up
-# to 5 s on a receive (BZPOPMIN), so a read timeout must be longer than that (redis-py 8 made its
-# default 5 s and idle sockets closed). Keepalive and health checks notice a dead server.
+# Socket settings are explicit, never a client library's default (redis-py 8 made its read timeout
+# 5 s, shorter than a blocking receive, and idle sockets closed). Keepalive and health checks notice
+# a dead server.
 REDIS_SOCKET_OPTIONS = {
     "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=30.0),
     "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=5.0),
     "socket_keepalive": True,
     "health_check_interval": 15,
 }
-# Per-connection capacity and expiry of the live channel: a client that stops reading loses the
-# oldest hints after CHANNEL_CAPACITY messages (counted in the metrics; the page resynchronizes on
-# the gap in sequence numbers).
+# Per-connection capacity and expiry of the live channel: a client that stops reading keeps
+# CHANNEL_CAPACITY hints and loses the ones after them, and a hint older than CHANNEL_EXPIRY_S when
+# its connection gets to it is dropped (both counted in the metrics; the page resynchronizes on the
+# gap in sequence numbers).
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=200)
 # Hints a dashboard may have unread before the server stops sending and has it resynchronize.
 LIVE_UNACKED_MAX = env.int("LIVE_UNACKED_MAX", default=40)
@@ -135,13 +139,13 @@ CHANNEL_EXPIRY_S = env.int("CHANNEL_EXPIRY_S", default=60)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis publish/subscribe, one message per hint and process (controltower.channel_layers).
+            "BACKEND": "controltower.channel_layers.RedisHintsChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, **REDIS_SOCKET_OPTIONS}],
                 "prefix": env("CHANNEL_PREFIX", default="ct"),
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": CHANNEL_EXPIRY_S,
-                "group_expiry": 86400,
             },
         }
     }
@@ -360,13 +364,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {
         "console": {"class": "logging.StreamHandler"},
-        "console_warnings": {"class": "logging.StreamHandler", "level": "WARNING"},
-        "channel_drops": {"class": "controltower.metrics.ChannelDropHandler", "level": "INFO"},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
-    "loggers": {
-        # Its over-capacity line is INFO: counted as a metric, shown only from WARNING up.
-        "channels_redis.core": {"handlers": ["channel_drops", "console_warnings"], "level": "INFO", "propagate": False},
-    },
 }
 METRICS_TOKEN = env("METRICS_TOKEN", default="")

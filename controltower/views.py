@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from controltower.celery import app
 from dispatch import selectors
 from dispatch.engine.decisions import (
-    decision_bookings_made,
     decision_approve,
+    decision_bookings_made,
     decision_override,
     decision_reject,
     decision_undo,

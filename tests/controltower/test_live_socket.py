@@ -50,7 +50,44 @@ def ping_vehicle(vehicle, lat):
 
 
 def test_the_channel_layer_is_redis():
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "controltower.channel_layers.RedisHintsChannelLayer"
+
+
+def test_a_connection_that_stops_reading_keeps_its_capacity_and_the_hints_after_it_or_too_old_are_counted():
+    import time
+    import uuid
+
+    from controltower import metrics
+    from controltower.channel_layers import RedisHintsChannelLayer
+
+    layer = RedisHintsChannelLayer(hosts=[settings.REDIS_URL], prefix=f"t{uuid.uuid4().hex[:8]}", capacity=5, expiry=30)
+    before = metrics.counter_value("channel_drops")
+
+    async def counted(n):
+        deadline = time.monotonic() + 10
+        while await sync_to_async(metrics.counter_value)("channel_drops") < before + n:
+            assert time.monotonic() < deadline, "the drops were not counted"
+            await asyncio.sleep(0.05)
+
+    async def scenario():
+        slow, quick = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("org.x", slow)
+        await layer.group_add("org.x", quick)
+        for n in range(12):  # neither reads yet
+            await layer.group_send("org.x", {"type": "ct.event", "n": n, "sent_at": time.time()})
+        await counted(14)  # 7 over capacity on each connection
+        kept = [(await layer.receive(slow))["n"] for _ in range(5)]
+        first = (await layer.receive(quick))["n"]
+        await layer.send(slow, {"type": "ct.event", "n": 98, "sent_at": time.time() - 60})  # waited past the expiry
+        await layer.send(slow, {"type": "ct.event", "n": 99, "sent_at": time.time()})
+        fresh = (await layer.receive(slow))["n"]
+        await layer.flush()
+        return kept, first, fresh
+
+    kept, first, fresh = asyncio.run(scenario())
+
+    assert kept == [0, 1, 2, 3, 4] and first == 0 and fresh == 99
+    assert metrics.counter_value("channel_drops") == before + 14 + 1  # and the one too old
 
 
 def test_an_accepted_ping_reaches_a_logged_in_users_socket_with_a_sequence_number():

@@ -160,19 +160,29 @@ def test_pings_under_load_survive_a_redis_restart_and_a_kill_and_the_dashboard_s
 
 
 PUBLISHER = """
+import asyncio
 import sys
+import threading
+
 import django
 django.setup()
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from controltower import events
 
 layer = get_channel_layer()
+listening = asyncio.new_event_loop()  # the receiving side: its subscriptions belong to this loop
+threading.Thread(target=listening.run_forever, daemon=True).start()
+
+
+def on_listening(coroutine):
+    return asyncio.run_coroutine_threadsafe(coroutine, listening).result(30)
+
+
 for line in sys.stdin:
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("fault-publisher", channel)
+    channel = on_listening(layer.new_channel())
+    on_listening(layer.group_add("fault-publisher", channel))
     events._call(layer.group_send, "fault-publisher", {"type": "ct.test", "n": int(line)})  # as a worker publishes
-    print(async_to_sync(layer.receive)(channel)["n"], flush=True)
+    print(on_listening(layer.receive(channel))["n"], flush=True)
 """
 
 
