@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from carriers import egress
@@ -189,8 +191,67 @@ class PingSerializer(serializers.Serializer):
         return attrs
 
 
+PING_REQUIRED = frozenset({"vehicle", "lat", "lon", "timestamp"})
+PING_KEYS = PING_REQUIRED | {"speed", "heading"}
+MAX_PINGS = 5000
+
+
+def _number(value, low: float, high: float) -> float | None:
+    """A JSON number within [low, high] as a float, or None when the field must judge it (NaN and
+    infinities fail the comparison)."""
+    if type(value) is float or type(value) is int:
+        return float(value) if low <= value <= high else None
+    return None
+
+
+def _plain_pings(data) -> list[dict] | None:
+    """The pings of a batch in the plain form a telematics gateway sends, validated by the same
+    rules as PingSerializer, or None if anything in it is not plain or not valid: the serializer
+    then judges the batch and says what is wrong. DRF's per-field machinery was a third of the
+    time a 1,600-ping batch took to accept."""
+    pings = data.get("pings") if type(data) is dict else None
+    if type(pings) is not list or not 1 <= len(pings) <= MAX_PINGS:
+        return None
+    now, zone = clock.now(), timezone.get_current_timezone()
+    earliest, latest = now - MAX_PING_AGE, now + MAX_CLOCK_SKEW
+    out = []
+    for ping in pings:
+        if type(ping) is not dict or not PING_REQUIRED <= ping.keys() <= PING_KEYS:
+            return None
+        vehicle, stamp = ping["vehicle"], ping["timestamp"]
+        if type(vehicle) is not str or not 0 < len(vehicle) <= 40 or vehicle != vehicle.strip() or not vehicle.isprintable():
+            return None
+        lat, lon = _number(ping["lat"], -90, 90), _number(ping["lon"], -180, 180)
+        if lat is None or lon is None or (lat == 0 and lon == 0) or type(stamp) is not str:
+            return None
+        try:
+            at = parse_datetime(stamp)
+        except ValueError:
+            return None
+        if at is None or at.tzinfo is None or stamp != stamp.strip():
+            return None
+        at = at.astimezone(zone)
+        if not (2000 <= at.year <= 2100 and earliest <= at <= latest):
+            return None
+        clean = {"vehicle": vehicle, "lat": lat, "lon": lon, "timestamp": at}
+        for key, high in (("speed", 300), ("heading", 360)):
+            if key in ping:
+                clean[key] = None if ping[key] is None else _number(ping[key], 0, high)
+                if ping[key] is not None and clean[key] is None:
+                    return None
+        out.append(clean)
+    return out
+
+
 class PingBatchSerializer(serializers.Serializer):
-    pings = serializers.ListField(child=PingSerializer(), min_length=1, max_length=5000)
+    pings = serializers.ListField(child=PingSerializer(), min_length=1, max_length=MAX_PINGS)
+
+    def is_valid(self, *, raise_exception=False):
+        plain = _plain_pings(self.initial_data) if hasattr(self, "initial_data") else None
+        if plain is None:
+            return super().is_valid(raise_exception=raise_exception)
+        self._validated_data, self._errors = {"pings": plain}, {}
+        return True
 
 
 class DutyStatusSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from controltower import events
 from controltower.payloads import vehicle_snapshot
@@ -26,11 +27,7 @@ def positions_ingest(*, organization_id: int, pings: list[dict]) -> dict:
         raise ValidationFailed(
             "Unknown vehicle", errors={"vehicle": [f"No vehicle with code {c!r} in this organization" for c in unknown]}
         )
-    VehiclePosition.objects.bulk_create(
-        VehiclePosition(vehicle=vehicles[p["vehicle"]], lat=p["lat"], lon=p["lon"], recorded_at=p["timestamp"],
-                        speed_kmh=p.get("speed"), heading=p.get("heading"))
-        for p in pings
-    )
+    _store_pings(vehicles, pings)
     moved: dict[str, Vehicle] = {}
     stale = 0
     for ping in sorted(pings, key=lambda p: p["timestamp"]):
@@ -48,6 +45,27 @@ def positions_ingest(*, organization_id: int, pings: list[dict]) -> dict:
         # ETAs and risk follow off the request path (coalesced per organization).
         routes_request_recompute(organization_id=organization_id)
     return {"accepted": len(pings), "moved": sorted(moved), "stale": stale}
+
+
+def _store_pings(vehicles: dict[str, Vehicle], pings: list[dict]) -> None:
+    """Keep every ping, in one statement. On PostgreSQL an INSERT from unnested arrays (bulk_create
+    builds a model instance and a parameter per field and row: a third of a large batch's time)."""
+    if connection.vendor != "postgresql":
+        VehiclePosition.objects.bulk_create(
+            VehiclePosition(vehicle=vehicles[p["vehicle"]], lat=p["lat"], lon=p["lon"], recorded_at=p["timestamp"],
+                            speed_kmh=p.get("speed"), heading=p.get("heading"))
+            for p in pings
+        )
+        return
+    table = VehiclePosition._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (vehicle_id, lat, lon, recorded_at, speed_kmh, heading, received_at) "
+            "SELECT unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), unnest(%s::timestamptz[]), "
+            "unnest(%s::float8[]), unnest(%s::float8[]), %s",
+            [[vehicles[p["vehicle"]].id for p in pings], [p["lat"] for p in pings], [p["lon"] for p in pings],
+             [p["timestamp"] for p in pings], [p.get("speed") for p in pings], [p.get("heading") for p in pings], timezone.now()],
+        )
 
 
 def _store_positions(vehicles: list[Vehicle]) -> None:

@@ -48,6 +48,14 @@ def test_the_largest_page_is_served(api, hub):
     ({"timestamp": (timezone.now() + timedelta(days=1)).isoformat()}, "timestamp"),
     ({"timestamp": timezone.now().replace(tzinfo=None).isoformat()}, "timestamp"),
     ({"vehicle": "NOPE"}, "vehicle"),
+    ({"vehicle": ""}, "vehicle"),
+    ({"vehicle": "VAN1\x00"}, "vehicle"),
+    ({"vehicle": "V" * 41}, "vehicle"),
+    ({"timestamp": "9999-01-01T00:00:00Z"}, "timestamp"),
+    ({"timestamp": "yesterday"}, "timestamp"),
+    ({"speed": 301}, "speed"),
+    ({"heading": -1}, "heading"),
+    ({"speed": "fast"}, "speed"),
 ])
 def test_a_bad_ping_is_refused_with_its_field_and_nothing_is_stored(api, vehicle, bad, field):
     response = api.post("/api/vehicle-positions/", {"pings": [ping(), {**ping(), **bad}]}, format="json")
