@@ -9,8 +9,7 @@ about 540 round trips a second, enough to put the live path tens of seconds behi
 Each connection's queue is bounded (CHANNEL_CAPACITY): a connection that stops reading keeps the
 hints it has and the rest are dropped and counted (`channel_drops`), as is a hint older than
 CHANNEL_EXPIRY_S when its connection gets to it; the page notices the gap in sequence numbers and
-reloads. Nothing is lost that matters: the database is the record, a hint
-only says where to look."""
+reloads. Nothing is lost that matters: the database is the record, a hint only says where to look."""
 
 from __future__ import annotations
 

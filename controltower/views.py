@@ -552,7 +552,7 @@ def decision_action(request, pk: int, action: str):
         decision = selectors.decision_get(organization_id=org, decision_id=pk)
     except PermissionDenied as denied:
         return exceptions_partial(request, message=str(denied), status=403)
-    actor = ActorRef.user(request.user)
+    actor, watch = ActorRef.user(request.user), None  # watch: a decision still being applied (its status line asks again)
     try:
         version = int(request.POST.get("version", "0"))
         if action == "approve":
@@ -564,9 +564,7 @@ def decision_action(request, pk: int, action: str):
             else:
                 selection = chosen or None
             decision = decision_approve(decision_id=decision.id, version=version, actor=actor, orders=selection, background=True)
-            if decision.bookings_left:
-                return exceptions_partial(request, message=_approval_message(decision), watch=decision.id)
-            message = _approval_message(decision)
+            message, watch = _approval_message(decision), decision.id if decision.bookings_left else None
         elif action == "reject":
             decision_reject(decision_id=decision.id, version=version, actor=actor, note=request.POST.get("note", ""))
             message = f"Decision {decision.id} rejected; the exception stays open."
@@ -581,4 +579,4 @@ def decision_action(request, pk: int, action: str):
         return _refused(request, exc)
     except ValueError:
         return exceptions_partial(request, message="The form was incomplete; reload and try again.", status=400)
-    return exceptions_partial(request, message=message)
+    return exceptions_partial(request, message=message, watch=watch)

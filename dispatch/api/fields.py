@@ -32,6 +32,7 @@ class AwareDateTimeField(serializers.DateTimeField):
         "naive": "Give the time with its UTC offset, e.g. 2026-11-22T14:00:00-06:00 or …Z.",
         "out_of_range": "The year must be from 2000 to 2100.",
     }
+    YEARS = (2000, 2100)
 
     def to_internal_value(self, value):
         if isinstance(value, str):
@@ -43,6 +44,6 @@ class AwareDateTimeField(serializers.DateTimeField):
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
         result = super().to_internal_value(value)
-        if not 2000 <= result.year <= 2100:
+        if not self.YEARS[0] <= result.year <= self.YEARS[1]:
             self.fail("out_of_range")
         return result

@@ -168,6 +168,15 @@ class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
 
 
+def ping_time_error(value, now) -> str:
+    """Why a ping's time cannot place its vehicle ("" when it can)."""
+    if value > now + MAX_CLOCK_SKEW:
+        return "The timestamp is in the future; check the device clock."
+    if value < now - MAX_PING_AGE:
+        return f"The timestamp is more than {MAX_PING_AGE.seconds // 3600} hours old; the position can no longer place the vehicle."
+    return ""
+
+
 class PingSerializer(serializers.Serializer):
     vehicle = serializers.CharField(max_length=40)
     lat = Latitude()
@@ -177,12 +186,9 @@ class PingSerializer(serializers.Serializer):
     heading = FiniteFloatField(min_value=0, max_value=360, required=False, allow_null=True)
 
     def validate_timestamp(self, value):
-        now = clock.now()
-        if value > now + MAX_CLOCK_SKEW:
-            raise serializers.ValidationError("The timestamp is in the future; check the device clock.")
-        if value < now - MAX_PING_AGE:
-            raise serializers.ValidationError(f"The timestamp is more than {MAX_PING_AGE.seconds // 3600} hours old; "
-                                              "the position can no longer place the vehicle.")
+        error = ping_time_error(value, clock.now())
+        if error:
+            raise serializers.ValidationError(error)
         return value
 
     def validate(self, attrs):
@@ -191,9 +197,14 @@ class PingSerializer(serializers.Serializer):
         return attrs
 
 
-PING_REQUIRED = frozenset({"vehicle", "lat", "lon", "timestamp"})
-PING_KEYS = PING_REQUIRED | {"speed", "heading"}
 MAX_PINGS = 5000
+# The plain path's fields and limits are the serializer's own (one place states them).
+_PING_FIELDS = PingSerializer().fields
+PING_KEYS = frozenset(_PING_FIELDS)
+PING_REQUIRED = frozenset(key for key, field in _PING_FIELDS.items() if field.required)
+_VEHICLE_MAX = _PING_FIELDS["vehicle"].max_length
+_RANGES = {key: (_PING_FIELDS[key].min_value, _PING_FIELDS[key].max_value) for key in ("lat", "lon", "speed", "heading")}
+_YEARS = AwareDateTimeField.YEARS
 
 
 def _number(value, low: float, high: float) -> float | None:
@@ -213,15 +224,14 @@ def _plain_pings(data) -> list[dict] | None:
     if type(pings) is not list or not 1 <= len(pings) <= MAX_PINGS:
         return None
     now, zone = clock.now(), timezone.get_current_timezone()
-    earliest, latest = now - MAX_PING_AGE, now + MAX_CLOCK_SKEW
     out = []
     for ping in pings:
         if type(ping) is not dict or not PING_REQUIRED <= ping.keys() <= PING_KEYS:
             return None
         vehicle, stamp = ping["vehicle"], ping["timestamp"]
-        if type(vehicle) is not str or not 0 < len(vehicle) <= 40 or vehicle != vehicle.strip() or not vehicle.isprintable():
+        if type(vehicle) is not str or not 0 < len(vehicle) <= _VEHICLE_MAX or vehicle != vehicle.strip() or not vehicle.isprintable():
             return None
-        lat, lon = _number(ping["lat"], -90, 90), _number(ping["lon"], -180, 180)
+        lat, lon = _number(ping["lat"], *_RANGES["lat"]), _number(ping["lon"], *_RANGES["lon"])
         if lat is None or lon is None or (lat == 0 and lon == 0) or type(stamp) is not str:
             return None
         try:
@@ -231,13 +241,14 @@ def _plain_pings(data) -> list[dict] | None:
         if at is None or at.tzinfo is None or stamp != stamp.strip():
             return None
         at = at.astimezone(zone)
-        if not (2000 <= at.year <= 2100 and earliest <= at <= latest):
+        if not _YEARS[0] <= at.year <= _YEARS[1] or ping_time_error(at, now):
             return None
         clean = {"vehicle": vehicle, "lat": lat, "lon": lon, "timestamp": at}
-        for key, high in (("speed", 300), ("heading", 360)):
+        for key in ("speed", "heading"):
             if key in ping:
-                clean[key] = None if ping[key] is None else _number(ping[key], 0, high)
-                if ping[key] is not None and clean[key] is None:
+                value = ping[key]
+                clean[key] = value if value is None else _number(value, *_RANGES[key])
+                if value is not None and clean[key] is None:
                     return None
         out.append(clean)
     return out

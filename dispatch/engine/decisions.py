@@ -141,10 +141,9 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
 
 
 def decision_bookings_made(decision: Decision) -> int:
-    """How many of an applying decision's carrier bookings are confirmed so far."""
-    refs = [m["order"] for m in decision.moves if m.get("pending")]
-    return CarrierBooking.objects.filter(organization_id=decision.organization_id, order__external_ref__in=refs,
-                                         idempotency_key__startswith=f"decision:{decision.id}:",
+    """How many of an applying decision's carrier bookings are confirmed so far (each is keyed by the
+    decision and its order, see _complete)."""
+    return CarrierBooking.objects.filter(organization_id=decision.organization_id, idempotency_key__startswith=f"decision:{decision.id}:",
                                          status__in=(BookingStatus.CONFIRMED, BookingStatus.COMPLETED)).count()
 
 
