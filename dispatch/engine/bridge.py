@@ -112,13 +112,14 @@ def _handover_hub(at: tuple[float, float]) -> pm.Hub:
 def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: datetime | None = None,
                     booked_count_as_room: bool = False, rules: dict | None = None, costs: dict | None = None,
                     handover: dict[str, tuple[float, float]] | None = None,
-                    near: list[tuple[float, float]] | None = None) -> DbProblem:
+                    near: list[tuple[float, float, frozenset]] | None = None) -> DbProblem:
     """The live state as a planner problem: on-duty vans where they are with their open stops (orders
     on board become committed), carriers that are up with their rate cards and remaining capacity,
     and the given orders. With booked_count_as_room, orders already booked with a carrier count as
     capacity that may be reassigned (a whole-network re-plan). Orders in `handover` (on board a van
     that broke down) are picked up where that van stands, not at their hub; so are orders whose open
-    pickup stop is such a hand-over already. With `near` (points), only the vans a repair around
+    pickup stop is such a hand-over already. With `near` (points and the skills an order there
+    requires), only the vans a repair around
     those points can involve are loaded (planner.repair.van_positions_near), not the whole fleet."""
     now = now or clock.now()
     handover = dict(handover or {})
@@ -126,8 +127,8 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     now_min = _min(now, day0)
     on_duty = Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY)
     if near is not None:
-        positions = [(pk, lat if lat is not None else hlat, lon if lon is not None else hlon) for pk, lat, lon, hlat, hlon
-                     in on_duty.values_list("pk", "lat", "lon", "fleet__hub__lat", "fleet__hub__lon")]
+        positions = [(pk, lat if lat is not None else hlat, lon if lon is not None else hlon, frozenset(skills or ()))
+                     for pk, lat, lon, hlat, hlon, skills in on_duty.values_list("pk", "lat", "lon", "fleet__hub__lat", "fleet__hub__lon", "skills")]
         on_duty = on_duty.filter(pk__in=van_positions_near(near, positions))
     vans = list(on_duty.select_related("fleet__hub"))
     stops = (Stop.objects.filter(route__vehicle__in=vans, route__active=True, completed_at__isnull=True)
@@ -266,7 +267,8 @@ def propose(*, exception: OrderException) -> Decision | None:
     broken = exception.vehicle
     handover = {o.external_ref: (broken.lat, broken.lon) for o in stranded}
     db = problem_from_db(organization_id=exception.organization_id, extra_orders=affected + stranded, handover=handover,
-                         near=[(o.lat, o.lon) for o in affected] + ([(broken.lat, broken.lon)] if stranded else []))
+                         near=[(o.lat, o.lon, frozenset(o.requires)) for o in affected]
+                         + ([(broken.lat, broken.lon, frozenset().union(*(o.requires for o in stranded)))] if stranded else []))
     p = db.problem
     free = [o.external_ref for o in affected]
     free_set, total_before = set(free), 0.0

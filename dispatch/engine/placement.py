@@ -36,7 +36,7 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
     orders.sort(key=lambda o: (rules[o.service_level].priority, o.window_end, o.id))
     if not orders:
         return {"vans": 0, "carriers": 0, "left": 0}
-    db = problem_from_db(organization_id=organization_id, extra_orders=orders, rules=rules, near=[(o.lat, o.lon) for o in orders])
+    db = problem_from_db(organization_id=organization_id, extra_orders=orders, rules=rules, near=[(o.lat, o.lon, frozenset(o.requires)) for o in orders])
     result = repair(db.problem, Plan(routes={code: list(stops) for code, stops in db.routes.items()}),
                     [o.external_ref for o in orders], time_limit=budget_for(len(orders), settings.PLACEMENT_REOPTIMIZE_S), ordered=True)
     changes = plan_changes(db, result.plan, orders)

@@ -17,7 +17,7 @@ disruption that neither gives them nor takes from them anything.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -73,7 +73,9 @@ def neighbourhood(problem: Problem, free: list[str], plan: Plan, *, per_order: i
     near = _VanPoints(p, plan.routes)
     votes: dict[int, float] = {}
     for oid in free:
-        for rank, i in enumerate(near.ranked(p.orders[oid].at)[:per_order]):
+        o = p.orders[oid]
+        able = [i for i in near.ranked(o.at) if o.requires <= p.vehicles[i].skills]  # a cold order votes for vans with cold
+        for rank, i in enumerate(able[:per_order]):
             votes[i] = votes.get(i, 0.0) + 1.0 / (1 + rank)
     held = {vid: sum(s.startswith("D:") for s in stops) for vid, stops in plan.routes.items()}
     chosen, size = [], len(free)
@@ -86,19 +88,22 @@ def neighbourhood(problem: Problem, free: list[str], plan: Plan, *, per_order: i
     return chosen
 
 
-def van_positions_near(points: list[tuple[float, float]], vans: list[tuple[str, float, float]], *,
+def van_positions_near(points: list[tuple[float, float, frozenset]], vans: list[tuple[str, float, float, frozenset]], *,
                        per_order: int = NEAR_VANS + VAN_CANDIDATES, limit: int = 4 * MAX_VANS) -> set[str]:
-    """Which vans (id, lat, lon) a repair around these points can involve, from their positions
-    alone: what the bridge loads, a superset of what neighbourhood() and the insertion pick."""
+    """Which vans (id, lat, lon, skills) a repair around these points (lat, lon, skills an order
+    there requires) can involve, from their positions alone: what the bridge loads, a superset of
+    what neighbourhood() and the insertion pick. A point counts only vans that could serve it."""
     if not vans:
         return set()
     lat = np.array([v[1] for v in vans])
     lon = np.array([v[2] for v in vans])
     index = np.arange(len(vans))
     votes: dict[int, int] = {}
-    for plat, plon in points:
-        for i in nearest_first(index, lat, lon, len(vans), plat, plon)[:per_order]:
-            votes[int(i)] = votes.get(int(i), 0) + 1
+    for plat, plon, requires in points:
+        ranked = nearest_first(index, lat, lon, len(vans), plat, plon)
+        able = [int(i) for i in ranked if requires <= vans[i][3]] if requires else [int(i) for i in ranked[:per_order]]
+        for i in able[:per_order]:
+            votes[i] = votes.get(i, 0) + 1
     return {vans[i][0] for i in sorted(votes, key=lambda i: (-votes[i], i))[:limit]}
 
 
@@ -106,10 +111,10 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
            vans: int = VAN_CANDIDATES, positions: int = POSITIONS, reoptimize: bool = True,
            pinned: set[str] | frozenset = frozenset(), ordered: bool = False) -> Repair:
     """Give the free orders a home, changing as little of `current` (the plan in force, without
-    them) as is worth it, in about `time_limit` seconds (by default what budget_for gives). Vans
-    holding a `pinned` order (a hand-over arranged) are not re-optimized. With `ordered`, the
-    insertion takes the free orders in the given order (a priority), not by window end. See the
-    module's doc."""
+    them) as is worth it, in about `time_limit` seconds (by default what budget_for gives). A van
+    holding a `pinned` order (a hand-over arranged) is re-optimized with those orders kept on it.
+    With `ordered`, the insertion takes the free orders in the given order (a priority), not by
+    window end. See the module's doc."""
     started = time.monotonic()
     time_limit = budget_for(len(free)) if time_limit is None else time_limit
     p = problem
@@ -118,7 +123,7 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
     greedy_cost = evaluate(p, greedy_plan).cost
     best, best_cost, method, hood = greedy_plan, greedy_cost, "insertion", []
     if reoptimize and free and time_limit > 0:
-        held = {vid for vid, stops in greedy_plan.routes.items() if any(s[2:] in pinned for s in stops)}
+        held = {s[2:]: vid for vid, stops in greedy_plan.routes.items() for s in stops if s.startswith("D:") and s[2:] in pinned}
         best, best_cost, hood = _reoptimize_around(p, current, greedy_plan, greedy_cost, free, held,
                                                    deadline=started + time_limit - SETTLE_S)
         if best is not greedy_plan:
@@ -126,7 +131,7 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
     return Repair(best, best_cost, greedy_plan, greedy_cost, method, hood, weighed, time.monotonic() - started)
 
 
-def _reoptimize_around(p: Problem, current: Plan, plan: Plan, cost: float, free: list[str], held: set[str], *,
+def _reoptimize_around(p: Problem, current: Plan, plan: Plan, cost: float, free: list[str], held: dict[str, str], *,
                        deadline: float) -> tuple[Plan, float, list[str]]:
     """Local re-optimizations one after another until the deadline, each warm-started from the
     best plan so far: around the free orders nearest the first one not yet covered (at most
@@ -140,15 +145,17 @@ def _reoptimize_around(p: Problem, current: Plan, plan: Plan, cost: float, free:
         targets = sorted(pool, key=lambda o: p.km(anchor, p.orders[o].at))[:PASS_FREE]
         left = deadline - time.monotonic()
         share = min(left, max(PASS_S, left / 2))
+        if left - share < MIN_SEARCH_S:
+            share = left  # what would be left after this pass is too little for another: this pass takes it
         # One sweep of the local search is not interrupted: the neighbourhood is what the pass's time allows.
         size = min(MAX_LOCAL_ORDERS, int(ORDERS_PER_S * share))
-        hood = [vid for vid in neighbourhood(p, targets, best, max_orders=size) if vid not in held]
+        hood = neighbourhood(p, targets, best, max_orders=size)
         if not hood:
             break
         taken = set(targets)
         uncovered = [o for o in uncovered if o not in taken]
         seed += 1
-        local = _reoptimize(p, current, best, targets, hood, time_limit=share, seed=seed)
+        local = _reoptimize(p, current, best, targets, hood, held, time_limit=share, seed=seed)
         hoods.update(dict.fromkeys(hood))
         if local is not None:
             result = evaluate(p, local)
@@ -157,11 +164,19 @@ def _reoptimize_around(p: Problem, current: Plan, plan: Plan, cost: float, free:
     return best, cost, list(hoods)
 
 
-def _reoptimize(p: Problem, current: Plan, start: Plan, free: list[str], hood: list[str], *, time_limit: float,
-                seed: int = 1) -> Plan | None:
+def _reoptimize(p: Problem, current: Plan, start: Plan, free: list[str], hood: list[str], held: dict[str, str], *,
+                time_limit: float, seed: int = 1) -> Plan | None:
     """The production planner on the neighbourhood: its vans with every order on their routes, the
-    free orders not placed elsewhere, and carriers with the room left outside it."""
+    free orders not placed elsewhere, and carriers with the room left outside it. An order `held`
+    by a van (order -> van: a hand-over arranged) stays on that van: in the part it requires a skill
+    only that van has."""
     sub, initial, outside = hybrid.local_problem(p, start, hood, free)
+    pins = {oid: vid for oid, vid in held.items() if oid in sub.orders and vid in hood}
+    if pins:
+        tag = {vid: f"held-by:{vid}" for vid in pins.values()}
+        sub = replace(sub, orders={oid: replace(o, requires=o.requires | {tag[pins[oid]]}) if oid in pins else o
+                                   for oid, o in sub.orders.items()},
+                      vehicles=[replace(v, skills=v.skills | {tag[v.id]}) if v.id in tag else v for v in sub.vehicles])
     solved = hybrid.solve(sub, hybrid.Options(time_limit=time_limit, settle_reserve=SETTLE_RESERVE_S, seed=seed), initial=initial)
     merged = hybrid.merge_local(start, hood, sub, solved, outside)
     for vid in hood:
@@ -172,6 +187,8 @@ def _reoptimize(p: Problem, current: Plan, start: Plan, free: list[str], hood: l
     by_id = {v.id: v for v in sub.vehicles}
     if any(not simulate_route(p, by_id[vid], merged.routes.get(vid, [])).feasible for vid in hood):
         return None
+    if any(f"D:{oid}" not in merged.routes.get(vid, []) for oid, vid in pins.items()):
+        return None  # a held order dropped rather than carried: the hand-over stands as arranged
     return merged
 
 

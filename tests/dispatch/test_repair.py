@@ -11,7 +11,7 @@ from dispatch.planner import greedy, hybrid
 from dispatch.planner.carriers import assign_to_carriers
 from dispatch.planner.evaluate import evaluate
 from dispatch.planner.model import Plan, Point, Slot, Zone
-from dispatch.planner.repair import hand_over, repair
+from dispatch.planner.repair import hand_over, neighbourhood, repair, van_positions_near
 from dispatch.planner.snapshot import (
     load_problem,
     problem_from_snapshot,
@@ -162,9 +162,9 @@ def test_free_orders_far_apart_are_reoptimized_a_group_per_pass(monkeypatch):
     monkeypatch.setattr(repair_module, "PASS_FREE", (len(free) + 1) // 2)
     passes, reoptimize = [], repair_module._reoptimize
 
-    def watched(p, current, start, targets, hood, **kw):
+    def watched(p, current, start, targets, hood, held, **kw):
         passes.append(set(targets))
-        return reoptimize(p, current, start, targets, hood, **kw)
+        return reoptimize(p, current, start, targets, hood, held, **kw)
 
     monkeypatch.setattr(repair_module, "_reoptimize", watched)
 
@@ -173,3 +173,57 @@ def test_free_orders_far_apart_are_reoptimized_a_group_per_pass(monkeypatch):
     assert len(passes) >= 2
     assert not passes[0] & passes[1] and passes[0] | passes[1] == set(free)
     assert evaluate(after, result.plan).feasible and result.cost <= result.greedy_cost + 1e-6
+
+
+def van(vid, lat, skills=(), **extra):
+    return {"id": vid, "start": {"lat": lat, "lon": -87.63}, "end": {"lat": lat, "lon": -87.63}, "available_from_min": 720,
+            "shift_end_min": 1080, "capacity_kg": 100, "fixed_cost": 0, "cost_per_km": 0.55, "cost_per_hour": 24.0,
+            "skills": list(skills), "committed": [], **extra}
+
+
+def test_an_order_that_needs_a_skill_looks_for_the_nearest_vans_that_have_it():
+    """A chilled order next to three plain vans: the re-optimization around it takes in the
+    chilled van across town, and the bridge loads that van, since only it can carry the order."""
+    p = problem_from_snapshot(snapshot([order("COLD", 41.90, -87.63, requires=["cold"])],
+                                       vehicles=[van("A", 41.901), van("B", 41.902), van("C", 41.903), van("FRIDGE", 41.70, ["cold"])],
+                                       carriers=[]))
+
+    assert "FRIDGE" in neighbourhood(p, ["COLD"], Plan(), per_order=1)
+    positions = [("A", 41.901, -87.63, frozenset()), ("B", 41.902, -87.63, frozenset()), ("FRIDGE", 41.70, -87.63, frozenset({"cold"}))]
+    assert van_positions_near([(41.90, -87.63, frozenset({"cold"}))], positions, per_order=1) == {"FRIDGE"}
+    assert van_positions_near([(41.90, -87.63, frozenset())], positions, per_order=1) == {"A"}
+
+
+def test_the_van_that_takes_a_hand_over_is_reoptimized_and_keeps_the_orders_it_meets_for(monkeypatch):
+    """A breakdown: the van that meets the broken one is re-optimized with the rest (its other
+    orders may move), and what it picks up at the meeting point stays on it."""
+    from dispatch.planner import repair as repair_module
+
+    problem = load_problem(SNAPSHOT)
+    in_force = greedy.solve(problem)
+    broken = busiest_van(in_force)
+    mine = [s[2:] for s in in_force.routes[broken] if s.startswith("D:")]
+    stranded, free = mine[:2], mine[2:]
+    gone = next(v for v in problem.vehicles if v.id == broken)
+    p = replace(problem, hubs={**problem.hubs, "meet": replace(next(iter(problem.hubs.values())), id="meet", at=gone.start,
+                                                              carrier_pickup=False)},
+                orders={**problem.orders, **{o: replace(problem.orders[o], hub="meet") for o in stranded}},
+                vehicles=[v for v in problem.vehicles if v.id != broken])
+    current = Plan({v: [s for s in stops if s[2:] not in mine] for v, stops in in_force.routes.items() if v != broken},
+                   {c: list(o) for c, o in in_force.carriers.items()}, list(in_force.unserved))
+    handed = hand_over(p, current, stranded, broken=broken, meet=gone.start)
+    hoods, reoptimize = [], repair_module._reoptimize
+
+    def watched(p, current, start, targets, hood, held, **kw):
+        hoods.append((set(hood), dict(held)))
+        return reoptimize(p, current, start, targets, hood, held, **kw)
+
+    monkeypatch.setattr(repair_module, "_reoptimize", watched)
+
+    result = repair(p, current, free, time_limit=1.5, pinned=set(stranded))
+
+    assert handed is not None and hoods
+    assert any(handed.van in hood for hood, _ in hoods)
+    assert all(held == {o: handed.van for o in stranded} for _, held in hoods)
+    assert {f"P:{o}" for o in stranded} | {f"D:{o}" for o in stranded} <= set(result.plan.routes[handed.van])
+    assert evaluate(p, result.plan).feasible and result.cost <= result.greedy_cost + 1e-6
