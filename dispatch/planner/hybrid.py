@@ -455,11 +455,12 @@ def _settle(p: Problem, plan: Plan) -> None:
     on_vans = _van_orders(plan)
     rest = [oid for oid in p.orders if oid not in on_vans]
     plan.carriers, plan.unserved, _ = assign_to_carriers(p, rest)
-    _drop_unprofitable(p, plan)
+    drop_unprofitable(p, plan)
 
 
-def _drop_unprofitable(p: Problem, plan: Plan) -> None:
-    """A van order whose removal saves more than its best remaining alternative costs moves off the van."""
+def drop_unprofitable(p: Problem, plan: Plan, vans: set[str] | None = None) -> None:
+    """A van order whose removal saves more than its best remaining alternative costs moves off the
+    van (on the given `vans`, by default every one)."""
     by_id = {v.id: v for v in p.vehicles}
     committed = p.committed
     changed = True
@@ -468,6 +469,8 @@ def _drop_unprofitable(p: Problem, plan: Plan) -> None:
         changed, rounds = False, rounds + 1
         rooms = Rooms(p, plan.carriers)
         for vid, stops in plan.routes.items():
+            if vans is not None and vid not in vans:
+                continue
             v = by_id[vid]
             base = simulate_route(p, v, stops).cost
             for s in [s for s in stops if s.startswith("D:") and s[2:] not in committed]:

@@ -124,11 +124,31 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
     best, best_cost, method, hood = greedy_plan, greedy_cost, "insertion", []
     if reoptimize and free and time_limit > 0:
         held = {s[2:]: vid for vid, stops in greedy_plan.routes.items() for s in stops if s.startswith("D:") and s[2:] in pinned}
-        best, best_cost, hood = _reoptimize_around(p, current, greedy_plan, greedy_cost, free, held,
+        start, start_cost, moved = _relieve(p, current, greedy_plan, set(held.values()))
+        best, best_cost, hood = _reoptimize_around(p, current, start, start_cost, list(free) + moved, held,
                                                    deadline=started + time_limit - SETTLE_S)
-        if best is not greedy_plan:
+        if best_cost >= greedy_cost - 1e-6:
+            best, best_cost = greedy_plan, greedy_cost
+        else:
             method = "reoptimized"
     return Repair(best, best_cost, greedy_plan, greedy_cost, method, hood, weighed, time.monotonic() - started)
+
+
+def _relieve(p: Problem, current: Plan, plan: Plan, keep: set[str]) -> tuple[Plan, float, list[str]]:
+    """The insertion, with the vans it gave orders to relieved of any order of theirs that a
+    carrier (or leaving it) now costs less than keeping: one the insertion made late, or whose
+    detour grew. Vans it did not touch, and those in `keep` (a hand-over arranged), stay as they
+    are. Returns the plan, its cost and the orders moved off vans (free again for the passes)."""
+    touched = {vid for vid, stops in plan.routes.items() if stops != current.routes.get(vid, [])} - keep
+    cost = evaluate(p, plan).cost
+    relieved = _copy(plan)
+    hybrid.drop_unprofitable(p, relieved, vans=touched)
+    result = evaluate(p, relieved)
+    if not result.feasible or result.cost >= cost - 1e-6:
+        return plan, cost, []
+    on_vans = {s[2:] for vid in touched for s in plan.routes.get(vid, []) if s.startswith("D:")}
+    kept = {s[2:] for vid in touched for s in relieved.routes.get(vid, []) if s.startswith("D:")}
+    return relieved, result.cost, sorted(on_vans - kept)
 
 
 def _reoptimize_around(p: Problem, current: Plan, plan: Plan, cost: float, free: list[str], held: dict[str, str], *,

@@ -227,3 +227,24 @@ def test_the_van_that_takes_a_hand_over_is_reoptimized_and_keeps_the_orders_it_m
     assert all(held == {o: handed.van for o in stranded} for _, held in hoods)
     assert {f"P:{o}" for o in stranded} | {f"D:{o}" for o in stranded} <= set(result.plan.routes[handed.van])
     assert evaluate(p, result.plan).feasible and result.cost <= result.greedy_cost + 1e-6
+
+
+def test_a_van_the_insertion_changed_gives_up_an_order_a_carrier_now_takes_for_less_and_the_passes_see_it_again():
+    """Two vans each carry one far-off order that a carrier would deliver for less than the detour
+    costs. The van the insertion changed hands its far-off order to the carrier, and that order
+    is free for the re-optimization; the van the insertion left alone keeps its route."""
+    from dispatch.planner import repair as repair_module
+
+    far = 41.795  # inside C1's zone, far north of the vans
+    p = problem_from_snapshot(snapshot(
+        [order("FAR1", far, -87.63), order("FAR2", far + 0.001, -87.63), order("NEW", 41.951, -87.63)],
+        vehicles=[van("TOUCHED", 41.95), van("ALONE", 41.95)]))
+    current = Plan(routes={"TOUCHED": ["P:FAR1", "D:FAR1"], "ALONE": ["P:FAR2", "D:FAR2"]})
+    inserted = Plan(routes={"TOUCHED": ["P:FAR1", "P:NEW", "D:NEW", "D:FAR1"], "ALONE": ["P:FAR2", "D:FAR2"]})
+
+    relieved, cost, moved = repair_module._relieve(p, current, inserted, keep=set())
+
+    assert moved == ["FAR1"] and relieved.carriers == {"C1": ["FAR1"]}
+    assert relieved.routes["ALONE"] == ["P:FAR2", "D:FAR2"]
+    assert cost < evaluate(p, inserted).cost and abs(cost - evaluate(p, relieved).cost) < 1e-6
+    assert repair_module._relieve(p, current, inserted, keep={"TOUCHED"}) == (inserted, evaluate(p, inserted).cost, [])
