@@ -458,9 +458,10 @@ def _settle(p: Problem, plan: Plan) -> None:
     drop_unprofitable(p, plan)
 
 
-def drop_unprofitable(p: Problem, plan: Plan, vans: set[str] | None = None) -> None:
+def drop_unprofitable(p: Problem, plan: Plan, vans: set[str] | None = None, deadline: float | None = None) -> None:
     """A van order whose removal saves more than its best remaining alternative costs moves off the
-    van (on the given `vans`, by default every one)."""
+    van (on the given `vans`, by default every one). Stops at the deadline (time.monotonic()) if
+    one is given; the plan is consistent after every van."""
     by_id = {v.id: v for v in p.vehicles}
     committed = p.committed
     changed = True
@@ -471,6 +472,8 @@ def drop_unprofitable(p: Problem, plan: Plan, vans: set[str] | None = None) -> N
         for vid, stops in plan.routes.items():
             if vans is not None and vid not in vans:
                 continue
+            if deadline is not None and time.monotonic() > deadline:
+                break
             v = by_id[vid]
             base = simulate_route(p, v, stops).cost
             for s in [s for s in stops if s.startswith("D:") and s[2:] not in committed]:

@@ -3,6 +3,8 @@
 Some orders are free (their carrier went down, their van broke or its driver went home, they just
 arrived); everything else has a home. First each free order is inserted where it is cheapest
 (greedy.insert: a carrier with room in its zone and window, a nearby van's route, or unserved).
+A van the insertion gave orders to then gives up any order of its own that a carrier now takes for
+less than keeping it costs (one the insertion made late), and that order is free as well.
 Then localized re-optimizations, warm-started from that, in passes until the budget is spent: a
 group of free orders near each other and the routes of the vans near them go to the production
 planner (hybrid) as one small problem, with the carriers' room net of everything outside it;
@@ -11,7 +13,10 @@ demand spike) are taken a group per pass. A pass's result is kept only where it 
 the answer is never worse than the insertion alone.
 
 A van left with the same orders keeps its sequence: a driver's route is not reshuffled for a
-disruption that neither gives them nor takes from them anything.
+disruption that neither gives them nor takes from them anything. The van that meets a broken one
+(a hand-over) is re-optimized like any other, and what it picks up there stays on it. The vans a
+free order brings into a neighbourhood are the nearest that could carry it (a chilled order
+looks for vans with cold).
 """
 
 from __future__ import annotations
@@ -124,9 +129,10 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
     best, best_cost, method, hood = greedy_plan, greedy_cost, "insertion", []
     if reoptimize and free and time_limit > 0:
         held = {s[2:]: vid for vid, stops in greedy_plan.routes.items() for s in stops if s.startswith("D:") and s[2:] in pinned}
-        start, start_cost, moved = _relieve(p, current, greedy_plan, set(held.values()))
+        deadline = started + time_limit - SETTLE_S
+        start, start_cost, moved = _relieve(p, current, greedy_plan, set(held.values()), deadline=deadline - MIN_SEARCH_S)
         best, best_cost, hood = _reoptimize_around(p, current, start, start_cost, list(free) + moved, held,
-                                                   deadline=started + time_limit - SETTLE_S)
+                                                   deadline=deadline)
         if best_cost >= greedy_cost - 1e-6:
             best, best_cost = greedy_plan, greedy_cost
         else:
@@ -134,15 +140,16 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
     return Repair(best, best_cost, greedy_plan, greedy_cost, method, hood, weighed, time.monotonic() - started)
 
 
-def _relieve(p: Problem, current: Plan, plan: Plan, keep: set[str]) -> tuple[Plan, float, list[str]]:
+def _relieve(p: Problem, current: Plan, plan: Plan, keep: set[str], *, deadline: float | None = None) -> tuple[Plan, float, list[str]]:
     """The insertion, with the vans it gave orders to relieved of any order of theirs that a
     carrier (or leaving it) now costs less than keeping: one the insertion made late, or whose
     detour grew. Vans it did not touch, and those in `keep` (a hand-over arranged), stay as they
-    are. Returns the plan, its cost and the orders moved off vans (free again for the passes)."""
+    are; vans not reached by the deadline too. Returns the plan, its cost and the orders moved off
+    vans (free again for the passes)."""
     touched = {vid for vid, stops in plan.routes.items() if stops != current.routes.get(vid, [])} - keep
     cost = evaluate(p, plan).cost
     relieved = _copy(plan)
-    hybrid.drop_unprofitable(p, relieved, vans=touched)
+    hybrid.drop_unprofitable(p, relieved, vans=touched, deadline=deadline)
     result = evaluate(p, relieved)
     if not result.feasible or result.cost >= cost - 1e-6:
         return plan, cost, []
@@ -165,10 +172,10 @@ def _reoptimize_around(p: Problem, current: Plan, plan: Plan, cost: float, free:
         targets = sorted(pool, key=lambda o: p.km(anchor, p.orders[o].at))[:PASS_FREE]
         left = deadline - time.monotonic()
         share = min(left, max(PASS_S, left / 2))
-        if left - share < MIN_SEARCH_S:
-            share = left  # what would be left after this pass is too little for another: this pass takes it
         # One sweep of the local search is not interrupted: the neighbourhood is what the pass's time allows.
         size = min(MAX_LOCAL_ORDERS, int(ORDERS_PER_S * share))
+        if left - share < MIN_SEARCH_S:
+            share = left  # too little would be left for another pass: this one searches longer, not wider
         hood = neighbourhood(p, targets, best, max_orders=size)
         if not hood:
             break
