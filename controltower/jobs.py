@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
+import time
 
 from django.core.cache import cache
 from django.db import transaction
@@ -29,22 +31,25 @@ def task(name: str):
     return current_app.tasks[name]
 
 
-def enqueue(name: str, *args, countdown: int = 0, once_per: str = "") -> None:
-    """Run the task called `name` with `args` once the current transaction commits. With
-    `once_per`, one run is enqueued for every caller naming the same key until it is due (200
-    bookings of one decision ask for one send at the end of their window, not 200)."""
+def enqueue(name: str, *args, countdown: int = 0, at: float | None = None, once_per: str = "") -> None:
+    """Run the task called `name` with `args` once the current transaction commits: at once, after
+    `countdown` seconds from the commit, or at `at` (time.time() seconds; counted at the commit, so
+    a long transaction does not push the run later by its own length). With `once_per`, one run is
+    enqueued for every caller naming the same key until it is due (200 bookings of one decision ask
+    for one send at the end of their window, not 200)."""
 
     def send():
         failpoints.hit(f"before-enqueue:{name}")
+        wait = max(0.0, at - time.time()) if at is not None else countdown
         if once_per:
             try:
-                if not cache.add(f"enqueued:{name}:{once_per}", 1, timeout=countdown + 1):
+                if not cache.add(f"enqueued:{name}:{once_per}", 1, timeout=int(math.ceil(wait)) + 1):
                     return  # already asked for
             except Exception:
                 pass  # the cache is away: rather one run too many
         try:
-            if countdown:
-                task(name).apply_async(args, countdown=min(countdown, MAX_COUNTDOWN_S))
+            if wait > 0:
+                task(name).apply_async(args, countdown=min(wait, MAX_COUNTDOWN_S))
             else:
                 task(name).delay(*args)
         except Exception as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -213,10 +214,11 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
         if message.send_after <= now:
             jobs.enqueue("dispatch.tasks.send_due_messages")
     else:
-        # Sent by a worker: one send for every message due in the same second, at that second's end.
+        # Sent by a worker: one send for every message due in the same second, at that second's end
+        # (on this process's clock: the countdown is counted when the change commits, and a decision
+        # applied in one long transaction would otherwise send its messages that much later).
         second = int(message.send_after.timestamp()) + 1
-        jobs.enqueue("dispatch.tasks.send_due_messages", countdown=max(1, int(second - now.timestamp() + 0.999)),
-                     once_per=str(second))
+        jobs.enqueue("dispatch.tasks.send_due_messages", at=time.time() + max(0.0, second - now.timestamp()), once_per=str(second))
     return message
 
 
