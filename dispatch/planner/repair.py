@@ -21,6 +21,7 @@ looks for vans with cold).
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field, replace
 
@@ -79,8 +80,8 @@ def neighbourhood(problem: Problem, free: list[str], plan: Plan, *, per_order: i
     votes: dict[int, float] = {}
     for oid in free:
         o = p.orders[oid]
-        able = [i for i in near.ranked(o.at) if o.requires <= p.vehicles[i].skills]  # a cold order votes for vans with cold
-        for rank, i in enumerate(able[:per_order]):
+        able = (i for i in near.ranked(o.at) if o.requires <= p.vehicles[i].skills)  # a cold order votes for vans with cold
+        for rank, i in enumerate(itertools.islice(able, per_order)):
             votes[i] = votes.get(i, 0.0) + 1.0 / (1 + rank)
     held = {vid: sum(s.startswith("D:") for s in stops) for vid, stops in plan.routes.items()}
     chosen, size = [], len(free)
@@ -130,7 +131,8 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
     if reoptimize and free and time_limit > 0:
         held = {s[2:]: vid for vid, stops in greedy_plan.routes.items() for s in stops if s.startswith("D:") and s[2:] in pinned}
         deadline = started + time_limit - SETTLE_S
-        start, start_cost, moved = _relieve(p, current, greedy_plan, set(held.values()), deadline=deadline - MIN_SEARCH_S)
+        start, start_cost, moved = _relieve(p, current, greedy_plan, greedy_cost, set(held.values()),
+                                          deadline=deadline - MIN_SEARCH_S)
         best, best_cost, hood = _reoptimize_around(p, current, start, start_cost, list(free) + moved, held,
                                                    deadline=deadline)
         if best_cost >= greedy_cost - 1e-6:
@@ -140,14 +142,14 @@ def repair(problem: Problem, current: Plan, free: list[str], *, time_limit: floa
     return Repair(best, best_cost, greedy_plan, greedy_cost, method, hood, weighed, time.monotonic() - started)
 
 
-def _relieve(p: Problem, current: Plan, plan: Plan, keep: set[str], *, deadline: float | None = None) -> tuple[Plan, float, list[str]]:
-    """The insertion, with the vans it gave orders to relieved of any order of theirs that a
-    carrier (or leaving it) now costs less than keeping: one the insertion made late, or whose
-    detour grew. Vans it did not touch, and those in `keep` (a hand-over arranged), stay as they
-    are; vans not reached by the deadline too. Returns the plan, its cost and the orders moved off
-    vans (free again for the passes)."""
+def _relieve(p: Problem, current: Plan, plan: Plan, cost: float, keep: set[str], *,
+             deadline: float | None = None) -> tuple[Plan, float, list[str]]:
+    """The insertion (`plan`, costing `cost`), with the vans it gave orders to relieved of any
+    order of theirs that a carrier (or leaving it) now costs less than keeping: one the insertion
+    made late, or whose detour grew. Vans it did not touch, those in `keep` (a hand-over arranged)
+    and those not reached by the deadline stay as they are. Returns the plan, its cost and the
+    orders moved off vans (free again for the passes)."""
     touched = {vid for vid, stops in plan.routes.items() if stops != current.routes.get(vid, [])} - keep
-    cost = evaluate(p, plan).cost
     relieved = _copy(plan)
     hybrid.drop_unprofitable(p, relieved, vans=touched, deadline=deadline)
     result = evaluate(p, relieved)

@@ -242,9 +242,9 @@ def test_a_van_the_insertion_changed_gives_up_an_order_a_carrier_now_takes_for_l
     current = Plan(routes={"TOUCHED": ["P:FAR1", "D:FAR1"], "ALONE": ["P:FAR2", "D:FAR2"]})
     inserted = Plan(routes={"TOUCHED": ["P:FAR1", "P:NEW", "D:NEW", "D:FAR1"], "ALONE": ["P:FAR2", "D:FAR2"]})
 
-    relieved, cost, moved = repair_module._relieve(p, current, inserted, keep=set())
+    relieved, cost, moved = repair_module._relieve(p, current, inserted, evaluate(p, inserted).cost, keep=set())
 
     assert moved == ["FAR1"] and relieved.carriers == {"C1": ["FAR1"]}
     assert relieved.routes["ALONE"] == ["P:FAR2", "D:FAR2"]
     assert cost < evaluate(p, inserted).cost and abs(cost - evaluate(p, relieved).cost) < 1e-6
-    assert repair_module._relieve(p, current, inserted, keep={"TOUCHED"}) == (inserted, evaluate(p, inserted).cost, [])
+    assert repair_module._relieve(p, current, inserted, evaluate(p, inserted).cost, keep={"TOUCHED"}) == (inserted, evaluate(p, inserted).cost, [])
