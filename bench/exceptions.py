@@ -35,13 +35,12 @@ import time
 from dataclasses import replace
 from datetime import datetime
 
-from bench.run import RESULTS, SHARED, _brief, check, snapshot_time_limit
-from dispatch.planner import hybrid
-from dispatch.planner import model as pm
-from dispatch.planner.evaluate import evaluate
-from dispatch.planner.model import Plan
-from dispatch.planner.repair import hand_over, repair
-from dispatch.planner.snapshot import load_problem, snapshot_from_problem
+from bench.run import _brief, check, RESULTS, SHARED, snapshot_time_limit
+from planner import hybrid, model as pm
+from planner.evaluate import evaluate
+from planner.model import Plan
+from planner.repair import hand_over, repair
+from planner.snapshot import load_problem, snapshot_from_problem
 
 SPIKE_SHARE = 0.15
 REPLAN_S = 10.0

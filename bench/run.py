@@ -42,8 +42,8 @@ def snapshot_time_limit(orders: int) -> float:
 
 def run_snapshots(files: list[Path]) -> list[dict]:
     sys.path.insert(0, str(ROOT))
-    from dispatch.planner import baseline, greedy, hybrid
-    from dispatch.planner.snapshot import load_problem
+    from planner import baseline, greedy, hybrid
+    from planner.snapshot import load_problem
 
     rows = []
     for path in files:

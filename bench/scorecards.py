@@ -29,7 +29,7 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def with_records(problem, seed: int = 11, reattempt_cost: float = 8.0):
-    from dispatch.geo import SECTORS, compass_zone
+    from planner.travel import compass_zone, SECTORS
 
     rng = random.Random(seed)
     orders = {}
@@ -60,9 +60,9 @@ def placement(plan) -> dict[str, str]:
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     from bench.run import check
-    from dispatch.planner import greedy
-    from dispatch.planner.carriers import carrier_options
-    from dispatch.planner.snapshot import load_problem
+    from planner import greedy
+    from planner.offers import carrier_options
+    from planner.snapshot import load_problem
 
     rows = []
     for path in sorted((SHARED / "data" / "snapshots").glob("*.json")):

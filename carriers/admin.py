@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from controltower.tenant_admin import TenantScopedAdmin, TenantScopedInline
+from web.operators.admin_site import TenantScopedAdmin, TenantScopedInline
 
 from .models import (
     CapacitySlot,

@@ -55,3 +55,15 @@ def refresh(carrier: Carrier) -> Carrier:
     if health != carrier.health:
         carrier = carrier_set_health(carrier_id=carrier.id, health=health, reason=reason, actor=ActorRef.system("health"))
     return carrier
+
+
+def health_gauge():
+    """Every carrier's health for the metrics scrape (registered with infra.metrics at start-up)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    health = GaugeMetricFamily("ct_carrier_health", "Carrier health: 0 up, 1 degraded, 2 down",
+                               labels=["organization", "carrier"])
+    level = {CarrierHealth.UP: 0, CarrierHealth.DEGRADED: 1, CarrierHealth.DOWN: 2}
+    for org, code, h in Carrier.objects.values_list("organization__slug", "code", "health"):
+        health.add_metric([org, code], level.get(h, 2))
+    return health

@@ -11,8 +11,7 @@ from datetime import timedelta
 import httpx
 from django.db import transaction
 
-from controltower import jobs
-from dispatch import clock
+from dispatch import clock, ports
 from dispatch.selectors import scoped
 
 from . import egress
@@ -36,7 +35,7 @@ def emit(*, organization_id: int, event_type: str, data: dict) -> int:
     payload = {"id": event_id, "type": event_type, "created": int(time.time()), "data": data}
     for sub in subs:
         delivery = WebhookDelivery.objects.create(subscription=sub, event_id=event_id, event_type=event_type, payload=payload)
-        jobs.enqueue("carriers.tasks.deliver_webhook", delivery.id)
+        ports.DELIVER_WEBHOOK.start(delivery.id)
     return len(subs)
 
 

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from controltower import events, jobs
-from controltower.payloads import carrier_payload, order_payload
-from dispatch import clock
+from carriers.live_events import carrier_changed
+from dispatch import clock, ports
 from dispatch.errors import InvalidTransition, ValidationFailed
+from dispatch.live_events import order_changed
 from dispatch.models import Order
 from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
@@ -21,6 +21,7 @@ from dispatch.services.orders import order_transition
 from dispatch.services.proof import proof_record
 from dispatch.services.routes import risk_for
 from dispatch.status import Actor, OrderStatus
+from infra import bus
 
 from .models import (
     BookingStatus,
@@ -41,7 +42,7 @@ def booking_mark_cancelled(*, booking: CarrierBooking) -> None:
     if booking.status not in (BookingStatus.CANCELLED, BookingStatus.COMPLETED):
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status", "updated_at"])
-        jobs.enqueue("carriers.tasks.cancel_with_carrier", booking.id)
+        ports.CANCEL_WITH_CARRIER.start(booking.id)
 
 
 def on_booking_released(*, booking_id: int, actor: ActorRef) -> None:
@@ -59,8 +60,8 @@ def carrier_set_health(*, carrier_id: int, health: str, reason: str, actor: Acto
     carrier.save(update_fields=["health", "health_reason", "health_at"])
     event_record(organization_id=carrier.organization_id, kind="carrier.health", actor=actor, carrier=carrier,
                  data={"from": previous, "to": health, "reason": reason})
-    events.publish(carrier.organization_id, "carrier.changed", carrier_payload(carrier))
-    jobs.enqueue("dispatch.tasks.detect_carrier", carrier_id)  # an outage raises an exception; a recovery resolves it
+    bus.publish(carrier.organization_id, "carrier.changed", carrier_changed(carrier))
+    ports.DETECT_CARRIER.start(carrier_id)  # an outage raises an exception; a recovery resolves it
     return carrier
 
 
@@ -133,7 +134,7 @@ def carrier_event_apply(*, organization_id: int, carrier: Carrier, event_id: str
             order.eta, order.risk = promised_at, risk_for(promised_at, order.window_end,
                                                                 service_rules(order.organization_id)[order.service_level].at_risk_margin_min)
             order.save(update_fields=["eta", "risk", "updated_at"])
-            events.publish(organization_id, "order.changed", order_payload(order))
+            bus.publish(organization_id, "order.changed", order_changed(order))
         else:
             steps = _steps_to(order.status, status)
             if steps is None:

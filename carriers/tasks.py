@@ -1,9 +1,9 @@
 from celery import shared_task
 from django.conf import settings
 
-from controltower.reliable_tasks import BULK, RETRYING, RetryLater
+from infra.reliable_tasks import BULK, RETRYING, RetryLater
 
-from .adapters import CarrierError, adapter_for
+from .adapters import adapter_for, CarrierError
 from .health import refresh
 from .models import Carrier, CarrierBooking
 from .outbound import deliver

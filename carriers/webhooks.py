@@ -7,7 +7,7 @@ import json
 
 from django.db import IntegrityError, transaction
 
-from controltower import jobs
+from dispatch import ports
 from dispatch.errors import DomainError
 
 from .adapters import CarrierError, adapter_for
@@ -43,7 +43,7 @@ def webhook_receive(*, carrier: Carrier, raw: bytes, headers) -> tuple[int, dict
                                                     headers={k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)})
     except IntegrityError:
         return 200, {"duplicate": True, "event_id": event_id}
-    jobs.enqueue("carriers.tasks.process_webhook", receipt.id)
+    ports.PROCESS_WEBHOOK.start(receipt.id)
     return 202, {"accepted": event_id}
 
 
@@ -83,5 +83,5 @@ def webhook_reprocess_for(*, carrier: Carrier) -> int:
     ids = list(WebhookReceipt.objects.filter(carrier=carrier, status="needs_mapping").values_list("id", flat=True))
     WebhookReceipt.objects.filter(id__in=ids).update(status="pending")
     for i in ids:
-        jobs.enqueue("carriers.tasks.process_webhook", i)
+        ports.PROCESS_WEBHOOK.start(i)
     return len(ids)

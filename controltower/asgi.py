@@ -12,7 +12,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from . import metrics  # noqa: E402
+from infra import metrics  # noqa: E402
+
 from .routing import websocket_urlpatterns  # noqa: E402
 
 

@@ -6,7 +6,7 @@ from celery.signals import before_task_publish
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controltower.settings")
 
-app = Celery("controltower", task_cls="controltower.reliable_tasks:ReliableTask")
+app = Celery("controltower", task_cls="infra.reliable_tasks:ReliableTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .consumers import LiveConsumer, TrackConsumer
+from web.live.consumers import LiveConsumer
+from web.tracking.consumers import TrackConsumer
 
 websocket_urlpatterns = [
     path("ws/live/", LiveConsumer.as_asgi()),

@@ -37,7 +37,8 @@ CSRF_TRUSTED_ORIGINS = env.list(
 
 INSTALLED_APPS = [
     "daphne",
-    "controltower.apps.TowerAdminConfig",
+    "web",  # the HTML and WebSocket edge; its templates and static files are beside it
+    "web.apps.TowerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -52,25 +53,26 @@ INSTALLED_APPS = [
     "simple_history",
     "dispatch",
     "carriers",
-    "controltower",
+    "infra",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "controltower.middleware.ApiBodyLimitMiddleware",
-    "controltower.middleware.DatabaseUnavailableMiddleware",
+    "web.middleware.ApiBodyLimitMiddleware",
+    "web.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "controltower.middleware.HubScopeMiddleware",
+    "web.middleware.HubScopeMiddleware",
+    "web.middleware.DomainErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "csp.middleware.CSPMiddleware",
-    "controltower.metrics.RequestMetricsMiddleware",
+    "infra.metrics.RequestMetricsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -81,7 +83,7 @@ ASGI_APPLICATION = "controltower.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -139,8 +141,8 @@ CHANNEL_EXPIRY_S = env.int("CHANNEL_EXPIRY_S", default=60)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # Redis publish/subscribe, one message per hint and process (controltower.channel_layers).
-            "BACKEND": "controltower.channel_layers.RedisHintsChannelLayer",
+            # Redis publish/subscribe, one message per hint and process (infra.channel_layers).
+            "BACKEND": "infra.channel_layers.RedisHintsChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, **REDIS_SOCKET_OPTIONS}],
                 "prefix": env("CHANNEL_PREFIX", default="ct"),
@@ -159,7 +161,7 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "controltower.channel_layers.CountingInMemoryChannelLayer",
+        "default": {"BACKEND": "infra.channel_layers.CountingInMemoryChannelLayer",
                     "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY_S}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -182,7 +184,7 @@ CELERY_TASK_ROUTES = {
 # Longer than the longest task (CELERY_TASK_TIME_LIMIT) and than any countdown we set
 # (dispatch.tasks.MAX_COUNTDOWN_S), so a task is never handed to a second worker while the first
 # still runs it.
-# Priority steps (kombu's own default, named here): 0 first; bulk work runs at 6 (controltower.reliable_tasks.BULK).
+# Priority steps (kombu's own default, named here): 0 first; bulk work runs at 6 (infra.reliable_tasks.BULK).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "priority_steps": [0, 3, 6, 9]}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
@@ -337,7 +339,7 @@ STATIC_URL = "/static/"
 LEAFLET_STATIC = Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static"
 # plotly.min.js comes from the plotly package (served as /static/plotly/plotly.min.js).
 PLOTLY_STATIC = Path(importlib.util.find_spec("plotly").submodule_search_locations[0]) / "package_data"
-STATICFILES_DIRS = [BASE_DIR / "static", LEAFLET_STATIC, ("plotly", PLOTLY_STATIC)]
+STATICFILES_DIRS = [LEAFLET_STATIC, ("plotly", PLOTLY_STATIC)]
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from controltower.tenant_admin import TenantScopedAdmin, TenantScopedMixin
+from web.operators.admin_site import TenantScopedAdmin, TenantScopedMixin
 from dispatch.status import Role
 
 from .models import (

@@ -18,6 +18,13 @@ class NotFound(DomainError):
     http_status = 404
 
 
+class Forbidden(DomainError):
+    """The user's role or hub scope does not reach this (the edge answers 403)."""
+
+    code = "permission_denied"
+    http_status = 403
+
+
 class InvalidTransition(DomainError):
     code = "invalid_transition"
     http_status = 409

@@ -13,7 +13,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .clock import now as clock_now
-from .geo import compass_zone
+from planner.travel import compass_zone
 from .status import (
     Actor,
     DecisionState,

@@ -1,9 +1,22 @@
-"""Who may do what. Dispatchers and admins act on decisions; ops managers review them. An API token
-acts for its organization's integration."""
+"""Who may do what: the one place where roles are checked. Dispatchers and admins act on decisions
+and look after tasks the workers gave up on; ops managers and admins review performance; admins
+change settings. An API token acts for its organization's integration. The web edge and the API
+ask `refusal_for` and turn its sentence into a 403."""
 
 from dispatch.status import Role
 
 DECIDERS = {Role.DISPATCHER, Role.ADMIN}
+REPORTERS = {Role.OPS_MANAGER, Role.ADMIN}
+ADMINS = {Role.ADMIN}
+
+# What each action needs: the roles allowed, and what everyone else is told.
+ACTIONS = {
+    "decide": (DECIDERS, None),
+    "look_after_dead_letters": (DECIDERS, "Dispatchers and admins look after tasks the workers gave up on."),
+    "review_performance": (REPORTERS, "Performance reports are for ops managers and admins; "
+                                      "your role ({role}) works the live queue."),
+    "configure": (ADMINS, "Settings are for your organization's admins; your role ({role}) cannot change them."),
+}
 
 
 def can_decide(user) -> bool:
@@ -14,6 +27,18 @@ def can_decide(user) -> bool:
 def refusal(user) -> str:
     return (f"Your role ({user.get_role_display().lower()}) can review decisions; dispatchers and admins approve, "
             "override or reject them.")
+
+
+def refusal_for(user, action: str) -> str | None:
+    """Why `user` may not do `action`, or None when they may."""
+    if not getattr(user, "organization_id", None):
+        return "Your account belongs to no organization."
+    roles, sentence = ACTIONS[action]
+    if user.role in roles:
+        return None
+    if sentence is None:
+        return refusal(user)
+    return sentence.format(role=user.get_role_display().lower())
 
 
 def within_policy(policy, *, kind: str, cost_delta: float, sla_worsened: int, moves: list[dict]) -> bool:

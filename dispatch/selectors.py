@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Case,
     Count,
@@ -20,11 +19,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.shortcuts import get_object_or_404
 
 from carriers.models import CapacitySlot, Carrier, CarrierBooking, CarrierCall
 from dispatch import clock
-from dispatch.geo import haversine_km
+from dispatch.errors import Forbidden, NotFound
 from dispatch.models import (
     Assignment,
     CustomerMessage,
@@ -56,10 +54,11 @@ from dispatch.status import (
     Role,
     Severity,
 )
+from planner.travel import haversine_km
 
 # --- Hub scope -------------------------------------------------------------------------------
 # A dispatcher scoped to hubs sees and acts on those hubs' orders, vans and exceptions only. The
-# request's scope is set once (controltower.middleware.HubScopeMiddleware, the live socket) and
+# request's scope is set once (web.middleware.HubScopeMiddleware, the live socket) and
 # every read below applies it; None means every hub of the organization.
 _hub_scope: contextvars.ContextVar[frozenset[int] | None] = contextvars.ContextVar("hub_scope", default=None)
 
@@ -125,6 +124,15 @@ def orders_for(*, organization_id: int, status: list[str] | None = None, service
 
 # Orders that need nobody any more; the dashboard's table shows the rest unless asked.
 CLOSED_STATUSES = [OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED]
+def _one(queryset, what: str, **lookup):
+    """The one row of `queryset` matching `lookup`, or NotFound (which the edge answers with a 404)."""
+    model = queryset if isinstance(queryset, type) else queryset.model
+    found = (model.objects.all() if isinstance(queryset, type) else queryset).filter(**lookup).first()
+    if found is None:
+        raise NotFound(f"No such {what} in your organization.")
+    return found
+
+
 ORDER_SORTS = {"ref": "external_ref", "status": "status", "risk": "risk", "level": "service_level",
                "window_end": "window_end", "eta": "eta", "customer": "customer_name"}
 
@@ -133,23 +141,23 @@ def order_get(*, organization_id: int, ref: str) -> Order:
     qs = Order.objects.select_related("hub", "vehicle", "carrier")
     if _hub_scope.get() is not None:
         qs = qs.filter(hub_id__in=_hub_scope.get())
-    return get_object_or_404(qs, organization_id=organization_id, external_ref=ref)
+    return _one(qs, "order", organization_id=organization_id, external_ref=ref)
 
 
 def order_by_tracking_token(*, token: str) -> Order:
-    return get_object_or_404(Order.objects.select_related("hub", "carrier", "vehicle"), tracking_token=token)
+    return _one(Order.objects.select_related("hub", "carrier", "vehicle"), "order", tracking_token=token)
 
 
 def vehicle_get(*, organization_id: int, code: str) -> Vehicle:
-    return get_object_or_404(vehicles_for(organization_id=organization_id), code=code)
+    return _one(vehicles_for(organization_id=organization_id), "van", code=code)
 
 
 def driver_get(*, organization_id: int, code: str) -> Driver:
-    return get_object_or_404(Driver, organization_id=organization_id, code=code)
+    return _one(Driver, "driver", organization_id=organization_id, code=code)
 
 
 def carrier_get(*, organization_id: int, code: str) -> Carrier:
-    return get_object_or_404(Carrier, organization_id=organization_id, code=code)
+    return _one(Carrier, "carrier", organization_id=organization_id, code=code)
 
 
 def vehicles_for(*, organization_id: int) -> QuerySet[Vehicle]:
@@ -226,7 +234,7 @@ def exceptions_live(*, organization_id: int):
 
 def exception_get(*, organization_id: int, exception_id: int):
 
-    return get_object_or_404(_exceptions_in_scope(OrderException.objects.all()), organization_id=organization_id, pk=exception_id)
+    return _one(_exceptions_in_scope(OrderException.objects.all()), "exception", organization_id=organization_id, pk=exception_id)
 
 
 def _exceptions_in_scope(qs):
@@ -239,12 +247,12 @@ def _exceptions_in_scope(qs):
 
 def decision_get(*, organization_id: int, decision_id: int):
 
-    decision = get_object_or_404(Decision.objects.select_related("exception"), organization_id=organization_id, pk=decision_id)
+    decision = _one(Decision.objects.select_related("exception"), "decision", organization_id=organization_id, pk=decision_id)
     if _hub_scope.get() is not None:
         hubs = set(Order.objects.filter(organization_id=organization_id, external_ref__in=[m["order"] for m in decision.moves])
                    .values_list("hub_id", flat=True))
         if not hubs <= _hub_scope.get():
-            raise PermissionDenied("This decision moves orders of hubs outside your scope; a dispatcher of those hubs or an "
+            raise Forbidden("This decision moves orders of hubs outside your scope; a dispatcher of those hubs or an "
                                    "admin decides it.")
     return decision
 
@@ -314,8 +322,8 @@ def call_list_size(exc) -> int:
 def call_list(*, organization_id: int, exception_id: int) -> dict:
     """Whom a dispatcher calls about an exception: the driver of its van, and every customer whose
     order it still holds up, most urgent window first, with what to tell them."""
-    exc = get_object_or_404(_exceptions_in_scope(OrderException.objects.filter(organization_id=organization_id)).select_related("vehicle"),
-                            pk=exception_id)
+    exc = _one(_exceptions_in_scope(OrderException.objects.filter(organization_id=organization_id)).select_related("vehicle"),
+               "exception", pk=exception_id)
     driver = None
     if exc.vehicle_id:
         shift = (Shift.objects.filter(vehicle=exc.vehicle, starts_at__lte=clock.now() + timedelta(hours=12))
@@ -574,7 +582,7 @@ def carrier_story(*, organization_id: int, code: str) -> dict:
     """One carrier as a dispatcher needs it: health over time with reasons, open bookings, reported
     capacity per zone and window against what is booked there, recent failed calls and deliveries."""
 
-    carrier = get_object_or_404(Carrier, organization_id=organization_id, code=code)
+    carrier = _one(Carrier, "carrier", organization_id=organization_id, code=code)
     now = clock.now()
     slots = []
     for slot in CapacitySlot.objects.filter(carrier=carrier, window_end__gt=now).select_related("zone").order_by("window_start"):
@@ -595,7 +603,7 @@ def vehicle_story(*, organization_id: int, code: str) -> dict:
     """One van: its route in stop order with planned and live ETAs, driver and shift, load against
     capacity, and how old its last ping is."""
 
-    vehicle = get_object_or_404(vehicles_for(organization_id=organization_id).select_related("fleet__hub"), code=code)
+    vehicle = _one(vehicles_for(organization_id=organization_id).select_related("fleet__hub"), "van", code=code)
     now = clock.now()
     stops = list(Stop.objects.filter(route__vehicle=vehicle, route__active=True)
                  .select_related("order").order_by("route_id", "sequence"))

@@ -1,6 +1,6 @@
 """Celery tasks: they take ids, are idempotent and time-bounded, and call one service.
 
-Work is enqueued after commit, by task name (controltower.jobs). The rows it concerns (an exception without a
+Work is enqueued after commit, by task name (infra.jobs). The rows it concerns (an exception without a
 proposal, a pending customer message) are the outbox: if an enqueue is lost, sweep_outbox (beat)
 enqueues it again, so nothing already accepted is lost."""
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from carriers.models import Carrier, WebhookDelivery, WebhookReceipt
 from carriers.tasks import deliver_webhook, process_webhook
-from controltower.reliable_tasks import RETRYING, RetryLater
+from infra.reliable_tasks import RETRYING, RetryLater
 from dispatch import clock
 from dispatch.engine.bridge import propose, replan_network
 from dispatch.engine.decisions import decision_finish, decisions_resume

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from carriers.signing import HEADER, sign
-from dispatch.geo import haversine_km
+from planner.travel import haversine_km
 
 TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="  # a 1x1 grey PNG: the sandbox's "photo" and "signature"
 NATIVE_FAILURES = {"not_home": "NOT_HOME", "refused": "REFUSED", "address_problem": "BAD_ADDRESS"}

@@ -17,13 +17,12 @@ from carriers.models import Carrier
 from dispatch import clock
 from dispatch.engine.decisions import decision_create
 from dispatch.models import Decision, Order, OrderException, Shift, Stop, Vehicle
-from dispatch.planner import hybrid
-from dispatch.planner import model as pm
-from dispatch.planner.evaluate import evaluate, simulate_route
-from dispatch.planner.model import Plan
-from dispatch.planner.pricing import carrier_eta, carrier_order_cost, carrier_risk
-from dispatch.planner.repair import hand_over, repair, van_positions_near
-from dispatch.planner.snapshot import snapshot_from_problem
+from planner import hybrid, model as pm
+from planner.evaluate import evaluate, simulate_route
+from planner.model import Plan
+from planner.pricing import carrier_eta, carrier_order_cost, carrier_risk
+from planner.repair import hand_over, repair, van_positions_near
+from planner.snapshot import snapshot_from_problem
 from dispatch.reports import lane_reliability
 from dispatch.selectors import policy_for, service_rules, slot_bookings
 from dispatch.services.exceptions import exception_raise

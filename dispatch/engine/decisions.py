@@ -12,8 +12,7 @@ from django.db import connection, transaction
 from carriers.adapters import CarrierError
 from carriers.booking import book_order
 from carriers.models import BookingStatus, CarrierBooking
-from controltower import events, hooks, jobs
-from dispatch import clock
+from dispatch import clock, ports
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Decision, Order, OrderException, Vehicle
 from dispatch.permissions import within_policy
@@ -40,6 +39,7 @@ from dispatch.status import (
     OrderStatus,
     OverrideReason,
 )
+from infra import bus, hooks
 
 
 def decision_payload(d: Decision) -> dict:
@@ -69,7 +69,7 @@ def decision_create(*, exception: OrderException, moves: list[dict], cost_delta:
                      carrier=exc.carrier, vehicle=exc.vehicle,
                      data={"decision": decision.id, "exception": exc.id, "moves": len(moves), "cost_delta": cost_delta,
                            "sla_worsened": sla_worsened})
-        events.publish(exc.organization_id, "decision.changed", decision_payload(decision))
+        bus.publish(exc.organization_id, "decision.changed", decision_payload(decision))
         policy = policy_for(exc.organization_id)
         # A hand-over needs two drivers to meet at the roadside: a dispatcher arranges it, never the policy.
         auto = not n_handover and within_policy(policy, kind=exc.kind, cost_delta=cost_delta, sla_worsened=sla_worsened, moves=moves)
@@ -107,7 +107,7 @@ def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", rea
     event_record(organization_id=decision.organization_id, kind=f"decision.{state}", actor=actor, carrier=exc.carrier,
                  vehicle=exc.vehicle, data={"decision": decision.id, "exception": exc.id, "note": note, "reason_code": reason_code,
                                             "moves": [m["order"] for m in decision.moves if m.get("applied")]})
-    events.publish(decision.organization_id, "decision.changed", decision_payload(decision))
+    bus.publish(decision.organization_id, "decision.changed", decision_payload(decision))
     if state in (DecisionState.APPLIED, DecisionState.PARTIALLY_APPLIED):
         hooks.emit("integrator.event", organization_id=decision.organization_id, event_type="decision.applied",
              data={"decision": decision.id, "exception": exc.id, "by": actor.name,
@@ -134,7 +134,7 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
         moves = _apply_local(decision, [(m, m["order"] in chosen) for m in decision.moves], by_ref, actor)
         deferred = background and sum(1 for m in moves if m.get("pending")) > BOOKING_THREADS
         if deferred:  # the row is the outbox: a lost enqueue is finished by decisions_resume
-            jobs.enqueue("dispatch.tasks.finish_decision", decision.id, actor.type, actor.name, note, since.isoformat())
+            ports.FINISH_DECISION.start(decision.id, actor.type, actor.name, note, since.isoformat())
     if deferred:
         return Decision.objects.get(pk=decision.id)  # tasks run in-process (the embedded default): finished already
     return _complete(decision.id, moves, actor, note, how="applied", since=since)

@@ -15,8 +15,8 @@ from carriers.booking import book_order
 from dispatch.engine.bridge import plan_changes, problem_from_db
 from dispatch.errors import Conflict
 from dispatch.models import Order, Vehicle
-from dispatch.planner.model import Plan
-from dispatch.planner.repair import budget_for, repair
+from planner.model import Plan
+from planner.repair import budget_for, repair
 from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle

@@ -1,6 +1,6 @@
 """Savings in money: a closed day as it happened against the static-rule baseline (what an
-automation-only shipper runs: dispatch.planner.baseline) on the same orders, vans and carriers,
-both priced by the planner's own evaluator (dispatch.planner.evaluate)."""
+automation-only shipper runs: planner.baseline) on the same orders, vans and carriers,
+both priced by the planner's own evaluator (planner.evaluate)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from carriers.models import Carrier
 from dispatch.models import DailySavings, Event, Order, Shift, Vehicle
-from dispatch.planner import baseline
-from dispatch.planner import model as pm
-from dispatch.planner.evaluate import evaluate
+from planner import baseline, model as pm
+from planner.evaluate import evaluate
 from dispatch.selectors import service_rules
 from dispatch.services.settlement import money
 from dispatch.status import CarrierHealth, OrderStatus

@@ -11,7 +11,7 @@ def backfill(apps, schema_editor):
     """Zone and service date for the orders that existed before they were derived."""
     from django.utils import timezone
 
-    from dispatch.geo import compass_zone
+    from planner.travel import compass_zone
 
     Order = apps.get_model("dispatch", "Order")
     batch = []

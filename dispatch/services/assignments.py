@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Max
 
-from controltower import events, hooks
-from controltower.payloads import order_payload
+from infra import bus, hooks
+from dispatch.live_events import order_changed
 from dispatch.models import Assignment, Order, Vehicle
 from dispatch.selectors import policy_for, service_rules
 from dispatch.status import OrderStatus
@@ -70,7 +70,7 @@ def assignment_handover(*, order: Order, vehicle: Vehicle, at: tuple[float, floa
     event_record(organization_id=order.organization_id, kind="assignment.handover", actor=actor, order=order, vehicle=vehicle,
                  data={"from": previous, "to": vehicle.code, "lat": at[0], "lon": at[1], "reason": reason,
                        "assignment_version": assignment.version})
-    events.publish(order.organization_id, "order.changed", order_payload(order))
+    bus.publish(order.organization_id, "order.changed", order_changed(order))
     return assignment
 
 

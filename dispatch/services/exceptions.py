@@ -6,8 +6,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 
-from controltower import events, hooks, jobs
-from dispatch import clock
+from dispatch import clock, ports
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import OrderException
 from dispatch.status import (
@@ -17,6 +16,7 @@ from dispatch.status import (
     Role,
     Severity,
 )
+from infra import bus, hooks
 
 from . import ActorRef
 from .log import event_record
@@ -71,10 +71,10 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
              data={"exception": live.id, "kind": kind, "title": title, "severity": live.severity, "orders": len(order_ids)})
         event_record(organization_id=organization_id, kind="exception.raised", actor=ActorRef.system("detector"),
                      vehicle=vehicle, carrier=carrier, data={"exception": live.id, "kind": kind, "orders": len(order_ids), "cause": cause})
-    events.publish(organization_id, "exception.changed", exception_payload(live))
+    bus.publish(organization_id, "exception.changed", exception_payload(live))
     if propose and (created or new_orders or (gone and order_ids)):
         exc_id = live.id
-        jobs.enqueue("dispatch.tasks.propose_decision", exc_id)
+        ports.PROPOSE_DECISION.start(exc_id)
     return live, created
 
 
@@ -87,7 +87,7 @@ def exception_close(*, exception_id: int, state: str, actor: ActorRef, note: str
     exc.save(update_fields=["state", "resolved_at", "updated_at"])
     event_record(organization_id=exc.organization_id, kind=f"exception.{state}", actor=actor, vehicle=exc.vehicle,
                  carrier=exc.carrier, data={"exception": exc.id, "note": note})
-    events.publish(exc.organization_id, "exception.changed", exception_payload(exc))
+    bus.publish(exc.organization_id, "exception.changed", exception_payload(exc))
     return exc
 
 
@@ -104,9 +104,9 @@ def exception_keep_open_for(*, exception_id: int, order_refs: list[str], actor: 
     exc.save(update_fields=["state", "updated_at"])
     event_record(organization_id=exc.organization_id, kind="exception.reopened", actor=actor, vehicle=exc.vehicle,
                  carrier=exc.carrier, data={"exception": exc.id, "note": note, "orders": sorted(order_refs)})
-    events.publish(exc.organization_id, "exception.changed", exception_payload(exc))
+    bus.publish(exc.organization_id, "exception.changed", exception_payload(exc))
     if keep:
-        jobs.enqueue("dispatch.tasks.propose_decision", exc.id)
+        ports.PROPOSE_DECISION.start(exc.id)
     return exc
 
 
@@ -114,7 +114,7 @@ def exception_mark_proposed(*, exception: OrderException) -> None:
     if exception.state == ExceptionState.OPEN:
         exception.state = ExceptionState.PROPOSED
         exception.save(update_fields=["state", "updated_at"])
-        events.publish(exception.organization_id, "exception.changed", exception_payload(exception))
+        bus.publish(exception.organization_id, "exception.changed", exception_payload(exception))
 
 
 @transaction.atomic
@@ -143,7 +143,7 @@ def exception_claim(*, exception_id: int, organization_id: int, user, to_user=No
     what = "released" if new_holder is None else ("handed" if to_user is not None else "claimed")
     event_record(organization_id=organization_id, kind=f"exception.{what}", actor=ActorRef.user(user), vehicle=exc.vehicle,
                  carrier=exc.carrier, data={"exception": exc.id, "holder": new_holder.get_username() if new_holder else None})
-    events.publish(organization_id, "exception.changed", exception_payload(exc))
+    bus.publish(organization_id, "exception.changed", exception_payload(exc))
     return exc
 
 
@@ -172,7 +172,7 @@ def exception_snooze(*, exception_id: int, organization_id: int, actor: ActorRef
     exc.save(update_fields=["snoozed_until", "updated_at"])
     event_record(organization_id=organization_id, kind="exception.snoozed", actor=actor, vehicle=exc.vehicle, carrier=exc.carrier,
                  data={"exception": exc.id, "minutes": minutes, "reason_code": reason_code})
-    events.publish(organization_id, "exception.changed", exception_payload(exc))
+    bus.publish(organization_id, "exception.changed", exception_payload(exc))
     return exc
 
 
@@ -187,6 +187,6 @@ def exception_escalate(*, exception_id: int, overdue_min: int) -> OrderException
     exc.save(update_fields=["escalated_at", "updated_at"])
     event_record(organization_id=exc.organization_id, kind="exception.escalated", actor=ActorRef.system("escalation"),
                  vehicle=exc.vehicle, carrier=exc.carrier, data={"exception": exc.id, "overdue_min": overdue_min})
-    events.publish(exc.organization_id, "exception.changed", exception_payload(exc))
-    jobs.enqueue("dispatch.tasks.tell_ops_managers", exc.id)
+    bus.publish(exc.organization_id, "exception.changed", exception_payload(exc))
+    ports.TELL_OPS_MANAGERS.start(exc.id)
     return exc

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from controltower import events, jobs
-from controltower.payloads import vehicle_payload
-from dispatch import clock
+from dispatch import clock, ports
+from dispatch.live_events import vehicle_changed
 from dispatch.models import Driver, Vehicle
 from dispatch.status import DutyStatus
+from infra import bus
 
 from . import ActorRef
 from .log import event_record
@@ -23,9 +23,9 @@ def vehicle_set_status(*, vehicle_id: int, status: str, actor: ActorRef, reason:
     vehicle.save(update_fields=["status"])
     event_record(organization_id=vehicle.organization_id, kind="vehicle.status", actor=actor, vehicle=vehicle,
                  data={"from": previous, "to": status, "reason": reason})
-    events.publish(vehicle.organization_id, "vehicle.changed", vehicle_payload(vehicle))
+    bus.publish(vehicle.organization_id, "vehicle.changed", vehicle_changed(vehicle))
     if status == DutyStatus.UNAVAILABLE:
-        jobs.enqueue("dispatch.tasks.detect_vehicle", vehicle_id)
+        ports.DETECT_VEHICLE.start(vehicle_id)
     return vehicle
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from controltower import events, hooks, jobs
-from controltower.payloads import order_payload
-from dispatch import clock
+from dispatch import clock, ports
 from dispatch.errors import InvalidTransition
+from dispatch.live_events import order_changed
 from dispatch.models import Order
 from dispatch.status import FailureReason, OrderStatus, Risk, can_transition
+from infra import bus, hooks
 
 from . import ActorRef
 from .log import event_record
@@ -46,11 +46,11 @@ def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str 
     event_record(organization_id=order.organization_id, kind="order.status", actor=actor, order=order,
                  vehicle=order.vehicle, carrier=order.carrier,
                  data={"from": previous, "to": status, "reason": reason, "failure_reason": order.failure_reason if status == OrderStatus.FAILED else "", **(data or {})})
-    events.publish(order.organization_id, "order.changed", order_payload(order))
+    bus.publish(order.organization_id, "order.changed", order_changed(order))
     notify_status(order=order)
     hooks.emit("integrator.event", organization_id=order.organization_id, event_type="order.status",
                data={"order": order.external_ref, "from": previous, "to": status, "eta": order.eta.isoformat() if order.eta else None})
     if status == OrderStatus.FAILED:
         order_id = order.id
-        jobs.enqueue("dispatch.tasks.detect_order_failure", order_id)
+        ports.DETECT_ORDER_FAILURE.start(order_id)
     return order

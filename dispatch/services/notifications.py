@@ -17,12 +17,12 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.template.base import Lexer, TokenType
 from django.utils import timezone
 
-from controltower import hooks, jobs
-from dispatch import clock
+from dispatch import clock, ports
 from dispatch.errors import ValidationFailed
 from dispatch.models import CustomerMessage, MessageTemplate, Order
 from dispatch.selectors import policy_for, scoped, van_nearness
 from dispatch.status import MessageKind
+from infra import hooks
 
 from .sms import sms_provider
 
@@ -212,13 +212,13 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
         # Tasks in-process keep no countdown: a message due now goes at commit; a later one is
         # left to the beat's every-few-seconds send rather than a useless run now.
         if message.send_after <= now:
-            jobs.enqueue("dispatch.tasks.send_due_messages")
+            ports.SEND_DUE_MESSAGES.start()
     else:
         # Sent by a worker: one send for every message due in the same second, at that second's end
         # (on this process's clock: the countdown is counted when the change commits, and a decision
         # applied in one long transaction would otherwise send its messages that much later).
         second = int(message.send_after.timestamp()) + 1
-        jobs.enqueue("dispatch.tasks.send_due_messages", at=time.time() + max(0.0, second - now.timestamp()), once_per=str(second))
+        ports.SEND_DUE_MESSAGES.start(at=time.time() + max(0.0, second - now.timestamp()), once_per=str(second))
     return message
 
 

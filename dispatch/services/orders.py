@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from controltower import events, jobs
-from controltower.payloads import order_payload
-from dispatch import clock
+from dispatch import clock, ports
 from dispatch.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
+from dispatch.live_events import order_changed
 from dispatch.models import Hub, Order, Organization
 from dispatch.selectors import service_rules
 from dispatch.status import (
@@ -21,6 +20,7 @@ from dispatch.status import (
     Severity,
     StopKind,
 )
+from infra import bus
 
 from . import ActorRef
 from .assignments import assignment_release
@@ -92,9 +92,9 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
     for order in created:
         event_record(organization_id=organization_id, kind="order.created", actor=actor, order=order,
                      data={"ref": order.external_ref, "service_level": order.service_level})
-        events.publish(organization_id, "order.changed", order_payload(order))
+        bus.publish(organization_id, "order.changed", order_changed(order))
     if Organization.objects.filter(pk=organization_id, auto_plan=True).exists():
-        jobs.enqueue("dispatch.tasks.plan_new_orders", organization_id)
+        ports.PLAN_NEW_ORDERS.start(organization_id)
     return created
 
 
@@ -179,9 +179,9 @@ def order_update(*, organization_id: int, order_id: int, changes: dict, actor: A
 
         assignment_release(order=order, actor=actor, reason="changed after checkout")
         order = order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason="changed after checkout: to be placed again")
-    events.publish(organization_id, "order.changed", order_payload(order))
+    bus.publish(organization_id, "order.changed", order_changed(order))
     if replan:
-        jobs.enqueue("dispatch.tasks.plan_new_orders", organization_id)
+        ports.PLAN_NEW_ORDERS.start(organization_id)
     notify(order=order, kind=MessageKind.UPDATED, key=f"updated:{order.version}")
     return order
 

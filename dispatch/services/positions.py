@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
-from controltower import events
-from controltower.payloads import vehicle_snapshot
+from infra import bus
+from dispatch.live_events import vehicle_snapshot
 from dispatch.errors import ValidationFailed
 from dispatch.models import Vehicle, VehiclePosition
 
@@ -41,7 +41,7 @@ def positions_ingest(*, organization_id: int, pings: list[dict]) -> dict:
         moved[vehicle.code] = vehicle
     if moved:
         _store_positions(list(moved.values()))
-        events.publish(organization_id, "vehicles.moved", {"vehicles": [vehicle_snapshot(v) for v in moved.values()]})
+        bus.publish(organization_id, "vehicles.moved", {"vehicles": [vehicle_snapshot(v) for v in moved.values()]})
         # ETAs and risk follow off the request path (coalesced per organization).
         routes_request_recompute(organization_id=organization_id)
     return {"accepted": len(pings), "moved": sorted(moved), "stale": stale}

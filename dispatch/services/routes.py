@@ -9,13 +9,13 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
 
-from controltower import events, jobs
-from controltower.payloads import order_payload
-from dispatch import clock
-from dispatch.geo import road_km, travel_minutes
+from dispatch import clock, ports
+from dispatch.live_events import order_changed
 from dispatch.models import Order, Route, Stop, Vehicle
 from dispatch.selectors import one_policy_read, policy_for, service_rules
 from dispatch.status import OrderStatus, Risk, StopKind
+from infra import bus
+from planner.travel import road_km, travel_minutes
 
 from .notifications import notify_eta, notify_nearby
 
@@ -110,7 +110,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
         Order.objects.bulk_update(changed, ["eta", "risk"])
         tolerance = policy_for(vehicle.organization_id).eta_tolerance_min
         for order in changed:
-            events.publish(order.organization_id, "order.changed", order_payload(order))
+            bus.publish(order.organization_id, "order.changed", order_changed(order))
             notify_eta(order=order, tolerance_min=tolerance)
     return changed
 
@@ -139,7 +139,7 @@ def routes_request_recompute(*, organization_id: int) -> None:
     per organization per second however many pings arrive (in-process tasks run at once)."""
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        jobs.enqueue("dispatch.tasks.recompute_etas", organization_id)
+        ports.RECOMPUTE_ETAS.start(organization_id)
         return
 
     def schedule():
@@ -148,7 +148,7 @@ def routes_request_recompute(*, organization_id: int) -> None:
         except Exception:
             due = True  # the cache is away: rather one task too many than stale ETAs
         if due:
-            jobs.task("dispatch.tasks.recompute_etas").apply_async((organization_id,), countdown=ETA_COALESCE_S)
+            ports.RECOMPUTE_ETAS.start(organization_id, countdown=ETA_COALESCE_S)
 
     transaction.on_commit(schedule)
 
@@ -173,6 +173,6 @@ def routes_recompute_pending(*, organization_id: int, refresh: timedelta | None 
                 Vehicle.objects.filter(pk=vehicle.pk).update(etas_at=vehicle.position_at)
     if refresh and moved.filter(busy=True).exists():  # vans with open stops still behind their position: not due yet
         wait = max(1, int(refresh.total_seconds()))  # the vans left waiting are due within this
-        jobs.enqueue("dispatch.tasks.recompute_etas", organization_id, countdown=wait,
+        ports.RECOMPUTE_ETAS.start(organization_id, countdown=wait,
                      once_per=f"{organization_id}:{int(clock.now().timestamp()) // wait}")
     return len(due) + moved.filter(busy=False).update(etas_at=F("position_at"))

@@ -4,15 +4,15 @@ counts in marked for the reports' roll-up (in the same transaction as the change
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal, ROUND_HALF_UP
 
 from django.utils import timezone
 
 from carriers.models import BookingStatus, CarrierBooking
 from dispatch import clock
-from dispatch.geo import haversine_km, road_km, travel_minutes
+from planner.travel import haversine_km, road_km, travel_minutes
 from dispatch.models import Order, RollupDirty, Stop
-from dispatch.planner.pricing import rate_price
+from planner.pricing import rate_price
 from dispatch.selectors import service_rules
 from dispatch.status import OrderStatus
 
@@ -38,7 +38,7 @@ def carrier_attempt_cost(order: Order) -> Decimal:
 
 
 def db_rate_price(rate, zones, order: Order, km: float, at) -> float:
-    """A stored rate card's price for an order delivered at `at` (dispatch.planner.pricing.rate_price)."""
+    """A stored rate card's price for an order delivered at `at` (planner.pricing.rate_price)."""
     zone_fee = next((z.surcharge for z in zones if haversine_km(z.lat, z.lon, order.lat, order.lon) <= z.radius_km), 0.0)
     after = rate.after_hours_from is not None and timezone.localtime(at).time() >= rate.after_hours_from
     return rate_price(base=rate.base, per_kg=rate.per_kg, per_km=rate.per_km, weight_kg=order.weight_kg, km=km, fuel_pct=rate.fuel_pct,

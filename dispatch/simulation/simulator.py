@@ -16,7 +16,7 @@ import httpx
 from django.utils import timezone
 
 from dispatch import clock
-from dispatch.geo import DETOUR_FACTOR, SPEED_KMH, haversine_km
+from planner.travel import DETOUR_FACTOR, haversine_km, SPEED_KMH
 
 from .city import City, order_spec
 from .disruptions import Disruption

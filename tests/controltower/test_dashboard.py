@@ -1,6 +1,6 @@
 import pytest
 
-from controltower import events
+from infra import bus
 from tests.factories import HubFactory, OrderFactory, UserFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def test_live_state_carries_only_the_users_organization(client, hub, other_org):
     assert [o["ref"] for o in state["orders"]] == [mine.external_ref]
     assert [h["code"] for h in state["hubs"]] == [hub.code]
     assert state["vehicles"] == []
-    assert (state["epoch"], state["seq"]) == events.current_sequence(hub.organization_id)
+    assert (state["epoch"], state["seq"]) == bus.current_sequence(hub.organization_id)
 
 
 def test_the_dashboard_and_its_partials_render(client, hub):

@@ -1,9 +1,9 @@
-"""Work asked for after commit (controltower.jobs): when it is due."""
+"""Work asked for after commit (infra.jobs): when it is due."""
 
 import pytest
 from django.core.cache import cache
 
-from controltower import jobs
+from infra import jobs
 
 
 class Recorder:

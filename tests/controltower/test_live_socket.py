@@ -50,15 +50,15 @@ def ping_vehicle(vehicle, lat):
 
 
 def test_the_channel_layer_is_redis():
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "controltower.channel_layers.RedisHintsChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "infra.channel_layers.RedisHintsChannelLayer"
 
 
 def test_a_connection_that_stops_reading_keeps_its_capacity_and_the_hints_after_it_or_too_old_are_counted():
     import time
     import uuid
 
-    from controltower import metrics
-    from controltower.channel_layers import RedisHintsChannelLayer
+    from infra import metrics
+    from infra.channel_layers import RedisHintsChannelLayer
 
     layer = RedisHintsChannelLayer(hosts=[settings.REDIS_URL], prefix=f"t{uuid.uuid4().hex[:8]}", capacity=5, expiry=30)
     before = metrics.counter_value("channel_drops")
@@ -148,7 +148,7 @@ def test_a_socket_only_carries_its_own_organizations_events():
 
 
 def test_everyone_on_the_live_screen_sees_who_else_is_watching():
-    from controltower import events as bus
+    from infra import bus
 
     ana = UserFactory(username="ana-watch")
     ben = UserFactory(username="ben-watch", organization=ana.organization)

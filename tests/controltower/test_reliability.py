@@ -10,9 +10,9 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from controltower import jobs
+from infra import jobs
 from controltower.celery import app
-from controltower.models import DeadLetter
+from infra.models import DeadLetter
 from dispatch.models import CustomerMessage
 from dispatch.status import Role
 from tests.conftest import start_worker, stop_process
@@ -25,7 +25,7 @@ from tests.factories import (
 
 
 def test_celery_runs_with_late_acks_reject_on_loss_prefetch_1_and_bounded_countdowns():
-    from controltower.reliable_tasks import MAX_COUNTDOWN_S
+    from infra.reliable_tasks import MAX_COUNTDOWN_S
 
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
@@ -155,7 +155,7 @@ def test_customer_messages_are_not_held_up_behind_a_backlog_of_bulk_carrier_work
     at a lower priority): a customer's message enqueued after 80 of those is sent before them, and
     the queue age the metrics report counts the bulk tasks waiting."""
     from carriers.models import BookingStatus, CarrierBooking
-    from controltower.metrics import queue_ages
+    from infra.metrics import queue_ages
     from tests.factories import CarrierFactory
 
     org = OrganizationFactory()

@@ -266,7 +266,7 @@ def test_cost_rules_surcharges_reach_the_planners_price(org, hub):
     zone surcharge: the planner's price of that carrier option is exactly the rate card's formula."""
     from carriers.models import RateCard
     from dispatch.engine.bridge import problem_from_db
-    from dispatch.planner.pricing import carrier_price
+    from planner.pricing import carrier_price
 
     carrier = CarrierFactory(organization=org, code="SUR")
     rate = RateCard.objects.get(carrier=carrier, service_level="same_day")

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command, CommandError
 
-from dispatch.planner import greedy, hybrid
-from dispatch.planner.evaluate import evaluate
-from dispatch.planner.model import Plan
-from dispatch.planner.snapshot import SnapshotError, problem_from_snapshot
+from planner import greedy, hybrid
+from planner.evaluate import evaluate
+from planner.model import Plan
+from planner.snapshot import problem_from_snapshot, SnapshotError
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 CHECKER = SHARED / "tools" / "check_plan.py"

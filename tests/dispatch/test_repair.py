@@ -7,17 +7,17 @@ import subprocess
 import sys
 from dataclasses import replace
 
-from dispatch.planner import greedy, hybrid
-from dispatch.planner.carriers import assign_to_carriers
-from dispatch.planner.evaluate import evaluate
-from dispatch.planner.model import Plan, Point, Slot, Zone
-from dispatch.planner.repair import hand_over, neighbourhood, repair, van_positions_near
-from dispatch.planner.snapshot import (
+from planner import greedy, hybrid
+from planner.offers import assign_to_carriers
+from planner.evaluate import evaluate
+from planner.model import Plan, Point, Slot, Zone
+from planner.repair import hand_over, neighbourhood, repair, van_positions_near
+from planner.snapshot import (
     load_problem,
     problem_from_snapshot,
     snapshot_from_problem,
 )
-from tests.dispatch.test_planner import CHECKER, SHARED, order, snapshot
+from tests.dispatch.test_planner import CHECKER, order, SHARED, snapshot
 
 SNAPSHOT = SHARED / "data" / "snapshots" / "chicago-200-none.json"
 
@@ -144,7 +144,7 @@ def test_slots_and_pools_survive_the_replay_snapshot():
 def test_free_orders_far_apart_are_reoptimized_a_group_per_pass(monkeypatch):
     """Two drivers at opposite ends of the city go home: one pass re-optimizes around one group of
     free orders, the next around the others, not one neighbourhood crowded by both."""
-    from dispatch.planner import repair as repair_module
+    from planner import repair as repair_module
 
     problem = load_problem(SNAPSHOT)
     in_force = greedy.solve(problem)
@@ -197,7 +197,7 @@ def test_an_order_that_needs_a_skill_looks_for_the_nearest_vans_that_have_it():
 def test_the_van_that_takes_a_hand_over_is_reoptimized_and_keeps_the_orders_it_meets_for(monkeypatch):
     """A breakdown: the van that meets the broken one is re-optimized with the rest (its other
     orders may move), and what it picks up at the meeting point stays on it."""
-    from dispatch.planner import repair as repair_module
+    from planner import repair as repair_module
 
     problem = load_problem(SNAPSHOT)
     in_force = greedy.solve(problem)
@@ -233,7 +233,7 @@ def test_a_van_the_insertion_changed_gives_up_an_order_a_carrier_now_takes_for_l
     """Two vans each carry one far-off order that a carrier would deliver for less than the detour
     costs. The van the insertion changed hands its far-off order to the carrier, and that order
     is free for the re-optimization; the van the insertion left alone keeps its route."""
-    from dispatch.planner import repair as repair_module
+    from planner import repair as repair_module
 
     far = 41.795  # inside C1's zone, far north of the vans
     p = problem_from_snapshot(snapshot(

@@ -13,7 +13,7 @@ from carriers.services import booking_record_confirmed
 from dispatch import reports
 from dispatch.engine.bridge import problem_from_db
 from dispatch.engine.savings import savings_for_day
-from dispatch.geo import road_km, travel_minutes
+from planner.travel import road_km, travel_minutes
 from dispatch.models import (
     DailyRollup,
     DailySavings,
@@ -22,7 +22,7 @@ from dispatch.models import (
     RollupDirty,
     ServiceLevelRule,
 )
-from dispatch.planner.carriers import carrier_options
+from planner.offers import carrier_options
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.exceptions import exception_close, exception_raise

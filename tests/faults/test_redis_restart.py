@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import child_env, free_port, wait_for_http
 from tests.e2e.conftest import browser  # noqa: F401  (fixture)
-from tests.factories import HubFactory, OrganizationFactory, UserFactory, api_token
+from tests.factories import api_token, HubFactory, OrganizationFactory, UserFactory
 from tests.faults import in_three_hours, order_body, start_daphne
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -167,7 +167,7 @@ import threading
 import django
 django.setup()
 from channels.layers import get_channel_layer
-from controltower import events
+from infra import bus
 
 layer = get_channel_layer()
 listening = asyncio.new_event_loop()  # the receiving side: its subscriptions belong to this loop
@@ -181,7 +181,7 @@ def on_listening(coroutine):
 for line in sys.stdin:
     channel = on_listening(layer.new_channel())
     on_listening(layer.group_add("fault-publisher", channel))
-    events._call(layer.group_send, "fault-publisher", {"type": "ct.test", "n": int(line)})  # as a worker publishes
+    bus._call(layer.group_send, "fault-publisher", {"type": "ct.test", "n": int(line)})  # as a worker publishes
     print(on_listening(layer.receive(channel))["n"], flush=True)
 """
 

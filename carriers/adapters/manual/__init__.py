@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from dispatch.geo import road_km, travel_minutes
+from planner.travel import road_km, travel_minutes
 
 from ..base import Adapter, BookingResult, CarrierError, Quote, register
 

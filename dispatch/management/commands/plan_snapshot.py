@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dispatch.planner import hybrid
-from dispatch.planner.evaluate import evaluate
-from dispatch.planner.snapshot import SnapshotError, load_problem
+from planner import hybrid
+from planner.evaluate import evaluate
+from planner.snapshot import load_problem, SnapshotError
 
 
 class Command(BaseCommand):

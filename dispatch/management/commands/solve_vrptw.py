@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dispatch.planner import vrptw
+from planner import vrptw
 
 
 class Command(BaseCommand):

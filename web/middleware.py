@@ -1,11 +1,13 @@
 import json
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.handlers.exception import response_for_exception
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 
 from dispatch.api.errors import log_unavailable
+from dispatch.errors import Forbidden, NotFound
 from dispatch.selectors import hub_scope, user_hub_ids
 
 
@@ -75,3 +77,21 @@ class HubScopeMiddleware:
             return self.get_response(request)
         with hub_scope(scope):
             return self.get_response(request)
+
+
+class DomainErrorMiddleware:
+    """A page's selector found nothing (NotFound) or may not show it (Forbidden): the same 404 or
+    403 page Django gives for Http404 and PermissionDenied. The API answers these itself."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, NotFound):
+            return response_for_exception(request, Http404(exception.message))
+        if isinstance(exception, Forbidden):
+            return response_for_exception(request, PermissionDenied(exception.message))
+        return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dispatch.geo import EARTH_RADIUS_KM, haversine_km  # noqa: F401  (the one definition)
+from planner.travel import EARTH_RADIUS_KM, haversine_km  # noqa: F401  (the one definition)
 
 
 @dataclass(frozen=True)

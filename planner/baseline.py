@@ -6,9 +6,9 @@ window order."""
 
 from __future__ import annotations
 
-from dispatch.planner.evaluate import simulate_route
-from dispatch.planner.model import Plan, Problem, haversine_km
-from dispatch.planner.pricing import carrier_can_take
+from planner.evaluate import simulate_route
+from planner.model import haversine_km, Plan, Problem
+from planner.pricing import carrier_can_take
 
 
 def _matches(problem: Problem, carrier, order) -> bool:

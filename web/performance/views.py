@@ -9,7 +9,6 @@ import csv
 from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,21 +18,8 @@ from django.views.decorators.http import require_GET
 from carriers.models import Carrier
 from dispatch import reports
 from dispatch.models import Fleet
-from dispatch.status import Role
-
-from . import charts
-
-REPORTERS = {Role.OPS_MANAGER, Role.ADMIN}
-
-
-def _reporter(request) -> int:
-    org = request.user.organization_id
-    if not org:
-        raise PermissionDenied("Your account belongs to no organization.")
-    if request.user.role not in REPORTERS:
-        raise PermissionDenied("Performance reports are for ops managers and admins; "
-                               f"your role ({request.user.get_role_display().lower()}) works the live queue.")
-    return org
+from web.access import org_for
+from web.performance import charts
 
 
 def pct(v) -> str:
@@ -139,7 +125,7 @@ def _rows(org: int, f: reports.Filters, table: str) -> list[dict]:
 @login_required
 @require_GET
 def performance_page(request):
-    org = _reporter(request)
+    org = org_for(request, "review_performance")
     try:
         f = _filters(request)
     except BadRequest as e:
@@ -199,7 +185,7 @@ def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpRespon
 def performance_export(request, table: str):
     """One table of the page as CSV (same filters, same numbers), or `orders`: every order of the
     period that reached an outcome, streamed from the database in chunks."""
-    org = _reporter(request)
+    org = org_for(request, "review_performance")
     try:
         f = _filters(request)
     except BadRequest as e:
@@ -219,7 +205,7 @@ def performance_export(request, table: str):
 @require_GET
 def scorecard_page(request, kind: str, code: str):
     """One carrier's or fleet's lanes (zone x service level) over the period."""
-    org = _reporter(request)
+    org = org_for(request, "review_performance")
     if kind == "carrier":
         subject = Carrier.objects.filter(organization_id=org, code=code).first()
         resource = f"carrier:{code}"

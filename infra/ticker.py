@@ -12,7 +12,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from controltower import jobs
+from infra import jobs
 
 log = logging.getLogger(__name__)
 # CT_TICKER_SCALE=0.25 runs the schedule four times as often: a demo played fast (SPEED) notices

@@ -13,7 +13,7 @@ import time
 from django.core.cache import cache
 from django.db import transaction
 
-from controltower import failpoints
+from infra import failpoints
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import logging
 
 from celery import Task
 
-from controltower import redis_client
+from infra import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _organization_of(task, args) -> int | None:
         return args[0] if params and params[0] == "organization_id" and isinstance(args[0], int) else None
     from django.apps import apps
 
-    from controltower.tenancy import organization_path
+    from infra.tenancy import organization_path
 
     model = apps.get_model(task.owner)
     path = organization_path(model)
@@ -97,8 +97,8 @@ def _organization_of(task, args) -> int | None:
 
 def record_dead_letter(task, task_id: str, args, kwargs, *, reason: str, deliveries: int, error: str) -> None:
     try:
-        from controltower import metrics
-        from controltower.models import DeadLetter
+        from infra import metrics
+        from infra.models import DeadLetter
 
         safe_args = json.loads(json.dumps(list(args or []), default=str))
         safe_kwargs = json.loads(json.dumps(dict(kwargs or {}), default=str))

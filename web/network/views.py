@@ -14,8 +14,7 @@ from django.shortcuts import redirect, render
 from carriers.models import CapacitySlot, Carrier, CarrierZone, RateCard
 from dispatch.models import Driver, Fleet, Hub, Shift, Vehicle
 from dispatch.status import ServiceLevel
-
-from .settings_views import _admin
+from web.access import org_for
 
 
 class NetworkForm(forms.ModelForm):
@@ -79,14 +78,14 @@ def _kind(kind: str):
 
 @login_required
 def network_home(request):
-    org = _admin(request)
+    org = org_for(request, "configure")
     counts = [(k, title, model.objects.filter(**{owner: org}).count()) for k, (model, _, _, owner, title) in KINDS.items()]
     return render(request, "controltower/settings/network.html", {"counts": counts})
 
 
 @login_required
 def network_list(request, kind: str):
-    org = _admin(request)
+    org = org_for(request, "configure")
     model, _, columns, owner, title = _kind(kind)
     rows = [{"id": obj.pk, "cells": [getattr(obj, c) for c in columns]}
             for obj in model.objects.filter(**{owner: org}).order_by("pk")[:1000]]
@@ -95,7 +94,7 @@ def network_list(request, kind: str):
 
 @login_required
 def network_edit(request, kind: str, pk: int | None = None):
-    org = _admin(request)
+    org = org_for(request, "configure")
     model, fields, _, owner, title = _kind(kind)
     instance = None
     if pk is not None:

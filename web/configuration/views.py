@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -35,8 +34,7 @@ from dispatch.models import (
     Vehicle,
 )
 from dispatch.selectors import policy_for, service_rules
-from dispatch.services import settings as svc
-from dispatch.services import users as people
+from dispatch.services import settings as svc, users as people
 from dispatch.services.notifications import (
     PLACEHOLDERS,
     render_template,
@@ -53,18 +51,9 @@ from dispatch.status import (
     Role,
     ServiceLevel,
 )
+from web.access import org_for
 
 MAX_AHEAD = timedelta(days=366)
-
-
-def _admin(request) -> int:
-    org = request.user.organization_id
-    if not org:
-        raise PermissionDenied("Your account belongs to no organization.")
-    if request.user.role != Role.ADMIN:
-        raise PermissionDenied("Settings are for your organization's admins; "
-                               f"your role ({request.user.get_role_display().lower()}) cannot change them.")
-    return org
 
 
 def _effective_at(raw: str) -> datetime | None:
@@ -90,7 +79,7 @@ def _pending(org: int, target: str, key: str = "") -> list[ScheduledChange]:
 
 @login_required
 def settings_home(request):
-    org = _admin(request)
+    org = org_for(request, "configure")
     rules = service_rules(org)
     return render(request, "controltower/settings/home.html", {
         "rules": [rules[level] for level in ServiceLevel.values], "policy": policy_for(org),
@@ -119,7 +108,7 @@ def _rule_form(rule) -> dict:
 
 @login_required
 def rule_edit(request, level: str):
-    org = _admin(request)
+    org = org_for(request, "configure")
     if level not in ServiceLevel.values:
         raise Http404("No such service level.")
     rule = service_rules(org)[level]
@@ -179,7 +168,7 @@ def _policy_form(policy) -> dict:
 
 @login_required
 def policy_edit(request):
-    org = _admin(request)
+    org = org_for(request, "configure")
     policy = policy_for(org)
     stored = Policy.objects.filter(organization_id=org).first()
     context = {"values": _policy_form(policy), "version": svc.version_of(stored), "errors": {}, "preview": None,
@@ -248,7 +237,7 @@ def _history_page(request, *, title: str, back: str, records=None, fields=(), st
 
 @login_required
 def rule_history(request, level: str):
-    org = _admin(request)
+    org = org_for(request, "configure")
     if level not in ServiceLevel.values:
         raise Http404("No such service level.")
     return _history_page(
@@ -260,7 +249,7 @@ def rule_history(request, level: str):
 
 @login_required
 def policy_history(request):
-    org = _admin(request)
+    org = org_for(request, "configure")
     return _history_page(
         request, title="Auto-apply and detection settings", back="/settings/policy/", fields=svc.POLICY_FIELDS,
         records=Policy.history.filter(organization_id=org), stored=Policy.objects.filter(organization_id=org).first(),
@@ -270,7 +259,7 @@ def policy_history(request):
 @login_required
 @require_POST
 def scheduled_cancel(request, pk: int):
-    org = _admin(request)
+    org = org_for(request, "configure")
     try:
         svc.scheduled_cancel(organization_id=org, change_id=pk, user=request.user)
     except ValidationFailed:
@@ -283,7 +272,7 @@ def scheduled_cancel(request, pk: int):
 @login_required
 def users_page(request):
     """People and API tokens. A new user's password and a new token's secret are shown once."""
-    org = _admin(request)
+    org = org_for(request, "configure")
     context = {"errors": {}, "message": "", "secret": None, "roles": Role.choices, "form": {}}
     status = 200
     if request.method == "POST":
@@ -345,7 +334,7 @@ def _sample_order(org: int):
 
 @login_required
 def templates_page(request):
-    org = _admin(request)
+    org = org_for(request, "configure")
     rows = []
     for kind, label in MessageKind.choices:
         for channel, channel_label in CHANNELS:
@@ -356,7 +345,7 @@ def templates_page(request):
 
 @login_required
 def template_edit(request, kind: str, channel: str):
-    org = _admin(request)
+    org = org_for(request, "configure")
     if kind not in MessageKind.values or channel not in dict(CHANNELS):
         raise Http404("No such message kind or channel.")
     subject, body, custom = template_for(org, kind, channel)
@@ -409,7 +398,7 @@ def template_edit(request, kind: str, channel: str):
 def costs_page(request):
     """Cost rules: what each van costs (per km, per hour, fixed; per van or a whole fleet) and each
     carrier's rate cards with their surcharges (fuel, weight breaks, after hours) and zone surcharges."""
-    org = _admin(request)
+    org = org_for(request, "configure")
     errors, message, status, preview = {}, "", 200, None
     if request.method == "POST":
         action = request.POST.get("action", "")
@@ -458,7 +447,7 @@ def _cost_save(org: int, action: str, pk: int, request) -> str:
 
 @login_required
 def rate_history(request, pk: int):
-    org = _admin(request)
+    org = org_for(request, "configure")
     rate = RateCard.objects.filter(pk=pk, carrier__organization_id=org).select_related("carrier").first()
     if rate is None:
         raise Http404("No such rate card in your organization.")
@@ -470,7 +459,7 @@ def rate_history(request, pk: int):
 
 @login_required
 def zone_history(request, pk: int):
-    org = _admin(request)
+    org = org_for(request, "configure")
     zone = CarrierZone.objects.filter(pk=pk, carrier__organization_id=org).select_related("carrier").first()
     if zone is None:
         raise Http404("No such zone in your organization.")
@@ -483,7 +472,7 @@ def zone_history(request, pk: int):
 @login_required
 def van_cost_history(request, pk: int):
     """A van's cost changes, from the event log (each keeps the values before and after)."""
-    org = _admin(request)
+    org = org_for(request, "configure")
     van = Vehicle.objects.filter(pk=pk, organization_id=org).first()
     if van is None:
         raise Http404("No such van in your organization.")
@@ -499,7 +488,7 @@ def van_cost_history(request, pk: int):
 
 @login_required
 def template_history(request, kind: str, channel: str):
-    org = _admin(request)
+    org = org_for(request, "configure")
     if kind not in MessageKind.values or channel not in dict(CHANNELS):
         raise Http404("No such message kind or channel.")
     records = MessageTemplate.history.filter(organization_id=org, kind=kind, channel=channel)

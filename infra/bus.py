@@ -18,8 +18,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from asgiref.sync import SyncToAsync, async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from asgiref.sync import async_to_sync, SyncToAsync
+from channels.layers import get_channel_layer, InMemoryChannelLayer
 from django.conf import settings
 from django.db import transaction
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,32 +31,37 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EventType:
+    """An event live screens receive: its name, the keys of its payload, and, for a payload that
+    carries a list, the keys of each item (item_keys: {"vehicles": {...}})."""
+
     name: str
     keys: frozenset[str]
     description: str
+    item_keys: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
-ORDER_KEYS = frozenset(
-    {"id", "ref", "status", "status_label", "colour", "risk", "risk_colour", "lat", "lon", "eta",
-     "window_end", "service_level", "vehicle", "carrier", "hub"}
-)
+# The catalogue: every event type, declared once by the app that publishes it (dispatch.live_events,
+# carriers.live_events) when it is imported; the bus declares only its own (presence).
+EVENT_TYPES: dict[str, EventType] = {}
+# What a live screen receives for an event: the web edge registers, per event type, a function
+# that adds its presentation (labels, colours) to the published facts, applied once per publish.
+_PRESENTERS: dict = {}
 
-EVENT_TYPES: dict[str, EventType] = {
-    e.name: e
-    for e in [
-        EventType("order.changed", ORDER_KEYS, "An order was created or changed status, risk, ETA or assignment."),
-        EventType("vehicles.moved", frozenset({"vehicles"}), "Accepted positions: a list of vehicle snapshots."),
-        EventType("vehicle.changed", frozenset({"id", "code", "status", "colour", "fleet"}), "A vehicle's duty status changed."),
-        EventType("carrier.changed", frozenset({"id", "code", "health", "colour", "reason"}), "A carrier's health changed."),
-        EventType("exception.changed", frozenset({"id", "kind", "state", "severity", "title", "hubs"}),
-                  "An exception was raised or changed state (hubs: of its orders and van)."),
-        EventType("decision.changed", frozenset({"id", "state", "exception", "hubs"}),
-                  "A decision was proposed, applied or rejected (hubs: of the orders it moves)."),
-        EventType("presence.changed", frozenset({"viewers"}), "Who has the live screen open (usernames, sorted)."),
-    ]
-}
 
-VEHICLE_SNAPSHOT_KEYS = frozenset({"id", "code", "lat", "lon", "speed_kmh", "heading", "at", "status", "fleet"})
+def declare(*types: EventType) -> None:
+    for event_type in types:
+        known = EVENT_TYPES.get(event_type.name)
+        if known is not None and known != event_type:
+            raise ValueError(f"Event type {event_type.name!r} is declared twice, differently")
+        EVENT_TYPES[event_type.name] = event_type
+
+
+def present(event_type: str, presenter) -> None:
+    """Send `presenter(payload)` instead of the payload of every `event_type` event."""
+    _PRESENTERS[event_type] = presenter
+
+
+declare(EventType("presence.changed", frozenset({"viewers"}), "Who has the live screen open (usernames, sorted)."))
 
 
 def group_name(organization_id: int) -> str:
@@ -238,10 +243,10 @@ def validate(event_type: str, payload: dict) -> None:
         missing = sorted(declared.keys - set(payload))
         extra = sorted(set(payload) - declared.keys)
         raise ValueError(f"{event_type}: payload keys differ from its declaration (missing {missing}, extra {extra})")
-    if event_type == "vehicles.moved":
-        for vehicle in payload["vehicles"]:
-            if set(vehicle) != VEHICLE_SNAPSHOT_KEYS:
-                raise ValueError("vehicles.moved: a vehicle snapshot has the wrong keys")
+    for field, keys in declared.item_keys:
+        for item in payload[field]:
+            if set(item) != keys:
+                raise ValueError(f"{event_type}: an item of {field} has the wrong keys")
 
 
 _pending = threading.local()
@@ -279,7 +284,9 @@ def _send(organization_id: int, event_type: str, payload: dict) -> None:
         epoch, seq = next_sequence(organization_id)
         # The payload travels encoded once, here: each of a daphne's dashboards sends it on as it is
         # (not decoded and encoded again per connection).
-        message = {"type": "ct.event", "seq": seq, "epoch": epoch, "event": event_type, "data_json": json.dumps(payload),
+        presenter = _PRESENTERS.get(event_type)
+        shown = presenter(payload) if presenter else payload
+        message = {"type": "ct.event", "seq": seq, "epoch": epoch, "event": event_type, "data_json": json.dumps(shown),
                    "sent_at": time.time()}
         _call(layer.group_send, group_name(organization_id), message)
         if event_type == "order.changed":

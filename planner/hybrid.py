@@ -30,10 +30,10 @@ from pyvrp.search import LocalSearch, PerturbationManager, PerturbationParams
 from pyvrp.stop import MaxRuntime
 
 from . import greedy
-from .carriers import assign_to_carriers, carrier_options
+from .offers import assign_to_carriers, carrier_options
 from .evaluate import evaluate, simulate_route
 from .model import EARTH_RADIUS_KM, Plan, Problem
-from .pricing import Rooms, carrier_order_cost
+from .pricing import carrier_order_cost, Rooms
 from .trips import add_trips, insert_into_vans
 
 COST = 100_000          # integer cost units per currency unit

@@ -8,8 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from dispatch.status import Role
-
-from .tenancy import organization_path
+from infra.tenancy import organization_path
 
 READ_ONLY_FOR_TENANTS = {"dispatch.event", "dispatch.idempotencykey", "carriers.carriercall", "carriers.webhookreceipt",
                          "carriers.webhookattempt", "dispatch.position"}

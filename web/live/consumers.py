@@ -1,5 +1,6 @@
-"""The dashboard's WebSocket. Networking only: authenticate, join the organization's group,
-forward the bus's hints."""
+"""The dashboard's WebSocket. Networking only: authenticate, join the organization's group, forward the bus's hints."""
+
+from __future__ import annotations
 
 import asyncio
 import json
@@ -7,34 +8,19 @@ import time
 from collections import deque
 
 from asgiref.sync import sync_to_async
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from dispatch.models import Fleet, Hub, Order
+from dispatch.models import Fleet, Hub
 from dispatch.selectors import user_hub_ids
-
-from . import events, metrics
+from infra import bus, metrics
+from web.hints import HintsWithoutDatabase
 
 UNAUTHORIZED = 4401
 
 
-class _HintsWithoutDatabase:
-    """The bus's hints ("ct.*" messages) are handled without the database. Channels' dispatch
-    closes stale database connections before every message (a hop to a thread and back): at
-    hundreds of hints a second across a daphne's dashboards that was the event loop's largest
-    single cost. Everything else is dispatched as channels does it."""
-
-    async def dispatch(self, message):
-        handler = getattr(self, get_handler_name(message), None) if message.get("type", "").startswith("ct.") else None
-        if handler is None:
-            await super().dispatch(message)
-        else:
-            await handler(message)
-
-
-class LiveConsumer(_HintsWithoutDatabase, AsyncJsonWebsocketConsumer):
+class LiveConsumer(HintsWithoutDatabase, AsyncJsonWebsocketConsumer):
     """Flow control: a page that acknowledges what it has read ({"ack": seq}) has at most
     LIVE_UNACKED_MAX hints in flight. Past that it has stopped reading (a frozen tab, a slow link):
     further hints are not sent but counted (metric live_overflow), and once it has caught up it is
@@ -54,14 +40,14 @@ class LiveConsumer(_HintsWithoutDatabase, AsyncJsonWebsocketConsumer):
         self.hub_codes, self.fleet_ids = await _scope_of(user)
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None) or ""
-        await events.subscribe(self.channel_layer, self.channel_name, org_id)
+        await bus.subscribe(self.channel_layer, self.channel_name, org_id)
         if self.session_key:
-            await events.watch_session(self.channel_layer, self.channel_name, self.session_key)
+            await bus.watch_session(self.channel_layer, self.channel_name, self.session_key)
         await self.accept()
-        self.epoch = await sync_to_async(events.current_epoch, thread_sensitive=False)()
+        self.epoch = await sync_to_async(bus.current_epoch, thread_sensitive=False)()
         self.keepalive = asyncio.create_task(self._keep_subscribed())
         self.username = user.get_username()
-        await sync_to_async(events.presence_change, thread_sensitive=False)(org_id, self.username, +1)
+        await sync_to_async(bus.presence_change, thread_sensitive=False)(org_id, self.username, +1)
 
     async def _keep_subscribed(self):
         """Every few seconds: join the groups again (Redis may have restarted and forgotten them)
@@ -69,10 +55,10 @@ class LiveConsumer(_HintsWithoutDatabase, AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(settings.LIVE_KEEPALIVE_S)
             try:
-                await events.subscribe(self.channel_layer, self.channel_name, self.organization_id)
+                await bus.subscribe(self.channel_layer, self.channel_name, self.organization_id)
                 if self.session_key:
-                    await events.watch_session(self.channel_layer, self.channel_name, self.session_key)
-                epoch = await sync_to_async(events.current_epoch, thread_sensitive=False)()
+                    await bus.watch_session(self.channel_layer, self.channel_name, self.session_key)
+                epoch = await sync_to_async(bus.current_epoch, thread_sensitive=False)()
             except Exception:  # Redis is away: try again next round
                 continue
             if epoch != self.epoch:
@@ -84,11 +70,11 @@ class LiveConsumer(_HintsWithoutDatabase, AsyncJsonWebsocketConsumer):
         if getattr(self, "keepalive", None):
             self.keepalive.cancel()
         if hasattr(self, "organization_id"):
-            await events.unsubscribe(self.channel_layer, self.channel_name, self.organization_id)
+            await bus.unsubscribe(self.channel_layer, self.channel_name, self.organization_id)
         if getattr(self, "username", None):
-            await sync_to_async(events.presence_change, thread_sensitive=False)(self.organization_id, self.username, -1)
+            await sync_to_async(bus.presence_change, thread_sensitive=False)(self.organization_id, self.username, -1)
         if getattr(self, "session_key", ""):
-            await events.unwatch_session(self.channel_layer, self.channel_name, self.session_key)
+            await bus.unwatch_session(self.channel_layer, self.channel_name, self.session_key)
 
     async def receive_json(self, content, **kwargs):
         ack = content.get("ack") if isinstance(content, dict) else None
@@ -154,30 +140,3 @@ def _within_scope(event: str, data: dict, hubs: set[str], fleets: set[int]) -> d
     if event in ("exception.changed", "decision.changed"):
         return data if set(data.get("hubs") or ()) & hubs else None
     return data  # the organization's own: carriers, presence
-
-
-NOT_FOUND = 4404
-
-
-class TrackConsumer(_HintsWithoutDatabase, AsyncJsonWebsocketConsumer):
-    """A customer's tracking page: public, by the order's unguessable token; it only hears that its
-    own order changed (no data travels here; the page fetches itself again)."""
-
-    async def connect(self):
-
-
-        token = self.scope["url_route"]["kwargs"]["token"]
-        self.order_id = await database_sync_to_async(
-            lambda: Order.objects.filter(tracking_token=token).values_list("id", flat=True).first())()
-        if self.order_id is None:
-            await self.close(code=NOT_FOUND)
-            return
-        await events.watch_order(self.channel_layer, self.channel_name, self.order_id)
-        await self.accept()
-
-    async def disconnect(self, code):
-        if getattr(self, "order_id", None):
-            await events.unwatch_order(self.channel_layer, self.channel_name, self.order_id)
-
-    async def ct_track(self, message):
-        await self.send_json({"changed": True})

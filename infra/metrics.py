@@ -15,7 +15,7 @@ import time
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, Histogram, REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from . import redis_client
@@ -119,17 +119,22 @@ class _ScrapeTimeCollector:
         except Exception:
             pass
         yield age
-        health = GaugeMetricFamily("ct_carrier_health", "Carrier health: 0 up, 1 degraded, 2 down",
-                                   labels=["organization", "carrier"])
-        try:
-            from carriers.models import Carrier
+        for source in _SOURCES:
+            try:
+                yield source()
+            except Exception:
+                continue
 
-            level = {"up": 0, "degraded": 1, "down": 2}
-            for org, code, h in Carrier.objects.values_list("organization__slug", "code", "health"):
-                health.add_metric([org, code], level.get(h, 2))
-        except Exception:
-            pass
-        yield health
+
+# Metrics of the domain, read at scrape time: each app registers a function that returns one
+# prometheus metric family (carriers registers carrier health), so this module imports no app.
+_SOURCES: list = []
+
+
+def register_source(source) -> None:
+    """Read `source()` (a metric family) at every scrape."""
+    if source not in _SOURCES:
+        _SOURCES.append(source)
 
 
 _collector_registered = False

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .carriers import carrier_options
+from .offers import carrier_options
 from .evaluate import simulate_route
 from .model import Plan, Problem
-from .pricing import Rooms, carrier_eta
+from .pricing import carrier_eta, Rooms
 
 CANDIDATE_VANS = 12
 CANDIDATE_POSITIONS = 6
