@@ -1,5 +1,5 @@
 """A task that kills the worker process running it, every time: what a poison message does.
-Loaded only by the worker that tests/controltower/test_reliability.py starts."""
+Loaded only by the worker that tests/infra/test_reliability.py starts."""
 
 import os
 import signal

@@ -12,7 +12,7 @@ from dispatch.models import Decision, OrderException
 from dispatch.services import ActorRef
 from dispatch.services.orders import order_update
 from dispatch.status import Role
-from tests.controltower.test_live_socket import next_event, session_cookie, socket
+from tests.web.test_live_socket import next_event, session_cookie, socket
 from tests.factories import (
     CarrierFactory,
     HubFactory,
