@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from prometheus_client.core import GaugeMetricFamily
+
 from dispatch import clock
 from dispatch.selectors import policy_for
 from dispatch.services import ActorRef
@@ -59,8 +61,6 @@ def refresh(carrier: Carrier) -> Carrier:
 
 def health_gauge():
     """Every carrier's health for the metrics scrape (registered with infra.metrics at start-up)."""
-    from prometheus_client.core import GaugeMetricFamily
-
     health = GaugeMetricFamily("ct_carrier_health", "Carrier health: 0 up, 1 degraded, 2 down",
                                labels=["organization", "carrier"])
     level = {CarrierHealth.UP: 0, CarrierHealth.DEGRADED: 1, CarrierHealth.DOWN: 2}

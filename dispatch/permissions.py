@@ -30,9 +30,7 @@ def refusal(user) -> str:
 
 
 def refusal_for(user, action: str) -> str | None:
-    """Why `user` may not do `action`, or None when they may."""
-    if not getattr(user, "organization_id", None):
-        return "Your account belongs to no organization."
+    """Why `user`'s role may not do `action`, or None when it may."""
     roles, sentence = ACTIONS[action]
     if user.role in roles:
         return None

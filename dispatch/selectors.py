@@ -125,12 +125,11 @@ def orders_for(*, organization_id: int, status: list[str] | None = None, service
 # Orders that need nobody any more; the dashboard's table shows the rest unless asked.
 CLOSED_STATUSES = [OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED]
 def _one(queryset, what: str, **lookup):
-    """The one row of `queryset` matching `lookup`, or NotFound (which the edge answers with a 404)."""
-    model = queryset if isinstance(queryset, type) else queryset.model
-    found = (model.objects.all() if isinstance(queryset, type) else queryset).filter(**lookup).first()
-    if found is None:
-        raise NotFound(f"No such {what} in your organization.")
-    return found
+    """The row of `queryset` matching `lookup`, or NotFound (which the edge answers with a 404)."""
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise NotFound(f"No such {what} in your organization.") from None
 
 
 ORDER_SORTS = {"ref": "external_ref", "status": "status", "risk": "risk", "level": "service_level",
@@ -153,11 +152,11 @@ def vehicle_get(*, organization_id: int, code: str) -> Vehicle:
 
 
 def driver_get(*, organization_id: int, code: str) -> Driver:
-    return _one(Driver, "driver", organization_id=organization_id, code=code)
+    return _one(Driver.objects, "driver", organization_id=organization_id, code=code)
 
 
 def carrier_get(*, organization_id: int, code: str) -> Carrier:
-    return _one(Carrier, "carrier", organization_id=organization_id, code=code)
+    return _one(Carrier.objects, "carrier", organization_id=organization_id, code=code)
 
 
 def vehicles_for(*, organization_id: int) -> QuerySet[Vehicle]:
@@ -582,7 +581,7 @@ def carrier_story(*, organization_id: int, code: str) -> dict:
     """One carrier as a dispatcher needs it: health over time with reasons, open bookings, reported
     capacity per zone and window against what is booked there, recent failed calls and deliveries."""
 
-    carrier = _one(Carrier, "carrier", organization_id=organization_id, code=code)
+    carrier = _one(Carrier.objects, "carrier", organization_id=organization_id, code=code)
     now = clock.now()
     slots = []
     for slot in CapacitySlot.objects.filter(carrier=carrier, window_end__gt=now).select_related("zone").order_by("window_start"):

@@ -18,7 +18,8 @@ def org_of(request) -> int:
 
 def org_for(request, action: str) -> int:
     """The user's organization, when their role may do `action` (dispatch.permissions.ACTIONS); 403 otherwise."""
+    org = org_of(request)
     refused = refusal_for(request.user, action)
     if refused:
         raise PermissionDenied(refused)
-    return request.user.organization_id
+    return org

@@ -4,7 +4,7 @@ carriers.live_events) with their presentation added, the status labels and colou
 from __future__ import annotations
 
 from carriers.live_events import carrier_changed
-from dispatch.live_events import order_changed, vehicle_changed, vehicle_snapshot
+from dispatch.live_events import order_changed, vehicle_changed
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, Risk
 from infra import bus
 
@@ -40,5 +40,3 @@ def vehicle_payload(vehicle) -> dict:
 def carrier_payload(carrier) -> dict:
     return present_carrier(carrier_changed(carrier))
 
-
-__all__ = ["carrier_payload", "order_payload", "register", "vehicle_payload", "vehicle_snapshot"]

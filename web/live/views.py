@@ -12,6 +12,7 @@ from dispatch import selectors
 from dispatch.engine.decisions import (
     decision_undo_blockers,
 )
+from dispatch.live_events import vehicle_snapshot
 from dispatch.models import Order
 from dispatch.permissions import can_decide, refusal
 from dispatch.services import ActorRef
@@ -32,7 +33,7 @@ from dispatch.status import (
 )
 from infra import bus
 from web.access import org_of
-from web.live.present import carrier_payload, order_payload, vehicle_snapshot
+from web.live.present import carrier_payload, order_payload
 
 MAP_ORDER_LIMIT = 5000
 
