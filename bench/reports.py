@@ -181,7 +181,7 @@ def main(argv=None) -> int:
 
     from dispatch.engine.savings import savings_for_day
     from dispatch.models import Order
-    from dispatch.services.rollups import rollup_day
+    from dispatch.reporting.rollups import rollup_day
 
     t0 = time.monotonic()
     org, user, today = generate(args.orders, args.days)

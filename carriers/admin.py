@@ -15,7 +15,7 @@ from .models import (
     WebhookReceipt,
     WebhookSubscription,
 )
-from .outbound import redeliver
+from integrations.webhooks import redeliver
 from .webhooks import webhook_reprocess_for
 
 

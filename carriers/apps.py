@@ -6,11 +6,11 @@ class CarriersConfig(AppConfig):
     verbose_name = "Carriers"
 
     def ready(self):
-        # The domain core records facts; the carrier integration acts on them (it is the layer above).
-        from infra import hooks, metrics
+        # The domain core records facts; the carrier integration acts on the one it owns (it is the layer above).
+        from dispatch.facts import BookingReleased
+        from infra import facts, metrics
 
-        from . import health, live_events, outbound, services  # noqa: F401  (live_events declares carrier.changed)
+        from . import health, live_events, services  # noqa: F401  (live_events declares carrier.changed)
 
-        hooks.on("integrator.event", outbound.emit)
-        hooks.on("booking.released", services.on_booking_released)
+        facts.subscribe(BookingReleased, services.on_booking_released)
         metrics.register_source(health.health_gauge)

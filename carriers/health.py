@@ -1,17 +1,20 @@
 """Carrier health from what we see: error rate, latency, booking rejections, an open circuit, and
-webhook silence while the carrier holds orders. Up, degraded or down; going degraded or down
-raises the carrier exception in the engine (carrier_set_health), recovery is noticed the same way."""
+silence while the carrier holds deliveries under way (the one place carrier silence is judged). Up,
+degraded or down; going degraded or down raises the carrier exception in the engine
+(carrier_set_health starts ports.DETECT_CARRIER), recovery is noticed the same way. The beat
+(carriers.tasks.check_carrier_health) judges every carrier, with an API or not."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 
 from dispatch import clock
+from dispatch.models import Event
 from dispatch.selectors import policy_for
 from dispatch.services import ActorRef
-from dispatch.status import CarrierHealth, OrderStatus
+from dispatch.status import Actor, CarrierHealth, OrderStatus
 
 from .http import circuit_is_open
 from .models import Carrier, CarrierCall, WebhookReceipt
@@ -43,16 +46,25 @@ def assess(carrier: Carrier) -> tuple[str, str]:
         bookings = [c for c in calls if c.operation == "book" and c.ok]
         if len(bookings) >= 4 and sum(c.rejected for c in bookings) / len(bookings) >= 0.5:
             return CarrierHealth.DEGRADED, "Most recent bookings were rejected"
+    # Only a carrier with deliveries under way is expected to speak; one holding next-day bookings may be quiet.
     silence = timedelta(minutes=policy.carrier_silence_min)
     holding = carrier.orders.filter(status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists()
-    last = WebhookReceipt.objects.filter(carrier=carrier).order_by("-id").values_list("received_at", flat=True).first()
-    if holding and last is not None and now - last > silence:
-        return CarrierHealth.DEGRADED, f"No webhooks for {int((now - last).total_seconds() // 60)} min"
+    last = last_heard(carrier) if holding else None
+    if last is not None and now - last > silence:
+        return CarrierHealth.DEGRADED, f"Not heard from for {int((now - last).total_seconds() // 60)} min with deliveries under way"
     return CarrierHealth.UP, "Answering normally"
 
 
-def refresh(carrier: Carrier) -> Carrier:
+def last_heard(carrier: Carrier) -> datetime | None:
+    """When the carrier last told us anything: a webhook received (processed or not), or an event it
+    reported through the API. Our own records about it (its health, capacity we were told) do not count."""
+    receipt = WebhookReceipt.objects.filter(carrier=carrier).order_by("-id").values_list("received_at", flat=True).first()
+    reported = (Event.objects.filter(carrier=carrier, actor_type=Actor.CARRIER).order_by("-id")
+                .values_list("created_at", flat=True).first())
+    return max((t for t in (receipt, reported) if t is not None), default=None)
 
+
+def refresh(carrier: Carrier) -> Carrier:
     health, reason = assess(carrier)
     if health != carrier.health:
         carrier = carrier_set_health(carrier_id=carrier.id, health=health, reason=reason, actor=ActorRef.system("health"))

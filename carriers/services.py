@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from carriers.live_events import carrier_changed
 from dispatch import clock, ports
 from dispatch.errors import InvalidTransition, ValidationFailed
+from dispatch.facts import BookingReleased
 from dispatch.live_events import order_changed
 from dispatch.models import Order
 from dispatch.selectors import service_rules
@@ -45,9 +46,9 @@ def booking_mark_cancelled(*, booking: CarrierBooking) -> None:
         ports.CANCEL_WITH_CARRIER.start(booking.id)
 
 
-def on_booking_released(*, booking_id: int, actor: ActorRef) -> None:
-    """Handler of the domain's "booking.released" fact (registered in CarriersConfig.ready)."""
-    booking_mark_cancelled(booking=CarrierBooking.objects.get(pk=booking_id))
+def on_booking_released(fact: BookingReleased) -> None:
+    """The one subscriber of the domain's BookingReleased (CarriersConfig.ready)."""
+    booking_mark_cancelled(booking=CarrierBooking.objects.get(pk=fact.booking_id))
 
 
 @transaction.atomic

@@ -3,10 +3,9 @@ from django.conf import settings
 
 from infra.reliable_tasks import BULK, RETRYING, RetryLater
 
-from .adapters import adapter_for, CarrierError
+from .adapters import CarrierError, adapter_for
 from .health import refresh
 from .models import Carrier, CarrierBooking
-from .outbound import deliver
 from .webhooks import webhook_process
 
 
@@ -18,11 +17,12 @@ def process_webhook(receipt_id: int) -> str:
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def check_carrier_health() -> int:
-    """Beat: ping every carrier with an API (a dead one is noticed even with no traffic), then judge
-    its health from the recent record; a carrier that is back is noticed the same way."""
+    """Beat: ping every carrier whose API has a health check (a dead one is noticed even with no
+    traffic), then judge every carrier's health from the recent record, silence included; a carrier
+    that is back is noticed the same way."""
 
     n = 0
-    for carrier in Carrier.objects.exclude(adapter="manual"):
+    for carrier in Carrier.objects.all():
         adapter = adapter_for(carrier)
         if "health_check" in adapter.supports:
             try:
@@ -51,14 +51,3 @@ def cancel_with_carrier(booking_id: int) -> str:
         return f"failed: {exc}"
     return "cancelled"
 
-
-@shared_task(acks_late=True, soft_time_limit=30, time_limit=45, max_retries=8, owner="carriers.WebhookDelivery", **RETRYING)
-def deliver_webhook(delivery_id: int) -> str:
-    """One attempt at an outbound webhook; Celery retries with backoff, and deliveries whose own
-    back-off is longer than a task may wait are picked up by the outbox sweep when due."""
-
-
-    result = deliver(delivery_id=delivery_id)
-    if result == "retry" and not settings.CELERY_TASK_ALWAYS_EAGER:
-        raise RetryLater(f"delivery {delivery_id} not accepted yet")
-    return result

@@ -52,7 +52,9 @@ INSTALLED_APPS = [
     "axes",
     "simple_history",
     "dispatch",
+    "dispatch.engine",  # subscribes to the domain's facts it answers (customer messages)
     "carriers",
+    "integrations",
     "infra",
 ]
 

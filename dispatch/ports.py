@@ -34,6 +34,7 @@ SEND_DUE_MESSAGES = Port("dispatch.tasks.send_due_messages", "Send the customer 
 # the carrier integration's tasks
 CANCEL_WITH_CARRIER = Port("carriers.tasks.cancel_with_carrier", "Cancel a released booking with its carrier (booking id)")
 PROCESS_WEBHOOK = Port("carriers.tasks.process_webhook", "Apply a carrier's webhook receipt (receipt id)")
-DELIVER_WEBHOOK = Port("carriers.tasks.deliver_webhook", "Deliver an event to an integrator's webhook (delivery id)")
+# the integrations' tasks
+DELIVER_WEBHOOK = Port("integrations.tasks.deliver_webhook", "Deliver an event to an integrator's webhook (delivery id)")
 
 PORTS = [value for value in list(globals().values()) if isinstance(value, Port)]

@@ -1,8 +1,9 @@
 """Celery tasks: they take ids, are idempotent and time-bounded, and call one service.
 
-Work is enqueued after commit, by task name (infra.jobs). The rows it concerns (an exception without a
-proposal, a pending customer message) are the outbox: if an enqueue is lost, sweep_outbox (beat)
-enqueues it again, so nothing already accepted is lost."""
+Work is started after commit through a declared port (dispatch.ports; infra.jobs is the one way to
+start a task). The rows it concerns (an exception without a proposal, a pending customer message)
+are the outbox: if an enqueue is lost, sweep_outbox (beat) enqueues it again, so nothing already
+accepted is lost."""
 
 import logging
 from datetime import datetime, timedelta
@@ -13,9 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from carriers.models import Carrier, WebhookDelivery, WebhookReceipt
-from carriers.tasks import deliver_webhook, process_webhook
-from infra.reliable_tasks import RETRYING, RetryLater
-from dispatch import clock
+from dispatch import clock, ports
+from dispatch.configuration import apply_due_changes
 from dispatch.engine.bridge import propose, replan_network
 from dispatch.engine.decisions import decision_finish, decisions_resume
 from dispatch.engine.detectors import (
@@ -25,6 +25,7 @@ from dispatch.engine.detectors import (
     detect_vehicle_unavailable,
 )
 from dispatch.engine.escalation import email_ops_managers
+from dispatch.engine.messages import message_send, messages_send_due
 from dispatch.engine.placement import plan_new_orders as plan
 from dispatch.engine.savings import savings_for_day
 from dispatch.models import (
@@ -34,17 +35,16 @@ from dispatch.models import (
     Organization,
     Vehicle,
 )
+from dispatch.reporting.rollups import rollups_refresh
 from dispatch.services import ActorRef
-from dispatch.services.notifications import message_send, messages_send_due
-from dispatch.services.rollups import rollups_refresh
 from dispatch.services.routes import routes_recompute_pending
-from dispatch.services.settings import apply_due_changes
 from dispatch.status import (
     LIVE_EXCEPTION_STATES,
     DecisionState,
     ExceptionState,
     OrderStatus,
 )
+from infra.reliable_tasks import RETRYING, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def plan_pending_everywhere() -> int:
     orgs = list(Organization.objects.filter(auto_plan=True, orders__status__in=[OrderStatus.CREATED, OrderStatus.PLANNED])
                 .values_list("id", flat=True).distinct())
     for org_id in orgs:
-        plan_new_orders.delay(org_id)
+        ports.PLAN_NEW_ORDERS.start(org_id)
     return len(orgs)
 
 
@@ -119,7 +119,8 @@ def detect_order_failure(order_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def detect_everywhere() -> int:
-    """Beat: the watching detectors (SLA risk, no-shows, silence, capacity, cut-offs, spikes) per organization."""
+    """Beat: the watching detectors (SLA risk, no-shows, silent vans, capacity, cut-offs, spikes) per organization
+    (a carrier's silence is part of its health: carriers.tasks.check_carrier_health)."""
 
     ids = list(Organization.objects.values_list("id", flat=True))
     for org_id in ids:
@@ -173,21 +174,21 @@ def sweep_outbox() -> dict:
     before = clock.now() - timedelta(minutes=1)
     messages = CustomerMessage.objects.filter(status="pending", send_after__lt=before, attempts__lt=5).count()
     if messages:
-        send_due_messages.delay()
+        ports.SEND_DUE_MESSAGES.start()
 
     stale = list(OrderException.objects.filter(state=ExceptionState.OPEN, updated_at__lt=timezone.now() - timedelta(minutes=1))
                  .exclude(decisions__state__in=[DecisionState.PROPOSED, DecisionState.REJECTED]).values_list("id", flat=True)[:100])
     for exception_id in stale:
-        propose_decision.delay(exception_id)
+        ports.PROPOSE_DECISION.start(exception_id)
 
     receipts = list(WebhookReceipt.objects.filter(status="pending", received_at__lt=before, attempts__lt=5).values_list("id", flat=True)[:500])
     for receipt_id in receipts:
-        process_webhook.delay(receipt_id)
+        ports.PROCESS_WEBHOOK.start(receipt_id)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=clock.now())
     deliveries = list(WebhookDelivery.objects.filter(due, status="pending", created_at__lt=before)
                       .values_list("id", flat=True)[:500])
     for delivery_id in deliveries:
-        deliver_webhook.delay(delivery_id)
+        ports.DELIVER_WEBHOOK.start(delivery_id)
     resumed = decisions_resume()
     return {"messages": messages, "exceptions": len(stale), "webhooks_in": len(receipts), "webhooks_out": len(deliveries),
             "decisions_resumed": len(resumed)}

@@ -1,7 +1,9 @@
-"""Ask for work after commit, by the task's name. A lower layer (the domain core, the carrier
-integration) needs work done that a higher layer owns (the engine's proposal, the edge's tasks);
-it names the task instead of importing it, so dependencies keep going one way. A failure to send
-(broker down) is logged, never raised into the caller: the outbox sweep sends it again."""
+"""The one way work is started: after commit, by the task's name. A lower layer (the domain core, the
+carrier integration) needs work done that a higher layer owns (the engine's proposal, the edge's
+tasks); it starts it through a declared port (dispatch.ports), which names the task instead of
+importing it, so dependencies keep going one way; the edge's sweeps start theirs through the same
+ports, and the operators' retry of a dead letter by its recorded name. A failure to send (broker
+down) is logged, never raised into the caller: the outbox sweep sends it again."""
 
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ def task(name: str):
     return current_app.tasks[name]
 
 
-def enqueue(name: str, *args, countdown: int = 0, at: float | None = None, once_per: str = "") -> None:
+def enqueue(name: str, *args, kwargs: dict | None = None, countdown: int = 0, at: float | None = None,
+            once_per: str = "") -> None:
     """Run the task called `name` with `args` once the current transaction commits: at once, after
     `countdown` seconds from the commit, or at `at` (time.time() seconds; counted at the commit, so
     a long transaction does not push the run later by its own length). With `once_per`, one run is
@@ -49,9 +52,9 @@ def enqueue(name: str, *args, countdown: int = 0, at: float | None = None, once_
                 pass  # the cache is away: rather one run too many
         try:
             if wait > 0:
-                task(name).apply_async(args, countdown=min(wait, MAX_COUNTDOWN_S))
+                task(name).apply_async(args, kwargs, countdown=min(wait, MAX_COUNTDOWN_S))
             else:
-                task(name).delay(*args)
+                task(name).apply_async(args, kwargs)
         except Exception as exc:
             log.warning("Could not run %s%s now (%s: %s); the outbox sweep will retry", name, args, type(exc).__name__, exc)
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -89,7 +91,7 @@ def test_below_the_engine_follow_up_work_is_started_through_a_declared_port():
     import ast
 
     offenders = []
-    for package in ("dispatch/services", "dispatch/models.py", "dispatch/selectors.py", "carriers"):
+    for package in ("dispatch/services", "dispatch/models", "dispatch/selectors", "dispatch/configuration", "carriers", "integrations"):
         base = ROOT / package
         for path in sorted(base.rglob("*.py")) if base.is_dir() else [base]:
             if path.name == "tasks.py":
@@ -100,3 +102,60 @@ def test_below_the_engine_follow_up_work_is_started_through_a_declared_port():
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
 
     assert offenders == [], offenders
+
+
+def test_every_fact_the_domain_records_has_exactly_one_subscriber():
+    """A lower layer tells a higher one through a typed fact (infra.facts): each declared fact type
+    has its one reaction, subscribed by the layer that owns it, so none is recorded into nothing."""
+    import dispatch.facts  # noqa: F401  (declares them)
+    from infra import facts
+
+    declared = facts.declared()
+
+    assert declared, "dispatch.facts declares the domain's facts"
+    missing = [f.__name__ for f in declared if facts.subscriber_of(f) is None]
+    assert missing == [], f"Facts nothing subscribes to: {missing}"
+
+
+def test_a_fact_refuses_a_second_subscriber():
+    from dispatch.facts import BookingReleased
+    from infra import facts
+
+    current = facts.subscriber_of(BookingReleased)
+    facts.subscribe(BookingReleased, current)  # the same handler again changes nothing
+
+    try:
+        facts.subscribe(BookingReleased, lambda fact: None)
+    except RuntimeError as exc:
+        assert "already has its subscriber" in str(exc)
+    else:
+        raise AssertionError("a second subscriber was accepted")
+    assert facts.subscriber_of(BookingReleased) is current
+
+
+def test_a_task_is_started_one_way_after_commit():
+    """Every task is started through infra.jobs (by a port, or a dead letter's recorded name): never
+    .delay(), apply_async() or send_task() of its own, which would run before the commit."""
+    import ast
+    import tomllib
+
+    roots = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
+    offenders = []
+    for package in roots:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.relative_to(ROOT).as_posix() == "infra/jobs.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("delay", "apply_async", "send_task")):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+
+    assert offenders == [], offenders
+
+
+@pytest.mark.django_db
+def test_the_models_and_their_migrations_agree():
+    """Moving code between modules changes no table: makemigrations finds nothing to write."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

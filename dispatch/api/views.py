@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from carriers.models import Carrier, WebhookDelivery, WebhookSubscription
-from carriers.outbound import redeliver
+from integrations.webhooks import redeliver
 from carriers.services import (
     carrier_events_apply,
     carrier_report_capacity,

@@ -23,7 +23,7 @@ from planner.model import Plan
 from planner.pricing import carrier_eta, carrier_order_cost, carrier_risk
 from planner.repair import hand_over, repair, van_positions_near
 from planner.snapshot import snapshot_from_problem
-from dispatch.reports import lane_reliability
+from dispatch.selectors import lane_reliability
 from dispatch.selectors import policy_for, service_rules, slot_bookings
 from dispatch.services.exceptions import exception_raise
 from dispatch.status import (

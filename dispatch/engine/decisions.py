@@ -14,6 +14,7 @@ from carriers.booking import book_order
 from carriers.models import BookingStatus, CarrierBooking
 from dispatch import clock, ports
 from dispatch.errors import Conflict, ValidationFailed
+from dispatch.facts import IntegratorEvent
 from dispatch.models import Decision, Order, OrderException, Vehicle
 from dispatch.permissions import within_policy
 from dispatch.selectors import one_policy_read, policy_for
@@ -29,7 +30,6 @@ from dispatch.services.exceptions import (
     exception_mark_proposed,
 )
 from dispatch.services.log import event_record
-from dispatch.services.notifications import messages_window_from
 from dispatch.services.orders import order_transition
 from dispatch.services.routes import route_recompute_etas, route_resequence
 from dispatch.status import (
@@ -39,7 +39,9 @@ from dispatch.status import (
     OrderStatus,
     OverrideReason,
 )
-from infra import bus, hooks
+from infra import bus, facts
+
+from .messages import messages_window_from
 
 
 def decision_payload(d: Decision) -> dict:
@@ -109,9 +111,9 @@ def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", rea
                                             "moves": [m["order"] for m in decision.moves if m.get("applied")]})
     bus.publish(decision.organization_id, "decision.changed", decision_payload(decision))
     if state in (DecisionState.APPLIED, DecisionState.PARTIALLY_APPLIED):
-        hooks.emit("integrator.event", organization_id=decision.organization_id, event_type="decision.applied",
-             data={"decision": decision.id, "exception": exc.id, "by": actor.name,
-                   "moves": [{"order": m["order"], "to": m["to"]} for m in decision.moves if m.get("applied")]})
+        facts.record(IntegratorEvent(organization_id=decision.organization_id, event_type="decision.applied",
+                                     data={"decision": decision.id, "exception": exc.id, "by": actor.name,
+                                           "moves": [{"order": m["order"], "to": m["to"]} for m in decision.moves if m.get("applied")]}))
 
 
 def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders: list[str] | None = None,

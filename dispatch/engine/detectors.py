@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from carriers.models import CapacitySlot, Carrier
-from carriers.services import carrier_set_health
 from dispatch import clock
 from dispatch.models import (
     Event,
@@ -67,22 +66,6 @@ def detect_carrier_outage(*, carrier: Carrier) -> None:
         cause=carrier.health_reason or f"Carrier reported {state}", severity=Severity.CRITICAL if state == "down" else _severity(len(orders)),
         order_ids=orders, carrier=carrier, propose=bool(orders),
     )
-
-
-def detect_carrier_silence(*, organization_id: int, now: datetime | None = None) -> None:
-    """No event from a carrier holding orders for longer than the policy allows."""
-
-    now = now or clock.now()
-    limit = timedelta(minutes=policy_for(organization_id).carrier_silence_min)
-    for carrier in Carrier.objects.filter(organization_id=organization_id, health=CarrierHealth.UP):
-        last = carrier.events.order_by("-id").values_list("created_at", flat=True).first()
-        # only a carrier with deliveries under way is expected to speak; one holding next-day bookings may be quiet
-        holding = Order.objects.filter(carrier=carrier, status__in=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]).exists()
-        if holding and last is not None and now - last > limit:
-            carrier = carrier_set_health(carrier_id=carrier.id, health=CarrierHealth.DEGRADED,
-                                         reason=f"No events for {int((now - last).total_seconds() // 60)} min",
-                                         actor=ActorRef.system("detector"))
-            detect_carrier_outage(carrier=carrier)
 
 
 def detect_failed_delivery(*, order: Order) -> None:
@@ -290,7 +273,6 @@ def detect_overdue_exceptions(*, organization_id: int, now: datetime | None = No
 
 def detect_all(*, organization_id: int) -> None:
     """The periodic sweep (beat): everything that is noticed by watching rather than by an event."""
-    detect_carrier_silence(organization_id=organization_id)
     detect_carriers_still_down(organization_id=organization_id)
     detect_no_shows(organization_id=organization_id)
     detect_silent_vehicles(organization_id=organization_id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Max
 
-from infra import bus, hooks
+from infra import bus, facts
+from dispatch.facts import BookingReleased, OrderEtaChanged
 from dispatch.live_events import order_changed
 from dispatch.models import Assignment, Order, Vehicle
 from dispatch.selectors import policy_for, service_rules
@@ -13,7 +14,6 @@ from dispatch.status import OrderStatus
 from . import ActorRef
 from .lifecycle import order_transition
 from .log import event_record
-from .notifications import notify_eta
 from .routes import risk_for, route_active_for, route_append_order, route_remove_order
 
 
@@ -30,8 +30,7 @@ def assignment_release(*, order: Order, actor: ActorRef, reason: str) -> None:
     current.save(update_fields=["active"])
     route_remove_order(order=order)
     if current.booking_id:
-        # The carrier integration cancels it with the carrier (a handler it registers).
-        hooks.emit("booking.released", booking_id=current.booking_id, actor=actor)
+        facts.record(BookingReleased(booking_id=current.booking_id, actor=actor))  # the carrier integration tells the carrier
     event_record(organization_id=order.organization_id, kind="assignment.released", actor=actor, order=order,
                  data={"version": current.version, "reason": reason})
 
@@ -88,5 +87,5 @@ def assignment_to_booking(*, order: Order, booking, actor: ActorRef, reason: str
                      data={"carrier": booking.carrier.code, "assignment_version": assignment.version})
 
 
-    notify_eta(order=order, tolerance_min=policy_for(order.organization_id).eta_tolerance_min)
+    facts.record(OrderEtaChanged(order=order, tolerance_min=policy_for(order.organization_id).eta_tolerance_min))
     return assignment

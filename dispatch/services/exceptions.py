@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from dispatch import clock, ports
 from dispatch.errors import Conflict, ValidationFailed
+from dispatch.facts import IntegratorEvent
 from dispatch.models import OrderException
 from dispatch.status import (
     LIVE_EXCEPTION_STATES,
@@ -16,7 +17,7 @@ from dispatch.status import (
     Role,
     Severity,
 )
-from infra import bus, hooks
+from infra import bus, facts
 
 from . import ActorRef
 from .log import event_record
@@ -67,8 +68,9 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
     if gone:  # the cause no longer concerns these orders (moved, delivered, cancelled): a proposal must not move them
         live.orders.remove(*gone)
     if created:
-        hooks.emit("integrator.event", organization_id=organization_id, event_type="exception.raised",
-             data={"exception": live.id, "kind": kind, "title": title, "severity": live.severity, "orders": len(order_ids)})
+        facts.record(IntegratorEvent(organization_id=organization_id, event_type="exception.raised",
+                                     data={"exception": live.id, "kind": kind, "title": title, "severity": live.severity,
+                                           "orders": len(order_ids)}))
         event_record(organization_id=organization_id, kind="exception.raised", actor=ActorRef.system("detector"),
                      vehicle=vehicle, carrier=carrier, data={"exception": live.id, "kind": kind, "orders": len(order_ids), "cause": cause})
     bus.publish(organization_id, "exception.changed", exception_payload(live))

@@ -20,7 +20,7 @@ def vehicle_set_status(*, vehicle_id: int, status: str, actor: ActorRef, reason:
     if vehicle.status == status:
         return vehicle
     previous, vehicle.status = vehicle.status, status
-    vehicle.save(update_fields=["status"])
+    Vehicle.objects.filter(pk=vehicle.pk).update(status=status)  # live state, not a version of the van's settings
     event_record(organization_id=vehicle.organization_id, kind="vehicle.status", actor=actor, vehicle=vehicle,
                  data={"from": previous, "to": status, "reason": reason})
     bus.publish(vehicle.organization_id, "vehicle.changed", vehicle_changed(vehicle))

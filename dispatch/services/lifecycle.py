@@ -6,14 +6,14 @@ from datetime import datetime
 
 from dispatch import clock, ports
 from dispatch.errors import InvalidTransition
+from dispatch.facts import IntegratorEvent, OrderStatusChanged
 from dispatch.live_events import order_changed
 from dispatch.models import Order
 from dispatch.status import FailureReason, OrderStatus, Risk, can_transition
-from infra import bus, hooks
+from infra import bus, facts
 
 from . import ActorRef
 from .log import event_record
-from .notifications import notify_status
 from .proof import check_on_delivery
 from .settlement import settle
 
@@ -47,9 +47,10 @@ def order_transition(*, order: Order, status: str, actor: ActorRef, reason: str 
                  vehicle=order.vehicle, carrier=order.carrier,
                  data={"from": previous, "to": status, "reason": reason, "failure_reason": order.failure_reason if status == OrderStatus.FAILED else "", **(data or {})})
     bus.publish(order.organization_id, "order.changed", order_changed(order))
-    notify_status(order=order)
-    hooks.emit("integrator.event", organization_id=order.organization_id, event_type="order.status",
-               data={"order": order.external_ref, "from": previous, "to": status, "eta": order.eta.isoformat() if order.eta else None})
+    facts.record(OrderStatusChanged(order=order))
+    facts.record(IntegratorEvent(organization_id=order.organization_id, event_type="order.status",
+                                 data={"order": order.external_ref, "from": previous, "to": status,
+                                       "eta": order.eta.isoformat() if order.eta else None}))
     if status == OrderStatus.FAILED:
         order_id = order.id
         ports.DETECT_ORDER_FAILURE.start(order_id)

@@ -9,25 +9,24 @@ from django.utils import timezone
 
 from dispatch import clock, ports
 from dispatch.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
+from dispatch.facts import OrderDetailsChanged
 from dispatch.live_events import order_changed
 from dispatch.models import Hub, Order, Organization
 from dispatch.selectors import service_rules
 from dispatch.status import (
     ExceptionKind,
-    MessageKind,
     OrderStatus,
     ServiceLevel,
     Severity,
     StopKind,
 )
-from infra import bus
+from infra import bus, facts
 
 from . import ActorRef
 from .assignments import assignment_release
 from .exceptions import exception_raise
 from .lifecycle import order_transition
 from .log import event_record
-from .notifications import notify
 from .routes import stop_complete_for_order
 
 ORDER_FIELDS = (
@@ -182,7 +181,7 @@ def order_update(*, organization_id: int, order_id: int, changes: dict, actor: A
     bus.publish(organization_id, "order.changed", order_changed(order))
     if replan:
         ports.PLAN_NEW_ORDERS.start(organization_id)
-    notify(order=order, kind=MessageKind.UPDATED, key=f"updated:{order.version}")
+    facts.record(OrderDetailsChanged(order=order))
     return order
 
 

@@ -10,14 +10,14 @@ from django.db import transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
 
 from dispatch import clock, ports
+from dispatch.facts import OrderEtaChanged, VanApproaching
 from dispatch.live_events import order_changed
 from dispatch.models import Order, Route, Stop, Vehicle
 from dispatch.selectors import one_policy_read, policy_for, service_rules
 from dispatch.status import OrderStatus, Risk, StopKind
-from infra import bus
+from infra import bus, facts
 from planner.travel import road_km, travel_minutes
 
-from .notifications import notify_eta, notify_nearby
 
 ETA_PUBLISH_TOLERANCE = timedelta(minutes=3)
 # A stop's stored ETA moves when the estimate moves by this much: every ping shifts every ETA on
@@ -99,19 +99,17 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
                     order.eta, order.risk = t, new_risk
                     changed.append(order)
             t += timedelta(minutes=order.service_min)
-            notify_nearby(order=order, stops_before=deliveries_before)
+            facts.record(VanApproaching(order=order, stops_before=deliveries_before))
             deliveries_before += 1
         else:
             t += timedelta(minutes=order.hub.load_min_per_order)
     Stop.objects.bulk_update(moved_stops, ["eta"])  # only the stops whose ETA changed
     if changed:
-
-
         Order.objects.bulk_update(changed, ["eta", "risk"])
         tolerance = policy_for(vehicle.organization_id).eta_tolerance_min
         for order in changed:
             bus.publish(order.organization_id, "order.changed", order_changed(order))
-            notify_eta(order=order, tolerance_min=tolerance)
+            facts.record(OrderEtaChanged(order=order, tolerance_min=tolerance))
     return changed
 
 

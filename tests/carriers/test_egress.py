@@ -8,7 +8,7 @@ from carriers.egress import UnsafeURL, check_url
 from carriers.models import WebhookDelivery, WebhookSubscription
 from dispatch.services import ActorRef
 from dispatch.services.orders import order_cancel
-from tests.carriers.test_outbound import Receiver
+from tests.integrations.test_webhooks import Receiver
 from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db

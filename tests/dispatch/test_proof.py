@@ -12,7 +12,7 @@ from django.test import Client
 from dispatch.models import OrderException, ProofOfDelivery, ServiceLevelRule
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
-from dispatch.services.rollups import rollups_refresh
+from dispatch.reporting.rollups import rollups_refresh
 from dispatch.status import Role
 from tests.factories import OrderFactory, UserFactory, VehicleFactory
 
@@ -74,11 +74,11 @@ def test_a_delivery_without_proof_raises_an_exception_counts_in_reports_and_late
     exc = OrderException.objects.get(kind="missing_proof")
     assert "age_check, photo, pin" in exc.title and exc.state == "open"
     rollups_refresh()
-    from dispatch import reports
+    from dispatch.reporting import performance
 
     day = needs_proof.service_date.isoformat()
-    f = reports.Filters.parse({"period": "custom", "from": day, "to": day})
-    assert reports.totals(organization_id=org.id, f=f)["without_proof"] == 1
+    f = performance.Filters.parse({"period": "custom", "from": day, "to": day})
+    assert performance.totals(organization_id=org.id, f=f)["without_proof"] == 1
 
     url = "/api/orders/POD-1/proof/"
     api.post(url, {"kind": "photo", "file": SimpleUploadedFile("door.png", PNG, content_type="image/png")}, format="multipart")
@@ -88,7 +88,7 @@ def test_a_delivery_without_proof_raises_an_exception_counts_in_reports_and_late
     needs_proof.refresh_from_db()
     assert exc.state == "resolved" and needs_proof.proof_missing is False
     rollups_refresh()
-    assert reports.totals(organization_id=org.id, f=f)["without_proof"] == 0
+    assert performance.totals(organization_id=org.id, f=f)["without_proof"] == 0
 
 
 def test_proof_files_are_served_to_their_organization_only(api, needs_proof, org, other_org):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from carriers.models import Carrier, CarrierZone, RateCard
 from carriers.services import booking_record_confirmed
-from dispatch import reports
+from dispatch.reporting import performance
 from dispatch.engine.bridge import problem_from_db
 from dispatch.engine.savings import savings_for_day
 from planner.travel import road_km, travel_minutes
@@ -27,7 +27,7 @@ from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.exceptions import exception_close, exception_raise
 from dispatch.services.orders import order_set_status
-from dispatch.services.rollups import rollups_refresh
+from dispatch.reporting.rollups import rollups_refresh
 from dispatch.status import ExceptionState, OrderStatus
 from tests.factories import CarrierFactory, OrderFactory, ShiftFactory, VehicleFactory
 
@@ -86,8 +86,8 @@ def test_performance_figures_match_a_hand_computed_day(org, hub, carrier):
 
     assert rollups_refresh() == [(org.id, day)]
     assert not RollupDirty.objects.exists()
-    f = reports.Filters.parse({"period": "today"})
-    [rex] = reports.performance_by_resource(organization_id=org.id, f=f)
+    f = performance.Filters.parse({"period": "today"})
+    [rex] = performance.performance_by_resource(organization_id=org.id, f=f)
     assert (rex["orders"], rex["delivered"], rex["on_time"], rex["first_attempt"]) == (4, 3, 2, 2)
     assert (rex["failed_attempts"], rex["returned"], rex["breaches"]) == (2, 1, 2)
     assert rex["cost"] == Decimal("47.75")
@@ -95,8 +95,8 @@ def test_performance_figures_match_a_hand_computed_day(org, hub, carrier):
     assert rex["penalty"] == Decimal("85.00")
     assert rex["on_time_rate"] == pytest.approx(2 / 3)
     assert rex["first_attempt_rate"] == pytest.approx(2 / 4)  # A and B (late, but at the first attempt)
-    assert reports.failure_reasons(organization_id=org.id, f=f) == [{"reason": "not_home", "label": "Customer not home", "failed": 2}]
-    late = {r["bucket"]: r["late"] for r in reports.lateness(organization_id=org.id, f=f)}
+    assert performance.failure_reasons(organization_id=org.id, f=f) == [{"reason": "not_home", "label": "Customer not home", "failed": 2}]
+    late = {r["bucket"]: r["late"] for r in performance.lateness(organization_id=org.id, f=f)}
     assert late[15] == 1 and sum(late.values()) == 1
 
 
@@ -119,10 +119,10 @@ def test_time_to_resolve_and_exception_counts(org, hub, carrier):
     type(exc).objects.filter(pk=exc.pk).update(resolved_at=exc.detected_at + timedelta(minutes=30))
     exc2, _ = exception_raise(organization_id=org.id, kind="carrier_outage", cause_key="carrier:y", title="down", carrier=carrier,
                               propose=False)
-    f = reports.Filters.parse({"period": "today"})
-    summary = reports.exceptions_summary(organization_id=org.id, f=f)
+    f = performance.Filters.parse({"period": "today"})
+    summary = performance.exceptions_summary(organization_id=org.id, f=f)
     assert summary == {"exceptions": 2, "exceptions_resolved": 1, "resolve_avg_min": 30.0}
-    [kind] = reports.exceptions_by_kind(organization_id=org.id, f=f)
+    [kind] = performance.exceptions_by_kind(organization_id=org.id, f=f)
     assert (kind["exceptions"], kind["resolved"], kind["resolve_avg_min"]) == (2, 1, 30.0)
 
 
@@ -149,11 +149,11 @@ def test_rollup_agrees_with_the_raw_rows_to_the_cent(org, hub, carrier, vehicle)
     assert sum((r.cost for r in rolled), Decimal(0)) == sum((o.cost for o in raw), Decimal(0))
     assert sum((r.penalty for r in rolled), Decimal(0)) == sum((o.penalty for o in raw), Decimal(0))
     assert sum(r.on_time for r in rolled) == raw.filter(status="delivered", late_min=0).count()
-    f = reports.Filters.parse({"period": "7d"})
-    totals = reports.totals(organization_id=org.id, f=f)
+    f = performance.Filters.parse({"period": "7d"})
+    totals = performance.totals(organization_id=org.id, f=f)
     assert totals["cost"] == sum((o.cost for o in raw), Decimal(0))
-    by_level = reports.Filters.parse({"period": "7d", "service_level": "express"})
-    assert reports.totals(organization_id=org.id, f=by_level)["orders"] == raw.filter(service_level="express").count()
+    by_level = performance.Filters.parse({"period": "7d", "service_level": "express"})
+    assert performance.totals(organization_id=org.id, f=by_level)["orders"] == raw.filter(service_level="express").count()
 
 
 def test_savings_are_the_baseline_minus_the_day_as_run_both_priced_by_the_evaluator(org, hub, carrier):
@@ -174,8 +174,8 @@ def test_savings_are_the_baseline_minus_the_day_as_run_both_priced_by_the_evalua
     van_cost = van.cost_per_km * 2 * km + van.cost_per_hour * minutes / 60
     assert row.baseline == Decimal("70.00") and row.baseline_unserved == 1
     assert float(row.actual) == pytest.approx(van_cost, abs=0.01)
-    f = reports.Filters.parse({"period": "7d"})
-    assert reports.savings(organization_id=org.id, f=f)["savings"] == Decimal("70.00") - row.actual
+    f = performance.Filters.parse({"period": "7d"})
+    assert performance.savings(organization_id=org.id, f=f)["savings"] == Decimal("70.00") - row.actual
     assert DailySavings.objects.count() == 1
 
 
@@ -213,7 +213,7 @@ def test_scorecard_steers_the_planner_per_lane(org, hub):
                 _book(o, carriers[code], 8, f"h{n}")
                 _deliver(o, _at(day, 14, 25) if late else _at(day, 13))
     rollups_refresh()
-    card = reports.scorecard(organization_id=org.id, f=reports.Filters.parse({"period": "7d", "resource": "carrier:SLOW"}))
+    card = performance.scorecard(organization_id=org.id, f=performance.Filters.parse({"period": "7d", "resource": "carrier:SLOW"}))
     lanes = {row["zone"]: row for row in card}
     assert lanes[f"{hub.code}/N"]["on_time_rate"] == pytest.approx(0.6) and lanes[f"{hub.code}/N"]["orders"] == 20
     assert lanes[f"{hub.code}/S"]["on_time_rate"] == 1.0

@@ -9,7 +9,7 @@ from django.db.models import Count, Q, Sum
 
 from dispatch.engine.placement import plan_new_orders
 from dispatch.models import DailyRollup, Order
-from dispatch.services.rollups import rollups_refresh
+from dispatch.reporting.rollups import rollups_refresh
 from dispatch.simulation.city import CITIES
 from dispatch.simulation.seed import seed_city
 from dispatch.simulation.simulator import ApiClient, Simulator

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from dispatch.services.rollups import rollups_refresh
+from dispatch.reporting.rollups import rollups_refresh
 from dispatch.status import Role
 from tests.dispatch.test_reports import _at, _book, _day, _deliver, _order
 from tests.factories import CarrierFactory, HubFactory, UserFactory

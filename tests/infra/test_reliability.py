@@ -99,6 +99,19 @@ def test_a_dead_letter_can_be_retried_and_runs_again(org, hub):
     order_cancel(organization_id=org.id, order_id=order.id, actor=ActorRef.system("t"))
 
 
+
+def test_a_dead_letter_of_a_task_this_version_no_longer_has_is_refused_with_what_to_do(org):
+    letter = DeadLetter.objects.create(organization=org, task_name="carriers.tasks.deliver_webhook", task_id="gone",
+                                       args=[1], reason="failed", error="boom")
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    response = client.post("/dead-letters/", {"id": letter.id, "action": "retry"})
+
+    assert response.status_code == 409 and b"not a task of this version" in response.content
+    letter.refresh_from_db()
+    assert letter.retried_at is None
+
 @pytest.mark.django_db(transaction=True)
 def test_a_notification_whose_worker_died_after_the_provider_accepted_it_is_never_sent_twice(org, hub, monkeypatch, settings):
     from django.core.mail import EmailMessage

@@ -9,7 +9,7 @@ from html import unescape
 import pytest
 from django.test import Client
 
-from dispatch.services.rollups import rollups_refresh
+from dispatch.reporting.rollups import rollups_refresh
 from dispatch.status import Role
 from tests.dispatch.test_reports import _at, _book, _day, _deliver, _order, _status
 from tests.factories import CarrierFactory, UserFactory

@@ -23,9 +23,9 @@ from dispatch.selectors import service_rules
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.routes import route_recompute_etas
-from dispatch.services.settings import apply_due_changes, version_of
+from dispatch.configuration import apply_due_changes, version_of
 from dispatch.status import Role
-from tests.dispatch.test_notifications import smtp  # noqa: F401  (fixture)
+from tests.dispatch.test_customer_messages import smtp  # noqa: F401  (fixture)
 from tests.factories import CarrierFactory, OrderFactory, UserFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -420,19 +420,25 @@ def test_costs_and_wording_are_scheduled_versioned_rolled_back_and_edited_by_one
     assert zone_change.cancelled_at and "Could not take effect" in zone_change.note
     assert Event.objects.filter(kind="settings.failed", data__change=zone_change.id).exists()
 
-    # van costs: saved, then restored from their history (the event log keeps before and after)
+    # van costs: versioned like every setting; the costs the van was created with are its first version
+    created_with = van.cost_per_km
+    seen_van = version_of(van)
     assert c.post("/settings/costs/", {"action": "van", "id": van.id, "cost_per_km": "0.8", "cost_per_hour": "25",
-                                       "fixed_cost": "0"}).status_code == 200
+                                       "fixed_cost": "0", "version": seen_van}).status_code == 200
     assert c.post("/settings/costs/", {"action": "van", "id": van.id, "cost_per_km": "1.2", "cost_per_hour": "25",
-                                       "fixed_cost": "0"}).status_code == 200
+                                       "fixed_cost": "0", "version": version_of(van)}).status_code == 200
+    van_clash = c2.post("/settings/costs/", {"action": "van", "id": van.id, "cost_per_km": "2", "cost_per_hour": "25",
+                                             "fixed_cost": "0", "version": seen_van})
+    assert van_clash.status_code == 409 and "Someone saved the costs of van" in van_clash.content.decode()
     van.refresh_from_db()
     assert van.cost_per_km == 1.2
     van_history = f"/settings/costs/vans/{van.id}/history/"
-    first_change = Event.objects.filter(vehicle=van, kind="settings.changed").order_by("id").first()
     assert "cost_per_km</b> 0.8 → 1.2" in c.get(van_history).content.decode()
-    assert c.post(van_history, {"history_id": first_change.id, "version": "0"}).status_code == 302
+    first_version = van.history.order_by("history_id").first()
+    assert c.post(van_history, {"history_id": first_version.history_id, "version": version_of(van)}).status_code == 302
     van.refresh_from_db()
-    assert van.cost_per_km == 0.8
+    assert van.cost_per_km == created_with
+    assert van.history.first().history_change_reason == f"rolled back to version {first_version.history_id}"
 
     # wording: scheduled, shown as pending, written at its moment, rolled back
     url = "/settings/templates/booked/email/"

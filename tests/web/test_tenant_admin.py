@@ -95,3 +95,25 @@ def test_an_admin_builds_its_network_under_settings_with_its_own_rows_only(two_t
     dispatcher = Client()
     dispatcher.force_login(UserFactory(organization=admin.organization, role=Role.DISPATCHER))
     assert dispatcher.get("/settings/network/hubs/").status_code == 403
+
+
+def test_the_network_page_adds_a_van_with_checked_first_costs_and_leaves_every_later_cost_change_to_the_versioned_costs_page(
+        two_tenants):
+    client, admin, *_ = two_tenants
+    fleet = FleetFactory(hub=HubFactory(organization=admin.organization))
+    van = {"code": "NV2", "fleet": fleet.id, "capacity_kg": "500", "capacity_m3": "8", "skills": "[]", "cost_per_hour": "25",
+           "fixed_cost": "0"}
+
+    refused = client.post("/settings/network/vehicles/add/", {**van, "cost_per_km": "-3"})
+    added = client.post("/settings/network/vehicles/add/", {**van, "cost_per_km": "0.7"})
+
+    assert refused.status_code == 400 and "Between 0 and 1000" in refused.content.decode()
+    created = Vehicle.objects.get(code="NV2")
+    assert created.cost_per_km == 0.7 and added.status_code == 302
+    first = created.history.get()
+    assert (first.history_type, first.history_user, first.cost_per_km) == ("+", admin, 0.7)
+    page = client.get(f"/settings/network/vehicles/{created.id}/").content.decode()
+    assert 'name="cost_per_km"' not in page and "data-costs-elsewhere" in page
+    edited = client.post(f"/settings/network/vehicles/{created.id}/", {**van, "capacity_kg": "650", "cost_per_km": "9"})
+    created.refresh_from_db()
+    assert edited.status_code == 302 and (created.capacity_kg, created.cost_per_km) == (650, 0.7)

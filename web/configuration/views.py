@@ -14,7 +14,10 @@ from django.views.decorators.http import require_POST
 
 from carriers.models import Carrier, CarrierZone, RateCard
 from dispatch import clock
+from dispatch import configuration as svc
 from dispatch.api.auth import token_issue
+from dispatch.configuration import PLACEHOLDERS, render_template, template_errors, template_for, template_reset
+from dispatch.engine.messages import template_test_send
 from dispatch.engine.preview import (
     preview_cost_change,
     preview_policy_change,
@@ -34,15 +37,7 @@ from dispatch.models import (
     Vehicle,
 )
 from dispatch.selectors import policy_for, service_rules
-from dispatch.services import settings as svc, users as people
-from dispatch.services.notifications import (
-    PLACEHOLDERS,
-    render_template,
-    template_errors,
-    template_for,
-    template_reset,
-    template_test_send,
-)
+from dispatch.services import users as people
 from dispatch.status import (
     HANDLING,
     ExceptionKind,
@@ -218,7 +213,7 @@ def _versions(records, fields) -> list[dict]:
 def _history_page(request, *, title: str, back: str, records=None, fields=(), stored=None, rollback, versions=None,
                   version: int | None = None):
     """A settings row's versions (who, when, what changed) with rollback to any of them: from its
-    django-simple-history records, or (van costs) versions the caller lists."""
+    django-simple-history records, or the versions the caller picked from them (van costs: where a cost changed)."""
     message, status = "", 200
     if request.method == "POST":
         try:
@@ -415,7 +410,8 @@ def costs_page(request):
             errors, message, status = {"id": ["Not a number."]}, "That id is not a number.", 400
     fleets = Fleet.objects.filter(organization_id=org).prefetch_related("vehicles").order_by("name")
     carriers = list(Carrier.objects.filter(organization_id=org).prefetch_related("rates", "zones").order_by("code"))
-    for row in [r for c in carriers for r in (*c.rates.all(), *c.zones.all())]:
+    vans = [v for fleet in fleets for v in fleet.vehicles.all()]
+    for row in [*vans, *[r for c in carriers for r in (*c.rates.all(), *c.zones.all())]]:
         row.version = svc.version_of(row)  # what a save states it saw (a colleague's save in between: 409)
     return render(request, "controltower/settings/costs.html", {"fleets": fleets, "carriers": carriers, "errors": errors,
                                                                 "message": message, "preview": preview}, status=status)
@@ -427,7 +423,7 @@ def _cost_save(org: int, action: str, pk: int, request) -> str:
     common = {"values": request.POST, "user": request.user, "effective_at": when, "reason": request.POST.get("reason", "")}
     seen = int(request.POST.get("version", "-1"))
     if action == "van":
-        result = svc.vehicle_costs_set(organization_id=org, vehicle_id=pk, **common)
+        result = svc.vehicle_costs_set(organization_id=org, vehicle_id=pk, seen_version=seen, **common)
         done = "Van costs saved."
     elif action == "fleet":
         result = svc.vehicle_costs_set(organization_id=org, fleet_id=pk, **common)
@@ -471,19 +467,16 @@ def zone_history(request, pk: int):
 
 @login_required
 def van_cost_history(request, pk: int):
-    """A van's cost changes, from the event log (each keeps the values before and after)."""
+    """A van's cost versions (django-simple-history, like every setting) with rollback to any of them."""
     org = org_for(request, "configure")
     van = Vehicle.objects.filter(pk=pk, organization_id=org).first()
     if van is None:
         raise Http404("No such van in your organization.")
-    events = svc.vehicle_cost_versions(organization_id=org, vehicle_id=pk)
-    versions = [{"id": e.id, "at": e.created_at, "who": e.actor, "reason": e.data.get("reason", ""), "values": e.data["values"],
-                 "changes": [{"field": f, "old": e.data.get("before", {}).get(f), "new": v} for f, v in e.data["values"].items()
-                             if e.data.get("before", {}).get(f) != v]} for e in events]
     return _history_page(
-        request, title=f"Van {van.code} costs", back="/settings/costs/", versions=versions, version=events[0].id if events else 0,
-        rollback=lambda history_id, user, seen_version: svc.vehicle_costs_rollback(
-            organization_id=org, vehicle_id=pk, event_id=history_id, user=user))
+        request, title=f"Van {van.code} costs", back="/settings/costs/",
+        versions=_versions(svc.vehicle_cost_versions(organization_id=org, vehicle_id=pk), Vehicle.COST_FIELDS),
+        version=svc.version_of(van),
+        rollback=lambda **kw: svc.vehicle_costs_rollback(organization_id=org, vehicle_id=pk, **kw))
 
 
 @login_required

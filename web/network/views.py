@@ -1,7 +1,10 @@
 """Admins' network: hubs, fleets, vans, drivers and shifts, carriers with their zones, rate cards
 and capacity, under the control tower's own pages (the Django admin is the platform operators'
 tool only). One generic list / add / edit per kind, every form's choices and every save scoped to
-the admin's organization."""
+the admin's organization. Costs are a setting with one write path: a new van, rate card or zone
+gets its first costs here (checked by the cost rules' own validation, recorded as its first
+version); every later change is made on the Costs page (dispatch.configuration.costs), versioned,
+schedulable and checked for concurrent edits."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from carriers.models import CapacitySlot, Carrier, CarrierZone, RateCard
+from dispatch import configuration
+from dispatch.errors import ValidationFailed
 from dispatch.models import Driver, Fleet, Hub, Shift, Vehicle
 from dispatch.status import ServiceLevel
 from web.access import org_for
@@ -101,6 +106,9 @@ def network_edit(request, kind: str, pk: int | None = None):
         instance = model.objects.filter(**{owner: org}, pk=pk).first()
         if instance is None:
             raise Http404("Not one of your organization's.")
+    versioned = configuration.VERSIONED_FIELDS.get(kind, ())
+    if instance is not None:  # its costs change on the Costs page only
+        fields = [f for f in fields if f not in versioned]
     form_class = _form(model, fields)
     status = 200
     if request.method == "POST":
@@ -110,10 +118,18 @@ def network_edit(request, kind: str, pk: int | None = None):
             if owner == "organization_id":
                 obj.organization_id = org
             try:
+                if instance is None and versioned:
+                    for field, value in configuration.FIRST_COSTS[kind](request.POST).items():
+                        setattr(obj, field, value)
                 with transaction.atomic():
                     obj.full_clean()
+                    obj._history_user = request.user
+                    obj._change_reason = "added on the network page"
                     obj.save()
                 return redirect(f"/settings/network/{kind}/")
+            except ValidationFailed as exc:
+                for field, errors in exc.errors.items():
+                    form.add_error(field if field in form.fields else None, errors)
             except IntegrityError:
                 form.add_error(None, "One of these already exists (a code or name must be unique in your organization).")
             except forms.ValidationError as exc:
@@ -122,5 +138,6 @@ def network_edit(request, kind: str, pk: int | None = None):
         status = 400
     else:
         form = form_class(instance=instance, organization_id=org)
-    return render(request, "controltower/settings/network_edit.html", {"kind": kind, "title": title, "form": form, "instance": instance},
-                  status=status)
+    return render(request, "controltower/settings/network_edit.html", {
+        "kind": kind, "title": title, "form": form, "instance": instance, "costs_elsewhere": bool(instance is not None and versioned),
+    }, status=status)

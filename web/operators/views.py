@@ -8,8 +8,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
-from controltower.celery import app
-from infra import bus
+from infra import bus, jobs
 from infra.models import DeadLetter
 from web.access import org_for
 
@@ -25,8 +24,14 @@ def dead_letters_page(request):
         if letter is None:
             raise Http404("No such dead letter in your organization.")
         if request.POST.get("action") == "retry":
-
-            app.send_task(letter.task_name, args=letter.args, kwargs=letter.kwargs)
+            try:
+                jobs.task(letter.task_name)
+            except (KeyError, ImportError):
+                return render(request, "controltower/dead_letters.html", status=409, context={
+                    "letters": _letters(org),
+                    "message": f"{letter.task_name} is not a task of this version of the control tower, so it cannot run "
+                               "again; dismiss it, and redo its work by hand if it still matters."})
+            jobs.enqueue(letter.task_name, *letter.args, kwargs=letter.kwargs)
             letter.retried_at = timezone.now()
             letter.save(update_fields=["retried_at"])
             message = f"{letter.task_name} queued again."
@@ -34,8 +39,11 @@ def dead_letters_page(request):
             letter.dismissed_at = timezone.now()
             letter.save(update_fields=["dismissed_at"])
             message = "Dismissed."
-    letters = DeadLetter.objects.filter(organization_id=org, dismissed_at__isnull=True).order_by("-created_at")[:200]
-    return render(request, "controltower/dead_letters.html", {"letters": letters, "message": message})
+    return render(request, "controltower/dead_letters.html", {"letters": _letters(org), "message": message})
+
+
+def _letters(organization_id: int):
+    return DeadLetter.objects.filter(organization_id=organization_id, dismissed_at__isnull=True).order_by("-created_at")[:200]
 
 
 class LogoutView(auth_views.LogoutView):

@@ -16,7 +16,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from carriers.models import Carrier
-from dispatch import reports
+from dispatch.reporting import performance
 from dispatch.models import Fleet
 from web.access import org_for
 from web.performance import charts
@@ -87,10 +87,10 @@ def _scorecard_url(row: dict) -> str:
     return ""
 
 
-def _filters(request) -> reports.Filters:
+def _filters(request) -> performance.Filters:
     try:
-        return reports.Filters.parse(request.GET)
-    except reports.BadFilter as e:
+        return performance.Filters.parse(request.GET)
+    except performance.BadFilter as e:
         raise BadRequest(e.field, str(e)) from None
 
 
@@ -104,21 +104,21 @@ def _bad(request, e: BadRequest) -> HttpResponse:
     return render(request, "controltower/bad_filter.html", {"field": e.field, "message": str(e)}, status=400)
 
 
-def _rows(org: int, f: reports.Filters, table: str) -> list[dict]:
+def _rows(org: int, f: performance.Filters, table: str) -> list[dict]:
     if table == "resources":
-        return reports.performance_by_resource(organization_id=org, f=f)
+        return performance.performance_by_resource(organization_id=org, f=f)
     if table == "trend":
-        return reports.trend(organization_id=org, f=f)
+        return performance.trend(organization_id=org, f=f)
     if table == "failures":
-        return reports.failure_reasons(organization_id=org, f=f)
+        return performance.failure_reasons(organization_id=org, f=f)
     if table == "lateness":
-        return reports.lateness(organization_id=org, f=f)
+        return performance.lateness(organization_id=org, f=f)
     if table == "exceptions":
-        return reports.exceptions_by_kind(organization_id=org, f=f)
+        return performance.exceptions_by_kind(organization_id=org, f=f)
     if table == "savings":
-        return reports.savings_by_day(organization_id=org, f=f)
+        return performance.savings_by_day(organization_id=org, f=f)
     if table == "scorecard":
-        return reports.scorecard(organization_id=org, f=f)
+        return performance.scorecard(organization_id=org, f=f)
     raise Http404("No such table.")
 
 
@@ -141,10 +141,10 @@ def performance_page(request):
     tables = {t: _table(t, rows, f"{reverse('performance-export', args=[t])}?{query}",
                         [_scorecard_url(r) for r in rows] if t == "resources" else None)
               for t, rows in data.items()}
-    totals = reports.totals(organization_id=org, f=f)
-    decisions = reports.decisions_summary(organization_id=org, f=f)
+    totals = performance.totals(organization_id=org, f=f)
+    decisions = performance.decisions_summary(organization_id=org, f=f)
     return render(request, "controltower/performance.html", {
-        "f": f, "query": query, "choices": reports.filter_choices(organization_id=org), "kpis": _kpis(totals, decisions),
+        "f": f, "query": query, "choices": performance.filter_choices(organization_id=org), "kpis": _kpis(totals, decisions),
         "tables": tables, "figures": [{"name": n, "table": t, "id": f"fig-{n}", "fig": fig} for n, t, fig in figures],
     })
 
@@ -193,8 +193,8 @@ def performance_export(request, table: str):
     stamp = f"{f.start.isoformat()}_{f.end.isoformat()}"
     if table == "orders":
         rows = (["" if v is None else v.isoformat() if hasattr(v, "isoformat") else str(v) for v in r]
-                for r in reports.orders_of_period(organization_id=org, f=f))
-        return _csv_response(f"orders_{stamp}.csv", list(reports.ORDER_EXPORT), rows)
+                for r in performance.orders_of_period(organization_id=org, f=f))
+        return _csv_response(f"orders_{stamp}.csv", list(performance.ORDER_EXPORT), rows)
     if table not in TABLES or table == "scorecard":
         raise Http404("No such table.")
     rows = _rows(org, f, table)
@@ -219,17 +219,17 @@ def scorecard_page(request, kind: str, code: str):
     params = request.GET.copy()
     params["resource"] = resource
     try:
-        f = reports.Filters.parse(params)
-    except reports.BadFilter as e:
+        f = performance.Filters.parse(params)
+    except performance.BadFilter as e:
         return _bad(request, BadRequest(e.field, str(e)))
-    rows = reports.scorecard(organization_id=org, f=f)
+    rows = performance.scorecard(organization_id=org, f=f)
     stamp = f"{f.start.isoformat()}_{f.end.isoformat()}"
     if request.GET.get("format") == "csv":
         return _csv_response(f"scorecard_{kind}_{code}_{stamp}.csv", [h for h, _, _ in TABLES["scorecard"]], _cells("scorecard", rows))
     own = urlencode({k: v for k, v in f.as_query().items() if k != "resource"})
-    totals = reports.totals(organization_id=org, f=f)
+    totals = performance.totals(organization_id=org, f=f)
     return render(request, "controltower/scorecard.html", {
         "subject": subject, "kind": kind, "code": code, "f": f, "query": own,
         "table": _table("scorecard", rows, f"{request.path}?{own}&format=csv"),
-        "kpis": [k for k in _kpis(totals, reports.decisions_summary(organization_id=org, f=f)) if k["key"] != "savings"],
+        "kpis": [k for k in _kpis(totals, performance.decisions_summary(organization_id=org, f=f)) if k["key"] != "savings"],
     })

@@ -11,7 +11,7 @@ from django.utils import timezone
 from dispatch.models import CustomerMessage, MessageTemplate, Order
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
-from dispatch.services.notifications import notify_eta
+from dispatch.engine.messages import notify_eta
 from dispatch.services.orders import order_set_status
 from tests.conftest import free_port
 from tests.factories import CarrierFactory, OrderFactory, VehicleFactory
@@ -96,7 +96,7 @@ def test_an_smtp_failure_is_retried_not_lost(settings, hub):
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
     order = OrderFactory(hub=hub, customer_email="ro@example.com")
 
-    from dispatch.services.notifications import message_send, notify
+    from dispatch.engine.messages import message_send, notify
 
     message = notify(order=order, kind="booked", key="x")  # the in-process attempt fails quietly after commit
     message.refresh_from_db()
@@ -131,7 +131,7 @@ def test_what_happens_within_the_window_is_one_message_with_the_final_state(smtp
     """Assigned to a van, a new ETA, then booked with a carrier, all within the window: one e-mail,
     naming the carrier and the final estimate; nothing before the window ends."""
     from carriers.services import booking_record_confirmed
-    from dispatch.services.notifications import messages_send_due
+    from dispatch.engine.messages import messages_send_due
 
     carrier = CarrierFactory(organization=org, code="FOLD", name="Fold Couriers")
     now = window(0)
@@ -160,7 +160,7 @@ def test_what_happens_within_the_window_is_one_message_with_the_final_state(smtp
 def test_a_waiting_message_that_would_contradict_is_not_sent(smtp, hub, org, window):
     """Told 12:00; the ETA slips 40 minutes, then comes back within the tolerance before the window
     ends: nothing is sent (the customer's last word still holds)."""
-    from dispatch.services.notifications import messages_send_due
+    from dispatch.engine.messages import messages_send_due
 
     now = window(0)
     order = OrderFactory(hub=hub, customer_email="gil@example.com", window_start=now, window_end=now + timedelta(hours=5))
@@ -233,7 +233,7 @@ def test_a_long_piece_of_work_counts_its_window_from_when_it_began(smtp, hub, or
     told at once (the 30 s window counted from when applying began), the first one 30 s after
     the start, and a change outside any such work waits its own window."""
     from carriers.services import booking_record_confirmed
-    from dispatch.services.notifications import messages_send_due, messages_window_from
+    from dispatch.engine.messages import messages_send_due, messages_window_from
 
     carrier = CarrierFactory(organization=org, code="LONG", name="Long Haul")
     start = window(0)

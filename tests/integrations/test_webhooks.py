@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from carriers.models import WebhookDelivery, WebhookSubscription
-from carriers.outbound import redeliver
+from integrations.webhooks import redeliver
 from carriers.signing import verify
 from dispatch.services import ActorRef
 from dispatch.services.orders import order_cancel

@@ -1,114 +1,30 @@
-"""Customer updates: once per meaningful change (booked, out for delivery, new ETA beyond the
-tolerance, delayed, failed with next steps, delivered), by e-mail over SMTP, or SMS through a
-provider. The unique (order, kind, key) row is the idempotency key: a change is told once."""
+"""Customer messages, the engine's last step: once per meaningful change (booked, out for delivery, new
+ETA beyond the tolerance, delayed, failed with next steps, delivered), by e-mail over SMTP, or SMS
+through a provider. The unique (order, kind, key) row is the idempotency key: a change is told once.
+The domain records what changed (dispatch.facts); the handlers at the end of this module, subscribed
+in EngineConfig.ready, decide what the customer is told."""
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import functools
 import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.template import Context, Template, TemplateSyntaxError
-from django.template.base import Lexer, TokenType
-from django.utils import timezone
 
 from dispatch import clock, ports
-from dispatch.errors import ValidationFailed
-from dispatch.models import CustomerMessage, MessageTemplate, Order
-from dispatch.selectors import policy_for, scoped, van_nearness
+from dispatch.configuration.templates import render_template, template_for
+from dispatch.facts import IntegratorEvent, OrderDetailsChanged, OrderEtaChanged, OrderStatusChanged, VanApproaching
+from dispatch.models import CustomerMessage, Order
+from dispatch.scope import current, within
+from dispatch.selectors import policy_for
+from dispatch.services.sms import sms_provider
 from dispatch.status import MessageKind
-from infra import hooks
-
-from .sms import sms_provider
-
-DEFAULTS = {
-    MessageKind.BOOKED: ("Your order {{ ref }} is scheduled",
-                         "Hello {{ name }},\n\nyour order {{ ref }} will be delivered by {{ by }} between {{ window }}.{% if eta %} We expect to arrive around {{ eta }}.{% endif %}\nTrack it: {{ tracking_url }}\n"),
-    MessageKind.OUT_FOR_DELIVERY: ("Your order {{ ref }} is out for delivery",
-                                   "Hello {{ name }},\n\nyour order {{ ref }} is out for delivery.{% if eta %} Expected around {{ eta }}.{% endif %}\nTrack it: {{ tracking_url }}\n"),
-    MessageKind.NEW_ETA: ("New arrival time for {{ ref }}",
-                          "Hello {{ name }},\n\nwe now expect to deliver {{ ref }} around {{ eta }}.\nTrack it: {{ tracking_url }}\n"),
-    MessageKind.DELAYED: ("Your order {{ ref }} is delayed",
-                          "Hello {{ name }},\n\nwe are sorry: {{ ref }} will arrive after your window ({{ window }}).{% if eta %} We now expect around {{ eta }}.{% endif %}\nTrack it: {{ tracking_url }}\n"),
-    MessageKind.FAILED: ("We missed you: {{ ref }}",
-                         "Hello {{ name }},\n\nwe could not deliver {{ ref }} ({{ reason }}). We will try again and tell you when; you can also reply to this message to choose another time.\nTrack it: {{ tracking_url }}\n"),
-    MessageKind.DELIVERED: ("Delivered: {{ ref }}", "Hello {{ name }},\n\nyour order {{ ref }} was delivered at {{ delivered }}. Thank you!\n"),
-    MessageKind.NEARBY: ("Your driver is nearly there: {{ ref }}",
-                         "Hello {{ name }},\n\nyour driver has {% if stops_before %}{{ stops_before }} stop(s) before yours{% else %}you as the next stop{% endif %} and is about {{ distance_km }} km away.{% if eta %} Expect them around {{ eta }}.{% endif %}\nTrack it: {{ tracking_url }}\n"),
-    MessageKind.UPDATED: ("Change confirmed: {{ ref }}",
-                          "Hello {{ name }},\n\nwe have your change to {{ ref }}: delivery between {{ window }}.{% if instructions %} Instructions: {{ instructions }}.{% endif %} We will tell you when it is on its way.\nTrack it: {{ tracking_url }}\n"),
-}
+from infra import facts
 
 STATUS_MESSAGES = {"booked": MessageKind.BOOKED, "assigned": MessageKind.BOOKED, "out_for_delivery": MessageKind.OUT_FOR_DELIVERY,
                    "failed": MessageKind.FAILED, "delivered": MessageKind.DELIVERED}
-
-
-def _hm(value: datetime | None) -> str:
-    return timezone.localtime(value).strftime("%H:%M") if value else ""
-
-
-PLACEHOLDERS = {
-    "ref": "the order's reference", "name": "the customer's first name", "window": "the delivery window (10:00 and 12:00)",
-    "eta": "the expected arrival time", "delivered": "when it was delivered", "reason": "why a delivery failed",
-    "tracking_url": "the tracking page", "instructions": "the customer's delivery instructions",
-    "by": "who delivers it (the carrier's name, or our own delivery team)",
-    "stops_before": "how many stops the driver has before this one (when the van is near)",
-    "distance_km": "how far the van is, in km (when the van is near)",
-}
-SAFE_FILTERS = {"default", "upper", "lower", "title", "capfirst"}
-SAFE_TAGS = {"if", "elif", "else", "endif"}
-
-
-def template_errors(text: str) -> list[str]:
-    """What is wrong with a message template: syntax, a placeholder we do not fill, a filter or tag
-    outside the small set messages need. Empty when it is fine."""
-    errors = []
-    for token in Lexer(text).tokenize():
-        if token.token_type == TokenType.VAR:
-            name, *filters = [part.split(":")[0].strip() for part in token.contents.split("|")]
-            if name not in PLACEHOLDERS:
-                errors.append(f"Unknown placeholder {{{{ {name} }}}}: use one of {', '.join(PLACEHOLDERS)}.")
-            errors += [f"Filter {f!r} is not available in messages." for f in filters if f not in SAFE_FILTERS]
-        elif token.token_type == TokenType.BLOCK:
-            parts = token.contents.split()
-            if not parts or parts[0] not in SAFE_TAGS:
-                errors.append(f"{{% {token.contents} %}} is not available in messages: use {{% if %}} … {{% endif %}} only.")
-            else:
-                errors += [f"Unknown placeholder {w!r} in {{% {token.contents} %}}." for w in parts[1:]
-                           if w.isidentifier() and w not in PLACEHOLDERS and w not in ("not", "and", "or")]
-    if not errors:
-        try:
-            Template(text)
-        except TemplateSyntaxError as exc:
-            errors.append(f"Template syntax: {exc}")
-    return errors
-
-
-def _context(order: Order) -> Context:
-    return Context({
-        "ref": order.external_ref, "name": order.customer_name.split(" ")[0] if order.customer_name else "there",
-        "window": f"{_hm(order.window_start)} and {_hm(order.window_end)}", "eta": _hm(order.eta),
-        "delivered": _hm(order.delivered_at), "reason": order.get_failure_reason_display().lower() if order.failure_reason else "",
-        "tracking_url": f"{settings.PUBLIC_BASE_URL}/track/{order.tracking_token}/",
-        "instructions": order.instructions, "by": _by(order), **_nearness(order),
-    }, autoescape=False)
-
-
-def _nearness(order: Order) -> dict:
-    """How many stops the van has before this order and how far it is, looked up only when a
-    template uses them (the template engine calls these; other messages cost no query)."""
-    near = functools.cache(lambda: van_nearness(order))
-    return {"stops_before": lambda: near()[0] if near() else "",
-            "distance_km": lambda: f"{near()[1]:.1f}" if near() else ""}
-
-
-def _by(order: Order) -> str:
-    return order.carrier.name if order.carrier_id else "our own delivery team"
 
 
 def _told_by(key: str) -> str:
@@ -119,21 +35,6 @@ def _told_by(key: str) -> str:
 def _resource(order: Order) -> str:
     """Who delivers it, as the customer sees it: one carrier, or our own vans (whichever van)."""
     return f"carrier:{order.carrier_id}" if order.carrier_id else "fleet"
-
-
-def template_for(organization_id: int, kind: str, channel: str) -> tuple[str, str, bool]:
-    """(subject, body, custom?) in force for a kind and channel: the organization's, else the default."""
-    custom = scoped(("template", organization_id, kind, channel),
-                    lambda: MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first())
-    if custom:
-        return custom.subject, custom.body, True
-    subject, body = DEFAULTS[kind]
-    return subject, body, False
-
-
-def render_template(subject: str, body: str, order: Order) -> tuple[str, str]:
-    ctx = _context(order)
-    return Template(subject).render(ctx).strip(), Template(body).render(ctx)
 
 
 def _render(order: Order, kind: str, channel: str = "email") -> tuple[str, str]:
@@ -158,24 +59,20 @@ def template_test_send(*, channel: str, to: str, subject: str, body: str) -> Non
 # most significant of them, rendered from the order's state when it goes.
 RANK = {MessageKind.NEW_ETA: 1, MessageKind.BOOKED: 2, MessageKind.UPDATED: 3, MessageKind.OUT_FOR_DELIVERY: 4,
         MessageKind.NEARBY: 5, MessageKind.DELAYED: 6, MessageKind.FAILED: 7, MessageKind.DELIVERED: 8}
+
+
 OUTCOMES = ("delivered", "failed", "returned", "cancelled")
+
+
 TOLD = ("pending", "sending", "sent", "unconfirmed")
 
 
-_window_from: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("ct_message_window_from", default=None)
-
-
-@contextlib.contextmanager
 def messages_window_from(at: datetime):
-    """Changes made inside this block are one piece of work that began at `at` (a decision being
-    applied, its bookings made one after another): their messages wait for the change window
+    """Changes made inside this `with` block are one piece of work that began at `at` (a decision
+    being applied, its bookings made one after another): their messages wait for the change window
     counted from `at`, not from each change, so the last customer of a long piece of work is not
     told a window later than the first."""
-    token = _window_from.set(at)
-    try:
-        yield
-    finally:
-        _window_from.reset(token)
+    return within(messages_from=at)
 
 
 def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
@@ -202,7 +99,7 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
                 message = CustomerMessage.objects.create(
                     organization_id=order.organization_id, order=order, kind=kind, key=key[:100], channel=channel, to=to,
                     subject=subject, body=body, eta=order.eta,
-                    send_after=waiting.send_after if waiting else max(now, (_window_from.get() or now)
+                    send_after=waiting.send_after if waiting else max(now, (current().messages_from or now)
                                                                       + timedelta(seconds=settings.CUSTOMER_MESSAGE_WINDOW_S)))
         except IntegrityError:
             return None  # this change was told already
@@ -245,8 +142,9 @@ def notify_eta(*, order: Order, tolerance_min: int) -> None:
     stated = order.messages.exclude(eta__isnull=True).order_by("-id").values_list("eta", flat=True).first()
     if stated is not None and abs((order.eta - stated).total_seconds()) > tolerance_min * 60:
         if notify(order=order, kind=MessageKind.NEW_ETA, key=order.eta.replace(second=0, microsecond=0).isoformat()):
-            hooks.emit("integrator.event", organization_id=order.organization_id, event_type="order.eta",
-                 data={"order": order.external_ref, "eta": order.eta.isoformat(), "previous": stated.isoformat()})
+            facts.record(IntegratorEvent(organization_id=order.organization_id, event_type="order.eta",
+                                         data={"order": order.external_ref, "eta": order.eta.isoformat(),
+                                               "previous": stated.isoformat()}))
 
 
 def _no_longer_true(message: CustomerMessage, order: Order) -> str:
@@ -380,42 +278,19 @@ def messages_send_due(*, limit: int = 500) -> dict[str, int]:
     return counts
 
 
-def template_clean(*, kind: str, channel: str, subject: str, body: str) -> None:
-    """ValidationFailed naming each field if this wording cannot be stored for this kind and channel."""
-    errors = {}
-    if kind not in MessageKind.values:
-        errors["kind"] = [f"Use one of {', '.join(MessageKind.values)}."]
-    if channel not in ("email", "sms"):
-        errors["channel"] = ["Use email or sms."]
-    if channel == "email" and not subject.strip():
-        errors["subject"] = ["An e-mail needs a subject."]
-    if len(subject) > 300:
-        errors["subject"] = ["At most 300 characters."]
-    if not body.strip():
-        errors["body"] = ["Write the message."]
-    elif len(body) > (480 if channel == "sms" else 5000):
-        errors["body"] = [f"At most {480 if channel == 'sms' else 5000} characters for {channel}."]
-    for field, text in (("subject", subject), ("body", body)):
-        problems = template_errors(text)
-        if problems:
-            errors.setdefault(field, []).extend(problems)
-    if errors:
-        raise ValidationFailed("Check the template", errors=errors)
+# --- What the domain's facts tell the customer (subscribed in EngineConfig.ready) -------------
+
+def on_status_changed(fact: OrderStatusChanged) -> None:
+    notify_status(order=fact.order)
 
 
-def template_save(*, organization_id: int, kind: str, channel: str, subject: str, body: str, user,
-                  reason: str = "") -> MessageTemplate:
-    """Validate and store the organization's wording for one kind and channel (versioned)."""
-    template_clean(kind=kind, channel=channel, subject=subject, body=body)
-    template = MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first() \
-        or MessageTemplate(organization_id=organization_id, kind=kind, channel=channel)
-    template.subject, template.body = subject, body
-    template._history_user = user
-    template._change_reason = reason[:100] or "edited"
-    template.save()
-    return template
+def on_eta_changed(fact: OrderEtaChanged) -> None:
+    notify_eta(order=fact.order, tolerance_min=fact.tolerance_min)
 
 
-def template_reset(*, organization_id: int, kind: str, channel: str) -> None:
-    """Back to the product's wording (the history keeps the organization's)."""
-    MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).delete()
+def on_van_approaching(fact: VanApproaching) -> None:
+    notify_nearby(order=fact.order, stops_before=fact.stops_before)
+
+
+def on_details_changed(fact: OrderDetailsChanged) -> None:
+    notify(order=fact.order, kind=MessageKind.UPDATED, key=f"updated:{fact.order.version}")

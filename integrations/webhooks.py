@@ -11,12 +11,12 @@ from datetime import timedelta
 import httpx
 from django.db import transaction
 
+from carriers import egress
+from carriers.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from carriers.signing import HEADER, sign
 from dispatch import clock, ports
+from dispatch.facts import IntegratorEvent
 from dispatch.selectors import scoped
-
-from . import egress
-from .models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from .signing import HEADER, sign
 
 EVENT_TYPES = ("order.status", "order.eta", "exception.raised", "decision.applied")
 MAX_ATTEMPTS = 8
@@ -76,6 +76,11 @@ def deliver(*, delivery_id: int, manual: bool = False) -> str:
             d.next_attempt_at = clock.now() + timedelta(seconds=backoff(d.attempts)) if d.status == "pending" else None
         d.save()
         return "delivered" if d.status == "delivered" else ("failed" if d.status == "failed" else "retry")
+
+
+def on_integrator_event(fact: IntegratorEvent) -> None:
+    """The one subscriber of the domain's IntegratorEvent (IntegrationsConfig.ready)."""
+    emit(organization_id=fact.organization_id, event_type=fact.event_type, data=fact.data)
 
 
 def backoff(attempts: int) -> int:

@@ -1,0 +1,153 @@
+"""The network: hubs, vans and their routes, drivers, people to hand work to, carriers and their capacity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Coalesce
+
+from carriers.models import CapacitySlot, Carrier, CarrierBooking, CarrierCall
+from dispatch import clock
+from dispatch.models import Driver, Event, Hub, Order, Shift, Stop, User, Vehicle
+from dispatch.scope import current
+from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, Role
+from planner.travel import haversine_km
+
+from .base import one_row
+from .configuration import required_proof, service_rules
+
+
+def vehicles_for(*, organization_id: int) -> QuerySet[Vehicle]:
+    qs = Vehicle.objects.filter(organization_id=organization_id).select_related("fleet")
+    if current().hub_ids is not None:
+        qs = qs.filter(fleet__hub_id__in=current().hub_ids)
+    return qs.order_by("code")
+
+
+def vehicle_get(*, organization_id: int, code: str) -> Vehicle:
+    return one_row(vehicles_for(organization_id=organization_id), "van", code=code)
+
+
+def driver_get(*, organization_id: int, code: str) -> Driver:
+    return one_row(Driver.objects, "driver", organization_id=organization_id, code=code)
+
+
+def hubs_for(*, organization_id: int) -> QuerySet[Hub]:
+    qs = Hub.objects.filter(organization_id=organization_id)
+    if current().hub_ids is not None:
+        qs = qs.filter(id__in=current().hub_ids)
+    return qs.order_by("code")
+
+
+def colleagues(*, organization_id: int):
+    """Active people of the organization who act on exceptions (to hand one to)."""
+
+    return User.objects.filter(organization_id=organization_id, is_active=True, role__in=[Role.DISPATCHER, Role.ADMIN]).order_by("username")
+
+
+def manifest_for(*, vehicle: Vehicle) -> list[dict]:
+    """The vehicle's remaining stops, in order, as the driver app sees them."""
+    stops = (Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
+             .select_related("order").order_by("route_id", "sequence"))
+    rules = service_rules(vehicle.organization_id)
+    return [
+        {"order": s.order.external_ref, "kind": s.kind, "lat": s.lat, "lon": s.lon, "eta": s.eta,
+         "window_start": s.order.window_start, "window_end": s.order.window_end, "service_min": s.order.service_min,
+         "status": s.order.status, "proof_required": required_proof(s.order, rules) if s.kind == "delivery" else []}
+        for s in stops
+    ]
+
+
+def vehicle_story(*, organization_id: int, code: str) -> dict:
+    """One van: its route in stop order with planned and live ETAs, driver and shift, load against
+    capacity, and how old its last ping is."""
+
+    vehicle = one_row(vehicles_for(organization_id=organization_id).select_related("fleet__hub"), "van", code=code)
+    now = clock.now()
+    stops = list(Stop.objects.filter(route__vehicle=vehicle, route__active=True)
+                 .select_related("order").order_by("route_id", "sequence"))
+    on_board = [s.order for s in stops if s.kind == "delivery" and s.completed_at is None]
+    shift = (Shift.objects.filter(vehicle=vehicle, starts_at__lte=now, ends_at__gt=now).select_related("driver").first()
+             or Shift.objects.filter(vehicle=vehicle, ends_at__gt=now).select_related("driver").order_by("starts_at").first())
+    load_kg = sum(o.weight_kg for o in on_board)
+    return {
+        "vehicle": vehicle, "stops": stops, "shift": shift,
+        "load_kg": load_kg, "load_share": load_kg / vehicle.capacity_kg if vehicle.capacity_kg else None,
+        "ping_age_min": int((now - vehicle.position_at).total_seconds() // 60) if vehicle.position_at else None,
+        "path": [[vehicle.lat, vehicle.lon]] + [[s.lat, s.lon] for s in stops if s.completed_at is None] if vehicle.lat is not None else [],
+    }
+
+
+def carrier_get(*, organization_id: int, code: str) -> Carrier:
+    return one_row(Carrier.objects, "carrier", organization_id=organization_id, code=code)
+
+
+def carriers_with_load(*, organization_id: int) -> list[Carrier]:
+    """Carriers with how many open orders they hold now and their reported capacity."""
+    open_statuses = [OrderStatus.BOOKED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]
+    carriers = list(
+        Carrier.objects.filter(organization_id=organization_id)
+        .annotate(used=Count("orders", filter=Q(orders__status__in=open_statuses)))
+        .prefetch_related("capacity_slots")
+        .order_by("code")
+    )
+    for carrier in carriers:
+        carrier.capacity_total = sum(s.capacity for s in carrier.capacity_slots.all()) or None
+    return carriers
+
+
+def slot_bookings(*, slot, statuses) -> list[Order]:
+    """The orders that count against one carrier capacity slot: the carrier's orders in the given
+    statuses, delivered inside the slot's zone (any, for a slot without one) within its window
+    (by ETA, or the window's start before an ETA is known)."""
+
+
+    orders = list(Order.objects.filter(carrier_id=slot.carrier_id, status__in=statuses)
+                  .annotate(delivery_at=Coalesce("eta", "window_start"))
+                  .filter(delivery_at__gte=slot.window_start, delivery_at__lt=slot.window_end)
+                  .only("id", "lat", "lon", "window_start", "window_end", "eta"))
+    if slot.zone_id:
+        zone = slot.zone
+        orders = [o for o in orders if haversine_km(zone.lat, zone.lon, o.lat, o.lon) <= zone.radius_km]
+    return orders
+
+
+def planned_capacity(*, organization_id: int, hub_id: int, start: datetime, end: datetime, van_orders_per_hour: float) -> float:
+    """Deliveries planned for a hub's area in [start, end): its on-duty vans on shift then, at the
+    policy's deliveries per van-hour, plus what carriers reported for slots covering the hub."""
+
+    hours = max(0.0, (end - start).total_seconds() / 3600)
+    vans = Vehicle.objects.filter(organization_id=organization_id, fleet__hub_id=hub_id, status=DutyStatus.ON_DUTY)
+    on_shift = set(Shift.objects.filter(vehicle__in=vans, starts_at__lt=end, ends_at__gt=start).values_list("vehicle_id", flat=True))
+    without_shifts = set(vans.exclude(shifts__isnull=False).values_list("id", flat=True))
+    capacity = len(on_shift | without_shifts) * van_orders_per_hour * hours
+    hub = Hub.objects.get(pk=hub_id)
+    for slot in (CapacitySlot.objects.filter(carrier__organization_id=organization_id, window_start__lt=end, window_end__gt=start)
+                 .exclude(carrier__health=CarrierHealth.DOWN).select_related("zone")):
+        if slot.zone_id and haversine_km(slot.zone.lat, slot.zone.lon, hub.lat, hub.lon) > slot.zone.radius_km:
+            continue
+        overlap = (min(end, slot.window_end) - max(start, slot.window_start)).total_seconds()
+        capacity += slot.capacity * overlap / max(1.0, (slot.window_end - slot.window_start).total_seconds())
+    return capacity
+
+
+def carrier_story(*, organization_id: int, code: str) -> dict:
+    """One carrier as a dispatcher needs it: health over time with reasons, open bookings, reported
+    capacity per zone and window against what is booked there, recent failed calls and deliveries."""
+
+    carrier = one_row(Carrier.objects, "carrier", organization_id=organization_id, code=code)
+    now = clock.now()
+    slots = []
+    for slot in CapacitySlot.objects.filter(carrier=carrier, window_end__gt=now).select_related("zone").order_by("window_start"):
+        booked = len(slot_bookings(slot=slot, statuses=[OrderStatus.BOOKED, OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY]))
+        slots.append({"slot": slot, "booked": booked, "left": slot.capacity - booked})
+    return {
+        "carrier": carrier,
+        "health": list(Event.objects.filter(carrier=carrier, kind="carrier.health").order_by("-created_at")[:30]),
+        "bookings": list(CarrierBooking.objects.filter(carrier=carrier, status__in=["requested", "confirmed"])
+                         .select_related("order").order_by("order__window_end")[:300]),
+        "slots": slots,
+        "failed_calls": list(CarrierCall.objects.filter(carrier=carrier, ok=False).order_by("-at")[:20]),
+        "failed_deliveries": list(Order.objects.filter(carrier=carrier, status=OrderStatus.FAILED).order_by("-updated_at")[:20]),
+    }
