@@ -79,9 +79,11 @@ def webhook_process(*, receipt_id: int) -> str:
 
 
 def webhook_reprocess_for(*, carrier: Carrier) -> int:
-    """After an admin fixed a mapping: process the webhooks that waited for it."""
+    """After an admin fixed a mapping: process the webhooks that waited for it. Their alerts are
+    settled; one whose code is still unmapped waits again, with a new alert."""
     ids = list(WebhookReceipt.objects.filter(carrier=carrier, status="needs_mapping").values_list("id", flat=True))
     WebhookReceipt.objects.filter(id__in=ids).update(status="pending")
+    CarrierAlert.objects.filter(carrier=carrier, resolved=False, kind__startswith="unknown_").update(resolved=True)
     for i in ids:
         ports.PROCESS_WEBHOOK.start(i)
     return len(ids)

@@ -31,6 +31,7 @@ urlpatterns = [
     path("live/activity/", live.activity_partial, name="live-activity"),
     path("orders/<str:ref>/", orders.order_page, name="order-page"),
     path("carriers/<str:code>/", orders.carrier_page, name="carrier-page"),
+    path("carriers/<str:code>/reprocess/", orders.carrier_reprocess, name="carrier-reprocess"),
     path("proof/<int:pk>/", orders.proof_file, name="proof-file"),
     path("vehicles/<str:code>/", orders.vehicle_page, name="vehicle-page"),
     path("dead-letters/", operators.dead_letters_page, name="dead-letters"),

@@ -73,7 +73,7 @@ class VehicleFactory(factory.django.DjangoModelFactory):
     status = DutyStatus.ON_DUTY
     lat = 41.88
     lon = -87.63
-    position_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=10))
+    position_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=2))  # heard from: it may be given work
 
 
 class DriverFactory(factory.django.DjangoModelFactory):

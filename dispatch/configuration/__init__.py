@@ -7,13 +7,13 @@ One module per kind of setting: `rules` (service levels and the policy), `costs`
 zone surcharges), `templates` (customer message wording), `schedule` (changes kept for a later
 moment), `versions` (what they share). Everything public is importable from here."""
 
-from .costs import (
+from .costs import (  # noqa: F401
     FIRST_COSTS,
-    VERSIONED_FIELDS,
-    clean_zone_surcharge,  # noqa: F401
     RATE_FORM_FIELDS,
+    VERSIONED_FIELDS,
     clean_rate_card,
     clean_vehicle_costs,
+    clean_zone_surcharge,
     parse_weight_breaks,
     rate_card_form,
     rate_card_rollback,
@@ -37,6 +37,7 @@ from .rules import (  # noqa: F401
     policy_rollback,
     rule_change,
     rule_rollback,
+    rule_stored_with_defaults,
 )
 from .schedule import apply_due_changes, scheduled_cancel  # noqa: F401
 from .templates import (  # noqa: F401

@@ -138,12 +138,12 @@ def rule_change(*, organization_id: int, level: str, values: dict, user, seen_ve
     if level not in ServiceLevel.values:
         raise ValidationFailed("Unknown service level", errors={"service_level": [f"Use one of {', '.join(ServiceLevel.values)}"]})
     clean = clean_rule(values)
-    rule = (ServiceLevelRule.objects.select_for_update().filter(organization_id=organization_id, service_level=level).first()
-            or ServiceLevelRule(organization_id=organization_id, service_level=level, **DEFAULT_SERVICE_RULES[level]))
-    stale(seen_version, version_of(rule), f"{ServiceLevel(level).label} rule")
+    stored = ServiceLevelRule.objects.select_for_update().filter(organization_id=organization_id, service_level=level).first()
+    stale(seen_version, version_of(stored), f"{ServiceLevel(level).label} rule")
     if later(effective_at):
         return schedule(organization_id=organization_id, target=ScheduledChange.Target.SERVICE_RULE, key=level, values=clean,
-                         effective_at=effective_at, user=user, reason=reason)
+                        effective_at=effective_at, user=user, reason=reason)
+    rule = stored or rule_stored_with_defaults(organization_id=organization_id, level=level)
     for field, value in clean.items():
         setattr(rule, field, value)
     rule._change_reason = reason[:100] or "edited"
@@ -151,6 +151,16 @@ def rule_change(*, organization_id: int, level: str, values: dict, user, seen_ve
     rule.save()
     event_record(organization_id=organization_id, kind="settings.changed", actor=actor_of(user),
                  data={"target": "service_rule", "key": level, "values": as_json(clean)})
+    return rule
+
+
+def rule_stored_with_defaults(*, organization_id: int, level: str) -> ServiceLevelRule:
+    """An organization's rule for a level it has never edited, stored as the product's default: the
+    values in force before the first edit are its first version (a roll back can return to them)."""
+    rule = ServiceLevelRule(organization_id=organization_id, service_level=level, **DEFAULT_SERVICE_RULES[level])
+    rule._change_reason = "the product's default, in force before the first edit"
+    rule._history_user = None  # nobody chose it
+    rule.save()
     return rule
 
 

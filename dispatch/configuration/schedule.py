@@ -12,9 +12,9 @@ from dispatch.errors import Conflict, ValidationFailed
 from dispatch.models import Policy, ScheduledChange, ServiceLevelRule
 from dispatch.services import ActorRef
 from dispatch.services.log import event_record
-from dispatch.status import DEFAULT_SERVICE_RULES
 
 from .costs import rate_card_set, vehicle_costs_set, zone_surcharge_set
+from .rules import rule_stored_with_defaults
 from .templates import template_save
 from .versions import actor_of
 
@@ -60,7 +60,7 @@ def apply_due_changes(*, now: datetime | None = None) -> int:
                 continue
             if change.target == ScheduledChange.Target.SERVICE_RULE:
                 row = (ServiceLevelRule.objects.select_for_update().filter(organization_id=change.organization_id, service_level=change.key).first()
-                       or ServiceLevelRule(organization_id=change.organization_id, service_level=change.key, **DEFAULT_SERVICE_RULES[change.key]))
+                       or rule_stored_with_defaults(organization_id=change.organization_id, level=change.key))
             else:
                 row = Policy.objects.select_for_update().get_or_create(organization_id=change.organization_id)[0]
             for field, value in change.values.items():

@@ -147,8 +147,14 @@ def template_save(*, organization_id: int, kind: str, channel: str, subject: str
                   reason: str = "") -> MessageTemplate:
     """Validate and store the organization's wording for one kind and channel (versioned)."""
     template_clean(kind=kind, channel=channel, subject=subject, body=body)
-    template = MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first() \
-        or MessageTemplate(organization_id=organization_id, kind=kind, channel=channel)
+    template = MessageTemplate.objects.filter(organization_id=organization_id, kind=kind, channel=channel).first()
+    if template is None:  # the product's wording in force until now is the first version (a roll back can return to it)
+        default_subject, default_body = DEFAULTS[kind]
+        template = MessageTemplate(organization_id=organization_id, kind=kind, channel=channel, subject=default_subject,
+                                   body=default_body)
+        template._change_reason = "the product's wording, in force before the first edit"
+        template._history_user = None  # nobody chose it
+        template.save()
     template.subject, template.body = subject, body
     template._history_user = user
     template._change_reason = reason[:100] or "edited"

@@ -24,7 +24,7 @@ from planner.pricing import carrier_eta, carrier_order_cost, carrier_risk
 from planner.repair import hand_over, repair, van_positions_near
 from planner.snapshot import snapshot_from_problem
 from dispatch.selectors import lane_reliability
-from dispatch.selectors import policy_for, service_rules, slot_bookings
+from dispatch.selectors import policy_for, service_rules, slot_bookings, vans_unavailable
 from dispatch.services.exceptions import exception_raise
 from dispatch.status import (
     CarrierHealth,
@@ -112,7 +112,8 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
                     booked_count_as_room: bool = False, rules: dict | None = None, costs: dict | None = None,
                     handover: dict[str, tuple[float, float]] | None = None,
                     near: list[tuple[float, float, frozenset]] | None = None) -> DbProblem:
-    """The live state as a planner problem: on-duty vans where they are with their open stops (orders
+    """The live state as a planner problem: vans that may be given work (on duty, heard from, their
+    driver started: dispatch.selectors.availability) where they are with their open stops (orders
     on board become committed), carriers that are up with their rate cards and remaining capacity,
     and the given orders. With booked_count_as_room, orders already booked with a carrier count as
     capacity that may be reassigned (a whole-network re-plan). Orders in `handover` (on board a van
@@ -124,7 +125,8 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     handover = dict(handover or {})
     day0 = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     now_min = _min(now, day0)
-    on_duty = Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY)
+    on_duty = (Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY)
+               .exclude(pk__in=list(vans_unavailable(organization_id=organization_id, now=now))))
     if near is not None:
         positions = [(pk, lat if lat is not None else hlat, lon if lon is not None else hlon, frozenset(skills or ()))
                      for pk, lat, lon, hlat, hlon, skills in on_duty.values_list("pk", "lat", "lon", "fleet__hub__lat", "fleet__hub__lon", "skills")]

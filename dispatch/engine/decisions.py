@@ -106,9 +106,14 @@ def _finish(decision: Decision, state: str, actor: ActorRef, note: str = "", rea
     decision.note, decision.reason_code = note, reason_code
     decision.save()
     exc = decision.exception
-    event_record(organization_id=decision.organization_id, kind=f"decision.{state}", actor=actor, carrier=exc.carrier,
-                 vehicle=exc.vehicle, data={"decision": decision.id, "exception": exc.id, "note": note, "reason_code": reason_code,
-                                            "moves": [m["order"] for m in decision.moves if m.get("applied")]})
+    moved = [m["order"] for m in decision.moves if m.get("applied")]
+    if decision.reverses_id is not None:  # an undo: the log and the feed say what it undid, not "applied"
+        event_record(organization_id=decision.organization_id, kind="decision.undone", actor=actor, carrier=exc.carrier,
+                     vehicle=exc.vehicle, data={"decision": decision.reverses_id, "reverse": decision.id, "orders": moved})
+    else:
+        event_record(organization_id=decision.organization_id, kind=f"decision.{state}", actor=actor, carrier=exc.carrier,
+                     vehicle=exc.vehicle, data={"decision": decision.id, "exception": exc.id, "note": note, "reason_code": reason_code,
+                                                "moves": moved})
     bus.publish(decision.organization_id, "decision.changed", decision_payload(decision))
     if state in (DecisionState.APPLIED, DecisionState.PARTIALLY_APPLIED):
         facts.record(IntegratorEvent(organization_id=decision.organization_id, event_type="decision.applied",
@@ -399,9 +404,6 @@ def _undo_local(decision_id: int, organization_id: int, actor: ActorRef) -> tupl
         cost_delta=-decision.cost_delta, sla_improved=decision.sla_worsened, sla_worsened=decision.sla_improved,
         proposed_by=actor.name, summary=f"Undo of decision {decision.id}: {len(moves)} orders back where they were",
     )
-    event_record(organization_id=decision.organization_id, kind="decision.undone", actor=actor,
-                 carrier=decision.exception.carrier, vehicle=decision.exception.vehicle,
-                 data={"decision": decision.id, "reverse": reverse.id, "orders": [m["order"] for m in moves]})
     locked = {o.external_ref: o for o in Order.objects.select_for_update(of=("self",))
               .filter(organization_id=decision.organization_id, external_ref__in=[m["order"] for m in moves])
               .select_related("hub", "vehicle", "carrier").order_by("id")}

@@ -10,7 +10,6 @@ from django.utils import timezone
 from carriers.models import CapacitySlot, Carrier
 from dispatch import clock
 from dispatch.models import (
-    Event,
     Order,
     OrderException,
     Shift,
@@ -23,6 +22,7 @@ from dispatch.selectors import (  # noqa: F401 (read through the selector)
     policy_for,
     slot_bookings,
 )
+from dispatch.selectors.availability import shifts_not_started, vans_unavailable
 from dispatch.services import ActorRef
 from dispatch.services.exceptions import (
     exception_close,
@@ -93,56 +93,75 @@ def detect_vehicle_unavailable(*, vehicle: Vehicle) -> None:
 
 def detect_no_shows(*, organization_id: int, now: datetime | None = None) -> int:
     """Shifts that started more than the grace period ago with no duty change by their driver and
-    no ping from their van since, whatever the driver's stored status says."""
-
+    no ping from their van since (dispatch.selectors.availability: the van is out of every plan
+    meanwhile); the exception resolves when the driver or the van is heard from."""
     now = now or clock.now()
-    grace = timedelta(minutes=policy_for(organization_id).no_show_grace_min)
-    found = 0
-    shifts = (Shift.objects.filter(driver__organization_id=organization_id, starts_at__lte=now - grace, ends_at__gt=now)
-              .select_related("driver", "vehicle"))
-    for shift in shifts:
-        if VehiclePosition.objects.filter(vehicle=shift.vehicle, recorded_at__gte=shift.starts_at).exists():
-            continue
-        if Event.objects.filter(organization_id=organization_id, kind="driver.status", created_at__gte=shift.starts_at,
-                                data__driver=shift.driver.code).exists():
-            continue
+    not_started = shifts_not_started(organization_id=organization_id, now=now)
+    for shift in not_started:
         orders = list(Order.objects.filter(vehicle=shift.vehicle, status__in=VAN_OPEN).values_list("id", flat=True))
         exception_raise(
             organization_id=organization_id, kind=ExceptionKind.DRIVER_NO_SHOW, cause_key=f"shift:{shift.id}:no_show",
             title=f"{shift.driver.name} has not started (van {shift.vehicle.code})",
-            cause=f"Shift began {timezone.localtime(shift.starts_at):%H:%M}; no duty change and no pings from the van since",
-            severity=_severity(len(orders)), order_ids=orders, vehicle=shift.vehicle, propose=bool(orders),
+            cause=f"Shift began {timezone.localtime(shift.starts_at):%H:%M}; no duty change and no pings from the van since. "
+                  "The van is out of every plan until one of them is heard from",
+            severity=_severity(len(orders)) if orders else Severity.LOW, order_ids=orders, vehicle=shift.vehicle,
+            propose=bool(orders),
         )
-        found += 1
-    return found
+    _resolve_heard_from(organization_id, ExceptionKind.DRIVER_NO_SHOW, ":no_show",
+                        still={f"shift:{s.id}:no_show" for s in not_started},
+                        note="the driver or the van was heard from, or the shift is over")
+    return len(not_started)
 
 
 def detect_silent_vehicles(*, organization_id: int, now: datetime | None = None) -> int:
-    """Vans on duty with open stops whose telemetry went quiet: a possible breakdown nobody reported.
-    (A van that never pinged since its shift began is a no-show, not this.)"""
+    """Vans on duty whose telemetry went quiet (dispatch.selectors.availability: out of every plan
+    until they ping again): a possible breakdown nobody reported when the van holds orders, and a van
+    a dispatcher should know is out of the plan when it is on a shift with none. A van that never
+    pinged since its shift began is a no-show, not this. The exception resolves with the next ping."""
     now = now or clock.now()
-    limit = timedelta(minutes=policy_for(organization_id).vehicle_silence_min)
-    found = 0
-    quiet = (Vehicle.objects.filter(organization_id=organization_id, status=DutyStatus.ON_DUTY, position_at__lt=now - limit,
-                                    orders__status__in=VAN_OPEN).distinct())
-    for vehicle in quiet:
-        if not VehiclePosition.objects.filter(vehicle=vehicle).exists():
+    silent = [u for u in vans_unavailable(organization_id=organization_id, now=now).values() if u.kind == "silent"]
+    pinged = set(VehiclePosition.objects.filter(vehicle_id__in=[u.vehicle_id for u in silent]).values_list("vehicle_id", flat=True)
+                 .distinct())
+    on_shift = set(Shift.objects.filter(vehicle_id__in=[u.vehicle_id for u in silent], starts_at__lte=now, ends_at__gt=now)
+                   .values_list("vehicle_id", flat=True))
+    raised = set()
+    for u in silent:
+        if u.vehicle_id not in pinged:
             continue
-        orders = list(Order.objects.filter(vehicle=vehicle, status__in=VAN_OPEN).values_list("id", flat=True))
-        silent_min = int((now - vehicle.position_at).total_seconds() // 60)
+        orders = list(Order.objects.filter(vehicle_id=u.vehicle_id, status__in=VAN_OPEN).values_list("id", flat=True))
+        if not orders and u.vehicle_id not in on_shift:
+            continue  # parked after its shift: nobody expects it to speak
+        vehicle = Vehicle.objects.get(pk=u.vehicle_id)
+        silent_min = int((now - u.since).total_seconds() // 60)
+        if orders:
+            title = f"Van {u.code} silent for {silent_min} min: possible breakdown, {len(orders)} orders affected"
+            cause = f"No position since {timezone.localtime(u.since):%H:%M} with stops still open; call the driver"
+        else:
+            title = f"Van {u.code} silent for {silent_min} min: out of the plan until it is heard from"
+            cause = f"No position since {timezone.localtime(u.since):%H:%M} during its shift; no new work goes to it. Call the driver"
         exception_raise(
-            organization_id=organization_id, kind=ExceptionKind.VEHICLE_BREAKDOWN, cause_key=f"vehicle:{vehicle.id}:silent",
-            title=f"Van {vehicle.code} silent for {silent_min} min: possible breakdown, {len(orders)} orders affected",
-            cause=f"No position since {timezone.localtime(vehicle.position_at):%H:%M} with stops still open; call the driver",
-            severity=_severity(len(orders)), order_ids=orders, vehicle=vehicle, propose=bool(orders),
+            organization_id=organization_id, kind=ExceptionKind.VEHICLE_BREAKDOWN, cause_key=f"vehicle:{u.vehicle_id}:silent",
+            title=title, cause=cause, severity=_severity(len(orders)) if orders else Severity.LOW, order_ids=orders, vehicle=vehicle,
+            propose=bool(orders),
         )
-        found += 1
-    return found
+        raised.add(f"vehicle:{u.vehicle_id}:silent")
+    _resolve_heard_from(organization_id, ExceptionKind.VEHICLE_BREAKDOWN, ":silent", still=raised,
+                        note="the van pinged again, or its shift is over with nothing on board")
+    return len(raised)
+
+
+def _resolve_heard_from(organization_id: int, kind: str, suffix: str, *, still: set[str], note: str) -> None:
+    """Live exceptions of a cause that no longer holds (the van or driver was heard from) are resolved."""
+    for exc in OrderException.objects.filter(organization_id=organization_id, kind=kind, cause_key__endswith=suffix,
+                                             state__in=LIVE_EXCEPTION_STATES).exclude(cause_key__in=still):
+        exception_close(exception_id=exc.id, state=ExceptionState.RESOLVED, actor=ActorRef.system("detector"), note=note)
 
 
 def detect_sla_risk(*, organization_id: int) -> int:
     """Orders whose ETA (van position and remaining stops, or the carrier's promise) misses the
-    window, grouped by the van or carrier carrying them."""
+    window, grouped by the van or carrier carrying them (orders a van's breakdown or a carrier's
+    outage answers for stay with that cause: services.exceptions.CAUSE_RANK). A group whose orders
+    are no longer at risk is resolved."""
     at_risk = Order.objects.filter(organization_id=organization_id, risk__in=[Risk.AT_RISK, Risk.LATE],
                                    status__in=VAN_OPEN + WAITING_FOR_CARRIER).select_related("vehicle", "carrier")
     groups: dict[str, dict] = {}
@@ -162,6 +181,10 @@ def detect_sla_risk(*, organization_id: int) -> int:
             severity=Severity.HIGH if g["late"] else Severity.MEDIUM, order_ids=g["orders"],
             vehicle=g["holder"] if g["is_van"] else None, carrier=None if g["is_van"] else g["holder"],
         )
+    for exc in OrderException.objects.filter(organization_id=organization_id, kind=ExceptionKind.SLA_AT_RISK,
+                                             state__in=LIVE_EXCEPTION_STATES).exclude(cause_key__in=list(groups)):
+        exception_close(exception_id=exc.id, state=ExceptionState.RESOLVED, actor=ActorRef.system("detector"),
+                        note="none of its orders is at risk any more")
     return len(groups)
 
 

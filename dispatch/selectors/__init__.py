@@ -49,3 +49,4 @@ from .queue import (  # noqa: F401
 )
 from .tracking import customer_changes_since, tracking_view, van_nearness  # noqa: F401
 from .track_record import lane_reliability  # noqa: F401
+from .availability import Unavailable, shifts_not_started, vans_unavailable  # noqa: F401

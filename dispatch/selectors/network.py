@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from carriers.models import CapacitySlot, Carrier, CarrierBooking, CarrierCall
+from carriers.models import CapacitySlot, Carrier, CarrierAlert, CarrierBooking, CarrierCall, WebhookReceipt
 from dispatch import clock
 from dispatch.models import Driver, Event, Hub, Order, Shift, Stop, User, Vehicle
 from dispatch.scope import current
@@ -15,6 +15,7 @@ from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, Role
 from planner.travel import haversine_km
 
 from .base import one_row
+from .availability import vans_unavailable
 from .configuration import required_proof, service_rules
 
 
@@ -114,11 +115,13 @@ def slot_bookings(*, slot, statuses) -> list[Order]:
 
 
 def planned_capacity(*, organization_id: int, hub_id: int, start: datetime, end: datetime, van_orders_per_hour: float) -> float:
-    """Deliveries planned for a hub's area in [start, end): its on-duty vans on shift then, at the
-    policy's deliveries per van-hour, plus what carriers reported for slots covering the hub."""
+    """Deliveries planned for a hub's area in [start, end): its on-duty vans on shift then (those out
+    of every plan now, silent or not started, left out), at the policy's deliveries per van-hour,
+    plus what carriers reported for slots covering the hub."""
 
     hours = max(0.0, (end - start).total_seconds() / 3600)
-    vans = Vehicle.objects.filter(organization_id=organization_id, fleet__hub_id=hub_id, status=DutyStatus.ON_DUTY)
+    vans = (Vehicle.objects.filter(organization_id=organization_id, fleet__hub_id=hub_id, status=DutyStatus.ON_DUTY)
+            .exclude(pk__in=list(vans_unavailable(organization_id=organization_id))))
     on_shift = set(Shift.objects.filter(vehicle__in=vans, starts_at__lt=end, ends_at__gt=start).values_list("vehicle_id", flat=True))
     without_shifts = set(vans.exclude(shifts__isnull=False).values_list("id", flat=True))
     capacity = len(on_shift | without_shifts) * van_orders_per_hour * hours
@@ -150,4 +153,6 @@ def carrier_story(*, organization_id: int, code: str) -> dict:
         "slots": slots,
         "failed_calls": list(CarrierCall.objects.filter(carrier=carrier, ok=False).order_by("-at")[:20]),
         "failed_deliveries": list(Order.objects.filter(carrier=carrier, status=OrderStatus.FAILED).order_by("-updated_at")[:20]),
+        "alerts": list(CarrierAlert.objects.filter(carrier=carrier, resolved=False).order_by("-created_at", "-id")[:50]),
+        "waiting_for_mapping": WebhookReceipt.objects.filter(carrier=carrier, status="needs_mapping").count(),
     }

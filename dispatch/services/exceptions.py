@@ -1,4 +1,11 @@
-"""Exceptions: raised by detectors, one live exception per cause."""
+"""Exceptions: raised by detectors, one live exception per cause, and one cause answering for an order.
+
+An order is in at most one live exception of the kinds that move orders. A van that cannot deliver
+(breakdown, silence, a driver who never started) and a carrier that is down answer for their
+orders before anything those orders show (late, a missed cut-off, a spike): the symptom's exception
+does not take an order its cause holds, and a newly raised cause takes its orders from any live
+exception of the same or a lower rank, whose open proposal is withdrawn and made anew without them
+(or which is resolved, when nothing is left to it). So no two open proposals move the same order."""
 
 from __future__ import annotations
 
@@ -9,10 +16,12 @@ from django.db import IntegrityError, transaction
 from dispatch import clock, ports
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.facts import IntegratorEvent
-from dispatch.models import OrderException
+from dispatch.models import Decision, OrderException
 from dispatch.status import (
     LIVE_EXCEPTION_STATES,
+    DecisionState,
     DismissReason,
+    ExceptionKind,
     ExceptionState,
     Role,
     Severity,
@@ -23,6 +32,15 @@ from . import ActorRef
 from .log import event_record
 
 SEVERITY_RANK = {s: i for i, s in enumerate(Severity.values)}
+
+# Which cause answers for an order when two see it (higher first); kinds not named here (a network
+# re-plan, a delivery without proof) neither take nor give orders.
+CAUSE_RANK = {
+    ExceptionKind.VEHICLE_BREAKDOWN: 3, ExceptionKind.DRIVER_NO_SHOW: 3, ExceptionKind.CARRIER_OUTAGE: 3,
+    ExceptionKind.FAILED_DELIVERY: 2,
+    ExceptionKind.CARRIER_CAPACITY: 1, ExceptionKind.MISSED_CUTOFF: 1, ExceptionKind.DEMAND_SPIKE: 1,
+    ExceptionKind.SLA_AT_RISK: 0,
+}
 
 
 def exception_payload(exc: OrderException) -> dict:
@@ -38,10 +56,20 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
                     severity: str = Severity.MEDIUM, order_ids: list[int] | None = None, vehicle=None, carrier=None,
                     propose: bool = True) -> tuple[OrderException, bool]:
     """Raise an exception, or update the live one with the same cause. Returns (exception, created).
-    A decision is proposed after commit when the exception is new or gained orders."""
+    A decision is proposed after commit when the exception is new or gained orders. Orders another
+    live cause of a higher rank answers for are left to it (CAUSE_RANK); when that leaves nothing of
+    what was seen, nothing is raised (and a live exception of this cause is resolved): (None, False)."""
     order_ids = sorted(set(order_ids or []))
     live = (OrderException.objects.select_for_update()
             .filter(organization_id=organization_id, cause_key=cause_key, state__in=LIVE_EXCEPTION_STATES).first())
+    taken: dict[int, list[int]] = {}
+    if kind in CAUSE_RANK and order_ids:
+        seen, order_ids, taken, answered_by = order_ids, *_answering(organization_id, kind, cause_key, order_ids)
+        if not order_ids:
+            if live is not None:
+                exception_close(exception_id=live.id, state=ExceptionState.RESOLVED, actor=ActorRef.system("detector"),
+                                note=f"its orders are answered by exception {answered_by[seen[0]]}")
+            return None, False
     created = False
     if live is None:
         try:
@@ -77,7 +105,48 @@ def exception_raise(*, organization_id: int, kind: str, cause_key: str, title: s
     if propose and (created or new_orders or (gone and order_ids)):
         exc_id = live.id
         ports.PROPOSE_DECISION.start(exc_id)
+    for other_id, ids in taken.items():
+        _give_up_orders(exception_id=other_id, order_ids=ids, to=live)
     return live, created
+
+
+def _answering(organization_id: int, kind: str, cause_key: str, order_ids: list[int]):
+    """(the orders this cause answers for, {other exception: orders it takes from it}, {order: the
+    higher-ranked exception that keeps it}) among the organization's live exceptions."""
+    rank = CAUSE_RANK[kind]
+    held = (OrderException.orders.through.objects
+            .filter(order_id__in=order_ids, orderexception__organization_id=organization_id,
+                    orderexception__state__in=LIVE_EXCEPTION_STATES, orderexception__kind__in=list(CAUSE_RANK))
+            .exclude(orderexception__cause_key=cause_key)
+            .values_list("order_id", "orderexception_id", "orderexception__kind"))
+    kept, taken = {}, {}
+    for order_id, other_id, other_kind in held:
+        if CAUSE_RANK[other_kind] > rank:
+            kept[order_id] = other_id
+        else:
+            taken.setdefault(other_id, []).append(order_id)
+    return [i for i in order_ids if i not in kept], {e: ids for e, ids in taken.items()}, kept
+
+
+def _give_up_orders(*, exception_id: int, order_ids: list[int], to: OrderException) -> None:
+    """A live exception loses orders another cause now answers for: its open proposal is withdrawn
+    (it may move them) and made anew for what is left, or it is resolved when nothing is left."""
+    exc = OrderException.objects.select_for_update().get(pk=exception_id)
+    exc.orders.remove(*order_ids)
+    withdrawn = Decision.objects.filter(exception=exc, state=DecisionState.PROPOSED).update(state=DecisionState.SUPERSEDED)
+    event_record(organization_id=exc.organization_id, kind="exception.orders_taken", actor=ActorRef.system("detector"),
+                 vehicle=exc.vehicle, carrier=exc.carrier,
+                 data={"exception": exc.id, "by": to.id, "orders": len(order_ids), "proposal_withdrawn": bool(withdrawn)})
+    if not exc.orders.exists():
+        exception_close(exception_id=exc.id, state=ExceptionState.RESOLVED, actor=ActorRef.system("detector"),
+                        note=f"its orders are answered by exception {to.id} ({to.get_kind_display().lower()})")
+        return
+    if withdrawn and exc.state == ExceptionState.PROPOSED:
+        exc.state = ExceptionState.OPEN
+        exc.save(update_fields=["state", "updated_at"])
+    bus.publish(exc.organization_id, "exception.changed", exception_payload(exc))
+    if withdrawn:
+        ports.PROPOSE_DECISION.start(exc.id)
 
 
 @transaction.atomic

@@ -13,7 +13,8 @@ from carriers.services import booking_record_confirmed
 from carriers.signing import sign
 from dispatch.models import Event, Order
 from dispatch.services import ActorRef
-from tests.factories import OrderFactory
+from dispatch.status import Role
+from tests.factories import OrderFactory, UserFactory
 
 from .conftest import make_carrier
 
@@ -125,10 +126,22 @@ def test_an_unknown_status_raises_an_alert_and_is_processed_once_mapped(org, boo
     assert "HELD_AT_DEPOT" in alert.message
     assert WebhookReceipt.objects.get(event_id="evt_unknown").status == "needs_mapping"
 
+    # what the organization's admin does, on the product's own pages (the Django admin is the operators')
+    admin, dispatcher = Client(), Client()
+    admin.force_login(UserFactory(organization=org, role=Role.ADMIN))
+    dispatcher.force_login(UserFactory(organization=org, role=Role.DISPATCHER))
+    page = admin.get("/carriers/FAST/").content.decode()
+    assert "1 webhook waits for a status or reason mapping" in page and "HELD_AT_DEPOT" in page
+    assert 'action="/carriers/FAST/reprocess/"' in page
+    assert 'action="/carriers/FAST/reprocess/"' not in dispatcher.get("/carriers/FAST/").content.decode()
+    assert dispatcher.post("/carriers/FAST/reprocess/").status_code == 403
     carrier.config = {**carrier.config, "status_map": {"HELD_AT_DEPOT": "picked_up"}}
-    carrier.save()
-    from carriers.webhooks import webhook_reprocess_for
+    carrier.save()  # (Settings → Network → the carrier's configuration)
 
-    assert webhook_reprocess_for(carrier=carrier) == 1
+    done = admin.post("/carriers/FAST/reprocess/")
+
+    assert done.status_code == 302 and done.url == "/carriers/FAST/?reprocessed=1"
     assert WebhookReceipt.objects.get(event_id="evt_unknown").status == "processed"
     assert Order.objects.get(pk=order.pk).status == "picked_up"
+    after = admin.get(done.url).content.decode()
+    assert "1 webhook processed again" in after and "HELD_AT_DEPOT" not in after

@@ -248,7 +248,10 @@ def test_an_applied_decision_is_undone_through_the_engine_while_its_orders_have_
     assert undone.status_code == 200 and f"Decision {decision.id} undone: 5 orders back" in undone.content.decode()
     assert Order.objects.filter(pk__in=[o.pk for o in network["orders"]], carrier=network["down"], status="booked").count() == 5
     reverse = Decision.objects.get(reverses=decision)
-    assert reverse.state == "applied" and Event.objects.filter(kind="decision.undone", data__decision=decision.id).exists()
+    assert reverse.state == "applied" and Event.objects.filter(kind="decision.undone", data__decision=decision.id).count() == 1
+    feed = client.get("/live/activity/").content.decode()
+    assert f"Undid decision {decision.id}: 5 orders back where they were" in feed
+    assert f"decision {reverse.id}" not in feed and f'/live/decisions/{reverse.id}/undo/' not in feed  # an undo is not an applied decision
     again = client.post(f"/live/decisions/{decision.id}/undo/")
     assert again.status_code == 409 and "already undone" in again.content.decode()
 

@@ -58,10 +58,10 @@ def test_admin_previews_then_saves_and_the_history_says_who_and_what(org, hub):
     saved = post_rule(c, late_fixed="40.00")
     assert saved.status_code == 302
     assert service_rules(org.id)["same_day"].late_fixed == Decimal("40.00")
-    [record] = ServiceLevelRule.history.filter(organization=org)
-    assert record.history_user == admin
+    default, record = ServiceLevelRule.history.filter(organization=org).order_by("history_id")
+    assert record.history_user == admin and default.history_user is None and default.late_fixed == Decimal("12")
     history = c.get("/settings/service-levels/same_day/history/").content.decode()
-    assert admin.username in history and "first version" in history
+    assert admin.username in history and "first version" in history and "the product&#x27;s default" in history
 
 
 def test_bad_values_get_field_errors_and_change_nothing(org):
@@ -89,7 +89,7 @@ def test_a_scheduled_change_takes_effect_then_and_not_before(org):
     assert apply_due_changes() == 1 and apply_due_changes() == 0  # written once, by the beat
     change = ScheduledChange.objects.get()
     assert change.applied_at is not None
-    record = ServiceLevelRule.history.get(organization=org)
+    record = ServiceLevelRule.history.filter(organization=org).order_by("history_id").last()
     assert record.history_user == admin and "scheduled change" in record.history_change_reason
 
 
@@ -106,13 +106,44 @@ def test_cancel_a_scheduled_change(org):
 def test_roll_back_to_an_earlier_version(org):
     c, _ = as_role(org, Role.ADMIN)
     post_rule(c, late_fixed="20.00", version=0)
-    v1 = ServiceLevelRule.history.get().history_id
+    v1 = ServiceLevelRule.history.order_by("-history_id").first().history_id
     post_rule(c, late_fixed="50.00", version=v1)
     v2 = ServiceLevelRule.history.order_by("-history_id").first().history_id
     response = c.post("/settings/service-levels/same_day/history/", {"history_id": v1, "version": v2})
     assert response.status_code == 302
     assert service_rules(org.id)["same_day"].late_fixed == Decimal("20.00")
-    assert ServiceLevelRule.history.count() == 3  # nothing in between is lost
+    assert ServiceLevelRule.history.count() == 4  # the product's default, both edits and the roll back: nothing is lost
+
+
+def test_the_first_edit_can_be_rolled_back_to_the_value_in_force_before_it(org):
+    c, _ = as_role(org, Role.ADMIN)
+    assert service_rules(org.id)["express"].late_fixed == Decimal("25")
+    assert post_rule(c, level="express", late_fixed="80.00", unserved="200", version=0).status_code == 302
+    assert service_rules(org.id)["express"].late_fixed == Decimal("80.00")
+    first = ServiceLevelRule.history.order_by("history_id").first()
+    latest = ServiceLevelRule.history.order_by("-history_id").first()
+
+    response = c.post("/settings/service-levels/express/history/", {"history_id": first.history_id, "version": latest.history_id})
+
+    assert response.status_code == 302
+    assert service_rules(org.id)["express"].late_fixed == Decimal("25")
+
+
+def test_the_first_wording_can_be_rolled_back_to_the_products_own(org):
+    from dispatch.configuration import DEFAULTS
+    from dispatch.models import MessageTemplate
+
+    c, _ = as_role(org, Role.ADMIN)
+    url = "/settings/templates/booked/email/"
+    assert c.post(url, {"subject": "{{ ref }} booked", "body": "Hi {{ name }}.", "action": "save", "version": "0"}).status_code == 302
+    template = MessageTemplate.objects.get(organization=org, kind="booked", channel="email")
+    first = template.history.order_by("history_id").first()
+
+    response = c.post(f"{url}history/", {"history_id": first.history_id, "version": c.get(url).context["version"]})
+
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert (template.subject, template.body) == DEFAULTS["booked"]
 
 
 def test_two_admins_editing_at_once_one_wins_the_other_gets_409(org):
@@ -248,7 +279,7 @@ def test_message_templates_are_validated_previewed_test_sent_and_used(org, hub):
     assert "TPL-9 is coming" in preview and "Hi Robin" in preview
     assert c.post(url, {**good, "action": "save", "version": "0"}).status_code == 302
     template = MessageTemplate.objects.get(organization=org, kind="booked", channel="email")
-    assert template.history.count() == 1
+    assert template.history.count() == 2  # the product's wording in force until then, and the admin's
     assert c.post("/settings/templates/parcel/pigeon/").status_code == 404
 
 
@@ -456,7 +487,7 @@ def test_costs_and_wording_are_scheduled_versioned_rolled_back_and_edited_by_one
     assert template.body == "Hello {{ name }}."
     stale = c2.post(url, {**v1, "body": "Mine.", "version": seen})
     assert stale.status_code == 409
-    first_wording = template.history.order_by("history_id").first()
+    first_wording = template.history.order_by("history_id")[1]  # [0] is the product's wording, in force before
     history = "/settings/templates/booked/email/history/"
     assert c.post(history, {"history_id": first_wording.history_id, "version": c.get(url).context["version"]}).status_code == 302
     template.refresh_from_db()

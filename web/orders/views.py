@@ -7,10 +7,12 @@ import csv
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from carriers.webhooks import webhook_reprocess_for
 from dispatch import selectors
 from dispatch.engine.decisions import (
     decision_approve,
@@ -21,7 +23,7 @@ from dispatch.engine.decisions import (
 )
 from dispatch.errors import DomainError, Forbidden
 from dispatch.models import ProofOfDelivery, User
-from dispatch.permissions import can_decide, refusal
+from dispatch.permissions import can_decide, refusal, refusal_for
 from dispatch.services import ActorRef
 from dispatch.services.exceptions import (
     exception_claim,
@@ -34,7 +36,7 @@ from dispatch.status import (
     OrderStatus,
     Risk,
 )
-from web.access import org_of
+from web.access import org_for, org_of
 from web.live.views import exceptions_partial
 
 
@@ -74,7 +76,22 @@ def carrier_page(request, code: str):
     """One carrier: health over time with reasons, open bookings, capacity per zone and window
     against what is booked, recent failures."""
     story = selectors.carrier_story(organization_id=org_of(request), code=code)
-    return render(request, "controltower/carrier.html", {**story, "health_colour": CarrierHealth.colour(story["carrier"].health)})
+    reprocessed = request.GET.get("reprocessed", "")
+    return render(request, "controltower/carrier.html", {
+        **story, "health_colour": CarrierHealth.colour(story["carrier"].health),
+        "can_configure": refusal_for(request.user, "configure") is None,
+        "reprocessed": int(reprocessed) if reprocessed.isdigit() else None})
+
+
+@login_required
+@require_POST
+def carrier_reprocess(request, code: str):
+    """An admin fixed the carrier's status mapping (Settings → Network → its config): the webhooks that
+    waited for it are processed again, and the carrier page says how many."""
+    org = org_for(request, "configure")
+    carrier = selectors.carrier_get(organization_id=org, code=code)
+    n = webhook_reprocess_for(carrier=carrier)
+    return redirect(f"{reverse('carrier-page', args=[carrier.code])}?reprocessed={n}")
 
 
 @login_required
