@@ -246,6 +246,8 @@ def test_an_applied_decision_is_undone_through_the_engine_while_its_orders_have_
     undone = client.post(f"/live/decisions/{decision.id}/undo/")
 
     assert undone.status_code == 200 and f"Decision {decision.id} undone: 5 orders back" in undone.content.decode()
+    assert f'<div id="activity" hx-swap-oob="innerHTML">' in undone.content.decode()  # the feed it was clicked in says so too
+    assert f"Undid decision {decision.id}: 5 orders back where they were" in undone.content.decode()
     assert Order.objects.filter(pk__in=[o.pk for o in network["orders"]], carrier=network["down"], status="booked").count() == 5
     reverse = Decision.objects.get(reverses=decision)
     assert reverse.state == "applied" and Event.objects.filter(kind="decision.undone", data__decision=decision.id).count() == 1

@@ -54,6 +54,8 @@ def test_admin_previews_then_saves_and_the_history_says_who_and_what(org, hub):
     assert c.get("/settings/service-levels/same_day/").status_code == 200
     preview = post_rule(c, action="preview", late_fixed="40.00")
     assert preview.status_code == 200 and 'id="preview"' in preview.content.decode()
+    assert 'action="#preview"' in preview.content.decode()  # the page opens at the result, not above it
+    assert 'data-preview="stamp"' in preview.content.decode() and " s. Nothing is saved yet." in preview.content.decode()
     assert not ServiceLevelRule.objects.filter(organization=org).exists()  # a preview saves nothing
     saved = post_rule(c, late_fixed="40.00")
     assert saved.status_code == 302

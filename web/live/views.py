@@ -199,7 +199,7 @@ def _row(order: Order) -> dict:
 
 
 @login_required
-def exceptions_partial(request, message: str = "", status: int = 200, watch: int | None = None):
+def exceptions_partial(request, message: str = "", status: int = 200, watch: int | None = None, with_activity: bool = False):
     org = org_of(request)
     params = request.GET if request.method == "GET" else request.POST
     kind = params.get("kind") if params.get("kind") in ExceptionKind.values else None
@@ -210,7 +210,8 @@ def exceptions_partial(request, message: str = "", status: int = 200, watch: int
     colleagues = list(selectors.colleagues(organization_id=org).exclude(pk=request.user.pk).values_list("username", flat=True))
     return render(request, "controltower/partials/exceptions.html",
                   {"items": items, "message": message, "error": status >= 400, "watch": watch, "reasons": OverrideReason.choices,
-                   "dismiss_reasons": DismissReason.choices, "can_decide": can_decide(request.user), "colleagues": colleagues},
+                   "dismiss_reasons": DismissReason.choices, "can_decide": can_decide(request.user), "colleagues": colleagues,
+                   "activity_entries": _activity_entries(request) if with_activity else None},
                   status=status)
 
 
@@ -220,10 +221,14 @@ def activity_partial(request):
     """The activity feed: what the tower did by itself and what people decided, with undo where
     none of a decision's orders has moved on."""
 
+    return render(request, "controltower/partials/activity.html", {"entries": _activity_entries(request)})
+
+
+def _activity_entries(request) -> list[dict]:
     entries = selectors.activity_for(organization_id=org_of(request))
     deciding = can_decide(request.user)
     for entry in entries:
         d = entry["decision"]
         entry["undoable"] = bool(deciding and d is not None and entry["event"].kind in ("decision.applied", "decision.partially_applied")
                                  and not decision_undo_blockers(d))
-    return render(request, "controltower/partials/activity.html", {"entries": entries})
+    return entries

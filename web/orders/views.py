@@ -161,7 +161,9 @@ def decision_undo_action(request, pk: int):
     except ObjectDoesNotExist:
         raise Http404("No such decision in your organization.") from None
     moved = sum(1 for m in reverse.moves if m.get("applied"))
-    return exceptions_partial(request, message=f"Decision {pk} undone: {moved} orders back where they were (decision {reverse.id}).")
+    # The feed the dispatcher clicked in says it too (the queue's status line may be out of view).
+    return exceptions_partial(request, message=f"Decision {pk} undone: {moved} orders back where they were (decision {reverse.id}).",
+                              with_activity=True)
 
 
 @login_required
