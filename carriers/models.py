@@ -92,7 +92,7 @@ class CarrierBooking(models.Model):
     status = models.CharField(max_length=20, choices=BookingStatus.choices, default=BookingStatus.REQUESTED)
     price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     promised_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
     updated_at = models.DateTimeField(auto_now=True)
 
 
@@ -101,7 +101,7 @@ class CarrierEventReceipt(models.Model):
 
     carrier = models.ForeignKey(Carrier, on_delete=models.CASCADE)
     event_id = models.CharField(max_length=200)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(default=clock_now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["carrier", "event_id"], name="carrier_event_once")]
@@ -144,7 +144,7 @@ class CarrierAlert(models.Model):
     kind = models.CharField(max_length=40)
     message = models.CharField(max_length=300)
     payload = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
     resolved = models.BooleanField(default=False)
 
 
@@ -156,7 +156,7 @@ class WebhookSubscription(models.Model):
     secret = models.CharField(max_length=100)
     event_types = models.JSONField(default=list, help_text="Empty means all: order.status, order.eta, exception.raised, decision.applied")
     active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
 
 
 class WebhookDelivery(models.Model):
@@ -176,7 +176,7 @@ class WebhookDelivery(models.Model):
 
 class WebhookAttempt(models.Model):
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=clock_now)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)

@@ -266,6 +266,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["dispatch.api.auth.IsOrganizationMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A JSON API: bodies are JSON (a proof of delivery's photo is multipart, OrderProof says so). A
+    # form or multipart body elsewhere is a 415 that says so, not a body half-read by a form parser.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "dispatch.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "dispatch.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,

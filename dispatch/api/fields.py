@@ -4,6 +4,30 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
+class Text(serializers.CharField):
+    """A string field that takes only a string: a number or a boolean where text is declared is refused
+    (DRF's CharField would turn 0 into "0"), as the schema says."""
+
+    default_error_messages = {"not_text": "Must be text (a JSON string)."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
+
+
+class StrictQuery(serializers.Serializer):
+    """Query parameters as declared: a typed parameter sent empty (`?window_to=`) is refused with its
+    name, instead of being read as left out."""
+
+    def to_internal_value(self, data):
+        blank = {name: ["Give a value, or leave the parameter out."] for name, field in self.fields.items()
+                 if name in data and data.get(name) == "" and not getattr(field, "allow_blank", False)}
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
 class FiniteFloatField(serializers.FloatField):
     """A float that must be a real number: NaN and infinities are refused."""
 

@@ -17,8 +17,10 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def _bounded(self, request, name: str, default: int, low: int, high: int) -> int:
         raw = request.query_params.get(name)
-        if raw in (None, ""):
+        if raw is None:
             return default
+        if raw == "":
+            raise ValidationError({name: [f"Give a whole number from {low} to {high}, or leave the parameter out."]})
         try:
             value = int(raw)
         except ValueError:

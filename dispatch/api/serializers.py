@@ -19,7 +19,7 @@ from dispatch.status import (
     ServiceLevel,
 )
 
-from .fields import AwareDateTimeField, FiniteFloatField, Latitude, Longitude
+from .fields import AwareDateTimeField, FiniteFloatField, Latitude, Longitude, StrictQuery, Text
 
 SKILLS = ["bulky", "regulated", "cold", "fragile"]
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -30,15 +30,15 @@ REF = r"^[A-Za-z0-9._:\-]{1,100}$"
 
 
 class CustomerSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = Text(max_length=200)
     email = serializers.EmailField(required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    phone = Text(max_length=40, required=False, allow_blank=True)
 
 
 class OrderCreateSerializer(serializers.Serializer):
     external_ref = serializers.RegexField(REF, error_messages={"invalid": "Use 1-100 letters, digits, '.', '_', ':' or '-'."})
-    hub = serializers.CharField(max_length=40, help_text="Pickup hub code")
-    address = serializers.CharField(max_length=300)
+    hub = Text(max_length=40, help_text="Pickup hub code")
+    address = Text(max_length=300)
     lat = Latitude()
     lon = Longitude()
     window_start = AwareDateTimeField()
@@ -82,7 +82,7 @@ class OrderUpdateSerializer(serializers.Serializer):
     read) makes a concurrent change a 409 instead of a silent overwrite."""
 
     version = serializers.IntegerField(min_value=1, required=False)
-    address = serializers.CharField(max_length=300, required=False)
+    address = Text(max_length=300, required=False)
     lat = Latitude(required=False)
     lon = Longitude(required=False)
     window_start = AwareDateTimeField(required=False)
@@ -92,7 +92,7 @@ class OrderUpdateSerializer(serializers.Serializer):
     volume_m3 = FiniteFloatField(min_value=0, max_value=100, required=False)
     requires = serializers.ListField(child=serializers.ChoiceField(choices=SKILLS), required=False, max_length=4)
     service_min = FiniteFloatField(min_value=0, max_value=240, required=False)
-    instructions = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    instructions = Text(max_length=500, required=False, allow_blank=True)
     customer = CustomerSerializer(required=False)
 
     def validate(self, attrs):
@@ -117,9 +117,9 @@ class OrderBatchSerializer(serializers.Serializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
-    hub = serializers.CharField(source="hub.code")
-    vehicle = serializers.CharField(source="vehicle.code", allow_null=True, default=None)
-    carrier = serializers.CharField(source="carrier.code", allow_null=True, default=None)
+    hub = Text(source="hub.code")
+    vehicle = Text(source="vehicle.code", allow_null=True, default=None)
+    carrier = Text(source="carrier.code", allow_null=True, default=None)
     customer = serializers.SerializerMethodField()
     tracking_url = serializers.SerializerMethodField()
 
@@ -139,11 +139,11 @@ class OrderSerializer(serializers.ModelSerializer):
         return f"/track/{order.tracking_token}/"
 
 
-class OrderListQuerySerializer(serializers.Serializer):
-    status = serializers.CharField(required=False, help_text="Comma-separated statuses")
+class OrderListQuerySerializer(StrictQuery):
+    status = Text(required=False, help_text="Comma-separated statuses")
     service_level = serializers.ChoiceField(choices=ServiceLevel.choices, required=False)
-    hub = serializers.CharField(required=False)
-    carrier = serializers.CharField(required=False)
+    hub = Text(required=False)
+    carrier = Text(required=False)
     window_from = AwareDateTimeField(required=False)
     window_to = AwareDateTimeField(required=False)
 
@@ -161,11 +161,11 @@ class OrderStatusUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED, OrderStatus.FAILED])
     failure_reason = serializers.ChoiceField(choices=FailureReason.choices, required=False, allow_blank=True, default="")
     at = AwareDateTimeField(required=False)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    note = Text(required=False, allow_blank=True, max_length=300, default="")
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    reason = Text(required=False, allow_blank=True, max_length=300, default="")
 
 
 def ping_time_error(value, now) -> str:
@@ -178,7 +178,7 @@ def ping_time_error(value, now) -> str:
 
 
 class PingSerializer(serializers.Serializer):
-    vehicle = serializers.CharField(max_length=40)
+    vehicle = Text(max_length=40)
     lat = Latitude()
     lon = Longitude()
     timestamp = AwareDateTimeField()
@@ -267,7 +267,7 @@ class PingBatchSerializer(serializers.Serializer):
 
 class DutyStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DutyStatus.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    reason = Text(required=False, allow_blank=True, max_length=300, default="")
 
 
 class VehicleSerializer(serializers.ModelSerializer):
@@ -277,9 +277,9 @@ class VehicleSerializer(serializers.ModelSerializer):
 
 
 class CarrierEventSerializer(serializers.Serializer):
-    carrier = serializers.CharField(max_length=40)
-    event_id = serializers.CharField(max_length=200)
-    order = serializers.CharField(max_length=100, help_text="The order's external_ref")
+    carrier = Text(max_length=40)
+    event_id = Text(max_length=200)
+    order = Text(max_length=100, help_text="The order's external_ref")
     status = serializers.ChoiceField(choices=[OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED,
                                               OrderStatus.FAILED, OrderStatus.RETURNED, ("eta", "New ETA")])
     failure_reason = serializers.ChoiceField(choices=FailureReason.choices, required=False, allow_blank=True, default="")
@@ -297,7 +297,7 @@ class CarrierEventBatchSerializer(serializers.Serializer):
 
 
 class CapacitySlotSerializer(serializers.Serializer):
-    zone = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    zone = Text(required=False, allow_blank=True, max_length=100)
     window_start = AwareDateTimeField()
     window_end = AwareDateTimeField()
     capacity = serializers.IntegerField(min_value=0, max_value=100000)
@@ -310,31 +310,31 @@ class CapacitySlotSerializer(serializers.Serializer):
 
 class CarrierAvailabilitySerializer(serializers.Serializer):
     health = serializers.ChoiceField(choices=["up", "degraded", "down"], required=False)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    reason = Text(required=False, allow_blank=True, max_length=300, default="")
     capacity = CapacitySlotSerializer(many=True, required=False, max_length=500)
 
 
 class DecisionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    state = serializers.CharField()
+    state = Text()
     version = serializers.IntegerField()
-    summary = serializers.CharField()
+    summary = Text()
     cost_delta = serializers.FloatField()
     sla_improved = serializers.IntegerField()
     sla_worsened = serializers.IntegerField()
     moves = serializers.JSONField()
-    decided_by = serializers.CharField()
-    reason_code = serializers.CharField()
-    note = serializers.CharField()
+    decided_by = Text()
+    reason_code = Text()
+    note = Text()
 
 
 class ExceptionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField()
-    severity = serializers.CharField()
-    state = serializers.CharField()
-    title = serializers.CharField()
-    cause = serializers.CharField()
+    kind = Text()
+    severity = Text()
+    state = Text()
+    title = Text()
+    cause = Text()
     detected_at = AwareDateTimeField()
     orders = serializers.SerializerMethodField()
     decision = serializers.SerializerMethodField()
@@ -350,32 +350,32 @@ class ExceptionSerializer(serializers.Serializer):
 
 class DecisionActionSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, help_text="The version you saw; a stale one gets a 409")
-    orders = serializers.ListField(child=serializers.CharField(), required=False, help_text="Approve only these orders")
-    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    orders = serializers.ListField(child=Text(), required=False, help_text="Approve only these orders")
+    note = Text(required=False, allow_blank=True, max_length=300, default="")
 
 
 class DecisionOverrideSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
-    order = serializers.CharField()
+    order = Text()
     to_kind = serializers.ChoiceField(choices=["van", "carrier"])
-    to_code = serializers.CharField()
-    reason_code = serializers.CharField()
-    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    to_code = Text()
+    reason_code = Text()
+    note = Text(required=False, allow_blank=True, max_length=300, default="")
 
 
 class CarrierSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField()
-    adapter = serializers.CharField()
-    health = serializers.CharField()
-    health_reason = serializers.CharField()
-    service_levels = serializers.ListField(child=serializers.CharField())
+    code = Text()
+    name = Text()
+    adapter = Text()
+    health = Text()
+    health_reason = Text()
+    service_levels = serializers.ListField(child=Text())
 
 
 class WebhookSubscriptionSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     url = serializers.URLField()
-    secret = serializers.CharField(min_length=16, max_length=100, write_only=True,
+    secret = Text(min_length=16, max_length=100, write_only=True,
                                    help_text="Shared secret for the Webhook-Signature header (HMAC-SHA256 over 't.body')")
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=["order.status", "order.eta", "exception.raised", "decision.applied"]),
                                         required=False, default=list)
@@ -392,16 +392,16 @@ class WebhookSubscriptionSerializer(serializers.Serializer):
 class WebhookAttemptSerializer(serializers.Serializer):
     at = AwareDateTimeField()
     status_code = serializers.IntegerField(allow_null=True)
-    error = serializers.CharField()
+    error = Text()
     latency_ms = serializers.IntegerField()
     manual = serializers.BooleanField()
 
 
 class WebhookDeliverySerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    event_id = serializers.CharField()
-    event_type = serializers.CharField()
-    status = serializers.CharField()
+    event_id = Text()
+    event_type = Text()
+    status = Text()
     attempts = serializers.IntegerField()
     next_attempt_at = AwareDateTimeField(allow_null=True)
     created_at = AwareDateTimeField()
@@ -415,17 +415,17 @@ class ProofUploadSerializer(serializers.Serializer):
 
     kind = serializers.ChoiceField(choices=ProofKind.choices)
     file = serializers.FileField(required=False, help_text="photo: JPEG, PNG or WebP; signature: PNG, JPEG or SVG; at most 1.5 MB")
-    pin = serializers.CharField(required=False, max_length=12)
+    pin = Text(required=False, max_length=12)
     checked = serializers.BooleanField(required=False, allow_null=True, default=None)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    note = Text(required=False, allow_blank=True, max_length=300, default="")
 
 
 class ProofSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField()
+    kind = Text()
     verified = serializers.BooleanField()
-    source = serializers.CharField()
-    content_type = serializers.CharField()
+    source = Text()
+    content_type = Text()
     size = serializers.IntegerField()
     received_at = serializers.DateTimeField()
-    missing = serializers.ListField(child=serializers.CharField(), help_text="Proof the order still lacks")
+    missing = serializers.ListField(child=Text(), help_text="Proof the order still lacks")

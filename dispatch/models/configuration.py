@@ -6,6 +6,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from dispatch.clock import now as clock_now
 from dispatch.status import ServiceLevel
 
 from .tenancy import Organization, history_user
@@ -95,7 +96,7 @@ class ScheduledChange(models.Model):
     values = models.JSONField(help_text="Field -> new value (as the form gave it for costs and templates; validated when scheduled)")
     effective_at = models.DateTimeField()
     created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
     applied_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from dispatch.clock import now as clock_now
 from dispatch.status import Actor, DecisionState, ExceptionKind, ExceptionState, OverrideReason, Severity
 
 from .network import Vehicle
@@ -60,7 +61,7 @@ class Decision(models.Model):
     decided_actor_type = models.CharField(max_length=20, choices=Actor.choices, blank=True)
     reason_code = models.CharField(max_length=30, choices=OverrideReason.choices, blank=True)
     note = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
     decided_at = models.DateTimeField(null=True, blank=True)
     problem = models.JSONField(null=True, blank=True, help_text="The problem it solved (Track B snapshot with the current plan)")
     updated_at = models.DateTimeField(auto_now=True, null=True)

@@ -104,7 +104,7 @@ class Route(models.Model):
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="routes")
     service_date = models.DateField()
     active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
 
 
 class Stop(models.Model):
@@ -141,7 +141,7 @@ class Assignment(models.Model):
     actor_type = models.CharField(max_length=20, choices=Actor.choices)
     actor = models.CharField(max_length=200)
     reason = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
 
     class Meta:
         constraints = [

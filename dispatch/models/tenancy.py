@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from dispatch.clock import now as clock_now
 from dispatch.status import Role
 
 
@@ -19,7 +20,7 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     auto_plan = models.BooleanField(default=False, help_text="Plan new orders onto vans and carriers as they arrive")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
 
     def __str__(self) -> str:
         return self.name
@@ -42,7 +43,7 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock_now)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

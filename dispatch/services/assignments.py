@@ -22,12 +22,15 @@ def _next_version(order: Order) -> int:
 
 
 def assignment_release(*, order: Order, actor: ActorRef, reason: str) -> None:
-    """Deactivate the order's current assignment and remove its open stops. Caller holds the order lock."""
+    """Deactivate the order's current assignment and remove its open stops. Caller holds the order lock
+    (and saves the order). Without an assignment nobody has an estimate: its ETA goes until the next
+    van or carrier gives one (a customer who moved their window is not shown the old van's time)."""
     current = order.assignments.filter(active=True).select_related("booking").first()
     if current is None:
         return
     current.active = False
     current.save(update_fields=["active"])
+    order.eta = None
     route_remove_order(order=order)
     if current.booking_id:
         facts.record(BookingReleased(booking_id=current.booking_id, actor=actor))  # the carrier integration tells the carrier

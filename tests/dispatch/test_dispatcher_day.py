@@ -175,8 +175,10 @@ def test_an_order_page_tells_its_whole_story(network, org):
     text = page.content.decode()
     assert f"#{decision.id}" in text and "Falls Over Ltd" in text
     for kind in Event.objects.filter(order=order).values_list("kind", flat=True):
-        assert kind in text
+        assert f'data-event="{kind}"' in text
     assert user.username in text
+    assert "Taken off its van or carrier" in text and "Created → booked with carrier (DOWN)" in text  # sentences a person reads...
+    assert "from: " not in text and "assignment_version" not in text  # ...not the log's raw data
 
 
 def test_another_organizations_order_page_is_a_404(network, other_org):

@@ -89,10 +89,12 @@ def test_the_customer_moves_their_delivery_and_leaves_instructions_from_the_trac
                          window_end=ten + timedelta(hours=4), service_level="next_day")
     other = OrderFactory(hub=hub)
     assignment_to_vehicle(order=order, vehicle=van, actor=SYSTEM)
+    Order.objects.filter(pk=order.pk).update(eta=order.window_start + timedelta(minutes=20))  # the van's estimate
     order.refresh_from_db()
     url = f"/track/{order.tracking_token}/"
     customer = Client(enforce_csrf_checks=True)
     page = customer.get(url).content.decode()
+    assert "data-eta" in page
     offered = re.findall(r'name="window" value="([^"]+)"', page)  # the first radio (keep) has no value
     starts = [datetime.fromisoformat(w) for w in offered]
     assert len(starts) == 6 and order.window_start not in starts and all(s >= ten for s in starts)
@@ -109,6 +111,7 @@ def test_the_customer_moves_their_delivery_and_leaves_instructions_from_the_trac
     assert log.actor_type == "customer" and {"window_start", "window_end", "instructions"} <= set(log.data["changes"])
     assert Event.objects.filter(order=order, kind="order.status", data__to="planned").exists()  # taken off the van, placed again
     assert CustomerMessage.objects.filter(order=order, kind="updated").count() == 1
+    assert order.eta is None and "data-eta" not in body  # the old van's time is not shown for the new window
 
     stale = customer.post(url, {"window": offered[2], "version": order.version - 1, "csrfmiddlewaretoken": token})
     assert stale.status_code == 409 and "changed while you were choosing" in stale.content.decode()
@@ -128,3 +131,28 @@ def test_the_customer_moves_their_delivery_and_leaves_instructions_from_the_trac
     assert refused.status_code == 409 and "picked up" in refused.content.decode()
     other.refresh_from_db()
     assert other.instructions == "" and not Event.objects.filter(order=other, kind="order.updated").exists()
+
+
+@pytest.mark.django_db
+def test_the_page_is_the_shops_and_an_estimate_on_another_day_says_which_day(hub):
+    from django.utils import timezone
+
+    order = OrderFactory(hub=hub)
+    tomorrow = timezone.localtime(timezone.now()).replace(hour=9, minute=30, second=0, microsecond=0) + timedelta(days=1)
+    Order.objects.filter(pk=order.pk).update(status="assigned", eta=tomorrow, window_start=tomorrow - timedelta(hours=1),
+                                             window_end=tomorrow + timedelta(hours=1))
+
+    page = Client().get(f"/track/{order.tracking_token}/").content.decode()
+
+    assert f'data-brand>{hub.organization.name}<' in page and "Control Tower" not in page
+    assert f"{tomorrow:%a} {tomorrow.day} {tomorrow:%b}, 09:30" in page
+
+
+@pytest.mark.django_db
+def test_a_bad_tracking_link_gets_a_page_that_says_what_to_do(hub):
+    response = Client().get("/track/not-a-real-token/")
+
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "open it again from the e-mail or text message the shop sent you" in page
+    assert "Control Tower" not in page and "The requested resource was not found" not in page

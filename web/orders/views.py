@@ -37,6 +37,7 @@ from dispatch.status import (
     Risk,
 )
 from web.access import org_for, org_of
+from web.orders.timeline import timeline
 from web.live.views import exceptions_partial
 
 
@@ -51,6 +52,7 @@ def order_page(request, ref: str):
         **story,
         "status_label": OrderStatus(order.status).label, "status_colour": OrderStatus.colour(order.status),
         "risk_label": Risk(order.risk).label, "risk_colour": Risk.colour(order.risk),
+        "timeline": timeline(story["events"]),
     })
 
 
