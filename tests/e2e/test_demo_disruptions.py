@@ -24,10 +24,12 @@ from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
-# Every kind the simulator can inject, with the exception the tower must raise for it.
+# Every kind the simulator can inject, with the exception the tower must raise for it. S02's driver
+# goes after the van pinged from the hub for ten minutes (the review's case): its silence is seen.
 DISRUPTIONS = {
     "demand_spike:90/CHI-S@1": "demand_spike",
     "driver_no_show:W02@0": "driver_no_show",
+    "driver_no_show:S02@10": "silent:S02",
     "not_home:1.0@0": "failed_delivery",
     "vehicle_breakdown:N01@4": "vehicle_breakdown",
     "carrier_outage:GIG@6+600": "carrier_outage",
@@ -72,10 +74,17 @@ def test_each_demo_disruption_shows_its_exception_on_the_dispatchers_screen(sett
         while clock_time.monotonic() < deadline and not wanted <= seen:
             seen |= set(page.evaluate("""() => [
                 ...[...document.querySelectorAll('#exceptions [data-kind]')].map(e => e.dataset.kind),
+                ...[...document.querySelectorAll('#exceptions [data-kind]')].filter(e => e.textContent.includes('Van S02 silent'))
+                    .map(() => 'silent:S02'),
                 ...[...document.querySelectorAll('#activity [data-exception-kind]')].map(e => e.dataset.exceptionKind)]"""))
             assert all(p.poll() is None for p, _ in procs[:2]), "the sandbox or daphne stopped"
             clock_time.sleep(0.5)
         assert wanted <= seen, f"never shown: {sorted(wanted - seen)}; shown: {sorted(seen)}"
+        # and the answer to a van out of the plan never gives work back to it
+        from dispatch.models import Decision
+
+        for d in Decision.objects.filter(exception__vehicle__code__in=["W02", "S02"]):
+            assert not any(m["to"]["kind"] == "van" and m["to"].get("code") in ("W02", "S02") for m in d.moves), d.summary
     finally:
         for proc, log in reversed(procs):
             stop_process(proc, log, 10)
