@@ -31,8 +31,8 @@ from dispatch.models import (
     Hub,
     Order,
     OrderException,
+    RollupDirty,
 )
-from .rollups import LATENESS_BUCKETS
 from dispatch.status import (
     Actor,
     DecisionState,
@@ -41,6 +41,8 @@ from dispatch.status import (
     OrderStatus,
     ServiceLevel,
 )
+
+from .rollups import LATENESS_BUCKETS
 
 PERIODS = {"today": 0, "7d": 7, "30d": 30, "90d": 90}
 MAX_DAYS = 400
@@ -128,6 +130,13 @@ def _rollups(organization_id: int, f: Filters, model=DailyRollup):
 
 ORDER_EXPORT = ("external_ref", "service_date", "hub__code", "zone", "service_level", "status", "carrier__code", "vehicle__code",
                 "attempts", "failure_reason", "late_min", "weight_kg", "cost", "penalty", "window_end", "delivered_at")
+
+
+def freshness(*, organization_id: int, f: Filters) -> dict:
+    """When the figures were read, and whether some of the period's orders changed since their day's
+    roll-up (the beat recomputes it within a minute)."""
+    return {"as_of": clock.now(),
+            "pending": RollupDirty.objects.filter(organization_id=organization_id, day__gte=f.start, day__lte=f.end).exists()}
 
 
 def orders_of_period(*, organization_id: int, f: Filters):

@@ -50,6 +50,7 @@ def test_ops_manager_sees_performance_and_every_csv_has_the_pages_numbers(org, d
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="fig-on_time"' in html and "plotly/plotly.min.js" in html
+    assert "data-as-of>Figures as of " in html  # the moment it shows, beside the period
     for name in ("resources", "trend", "failures", "lateness", "exceptions", "savings"):
         on_page = table(html, name)
         response = c.get(f"/performance/export/{name}.csv", {"period": "7d", "service_level": "express"})

@@ -146,6 +146,7 @@ def performance_page(request):
     return render(request, "controltower/performance.html", {
         "f": f, "query": query, "choices": performance.filter_choices(organization_id=org), "kpis": _kpis(totals, decisions),
         "tables": tables, "figures": [{"name": n, "table": t, "id": f"fig-{n}", "fig": fig} for n, t, fig in figures],
+        **performance.freshness(organization_id=org, f=f),
     })
 
 
