@@ -4,7 +4,8 @@ process (web, workers, simulator) reads the same accelerated time from the datab
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
@@ -39,6 +40,16 @@ def now() -> datetime:
         return real
     real_at, sim_at, speed = anchor
     return sim_at + (real - real_at) * speed
+
+
+def zone_of(organization) -> tzinfo:
+    """The time zone an organization's people and customers read times in (its own, else the
+    installation's TIME_ZONE)."""
+    name = getattr(organization, "time_zone", "") or ""
+    try:
+        return ZoneInfo(name) if name else timezone.get_default_timezone()
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.get_default_timezone()
 
 
 def anchor(*, sim_at: datetime, speed: float) -> None:

@@ -5,7 +5,9 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.handlers.exception import response_for_exception
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
+from django.utils import timezone
 
+from dispatch import clock
 from dispatch.api.errors import log_unavailable
 from dispatch.errors import Forbidden, NotFound
 from dispatch.selectors import hub_scope, user_hub_ids
@@ -76,6 +78,21 @@ class HubScopeMiddleware:
         if scope is None:
             return self.get_response(request)
         with hub_scope(scope):
+            return self.get_response(request)
+
+
+class OrganizationTimeZoneMiddleware:
+    """A person reads every time of this request in their organization's time zone (the customer's
+    tracking page uses the order's organization's: web.tracking.views)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not getattr(user, "organization_id", None):
+            return self.get_response(request)
+        with timezone.override(clock.zone_of(user.organization)):
             return self.get_response(request)
 
 

@@ -24,6 +24,7 @@ from .costs import (  # noqa: F401
     zone_surcharge_rollback,
     zone_surcharge_set,
 )
+from .organization import organization_set  # noqa: F401
 from .rules import (  # noqa: F401
     FLOATS,
     POLICY_FIELDS,

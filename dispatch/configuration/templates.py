@@ -12,6 +12,7 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.template.base import Lexer, TokenType
 from django.utils import timezone
 
+from dispatch import clock
 from dispatch.errors import ValidationFailed
 from dispatch.models import MessageTemplate, Order, Organization, ScheduledChange
 from dispatch.selectors import scoped, van_nearness
@@ -116,8 +117,10 @@ def template_for(organization_id: int, kind: str, channel: str) -> tuple[str, st
 
 
 def render_template(subject: str, body: str, order: Order) -> tuple[str, str]:
-    ctx = _context(order)
-    return Template(subject).render(ctx).strip(), Template(body).render(ctx)
+    """The wording for one order, its times in the order's organization's time zone."""
+    with timezone.override(clock.zone_of(order.organization)):
+        ctx = _context(order)
+        return Template(subject).render(ctx).strip(), Template(body).render(ctx)
 
 
 def template_clean(*, kind: str, channel: str, subject: str, body: str) -> None:

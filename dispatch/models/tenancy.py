@@ -20,6 +20,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     auto_plan = models.BooleanField(default=False, help_text="Plan new orders onto vans and carriers as they arrive")
+    time_zone = models.CharField(max_length=64, blank=True, default="",
+                                 help_text="Where its people and customers read times (an IANA name, e.g. America/Chicago); "
+                                           "blank: the installation's TIME_ZONE")
     created_at = models.DateTimeField(default=clock_now)
 
     def __str__(self) -> str:

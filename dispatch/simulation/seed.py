@@ -66,7 +66,7 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
     sim_start = datetime.combine(today, start, tzinfo=tz)
     clock.anchor(sim_at=sim_start, speed=speed)
 
-    org = Organization.objects.create(name=f"{city.name} Retail Co.", slug=slug, auto_plan=False)
+    org = Organization.objects.create(name=f"{city.name} Retail Co.", slug=slug, auto_plan=False, time_zone=city.tz)
     password = password or secrets.token_urlsafe(9)
     for username, role in (("dispatcher", Role.DISPATCHER), ("ops", Role.OPS_MANAGER), ("admin", Role.ADMIN)):
         User.objects.create_user(username=username, password=password, organization=org, role=role,

@@ -498,3 +498,29 @@ def test_costs_and_wording_are_scheduled_versioned_rolled_back_and_edited_by_one
     other, _ = as_role(org.__class__.objects.create(name="Other", slug="o-ver"), Role.ADMIN)
     assert other.get(history_url).status_code == 404 and other.get(van_history).status_code == 404
     assert "Hi {{ name }}" not in other.get(history).content.decode()
+
+
+def test_the_organizations_time_zone_is_where_its_people_and_customers_read_times(org, hub):
+    from datetime import datetime, timezone as dt_timezone
+    from zoneinfo import ZoneInfo
+
+    from dispatch.configuration import render_template
+    from tests.factories import OrderFactory
+
+    c, _ = as_role(org, Role.ADMIN)
+    refused = c.post("/settings/", {"name": org.name, "time_zone": "Mars/Olympus_Mons"})
+    assert refused.status_code == 400 and "is not a time zone" in refused.content.decode()
+    assert c.post("/settings/", {"name": org.name, "time_zone": "Europe/Berlin"}).status_code == 302
+    noon_utc = datetime.now(dt_timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    order = OrderFactory(hub=hub, window_start=noon_utc, window_end=noon_utc + timedelta(hours=2))
+    berlin = noon_utc.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")
+    assert berlin != noon_utc.astimezone(ZoneInfo("America/Chicago")).strftime("%H:%M")
+
+    tracking = Client().get(f"/track/{order.tracking_token}/").content.decode()
+    staff = c.get(f"/orders/{order.external_ref}/").content.decode()
+    _, body = render_template("", "{{ window }}", type(order).objects.get(pk=order.pk))
+
+    assert f", {berlin} –" in tracking
+    assert f", {berlin} –" in staff
+    assert body.startswith(berlin)
+    assert "Europe/Berlin" in c.get("/settings/").content.decode()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -30,6 +32,7 @@ from dispatch.models import (
     Hub,
     MessageTemplate,
     Order,
+    Organization,
     Policy,
     ScheduledChange,
     ServiceLevelRule,
@@ -75,13 +78,23 @@ def _pending(org: int, target: str, key: str = "") -> list[ScheduledChange]:
 @login_required
 def settings_home(request):
     org = org_for(request, "configure")
+    errors, status = {}, 200
+    if request.method == "POST":  # the organization's name and time zone
+        try:
+            svc.organization_set(organization_id=org, name=request.POST.get("name", ""),
+                                 time_zone=request.POST.get("time_zone", ""), user=request.user)
+            return redirect(f"{reverse('settings')}?saved=Organization+saved.")
+        except ValidationFailed as e:
+            errors, status = e.errors, 400
     rules = service_rules(org)
     return render(request, "controltower/settings/home.html", {
+        "organization": Organization.objects.get(pk=org), "errors": errors,
+        "installation_zone": settings.TIME_ZONE, "now_there": timezone.localtime(clock.now()),
         "rules": [rules[level] for level in ServiceLevel.values], "policy": policy_for(org),
         "scheduled": ScheduledChange.objects.filter(organization_id=org, applied_at__isnull=True, cancelled_at__isnull=True,
                                                     effective_at__gt=clock.now()).order_by("effective_at"),
         "message": request.GET.get("saved", ""),
-    })
+    }, status=status)
 
 
 def _rows(labels, values: dict, errors: dict) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.utils import timezone
 
-from dispatch import selectors
+from dispatch import clock, selectors
 from dispatch.errors import Conflict, ValidationFailed
 from dispatch.services.orders import (
     BEFORE_PICKUP,
@@ -23,8 +23,13 @@ def tracking_page(request, token: str):
     """The customer's public page: only this one order, by an unguessable token. It says plainly
     when the order is late or at risk, the new estimate and what the customer can do, updates over
     the live channel, and, before pickup, lets the customer pick another offered window or leave
-    instructions (POST)."""
+    instructions (POST). Times are in the shop's time zone."""
     view = selectors.tracking_view(token=token)
+    with timezone.override(clock.zone_of(view["order"].organization)):
+        return _tracking_page(request, token, view)
+
+
+def _tracking_page(request, token: str, view: dict):
     order = view["order"]
     message, status, errors = "", 200, {}
     if request.method == "POST":
