@@ -23,6 +23,8 @@ class Organization(models.Model):
     time_zone = models.CharField(max_length=64, blank=True, default="",
                                  help_text="Where its people and customers read times (an IANA name, e.g. America/Chicago); "
                                            "blank: the installation's TIME_ZONE")
+    brand_colour = models.CharField(max_length=7, blank=True, default="",
+                                    help_text="The shop's colour on what its customers see (#rrggbb); blank: neutral")
     created_at = models.DateTimeField(default=clock_now)
 
     def __str__(self) -> str:

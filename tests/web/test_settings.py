@@ -524,3 +524,16 @@ def test_the_organizations_time_zone_is_where_its_people_and_customers_read_time
     assert f", {berlin} –" in staff
     assert body.startswith(berlin)
     assert "Europe/Berlin" in c.get("/settings/").content.decode()
+
+
+def test_the_shops_colour_is_on_its_customers_page(org, hub):
+    from tests.factories import OrderFactory
+
+    c, _ = as_role(org, Role.ADMIN)
+    assert c.post("/settings/", {"name": "Corner Shop", "brand_colour": "teal"}).status_code == 400
+    assert c.post("/settings/", {"name": "Corner Shop", "brand_colour": "#0F766E"}).status_code == 302
+    order = OrderFactory(hub=hub)
+
+    page = Client().get(f"/track/{order.tracking_token}/").content.decode()
+
+    assert 'style="--brand:#0f766e">Corner Shop<' in page and "Control Tower" not in page

@@ -82,7 +82,8 @@ def settings_home(request):
     if request.method == "POST":  # the organization's name and time zone
         try:
             svc.organization_set(organization_id=org, name=request.POST.get("name", ""),
-                                 time_zone=request.POST.get("time_zone", ""), user=request.user)
+                                 time_zone=request.POST.get("time_zone", ""), brand_colour=request.POST.get("brand_colour", ""),
+                                 user=request.user)
             return redirect(f"{reverse('settings')}?saved=Organization+saved.")
         except ValidationFailed as e:
             errors, status = e.errors, 400
