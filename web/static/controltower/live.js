@@ -104,11 +104,27 @@
 
   let queueTimer = null;
   let queueStale = false;
+  // A dispatcher's own action on the queue (approve, reject, claim...) still on its way: refreshing the
+  // queue meanwhile would remove the form that sent it, and htmx drops the answer of an element that
+  // is gone (the approval's status line never showed). The refresh waits for the answer.
+  let queueActions = 0;
+  function queueAction(e) {
+    const elt = e.detail && e.detail.elt;
+    const verb = e.detail && e.detail.requestConfig && e.detail.requestConfig.verb;
+    return !!(elt && elt.closest && elt.closest("#exceptions") && verb && verb !== "get");
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) { if (queueAction(e)) queueActions += 1; });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    if (!queueAction(e)) return;
+    queueActions = Math.max(0, queueActions - 1);
+    if (queueStale && queueActions === 0) setTimeout(refreshQueue, 0);
+  });
   function refreshQueue() {
     clearTimeout(queueTimer);
     queueTimer = setTimeout(function () {
       const el = document.getElementById("exceptions");
       if (!el) return;
+      if (queueActions > 0) { queueStale = true; return; }
       // Do not pull the form from under a dispatcher who is choosing: refresh once focus leaves it.
       if (el.contains(document.activeElement) && document.activeElement !== document.body) { queueStale = true; return; }
       queueStale = false;
