@@ -17,7 +17,7 @@ from dispatch.errors import Conflict, ValidationFailed
 from dispatch.facts import IntegratorEvent
 from dispatch.models import Decision, Order, OrderException, Vehicle
 from dispatch.permissions import within_policy
-from dispatch.selectors import one_policy_read, policy_for
+from dispatch.selectors import one_policy_read, policy_for, vans_unavailable
 from dispatch.services import ActorRef
 from dispatch.services.assignments import (
     assignment_handover,
@@ -76,8 +76,11 @@ def decision_create(*, exception: OrderException, moves: list[dict], cost_delta:
         # A hand-over needs two drivers to meet at the roadside: a dispatcher arranges it, never the policy.
         auto = not n_handover and within_policy(policy, kind=exc.kind, cost_delta=cost_delta, sla_worsened=sla_worsened, moves=moves)
     if auto:
-        return decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef(Actor.SYSTEM, "policy"),
-                                note=f"within policy: cost {cost_delta:+.2f} <= {policy.max_cost_increase:.2f}, no SLA made worse")
+        try:
+            return decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef(Actor.SYSTEM, "policy"),
+                                    note=f"within policy: cost {cost_delta:+.2f} <= {policy.max_cost_increase:.2f}, no SLA made worse")
+        except Conflict:  # someone acted first, or a van it used went unavailable meanwhile (withdrawn, proposed anew)
+            return Decision.objects.get(pk=decision.id)
     return decision
 
 
@@ -137,14 +140,48 @@ def decision_approve(*, decision_id: int, version: int, actor: ActorRef, orders:
         unknown = chosen - {m["order"] for m in decision.moves}
         if unknown:
             raise ValidationFailed("Not part of this decision", errors={"orders": [f"{r} is not in this decision" for r in sorted(unknown)]})
-        by_ref = {o.external_ref: o for o in locked}
-        moves = _apply_local(decision, [(m, m["order"] in chosen) for m in decision.moves], by_ref, actor)
-        deferred = background and sum(1 for m in moves if m.get("pending")) > BOOKING_THREADS
-        if deferred:  # the row is the outbox: a lost enqueue is finished by decisions_resume
-            ports.FINISH_DECISION.start(decision.id, actor.type, actor.name, note, since.isoformat())
+        stale = _gone_unavailable(decision, chosen)
+        if stale:  # withdrawn (committed), then refused below
+            _withdraw(decision, actor=actor, why=stale)
+        else:
+            by_ref = {o.external_ref: o for o in locked}
+            moves = _apply_local(decision, [(m, m["order"] in chosen) for m in decision.moves], by_ref, actor)
+            deferred = background and sum(1 for m in moves if m.get("pending")) > BOOKING_THREADS
+            if deferred:  # the row is the outbox: a lost enqueue is finished by decisions_resume
+                ports.FINISH_DECISION.start(decision.id, actor.type, actor.name, note, since.isoformat())
+    if stale:
+        raise Conflict(f"{stale}. The proposal was made before that, so it is withdrawn; the planner is making a new one "
+                       f"without that van.", current=DecisionState.SUPERSEDED)
     if deferred:
         return Decision.objects.get(pk=decision.id)  # tasks run in-process (the embedded default): finished already
     return _complete(decision.id, moves, actor, note, how="applied", since=since)
+
+
+def _gone_unavailable(decision: Decision, chosen: set[str]) -> str:
+    """Why a van the chosen moves give work to may no longer take it (its driver has not started, or
+    it went silent since the proposal was made), or '' when every one still may: the same rule of
+    availability every planning path reads (selectors.vans_unavailable)."""
+    vans = {m["to"]["code"] for m in decision.moves if m["order"] in chosen and m["to"]["kind"] == "van"}
+    if not vans:
+        return ""
+    gone = [u for u in vans_unavailable(organization_id=decision.organization_id).values() if u.code in vans]
+    return "; ".join(f"Van {u.code} cannot take work now: {u.why}" for u in sorted(gone, key=lambda u: u.code))
+
+
+def _withdraw(decision: Decision, *, actor: ActorRef, why: str) -> None:
+    """Take back a proposal that no longer holds; its exception is open again and proposed anew
+    (after commit, through the port)."""
+    decision.state, decision.version = DecisionState.SUPERSEDED, decision.version + 1
+    decision.note = why[:300]
+    decision.save(update_fields=["state", "version", "note"])
+    exc = decision.exception
+    if exc.state == ExceptionState.PROPOSED:
+        exc.state = ExceptionState.OPEN
+        exc.save(update_fields=["state", "updated_at"])
+    event_record(organization_id=decision.organization_id, kind="decision.withdrawn", actor=actor, carrier=exc.carrier,
+                 vehicle=exc.vehicle, data={"decision": decision.id, "exception": exc.id, "note": why})
+    bus.publish(decision.organization_id, "decision.changed", decision_payload(decision))
+    ports.PROPOSE_DECISION.start(exc.id)
 
 
 def decision_bookings_made(decision: Decision) -> int:

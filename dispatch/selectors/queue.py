@@ -138,7 +138,8 @@ def move_groups(moves: list[dict]) -> list[dict]:
     return sorted(groups.values(), key=lambda g: (-len(g["moves"]), g["destination"]))
 
 
-ACTIVITY_KINDS = ["decision.applied", "decision.partially_applied", "decision.rejected", "decision.undone", "exception.raised",
+ACTIVITY_KINDS = ["decision.applied", "decision.partially_applied", "decision.rejected", "decision.undone", "decision.withdrawn",
+                  "exception.raised",
                   "exception.resolved", "exception.dismissed", "exception.reopened", "exception.claimed", "exception.handed",
                   "exception.released", "carrier.health"]
 
@@ -169,6 +170,8 @@ def activity_for(*, organization_id: int, limit: int = 40) -> list[dict]:
             entry["sla"] = (d.sla_improved, d.sla_worsened)
         elif e.kind == "decision.rejected" and d is not None:
             entry["text"] = f"Rejected decision {d.id} for “{d.exception.title}”"
+        elif e.kind == "decision.withdrawn" and d is not None:
+            entry["text"] = f"Withdrew decision {d.id} for “{d.exception.title}”: {e.data.get('note', '')}"
         elif e.kind == "decision.undone":
             entry["text"] = f"Undid decision {e.data.get('decision')}: {len(e.data.get('orders', []))} orders back where they were"
         elif e.kind == "carrier.health":

@@ -118,3 +118,35 @@ def test_a_proposal_for_a_silent_van_moves_its_orders_to_other_vans_never_back_o
     assert ("van", "QUIET") not in destinations
     assert {m["order"] for m in decision.moves} == {o.external_ref for o in waiting}
     assert "QUIET" not in {v["id"] for v in decision.problem["vehicles"]}
+
+
+def test_approving_a_proposal_whose_van_went_silent_since_is_refused_and_proposed_anew_without_it(api, org, hub, vans):
+    near = VehicleFactory(fleet__hub=hub, code="NEAR", lat=hub.lat, lon=hub.lon, position_at=None)
+    ShiftFactory(driver=DriverFactory(organization=org, code="D-NEAR"), vehicle=near, starts_at=timezone.now() - timedelta(hours=1),
+                 ends_at=timezone.now() + timedelta(hours=8))
+    ping(api, "LIVE", "QUIET", lat=hub.lat - 0.08, lon=hub.lon - 0.08)
+    ping(api, "NEAR", lat=hub.lat + 0.02, lon=hub.lon)  # beside the orders QUIET carries
+    waiting = [OrderFactory(hub=hub, lat=hub.lat + 0.02 + 0.002 * i, lon=hub.lon) for i in range(2)]
+    for o in waiting:
+        assignment_to_vehicle(order=o, vehicle=vans["QUIET"], actor=ActorRef.system("tests"))
+    clock.anchor(sim_at=timezone.now() + timedelta(minutes=12), speed=1.0)
+    ping(api, "LIVE", lat=hub.lat - 0.08, lon=hub.lon - 0.08)
+    ping(api, "NEAR", lat=hub.lat + 0.02, lon=hub.lon)
+    detect_silent_vehicles(organization_id=org.id)
+    exc = OrderException.objects.get(cause_key=f"vehicle:{vans['QUIET'].id}:silent")
+    proposal = exc.decisions.filter(state="proposed").last() or propose(exception=exc)
+    assert ("van", "NEAR") in {(m["to"]["kind"], m["to"]["code"]) for m in proposal.moves}
+
+    # NEAR stops pinging before anyone approves; LIVE keeps going
+    clock.anchor(sim_at=clock.now() + timedelta(minutes=11), speed=1.0)
+    ping(api, "LIVE", lat=hub.lat - 0.08, lon=hub.lon - 0.08)
+    response = api.post(f"/api/decisions/{proposal.id}/approve/", {"version": proposal.version}, format="json")
+
+    assert response.status_code == 409, response.content
+    assert "Van NEAR cannot take work now: silent since" in response.json()["error"]["message"]
+    proposal.refresh_from_db()
+    assert proposal.state == "superseded"
+    assert set(Order.objects.filter(pk__in=[o.pk for o in waiting]).values_list("vehicle__code", flat=True)) == {"QUIET"}
+    anew = exc.decisions.filter(state__in=("proposed", "applied")).exclude(pk=proposal.pk).last()
+    assert anew is not None
+    assert not {"NEAR", "QUIET"} & {m["to"].get("code") for m in anew.moves if m["to"]["kind"] == "van"}
