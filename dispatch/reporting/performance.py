@@ -262,13 +262,17 @@ def exceptions_by_resource(*, organization_id: int, f: Filters) -> dict:
     return {k: {"exceptions": v["exceptions"], "resolve_avg_min": _avg_min(v["_t"], v["_resolved"])} for k, v in out.items()}
 
 
-DECISION_OUTCOMES = ("auto_applied", "approved", "overridden", "rejected")
+DECISION_OUTCOMES = ("auto_applied", "approved", "overridden", "rejected", "undone")
 _APPLIED = [DecisionState.APPLIED, DecisionState.PARTIALLY_APPLIED]
+# A decision someone undid counts once, as undone (not as applied, and its cost not in the applied
+# total); the reversing decision that undo creates is not a decision of its own (_decisions).
+_KEPT = Q(state__in=_APPLIED, reversed_by__isnull=True)
 DECISION_FILTERS = {
-    "auto_applied": Q(state__in=_APPLIED, decided_actor_type=Actor.SYSTEM),
-    "approved": Q(state__in=_APPLIED, reason_code="") & ~Q(decided_actor_type=Actor.SYSTEM),
-    "overridden": Q(state__in=_APPLIED) & ~Q(reason_code="") & ~Q(decided_actor_type=Actor.SYSTEM),
+    "auto_applied": _KEPT & Q(decided_actor_type=Actor.SYSTEM),
+    "approved": _KEPT & Q(reason_code="") & ~Q(decided_actor_type=Actor.SYSTEM),
+    "overridden": _KEPT & ~Q(reason_code="") & ~Q(decided_actor_type=Actor.SYSTEM),
     "rejected": Q(state=DecisionState.REJECTED),
+    "undone": Q(state__in=_APPLIED, reversed_by__isnull=False),
 }
 
 
@@ -285,7 +289,7 @@ def _decisions(organization_id: int, f: Filters):
 def decisions_summary(*, organization_id: int, f: Filters) -> dict:
     qs = _decisions(organization_id, f)
     agg = qs.aggregate(**{k: Count("id", filter=q) for k, q in DECISION_FILTERS.items()},
-                       applied_delta=Sum("cost_delta", filter=Q(state__in=_APPLIED)))
+                       applied_delta=Sum("cost_delta", filter=_KEPT))
     return {**{k: agg[k] for k in DECISION_OUTCOMES}, "applied_cost_delta": round(agg["applied_delta"] or 0.0, 2)}
 
 

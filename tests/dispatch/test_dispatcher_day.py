@@ -17,9 +17,11 @@ from dispatch.engine.detectors import (
 )
 from dispatch.errors import ValidationFailed
 from dispatch.models import Decision, Event, Order, OrderException, Policy
+from dispatch.reporting.performance import Filters, decisions_summary
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.positions import positions_ingest
+from dispatch.status import Role
 from tests.dispatch.test_engine import SYSTEM, network, outage  # noqa: F401 (fixture)
 from tests.factories import CarrierFactory, OrderFactory, UserFactory, VehicleFactory
 
@@ -258,6 +260,23 @@ def test_an_applied_decision_is_undone_through_the_engine_while_its_orders_have_
     assert f"decision {reverse.id}" not in feed and f'/live/decisions/{reverse.id}/undo/' not in feed  # an undo is not an applied decision
     again = client.post(f"/live/decisions/{decision.id}/undo/")
     assert again.status_code == 409 and "already undone" in again.content.decode()
+
+
+def test_an_undone_decision_counts_once_on_performance_as_undone_and_its_cost_not_as_applied(network, org):
+    exc = outage(network)
+    decision = Decision.objects.get(exception=exc, state="proposed")
+    dispatcher, ops = UserFactory(organization=org), UserFactory(organization=org, role=Role.OPS_MANAGER)
+    client = Client()
+    client.force_login(dispatcher)
+    decision_approve(decision_id=decision.id, version=decision.version, actor=ActorRef.user(dispatcher))
+    assert client.post(f"/live/decisions/{decision.id}/undo/").status_code == 200
+
+    summary = decisions_summary(organization_id=org.id, f=Filters.parse({"period": "today"}))
+    client.force_login(ops)
+    page = client.get("/performance/", {"period": "today"}).content.decode()
+
+    assert summary == {"auto_applied": 0, "approved": 0, "overridden": 0, "rejected": 0, "undone": 1, "applied_cost_delta": 0.0}
+    assert "Decisions auto · approved · overridden · rejected · undone" in page and "0 · 0 · 0 · 0 · 1" in page
 
 
 def test_a_decision_whose_orders_moved_on_cannot_be_undone(network, org):

@@ -47,7 +47,7 @@ TABLES = {
         ("Cost per order", "cost_per_order", money), ("Cost per kg", "cost_per_kg", money), ("SLA breaches", "breaches", num),
         ("Penalties", "penalty", money), ("Delivered without proof", "without_proof", num), ("Exceptions", "exceptions", num), ("Avg. time to resolve (min)", "resolve_avg_min", num),
         ("Auto-applied", "auto_applied", num), ("Approved", "approved", num), ("Overridden", "overridden", num),
-        ("Rejected", "rejected", num),
+        ("Rejected", "rejected", num), ("Undone", "undone", num),
     ],
     "trend": [("Day", "day", str), ("Carrier or fleet", "name", str), ("Orders", "orders", num), ("Delivered", "delivered", num),
               ("On time %", "on_time_rate", pct), ("Cost", "cost", money), ("Cost per order", "cost_per_order", money)],
@@ -158,8 +158,8 @@ def _kpis(t: dict, d: dict) -> list[dict]:
         {"key": "cost_per_order", "label": "Cost per order", "value": money(t["cost_per_order"]) or "–"},
         {"key": "breaches", "label": "SLA breaches · penalties", "value": f"{t['breaches']} · {money(t['penalty'])}"},
         {"key": "exceptions", "label": "Exceptions · avg. min to resolve", "value": f"{t['exceptions']} · {num(t['resolve_avg_min']) or '–'}"},
-        {"key": "decisions", "label": "Decisions auto · approved · overridden · rejected",
-         "value": f"{d['auto_applied']} · {d['approved']} · {d['overridden']} · {d['rejected']}"},
+        {"key": "decisions", "label": "Decisions auto · approved · overridden · rejected · undone",
+         "value": f"{d['auto_applied']} · {d['approved']} · {d['overridden']} · {d['rejected']} · {d['undone']}"},
         {"key": "savings", "label": f"Saved against static rules ({t['savings_days']} closed days)", "value": money(t["savings"])},
     ]
 
