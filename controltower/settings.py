@@ -304,6 +304,10 @@ SPECTACULAR_SETTINGS = {
 # (every ping when tasks run in-process); a change to its route recomputes them at once.
 ETA_REFRESH_S = env.int("ETA_REFRESH_S", default=30)
 CUSTOMER_MESSAGE_WINDOW_S = env.int("CUSTOMER_MESSAGE_WINDOW_S", default=3)
+# A change of estimate (a new ETA, or late) is told once it has held this long (product seconds;
+# checked again when it goes), and at most once per ESTIMATE_QUIET_S to one customer.
+ESTIMATE_SETTLE_S = env.int("ESTIMATE_SETTLE_S", default=600)
+ESTIMATE_QUIET_S = env.int("ESTIMATE_QUIET_S", default=1800)
 # New orders are placed by the planner's repair: insertion, then this long re-optimizing the
 # routes of the vans near them (0: insertion alone).
 PLACEMENT_REOPTIMIZE_S = env.float("PLACEMENT_REOPTIMIZE_S", default=1.0)

@@ -57,6 +57,7 @@ def _messages_at_commit(settings):
     """In-process tests run tasks eagerly, where a countdown is not kept: each transaction's changes
     to an order are one message, sent at commit. Tests of the change window set their own."""
     settings.CUSTOMER_MESSAGE_WINDOW_S = 0
+    settings.ESTIMATE_SETTLE_S = settings.ESTIMATE_QUIET_S = 0
     yield
 
 

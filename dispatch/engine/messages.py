@@ -65,6 +65,24 @@ OUTCOMES = ("delivered", "failed", "returned", "cancelled")
 
 
 TOLD = ("pending", "sending", "sent", "unconfirmed")
+SENT = ("sent", "unconfirmed")
+
+# What the customer is told about the estimate. A van's estimate moves with every re-plan and every
+# ping; the customer hears of it only once a change has held (ESTIMATE_SETTLE_S of product time,
+# checked again when the message goes) and at most once per ESTIMATE_QUIET_S, and the message says
+# what is true when it goes: late, or the new time.
+ESTIMATES = (MessageKind.NEW_ETA, MessageKind.DELAYED)
+
+
+def _send_after(order: Order, kind: str, now: datetime) -> datetime:
+    at = max(now, (current().messages_from or now) + timedelta(seconds=settings.CUSTOMER_MESSAGE_WINDOW_S))
+    if kind in ESTIMATES:
+        at = max(at, now + timedelta(seconds=settings.ESTIMATE_SETTLE_S))
+        last = (order.messages.filter(kind__in=ESTIMATES, status__in=SENT, sent_at__isnull=False)
+                .order_by("-sent_at").values_list("sent_at", flat=True).first())
+        if last is not None:
+            at = max(at, last + timedelta(seconds=settings.ESTIMATE_QUIET_S))
+    return at
 
 
 def messages_window_from(at: datetime):
@@ -85,7 +103,9 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
     now = clock.now()
     with transaction.atomic():
         waiting = CustomerMessage.objects.select_for_update().filter(order=order, status="pending").order_by("-id").first()
-        if waiting is not None and RANK[waiting.kind] >= RANK[kind] and kind != MessageKind.FAILED:
+        # An estimate folds into any message waiting (which goes with the estimate as it is then).
+        if waiting is not None and kind != MessageKind.FAILED and (
+                RANK[waiting.kind] >= RANK[kind] or (kind in ESTIMATES and waiting.kind not in ESTIMATES)):
             if waiting.kind == kind == MessageKind.BOOKED and waiting.key != key:  # it will name who delivers it now
                 try:
                     with transaction.atomic():
@@ -99,8 +119,9 @@ def notify(*, order: Order, kind: str, key: str) -> CustomerMessage | None:
                 message = CustomerMessage.objects.create(
                     organization_id=order.organization_id, order=order, kind=kind, key=key[:100], channel=channel, to=to,
                     subject=subject, body=body, eta=order.eta,
-                    send_after=waiting.send_after if waiting else max(now, (current().messages_from or now)
-                                                                      + timedelta(seconds=settings.CUSTOMER_MESSAGE_WINDOW_S)))
+                    # what is not an estimate does not wait for an estimate to settle
+                    send_after=waiting.send_after if waiting and (waiting.kind not in ESTIMATES or kind in ESTIMATES)
+                    else _send_after(order, kind, now))
         except IntegrityError:
             return None  # this change was told already
         if waiting is not None:
@@ -132,35 +153,45 @@ def notify_status(*, order: Order) -> None:
 
 
 def notify_eta(*, order: Order, tolerance_min: int) -> None:
-    """Tell the customer when the ETA moved beyond the tolerance from the last ETA we stated, and
-    when the order will miss its window."""
+    """Tell the customer when the order will miss its window, and when the ETA moved beyond the
+    tolerance from the last ETA we stated (or is back in the window after a delay was told). The
+    message waits for the change to hold (_send_after) and is checked again when it goes (_claim)."""
     if order.eta is None or order.status not in ("assigned", "booked", "picked_up", "out_for_delivery"):
         return
+    stated = order.messages.filter(status__in=TOLD).exclude(eta__isnull=True).order_by("-id").values_list("kind", "eta").first()
+    minute = order.eta.replace(second=0, microsecond=0).isoformat()
+    n = order.messages.filter(kind__in=ESTIMATES).count()  # the same estimate can be news again later
     if order.eta > order.window_end:
-        notify(order=order, kind=MessageKind.DELAYED, key="late")
+        if stated is None or stated[0] != MessageKind.DELAYED or abs((order.eta - stated[1]).total_seconds()) > tolerance_min * 60:
+            notify(order=order, kind=MessageKind.DELAYED, key=f"late:{minute}:{n}")
         return
-    stated = order.messages.exclude(eta__isnull=True).order_by("-id").values_list("eta", flat=True).first()
-    if stated is not None and abs((order.eta - stated).total_seconds()) > tolerance_min * 60:
-        if notify(order=order, kind=MessageKind.NEW_ETA, key=order.eta.replace(second=0, microsecond=0).isoformat()):
+    if stated is not None and (stated[0] == MessageKind.DELAYED or abs((order.eta - stated[1]).total_seconds()) > tolerance_min * 60):
+        if notify(order=order, kind=MessageKind.NEW_ETA, key=f"{minute}:{n}"):
             facts.record(IntegratorEvent(organization_id=order.organization_id, event_type="order.eta",
                                          data={"order": order.external_ref, "eta": order.eta.isoformat(),
-                                               "previous": stated.isoformat()}))
+                                               "previous": stated[1].isoformat()}))
+
+
+def _estimate_kind(order: Order) -> str:
+    """What an estimate message says when it goes: late, or a new time."""
+    return MessageKind.DELAYED if order.eta is not None and order.eta > order.window_end else MessageKind.NEW_ETA
 
 
 def _no_longer_true(message: CustomerMessage, order: Order) -> str:
-    """Why a waiting message would now contradict what the order is or what the customer was told
-    (empty if it still holds)."""
+    """Why a waiting message would now contradict what the order is or what the customer was told,
+    or tell them nothing new (empty if it still holds)."""
     if message.kind in (MessageKind.BOOKED, MessageKind.NEW_ETA, MessageKind.DELAYED, MessageKind.OUT_FOR_DELIVERY,
                         MessageKind.UPDATED, MessageKind.NEARBY) and order.status in OUTCOMES:
         return "The order reached its outcome first; that is what the customer is told."
-    told = order.messages.filter(status__in=("sent", "unconfirmed")).exclude(pk=message.pk).order_by("-id")
-    if message.kind == MessageKind.NEW_ETA:
-        last_eta = told.exclude(eta__isnull=True).values_list("eta", flat=True).first()
+    told = order.messages.filter(status__in=SENT).exclude(pk=message.pk).order_by("-id")
+    if message.kind in ESTIMATES:
+        if order.eta is None:
+            return "The order has no estimate now; the customer hears when it has one."
+        last = told.exclude(eta__isnull=True).values_list("kind", "eta").first()
         tolerance = policy_for(order.organization_id).eta_tolerance_min
-        if order.eta is None or (last_eta is not None and abs((order.eta - last_eta).total_seconds()) <= tolerance * 60):
+        if last is not None and (last[0] == MessageKind.DELAYED) == (message.kind == MessageKind.DELAYED) \
+                and abs((order.eta - last[1]).total_seconds()) <= tolerance * 60:
             return "The estimate is back to what the customer was told."
-    if message.kind == MessageKind.DELAYED and (order.eta is None or order.eta <= order.window_end):
-        return "The order is no longer expected late."
     if message.kind == MessageKind.BOOKED:
         last = told.filter(kind=MessageKind.BOOKED).values_list("key", flat=True).first()
         if last is not None and _told_by(last) == _resource(order):
@@ -182,6 +213,10 @@ def _claim(messages) -> list[CustomerMessage]:
                 continue
             if message.status != "pending":
                 continue
+            if message.kind in ESTIMATES and _estimate_kind(message.order) != message.kind:
+                message.kind = _estimate_kind(message.order)  # late after all, or back in the window
+                message.key = f"{message.key}#{message.id}"[:100]
+                message.save(update_fields=["kind", "key"])
             why = _no_longer_true(message, message.order)
             if why:
                 message.status, message.error = "skipped", why

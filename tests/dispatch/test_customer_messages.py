@@ -70,9 +70,11 @@ def test_a_small_eta_drift_is_not_told_and_a_large_one_is_once(smtp, hub, org):
     order.eta = timezone.now() + timedelta(hours=2)
     CustomerMessage.objects.filter(order=order).update(eta=order.eta)
 
-    order.eta += timedelta(minutes=5)
+    order.eta += timedelta(minutes=5)  # the route's estimate is saved, then the customer's side hears of it
+    order.save(update_fields=["eta"])
     notify_eta(order=order, tolerance_min=15)
     order.eta += timedelta(minutes=30)
+    order.save(update_fields=["eta"])
     notify_eta(order=order, tolerance_min=15)
     notify_eta(order=order, tolerance_min=15)
 
@@ -255,3 +257,50 @@ def test_a_long_piece_of_work_counts_its_window_from_when_it_began(smtp, hub, or
     messages_send_due()
     sent = set(CustomerMessage.objects.filter(order__in=orders, status="sent").values_list("order_id", flat=True))
     assert sent == {orders[0].id, orders[1].id}  # the third still waits for its window
+
+
+def test_an_estimate_is_told_once_it_has_held_and_never_twice_within_the_quiet_period(smtp, hub, org, window, settings):
+    """Over an hour a van's estimate swings with every re-plan. The customer hears of a change only
+    once it has held ten minutes, at most once in thirty, and what they hear is true when it goes:
+    a swing that came back is not told, a delay that turned into a new time in the window is told as
+    that time."""
+    from dispatch.engine.messages import messages_send_due
+
+    settings.ESTIMATE_SETTLE_S, settings.ESTIMATE_QUIET_S = 600, 1800
+    now = window(0)
+    order = OrderFactory(hub=hub, customer_email="ash@example.com", window_start=now, window_end=now + timedelta(hours=3))
+    assignment_to_vehicle(order=order, vehicle=VehicleFactory(fleet__hub=hub), actor=SYSTEM)
+    Order.objects.filter(pk=order.pk).update(eta=now + timedelta(hours=1))
+    window(31)
+    assert messages_send_due() == {"sent": 1}  # scheduled, expected in an hour
+    told = now + timedelta(hours=1)
+
+    def estimate(minutes_from_told):
+        order.refresh_from_db()
+        order.eta = told + timedelta(minutes=minutes_from_told)
+        order.save(update_fields=["eta"])
+        notify_eta(order=order, tolerance_min=15)
+
+    estimate(40)                       # a re-plan pushes it 40 minutes...
+    window(180)
+    estimate(5)                        # ...and the next brings it back
+    window(480)
+    assert messages_send_due() == {}
+    assert CustomerMessage.objects.get(order=order, kind="new_eta").status == "skipped"
+    estimate(45)                       # pushed again, and this time it holds
+    window(300)
+    estimate(47)
+    assert messages_send_due() == {}
+    window(300)
+    assert messages_send_due() == {"sent": 1}
+    second_told = told + timedelta(minutes=47)
+    estimate(3 * 60 + 20)              # past the window's end: late...
+    window(900)
+    assert messages_send_due() == {}   # ...but the customer was told of a new time 15 minutes ago
+    estimate(80)                       # and by the time it may go, it is a new time in the window again
+    window(900)
+    assert messages_send_due() == {"sent": 1}
+
+    sent = list(CustomerMessage.objects.filter(order=order, status="sent").order_by("sent_at").values_list("kind", "eta"))
+    assert sent == [("booked", told), ("new_eta", second_told), ("new_eta", told + timedelta(minutes=80))]
+    assert wait_for(lambda: len(smtp.messages) == 3)
