@@ -49,6 +49,9 @@ class Order(models.Model):
     eta = models.DateTimeField(null=True, blank=True)
     failure_reason = models.CharField(max_length=30, choices=FailureReason.choices, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When it last reached an outcome (delivered, failed, returned) on the product clock: what a report
+    # read at a moment counts (an export pinned to the moment a page showed).
+    settled_at = models.DateTimeField(null=True, blank=True)
     # Current assignment, kept in step with the active Assignment by services.assignments.
     vehicle = models.ForeignKey(Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     carrier = models.ForeignKey("carriers.Carrier", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")

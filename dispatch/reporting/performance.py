@@ -31,7 +31,6 @@ from dispatch.models import (
     Hub,
     Order,
     OrderException,
-    RollupDirty,
 )
 from dispatch.status import (
     Actor,
@@ -42,7 +41,7 @@ from dispatch.status import (
     ServiceLevel,
 )
 
-from .rollups import LATENESS_BUCKETS
+from .rollups import LATENESS_BUCKETS, rollups_refresh
 
 PERIODS = {"today": 0, "7d": 7, "30d": 30, "90d": 90}
 MAX_DAYS = 400
@@ -133,17 +132,22 @@ ORDER_EXPORT = ("external_ref", "service_date", "hub__code", "zone", "service_le
 
 
 def freshness(*, organization_id: int, f: Filters) -> dict:
-    """When the figures were read, and whether some of the period's orders changed since their day's
-    roll-up (the beat recomputes it within a minute)."""
-    return {"as_of": clock.now(),
-            "pending": RollupDirty.objects.filter(organization_id=organization_id, day__gte=f.start, day__lte=f.end).exists()}
+    """Bring the period's roll-ups up to date (the days whose orders reached an outcome since their
+    day was last recomputed; the beat does the same every minute) and say the moment the figures
+    show. Read before anything else of a report, so that every figure of it is of that moment."""
+    as_of = clock.now()
+    rollups_refresh(organization_id=organization_id, start=f.start, end=f.end)
+    return {"as_of": as_of}
 
 
-def orders_of_period(*, organization_id: int, f: Filters):
-    """Every order of the period that reached an outcome, as ORDER_EXPORT tuples, read in chunks
-    (for a CSV of any size without holding it in memory)."""
+def orders_of_period(*, organization_id: int, f: Filters, as_of: datetime | None = None):
+    """Every order of the period that reached an outcome (by `as_of`, the moment a report showed,
+    when given), as ORDER_EXPORT tuples, read in chunks (for a CSV of any size without holding it
+    in memory)."""
     qs = Order.objects.filter(organization_id=organization_id, service_date__gte=f.start, service_date__lte=f.end,
                               status__in=[OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED])
+    if as_of is not None:
+        qs = qs.filter(Q(settled_at__isnull=True) | Q(settled_at__lte=as_of))
     qs = _narrowed(qs, f, fleet={"vehicle__fleet_id": None, "carrier__isnull": True})
     return qs.order_by("service_date", "id").values_list(*ORDER_EXPORT).iterator(chunk_size=2000)
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from carriers.models import BookingStatus, CarrierBooking
-from dispatch.models import DailyLateness, DailyRollup, Order, RollupDirty
+from dispatch.models import DailyLateness, DailyRollup, Order, Organization, RollupDirty
 from dispatch.status import OrderStatus
 
 COUNTED = [OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED]
@@ -29,7 +29,9 @@ def _minutes(delta) -> int:
 @transaction.atomic
 def rollup_day(*, organization_id: int, day: date) -> int:
     """Replace the day's roll-up rows with sums over the orders due that day that reached an
-    outcome (delivered, failed, returned). Returns the number of rows written."""
+    outcome (delivered, failed, returned). Returns the number of rows written. One organization's
+    days are recomputed one at a time (the beat and a report being read may both ask)."""
+    list(Organization.objects.select_for_update().filter(pk=organization_id).values_list("pk"))
     DailyRollup.objects.filter(organization_id=organization_id, day=day).delete()
     DailyLateness.objects.filter(organization_id=organization_id, day=day).delete()
     orders = list(Order.objects.filter(organization_id=organization_id, service_date=day, status__in=COUNTED)
@@ -78,11 +80,16 @@ def rollup_day(*, organization_id: int, day: date) -> int:
     return len(sums)
 
 
-def rollups_refresh(*, limit: int = 200) -> list[tuple[int, date]]:
-    """Recompute the days marked dirty. A day marked again while it is being recomputed stays
-    marked (its mark time moved), so the next run picks the change up."""
+def rollups_refresh(*, limit: int = 200, organization_id: int | None = None, start: date | None = None,
+                    end: date | None = None) -> list[tuple[int, date]]:
+    """Recompute the days marked dirty (all, or one organization's between start and end). A day
+    marked again while it is being recomputed stays marked (its mark time moved), so the next run
+    picks the change up."""
     done = []
-    for mark in list(RollupDirty.objects.order_by("marked_at")[:limit]):
+    marks = RollupDirty.objects.order_by("marked_at")
+    if organization_id is not None:
+        marks = marks.filter(organization_id=organization_id, day__gte=start, day__lte=end)
+    for mark in list(marks[:limit]):
         rollup_day(organization_id=mark.organization_id, day=mark.day)
         RollupDirty.objects.filter(pk=mark.pk, marked_at=mark.marked_at).delete()
         done.append((mark.organization_id, mark.day))

@@ -88,6 +88,7 @@ def settle(order: Order, status: str) -> None:
         order.penalty = late_penalty(rule, late)
     elif status == OrderStatus.RETURNED:
         order.penalty = money(rule.unserved)
+    order.settled_at = clock.now()
     mark_dirty(order.organization_id, order.service_date)
 
 

@@ -94,3 +94,35 @@ def test_dispatchers_get_a_reason_and_bad_filters_a_clear_400(org, day_of_work, 
     assert c.get("/performance/export/passwords.csv").status_code == 404
     CarrierFactory(organization=other_org, code="THEIRS")
     assert c.get("/performance/carrier/THEIRS/").status_code == 404
+
+
+def test_the_page_counts_orders_finished_a_moment_ago_and_its_orders_export_is_of_the_pages_moment(org, hub, day_of_work, settings):
+    """The demo's afternoon: orders finish every few seconds and the beat's roll-up has not run yet.
+    The page counts them all the same, says the moment it shows, and the CSV of every order linked
+    from it has exactly the page's orders, even when more finished before the download."""
+    from dispatch import clock
+    from django.utils import timezone as tz
+    from datetime import timedelta
+
+    clock.anchor(sim_at=tz.now(), speed=1.0)
+    today = _day(0)
+    def finish(ref, at):
+        order = _order(hub, today, ref)
+        _book(order, day_of_work, 12, ref)
+        _deliver(order, at)
+
+    for i in range(3):  # finished since the last roll-up
+        finish(f"Q{i}", clock.now() - timedelta(minutes=5 - i))
+    c = client_for(org, Role.OPS_MANAGER)
+    html = c.get("/performance/", {"period": "today"}).content.decode()
+    clock.anchor(sim_at=clock.now() + timedelta(seconds=20), speed=1.0)
+    finish("LATER", clock.now())  # after the page was read, before the download
+    link = unescape(re.search(r'<a href="([^"]+)" download data-orders-export>', html).group(1))
+    response = c.get(link)
+
+    on_page = int(re.search(r'<b data-kpi="orders">([\d,]+)</b>', html).group(1).replace(",", ""))
+    assert on_page == 9  # the day's six and the three finished a moment ago
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))[1:]
+    assert len(rows) == on_page and "LATER" not in {r[0] for r in rows}
+    assert "_as-of-" in response["Content-Disposition"]
+    assert c.get("/performance/export/orders.csv", {"period": "today", "as_of": "yesterday"}).status_code == 400

@@ -524,6 +524,7 @@ def test_the_organizations_time_zone_is_where_its_people_and_customers_read_time
     assert f", {berlin} –" in staff
     assert body.startswith(berlin)
     assert "Europe/Berlin" in c.get("/settings/").content.decode()
+    assert '"timeZone": "Europe/Berlin"' in c.get("/").content.decode()  # the live dashboard's script writes times there too
 
 
 def test_the_shops_colour_is_on_its_customers_page(org, hub):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatch import selectors
@@ -48,7 +49,7 @@ def dashboard(request):
             "statusColours": OrderStatus.colours(),
             "dutyColours": DutyStatus.colours(),
             "riskLabels": {r.value: r.label for r in Risk},
-            "timeZone": settings.TIME_ZONE,
+            "timeZone": timezone.get_current_timezone_name(),  # the organization's (OrganizationTimeZoneMiddleware)
             "tileUrl": settings.MAP_TILE_URL,
             "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
         },

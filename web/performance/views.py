@@ -6,12 +6,14 @@ numbers are the same."""
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
@@ -94,6 +96,25 @@ def _filters(request) -> performance.Filters:
         raise BadRequest(e.field, str(e)) from None
 
 
+def _as_of(request) -> datetime | None:
+    """The moment an export is pinned to (the page it was downloaded from says it), if given."""
+    raw = request.GET.get("as_of")
+    if raw is None:
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest("as_of", "as_of is the moment the report showed, as an ISO date and time "
+                                  "(2026-12-07T14:05:00+00:00).") from None
+    if at.tzinfo is None:
+        raise BadRequest("as_of", "as_of needs its offset from UTC (2026-12-07T14:05:00+00:00).")
+    return at
+
+
+def _moment_stamp(at: datetime | None) -> str:
+    return f"_as-of-{timezone.localtime(at):%Y%m%dT%H%M%S}" if at else ""
+
+
 class BadRequest(Exception):
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -130,6 +151,7 @@ def performance_page(request):
         f = _filters(request)
     except BadRequest as e:
         return _bad(request, e)
+    moment = performance.freshness(organization_id=org, f=f)
     data = {t: _rows(org, f, t) for t in ("resources", "trend", "failures", "lateness", "exceptions", "savings")}
     figures = [
         ("on_time", "trend", charts.on_time_trend(data["trend"])), ("cost", "trend", charts.cost_trend(data["trend"])),
@@ -146,7 +168,7 @@ def performance_page(request):
     return render(request, "controltower/performance.html", {
         "f": f, "query": query, "choices": performance.filter_choices(organization_id=org), "kpis": _kpis(totals, decisions),
         "tables": tables, "figures": [{"name": n, "table": t, "id": f"fig-{n}", "fig": fig} for n, t, fig in figures],
-        **performance.freshness(organization_id=org, f=f),
+        "orders_query": urlencode({**f.as_query(), "as_of": moment["as_of"].isoformat()}), **moment,
     })
 
 
@@ -193,12 +215,18 @@ def performance_export(request, table: str):
         return _bad(request, e)
     stamp = f"{f.start.isoformat()}_{f.end.isoformat()}"
     if table == "orders":
+        try:
+            as_of = _as_of(request)
+        except BadRequest as e:
+            return _bad(request, e)
         rows = (["" if v is None else v.isoformat() if hasattr(v, "isoformat") else str(v) for v in r]
-                for r in performance.orders_of_period(organization_id=org, f=f))
-        return _csv_response(f"orders_{stamp}.csv", list(performance.ORDER_EXPORT), rows)
+                for r in performance.orders_of_period(organization_id=org, f=f, as_of=as_of))
+        return _csv_response(f"orders_{stamp}{_moment_stamp(as_of)}.csv", list(performance.ORDER_EXPORT), rows)
     if table not in TABLES or table == "scorecard":
         raise Http404("No such table.")
+    as_of = performance.freshness(organization_id=org, f=f)["as_of"]
     rows = _rows(org, f, table)
+    stamp += _moment_stamp(as_of)
     return _csv_response(f"{table}_{stamp}.csv", [h for h, _, _ in TABLES[table]], _cells(table, rows))
 
 
@@ -223,6 +251,7 @@ def scorecard_page(request, kind: str, code: str):
         f = performance.Filters.parse(params)
     except performance.BadFilter as e:
         return _bad(request, BadRequest(e.field, str(e)))
+    performance.freshness(organization_id=org, f=f)
     rows = performance.scorecard(organization_id=org, f=f)
     stamp = f"{f.start.isoformat()}_{f.end.isoformat()}"
     if request.GET.get("format") == "csv":
