@@ -250,9 +250,10 @@ def detect_demand_spikes(*, organization_id: int, now: datetime | None = None) -
         hour = max(start, now).replace(minute=0, second=0, microsecond=0)
         demand.setdefault((hub_id, hour), []).append(order_id)
     found = 0
+    unavailable = set(vans_unavailable(organization_id=organization_id, now=now)) if demand else set()  # once per sweep
     for (hub_id, hour), orders in sorted(demand.items(), key=lambda kv: kv[0][1]):
         planned = planned_capacity(organization_id=organization_id, hub_id=hub_id, start=hour, end=hour + timedelta(hours=1),
-                                   van_orders_per_hour=policy.van_orders_per_hour)
+                                   van_orders_per_hour=policy.van_orders_per_hour, unavailable=unavailable)
         if len(orders) >= policy.spike_min_orders and len(orders) > policy.spike_factor * max(planned, 1.0):
             local = timezone.localtime(hour)
             exception_raise(

@@ -114,14 +114,18 @@ def slot_bookings(*, slot, statuses) -> list[Order]:
     return orders
 
 
-def planned_capacity(*, organization_id: int, hub_id: int, start: datetime, end: datetime, van_orders_per_hour: float) -> float:
+def planned_capacity(*, organization_id: int, hub_id: int, start: datetime, end: datetime, van_orders_per_hour: float,
+                     unavailable: set[int] | None = None) -> float:
     """Deliveries planned for a hub's area in [start, end): its on-duty vans on shift then (those out
-    of every plan now, silent or not started, left out), at the policy's deliveries per van-hour,
-    plus what carriers reported for slots covering the hub."""
+    of every plan now, silent or not started, left out; `unavailable` when the caller read them
+    already for a sweep over several hubs), at the policy's deliveries per van-hour, plus what
+    carriers reported for slots covering the hub."""
 
     hours = max(0.0, (end - start).total_seconds() / 3600)
+    if unavailable is None:
+        unavailable = set(vans_unavailable(organization_id=organization_id))
     vans = (Vehicle.objects.filter(organization_id=organization_id, fleet__hub_id=hub_id, status=DutyStatus.ON_DUTY)
-            .exclude(pk__in=list(vans_unavailable(organization_id=organization_id))))
+            .exclude(pk__in=list(unavailable)))
     on_shift = set(Shift.objects.filter(vehicle__in=vans, starts_at__lt=end, ends_at__gt=start).values_list("vehicle_id", flat=True))
     without_shifts = set(vans.exclude(shifts__isnull=False).values_list("id", flat=True))
     capacity = len(on_shift | without_shifts) * van_orders_per_hour * hours
