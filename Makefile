@@ -54,11 +54,13 @@ test: $(STAMP) services chromium
 
 # Planning benchmarks (track A with plain PyVRP alongside, track B, the exception track; checker
 # figures) and the carrier-outage benchmark
-# (needs PostgreSQL and Redis) and the Performance page on 90 days x 100,000 orders. Results: bench/results/
+# (needs PostgreSQL and Redis), customer e-mails on a disrupted demo afternoon, and the Performance page on 90 days x
+# 100,000 orders. Results: bench/results/
 bench: $(STAMP) services
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.exceptions
 	$(BIN)/python -m bench.outage
+	$(BIN)/python -m bench.messages
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.scorecards
 
