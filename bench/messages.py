@@ -10,7 +10,7 @@ server in this process, and is counted there, per customer:
 - how true the last estimate a delivered order's customer read was (its distance from the
   delivery).
 
-    python -m bench.messages [--minutes 360] [--speed 60] [--orders 150]
+    python -m bench.messages [--minutes 300] [--speed 60] [--orders 150]
 
 Writes bench/results/messages.json and .md.
 """
@@ -60,25 +60,14 @@ def wait_for_http(url: str, proc, seconds: float = 60) -> None:
     raise SystemExit(f"{url} did not answer in {seconds} s")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=360, help="Simulated minutes to play (from 12:00)")
-    ap.add_argument("--speed", type=float, default=60, help="Simulated seconds per real second (the demo's)")
-    ap.add_argument("--orders", type=int, default=150, help="Orders seeded for the day")
-    ap.add_argument("--settle", type=float, default=60, help="Real seconds to let the last messages go after the day")
-    ap.add_argument("--measure", default="", help="Only count again, from an earlier run's work directory (its database)")
-    args = ap.parse_args(argv)
-    if args.measure:
-        os.environ.update({"SQLITE_PATH": str(Path(args.measure) / "db.sqlite3"), "DJANGO_SETTINGS_MODULE": "controltower.settings"})
-        os.environ.pop("DATABASE_URL", None)
-        import django
-
-        django.setup()
-        summary, _ = measure(None)
-        print(json.dumps(summary, indent=1))
-        return 0
-
-    work = Path(tempfile.mkdtemp(prefix="ct-bench-messages-"))
+def play_day(*, minutes: float, speed: float, orders: int, settle: float, seed: int = 7, disruptions=DISRUPTIONS,
+             every=None, every_s: float = 1.0) -> tuple[Path, list[tuple[str, str]], float]:
+    """Seed the demo city and play `minutes` of it as `make demo` does (the carrier sandbox, daphne
+    with the beat in-process, the simulator), on a fresh embedded database in a work directory,
+    with every e-mail received by an SMTP server here. `every()` is called every `every_s` real
+    seconds while the day plays (after django.setup(), in this process). Returns the work directory,
+    the inbox as (recipient, kind) and the wall time."""
+    work = Path(tempfile.mkdtemp(prefix="ct-bench-day-"))
     smtp_port, sandbox_port, web_port = free_port(), free_port(), free_port()
     sandbox, web = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER")}
@@ -111,8 +100,8 @@ def main(argv=None) -> int:
 
     smtp = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    result = seed_city(city=CITIES["chicago"], seed=7, vans_per_hub=6, orders=args.orders, start=dtime(12, 0),
-                       speed=args.speed, password="bench-only", sandbox_url=sandbox, public_url=web)
+    result = seed_city(city=CITIES["chicago"], seed=seed, vans_per_hub=6, orders=orders, start=dtime(12, 0),
+                       speed=speed, password="bench-only", sandbox_url=sandbox, public_url=web)
     (work / "sandbox.json").write_text(json.dumps(result["sandbox"]))
     (work / "token").write_text(result["token"])
     procs = []
@@ -129,12 +118,18 @@ def main(argv=None) -> int:
         wait_for_http(web + "/login/", start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port),
                                               "controltower.asgi:application"], "daphne"))
         sim = [sys.executable, "manage.py", "simulate", "--base-url", web, "--sandbox-url", sandbox, "--token-file",
-               str(work / "token"), "--duration", str(args.minutes)]
-        for spec in DISRUPTIONS:
+               str(work / "token"), "--duration", str(minutes), "--seed", str(seed)]
+        for spec in disruptions:
             sim += ["--disrupt", spec]
         simulator = start(sim, "simulate")
-        simulator.wait(timeout=args.minutes * 60 / args.speed * 3 + 300)
-        time.sleep(args.settle)
+        deadline = time.monotonic() + minutes * 60 / speed * 3 + 300
+        while simulator.poll() is None and time.monotonic() < deadline:
+            if every is not None:
+                every()
+            time.sleep(every_s)
+        if simulator.poll() is None:
+            raise SystemExit(f"The simulated day did not end in time; see {work}/simulate.log")
+        time.sleep(settle)
     finally:
         for p in procs:
             p.terminate()
@@ -144,7 +139,27 @@ def main(argv=None) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
         smtp.stop()
-    wall = time.monotonic() - started
+    return work, inbox, time.monotonic() - started
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=300, help="Simulated minutes to play (from 12:00)")
+    ap.add_argument("--speed", type=float, default=60, help="Simulated seconds per real second (the demo's)")
+    ap.add_argument("--orders", type=int, default=150, help="Orders seeded for the day")
+    ap.add_argument("--settle", type=float, default=60, help="Real seconds to let the last messages go after the day")
+    ap.add_argument("--measure", default="", help="Only count again, from an earlier run's work directory (its database)")
+    args = ap.parse_args(argv)
+    if args.measure:
+        os.environ.update({"SQLITE_PATH": str(Path(args.measure) / "db.sqlite3"), "DJANGO_SETTINGS_MODULE": "controltower.settings"})
+        os.environ.pop("DATABASE_URL", None)
+        import django
+
+        django.setup()
+        summary, _ = measure(None)
+        print(json.dumps(summary, indent=1))
+        return 0
+    work, inbox, wall = play_day(minutes=args.minutes, speed=args.speed, orders=args.orders, settle=args.settle)
     summary, per_order = measure(inbox)
     summary.update({"minutes": args.minutes, "speed": args.speed, "orders_seeded": args.orders, "disruptions": list(DISRUPTIONS),
                     "wall_s": round(wall, 1), "machine": f"{os.cpu_count()} cores; the embedded default (SQLite, tasks in-process)"})

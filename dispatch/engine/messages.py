@@ -160,13 +160,16 @@ def notify_eta(*, order: Order, tolerance_min: int) -> None:
         return
     stated = order.messages.filter(status__in=TOLD).exclude(eta__isnull=True).order_by("-id").values_list("kind", "eta").first()
     minute = order.eta.replace(second=0, microsecond=0).isoformat()
-    n = order.messages.filter(kind__in=ESTIMATES).count()  # the same estimate can be news again later
+
+    def key() -> str:  # the same estimate can be news again later: its key counts the estimates before it
+        return f"{minute}:{order.messages.filter(kind__in=ESTIMATES).count()}"
+
     if order.eta > order.window_end:
         if stated is None or stated[0] != MessageKind.DELAYED or abs((order.eta - stated[1]).total_seconds()) > tolerance_min * 60:
-            notify(order=order, kind=MessageKind.DELAYED, key=f"late:{minute}:{n}")
+            notify(order=order, kind=MessageKind.DELAYED, key=f"late:{key()}")
         return
     if stated is not None and (stated[0] == MessageKind.DELAYED or abs((order.eta - stated[1]).total_seconds()) > tolerance_min * 60):
-        if notify(order=order, kind=MessageKind.NEW_ETA, key=f"{minute}:{n}"):
+        if notify(order=order, kind=MessageKind.NEW_ETA, key=key()):
             facts.record(IntegratorEvent(organization_id=order.organization_id, event_type="order.eta",
                                          data={"order": order.external_ref, "eta": order.eta.isoformat(),
                                                "previous": stated[1].isoformat()}))

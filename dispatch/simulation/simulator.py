@@ -16,7 +16,7 @@ import httpx
 from django.utils import timezone
 
 from dispatch import clock
-from planner.travel import DETOUR_FACTOR, haversine_km, SPEED_KMH
+from world.traffic import World, straight_km
 
 from .city import City, order_spec
 from .disruptions import Disruption
@@ -97,6 +97,7 @@ class Simulator:
                  disruptions: list[Disruption] | None = None, tick_seconds: float = 1.0, verbose: bool = True,
                  sandbox_url: str = ""):
         self.client, self.city, self.rng = client, city, random.Random(seed * 7919 + 1)
+        self.world = World(seed, city.lat, city.lon, city.tz)  # the traffic and stops the product must learn
         self.seed, self.orders_per_hour, self.tick_seconds, self.verbose = seed, orders_per_hour, tick_seconds, verbose
         self.disruptions = disruptions or []
         self.vans: dict[str, Van] = {}
@@ -188,7 +189,7 @@ class Simulator:
         factor = 1.0
         for area, f in self.slow_areas.items():
             hub = next((h for h in self.city.hubs if h.code == area), None)
-            if area == "*" or (hub and haversine_km(hub.lat, hub.lon, van.lat, van.lon) < 6):
+            if area == "*" or (hub and straight_km(hub.lat, hub.lon, van.lat, van.lon) < 6):
                 factor = min(factor, f)
         return factor
 
@@ -210,21 +211,26 @@ class Simulator:
     def advance(self, van: Van, now: datetime, dt_seconds: float) -> None:
         budget = dt_seconds
         van.speed = 0.0
+        if van.stops and not (van.busy_until and now < van.busy_until):
+            unplanned = self.world.unplanned_stop_min(self.rng, dt_seconds)
+            if unplanned:
+                van.busy_until = now + timedelta(minutes=unplanned)
         while budget > 0 and van.stops:
             if van.busy_until and now < van.busy_until:
                 return
             stop = van.stops[0]
-            km_straight = haversine_km(van.lat, van.lon, stop["lat"], stop["lon"])
-            kmh = SPEED_KMH * self.speed_factor(van) * self.rng.uniform(0.85, 1.1)
-            reach_km = kmh / DETOUR_FACTOR * budget / 3600  # straight-line progress at road speed
+            km_straight = straight_km(van.lat, van.lon, stop["lat"], stop["lon"])
+            factor = self.speed_factor(van) * self.rng.uniform(0.9, 1.1)
+            line_kmh = self.world.straight_line_kmh(van.lat, van.lon, now, van.code) * factor
+            reach_km = line_kmh * budget / 3600  # progress as the crow flies, at the hidden world's speed here and now
             if km_straight > reach_km:
                 frac = reach_km / km_straight
                 van.heading = _bearing(van.lat, van.lon, stop["lat"], stop["lon"])
                 van.lat += (stop["lat"] - van.lat) * frac
                 van.lon += (stop["lon"] - van.lon) * frac
-                van.speed = kmh
+                van.speed = self.world.road_speed_kmh(van.lat, van.lon, now) * factor * self.world.driver_factor(van.code)
                 return
-            budget -= km_straight / (kmh / DETOUR_FACTOR) * 3600 if kmh else budget
+            budget -= km_straight / line_kmh * 3600 if line_kmh else budget
             van.lat, van.lon = stop["lat"], stop["lon"]
             self.arrive(van, stop, now)
 
@@ -241,7 +247,7 @@ class Simulator:
             return
         window_start = datetime.fromisoformat(stop["window_start"])
         wait = max(timedelta(0), window_start - now)
-        done = now + wait + timedelta(minutes=stop["service_min"])
+        done = now + wait + timedelta(minutes=self.world.service_min(stop["lat"], stop["lon"], stop["service_min"], self.rng))
         van.busy_until = done
         van.carrying.discard(ref)
         if self.rng.random() < self.not_home_rate:
