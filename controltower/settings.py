@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULE = {
     "carrier-health": {"task": "carriers.tasks.check_carrier_health", "schedule": 30.0},
     "replan-networks": {"task": "dispatch.tasks.replan_networks", "schedule": 300.0},
     "refresh-reports": {"task": "dispatch.tasks.refresh_reports", "schedule": 60.0},
+    "learn-travel": {"task": "dispatch.tasks.learn_travel", "schedule": 60.0},
     "apply-scheduled-settings": {"task": "dispatch.tasks.apply_scheduled_settings", "schedule": 60.0},
 }
 

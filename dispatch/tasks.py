@@ -38,6 +38,7 @@ from dispatch.models import (
 from dispatch.reporting.rollups import rollups_refresh
 from dispatch.services import ActorRef
 from dispatch.services.routes import routes_recompute_pending
+from dispatch.services.travel import travel_learn
 from dispatch.status import (
     LIVE_EXCEPTION_STATES,
     DecisionState,
@@ -204,6 +205,13 @@ def replan_networks() -> int:
     for org_id in Organization.objects.filter(orders__status__in=movable).values_list("id", flat=True).distinct():
         proposed += replan_network(organization_id=org_id) is not None
     return proposed
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def learn_travel() -> int:
+    """Beat: learn every organization's travel factors from its vans' completed stops (a full
+    recomputation from the stops themselves: running it twice changes nothing)."""
+    return sum(travel_learn(organization_id=org_id) for org_id in Organization.objects.values_list("id", flat=True))
 
 
 @shared_task(acks_late=True, soft_time_limit=110, time_limit=120)

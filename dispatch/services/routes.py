@@ -14,6 +14,7 @@ from dispatch.facts import OrderEtaChanged, VanApproaching
 from dispatch.live_events import order_changed
 from dispatch.models import Order, Route, Stop, Vehicle
 from dispatch.selectors import one_policy_read, policy_for, service_rules
+from dispatch.selectors.travel import learned_factor, travel_factors
 from dispatch.status import OrderStatus, Risk, StopKind
 from infra import bus, facts
 from planner.travel import road_km, travel_minutes
@@ -79,13 +80,17 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     t = max(now, vehicle.position_at or now)
     lat, lon = vehicle.lat, vehicle.lon
     rules = service_rules(vehicle.organization_id) if stops else {}
+    # What the fleet taught the product about travel around each hub at each hour (services.travel)
+    factors = travel_factors(organization_id=vehicle.organization_id) if stops else {}
+    zone = clock.zone_of(vehicle.organization) if factors else None
     changed: list[Order] = []
     deliveries_before = 0
     moved_stops = []
     for stop in stops:
-        t += timedelta(minutes=travel_minutes(road_km(lat, lon, stop.lat, stop.lon)))
-        lat, lon = stop.lat, stop.lon
         order = stop.order
+        learned = learned_factor(factors, order.hub_id, t.astimezone(zone).hour) if factors else 1.0
+        t += timedelta(minutes=travel_minutes(road_km(lat, lon, stop.lat, stop.lon)) * learned)
+        lat, lon = stop.lat, stop.lon
         if stop.kind == StopKind.DELIVERY:
             t = max(t, order.window_start)
         if stop.eta is None or abs(stop.eta - t) >= STOP_ETA_STEP:
@@ -98,7 +103,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
                 if new_risk != order.risk or moved:
                     order.eta, order.risk = t, new_risk
                     changed.append(order)
-            t += timedelta(minutes=order.service_min)
+            t += timedelta(minutes=order.service_min * learned)
             facts.record(VanApproaching(order=order, stops_before=deliveries_before))
             deliveries_before += 1
         else:

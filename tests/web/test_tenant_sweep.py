@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from carriers.models import WebhookDelivery, WebhookSubscription
-from dispatch.models import Decision, Order, OrderException
+from dispatch.models import Decision, Order, OrderException, TravelFactor
 from dispatch.status import Role
 from tests.factories import (
     CarrierFactory,
@@ -60,7 +60,8 @@ def foreign():
                                        moves=[{"order": order.external_ref, "to": {"kind": "carrier", "code": carrier.code}}])
     sub = WebhookSubscription.objects.create(organization=theirs, url="http://93.184.215.14/h", secret="s" * 16)
     delivery = WebhookDelivery.objects.create(subscription=sub, event_id="e1", event_type="order.status", payload={"m": MARK})
-    return {"org": theirs, "order": order, "decision": decision, "delivery": delivery, "carrier": carrier}
+    travel = TravelFactor.objects.create(organization=theirs, hub=hub, hour=9, factor=1.3, legs=5)
+    return {"org": theirs, "order": order, "decision": decision, "delivery": delivery, "carrier": carrier, "travel": travel}
 
 
 def concrete(name: str, route: str, f: dict) -> str:
@@ -70,6 +71,8 @@ def concrete(name: str, route: str, f: dict) -> str:
     def fill(match):
         param = match.group(2)
         if param == "pk":
+            if "travel" in (name or ""):
+                return str(f["travel"].id)
             return str(f["delivery"].id if "webhook" in (name or "") else f["decision"].id)
         return values.get(param, f"{MARK}1")
 

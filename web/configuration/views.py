@@ -36,10 +36,12 @@ from dispatch.models import (
     Policy,
     ScheduledChange,
     ServiceLevelRule,
+    TravelFactor,
     User,
     Vehicle,
 )
 from dispatch.selectors import policy_for, service_rules
+from dispatch.selectors.travel import ANY_HOUR, travel_factor_rows
 from dispatch.services import users as people
 from dispatch.status import (
     HANDLING,
@@ -518,3 +520,33 @@ def _cost_preview(org: int, action: str, pk: int, values) -> dict:
             raise ValidationFailed("No such rate card", errors={"rate": ["Not one of your organization's."]})
         key, clean, what = ("rate", pk), svc.clean_rate_card(values), f"{rate.carrier.code} {rate.get_service_level_display()}"
     return {"what": what, **preview_cost_change(organization_id=org, costs={key: clean})}
+
+
+@login_required
+def travel_page(request):
+    """What the product learned about travel from the organization's own vans: per hub and hour of
+    the day, how much longer than the travel model a leg really takes, from how many legs, and
+    what it does to an ETA; each figure's versions."""
+    org = org_for(request, "configure")
+    rows = list(travel_factor_rows(organization_id=org))
+    hubs: dict[str, dict] = {}
+    for row in rows:
+        hub = hubs.setdefault(row.hub.code, {"hub": row.hub, "overall": None, "hours": []})
+        if row.hour == ANY_HOUR:
+            hub["overall"] = row
+        else:
+            hub["hours"].append(row)
+    return render(request, "controltower/settings/travel.html", {"hubs": list(hubs.values()), "any_hour": ANY_HOUR})
+
+
+@login_required
+def travel_history(request, pk: int):
+    org = org_for(request, "configure")
+    row = TravelFactor.objects.filter(organization_id=org, pk=pk).select_related("hub").first()
+    if row is None:
+        raise Http404("No such learned figure in your organization.")
+    when = "all day" if row.hour == ANY_HOUR else f"{row.hour:02d}:00-{row.hour:02d}:59"
+    versions = [{"at": h.history_date, "factor": h.factor, "legs": h.legs, "observed": h.observed, "reason": h.history_change_reason}
+                for h in row.history.order_by("-history_date", "-history_id")]
+    return render(request, "controltower/settings/travel_history.html", {"row": row, "when": when, "versions": versions})
+

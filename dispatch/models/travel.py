@@ -1,0 +1,30 @@
+"""What the organization's own vans taught the product about travel."""
+
+from __future__ import annotations
+
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from dispatch.clock import now as clock_now
+
+from .network import Hub
+from .tenancy import Organization, history_user
+
+
+class TravelFactor(models.Model):
+    """How much longer than the travel model a van's leg (the drive to a stop and the stop itself)
+    really takes around a hub at a local hour of the day, learned from the organization's own
+    completed stops (dispatch.services.travel). 1.0 is the model; versioned, so an admin sees how
+    it changed."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="travel_factors")
+    hub = models.ForeignKey(Hub, on_delete=models.CASCADE, related_name="travel_factors")
+    hour = models.PositiveSmallIntegerField(help_text="Local hour of the day the legs started in, 0-23")
+    factor = models.FloatField(default=1.0)
+    legs = models.PositiveIntegerField(default=0, help_text="Completed legs it was learned from")
+    observed = models.FloatField(null=True, blank=True, help_text="What those legs alone say, before shrinkage")
+    learned_at = models.DateTimeField(default=clock_now)
+    history = HistoricalRecords(get_user=history_user)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "hub", "hour"], name="travel_factor_once")]

@@ -1,0 +1,42 @@
+"""The learned travel factors (dispatch.services.travel learns them) as the ETA reads them."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+from dispatch.models import TravelFactor
+
+ANY_HOUR = 24  # a hub's factor over all hours: what an hour with no legs of its own falls back to
+CACHE_S = 60
+
+
+def cache_key(organization_id: int) -> str:
+    return f"travel-factors:{organization_id}"
+
+
+def travel_factors(*, organization_id: int) -> dict[tuple[int, int], float]:
+    """{(hub id, local hour or ANY_HOUR): factor}, read at most once a minute (the learner clears it)."""
+    key = cache_key(organization_id)
+    try:
+        found = cache.get(key)
+    except Exception:  # the cache is away: read the table
+        found = None
+    if found is None:
+        found = {(h, hour): f for h, hour, f in TravelFactor.objects.filter(organization_id=organization_id)
+                 .values_list("hub_id", "hour", "factor")}
+        try:
+            cache.set(key, found, CACHE_S)
+        except Exception:
+            pass
+    return found
+
+
+def learned_factor(factors: dict[tuple[int, int], float], hub_id: int, hour: int) -> float:
+    """The factor for a leg around a hub starting at a local hour: the hour's, else the hub's, else 1."""
+    return factors.get((hub_id, hour)) or factors.get((hub_id, ANY_HOUR)) or 1.0
+
+
+def travel_factor_rows(*, organization_id: int):
+    """What was learned, for the admins' page: per hub and hour, with how many legs."""
+    return (TravelFactor.objects.filter(organization_id=organization_id).select_related("hub")
+            .order_by("hub__code", "hour"))

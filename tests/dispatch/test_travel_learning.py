@@ -1,0 +1,87 @@
+"""The product learns travel from its own vans: driven by what drivers report (pickups and
+deliveries, with their times) on a road where every leg takes half as long again as the travel
+model says during one hour, the learned factor for that hub and hour converges on the planted 1.5,
+an hour with no legs of its own leans on the hub's, and the ETA of the next order on a van at that
+hour grows with it."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dispatch import clock
+from dispatch.models import Order, TravelFactor
+from dispatch.selectors.travel import ANY_HOUR
+from dispatch.services import ActorRef
+from dispatch.services.assignments import assignment_to_vehicle
+from dispatch.services.orders import order_set_status
+from dispatch.services.routes import route_recompute_etas
+from dispatch.services.travel import travel_learn
+from planner.travel import road_km, travel_minutes
+from tests.factories import OrderFactory, VehicleFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SYSTEM = ActorRef.system("tests")
+PLANTED = 1.5
+
+
+def test_learning_from_reported_deliveries_converges_on_the_planted_slowdown_and_the_eta_follows(org, hub):
+    zone = ZoneInfo("America/Chicago")
+    org.time_zone = "America/Chicago"
+    org.save()
+    start = datetime.now(zone).replace(hour=17, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    clock.anchor(sim_at=start, speed=0.0)
+    van = VehicleFactory(fleet__hub=hub, code="L1", lat=hub.lat, lon=hub.lon, position_at=start)
+    orders = [OrderFactory(hub=hub, external_ref=f"T{i}", lat=hub.lat + 0.002 * (i + 1), lon=hub.lon + 0.001 * (i % 2),
+                           window_start=start - timedelta(hours=1), window_end=start + timedelta(hours=6), service_min=0.8)
+              for i in range(20)]
+    for o in orders:
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+    for o in orders:
+        order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM, at=start)
+    at, lat, lon = start, hub.lat, hub.lon
+    for o in orders:  # each leg takes 1.5 times what the model says (drive and stop), all within 17:00-17:59
+        at += timedelta(minutes=PLANTED * (travel_minutes(road_km(lat, lon, o.lat, o.lon)) + o.service_min))
+        order_set_status(organization_id=org.id, order_id=o.id, status="delivered", actor=SYSTEM, at=at)
+        lat, lon = o.lat, o.lon
+    assert at < start + timedelta(hours=1)
+
+    clock.anchor(sim_at=at + timedelta(minutes=1), speed=0.0)
+    assert travel_learn(organization_id=org.id) == 2
+    assert travel_learn(organization_id=org.id) == 0  # learning twice from the same legs changes nothing
+
+    rush = TravelFactor.objects.get(organization=org, hub=hub, hour=17)
+    overall = TravelFactor.objects.get(organization=org, hub=hub, hour=ANY_HOUR)
+    assert rush.legs == 20 and rush.observed == pytest.approx(PLANTED, rel=0.01)
+    assert 1.35 < rush.factor < PLANTED and 1.0 < overall.factor < rush.factor  # shrunk: the more legs, the nearer
+    assert rush.history.count() == 1 and "learned from 20 legs" in rush.history.first().history_change_reason
+
+    # the next order on a van at 17:xx: its ETA is the model's leg times the learned factor
+    later = OrderFactory(hub=hub, external_ref="NEXT", lat=hub.lat + 0.03, lon=hub.lon, window_start=start,
+                         window_end=start + timedelta(hours=6), service_min=3)
+    fresh = VehicleFactory(fleet__hub=hub, code="L2", lat=hub.lat, lon=hub.lon, position_at=clock.now())
+    assignment_to_vehicle(order=later, vehicle=fresh, actor=SYSTEM, on_board=True)
+    route_recompute_etas(vehicle=fresh)
+    model = travel_minutes(road_km(hub.lat, hub.lon, later.lat, later.lon))
+    eta = Order.objects.get(pk=later.pk).eta
+    assert (eta - clock.now()).total_seconds() / 60 == pytest.approx(model * rush.factor, rel=0.02)
+
+
+def test_admins_see_what_was_learned_and_its_versions_and_others_do_not(org, hub):
+    from django.test import Client
+
+    from dispatch.status import Role
+    from tests.factories import UserFactory
+
+    row = TravelFactor.objects.create(organization=org, hub=hub, hour=17, factor=1.42, legs=20, observed=1.5)
+    TravelFactor.objects.create(organization=org, hub=hub, hour=ANY_HOUR, factor=1.21, legs=20, observed=1.5)
+    admin, dispatcher = Client(), Client()
+    admin.force_login(UserFactory(organization=org, role=Role.ADMIN))
+    dispatcher.force_login(UserFactory(organization=org, role=Role.DISPATCHER))
+
+    page = admin.get("/settings/travel/").content.decode()
+    history = admin.get(f"/settings/travel/{row.pk}/history/")
+
+    assert "All day: <b>×1.21</b> from 20 legs" in page and "17:00-17:59" in page and "×1.42" in page
+    assert history.status_code == 200 and "×1.42" in history.content.decode()
+    assert dispatcher.get("/settings/travel/").status_code == 403
