@@ -23,8 +23,10 @@ from planner.model import Plan
 from planner.pricing import carrier_eta, carrier_order_cost, carrier_risk
 from planner.repair import hand_over, repair, van_positions_near
 from planner.snapshot import snapshot_from_problem
+from planner.travel import DETOUR_FACTOR, SPEED_KMH
 from dispatch.selectors import lane_reliability
 from dispatch.selectors import policy_for, service_rules, slot_bookings, vans_unavailable
+from dispatch.selectors.travel import learned_factor, travel_factors
 from dispatch.services.exceptions import exception_raise
 from dispatch.status import (
     CarrierHealth,
@@ -190,12 +192,23 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
         h = v.fleet.hub
         hubs.setdefault(h.code, pm.Hub(h.code, pm.Point(h.lat, h.lon), h.load_min_per_order))
     planned = {k: _order(o, day0, rules) for k, o in orders.items()}
+    # What the fleet taught the product about travel (dispatch.services.travel) at this hour: the
+    # planner's one speed is the model's over the problem's hubs' mean factor, and each stop takes
+    # its hub's factor times its planned time; the live ETA reads the same figures leg by leg.
+    factors = travel_factors(organization_id=organization_id)
+    speed = SPEED_KMH
+    if factors:
+        hour = timezone.localtime(now).hour
+        hub_ids = {o.hub_id for o in orders.values()} | {v.fleet.hub_id for v in vans}
+        learned = {h: learned_factor(factors, h, hour) for h in hub_ids}
+        speed = SPEED_KMH / (sum(learned.values()) / len(learned))
+        planned = {k: replace(p, service_min=p.service_min * learned[orders[k].hub_id]) for k, p in planned.items()}
     for ref, at in handover.items():
         if ref in planned:
             hub = _handover_hub(at)
             hubs[hub.id] = hub
             planned[ref] = replace(planned[ref], hub=hub.id)
-    problem = pm.Problem("live", now_min, 1.3, 28.0, hubs, vehicles, carriers, planned)
+    problem = pm.Problem("live", now_min, DETOUR_FACTOR, round(speed, 3), hubs, vehicles, carriers, planned)
     return DbProblem(problem, day0, routes, carrier_of, orders)
 
 

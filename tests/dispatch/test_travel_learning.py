@@ -17,7 +17,8 @@ from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.orders import order_set_status
 from dispatch.services.routes import route_recompute_etas
 from dispatch.services.travel import travel_learn
-from planner.travel import road_km, travel_minutes
+from dispatch.engine.bridge import problem_from_db
+from planner.travel import SPEED_KMH, road_km, travel_minutes
 from tests.factories import OrderFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,6 +66,10 @@ def test_learning_from_reported_deliveries_converges_on_the_planted_slowdown_and
     model = travel_minutes(road_km(hub.lat, hub.lon, later.lat, later.lon))
     eta = Order.objects.get(pk=later.pk).eta
     assert (eta - clock.now()).total_seconds() / 60 == pytest.approx(model * rush.factor, rel=0.02)
+    # and the planner plans this hour at the learned pace, its stops at their learned length
+    problem = problem_from_db(organization_id=org.id, extra_orders=[later]).problem
+    assert problem.speed_kmh == pytest.approx(SPEED_KMH / rush.factor, rel=0.001)
+    assert problem.orders["NEXT"].service_min == pytest.approx(3 * rush.factor)
 
 
 def test_admins_see_what_was_learned_and_its_versions_and_others_do_not(org, hub):
