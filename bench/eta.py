@@ -7,8 +7,9 @@ Every product minute this process reads what the product says of every open orde
 ETA and its risk), as a dispatcher's screen and a customer's page would show it. When the day is
 over, the truth is what happened:
 
-- ETA error at 15, 30 and 60 minutes before the delivery: median absolute and p90, in minutes
-  (what the product said then against when the van really delivered);
+- ETA error at 15, 30 and 60 minutes before the van reached the door: median absolute and p90,
+  in minutes (what the product said then against the van's first ping at the stop; late is judged
+  by when the driver reported the delivery);
 - at-risk detection against deliveries that were really late: precision, recall, and the median
   lead time from the first flag to the window's end;
 - customer messages that said "late" for an order then delivered on time, and late deliveries no
@@ -39,6 +40,22 @@ def _p(values, q):
     return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 1) if ordered else None
 
 
+def _arrival(order):
+    """When the van really reached the door: its first ping at the stop (the simulator's vans ping
+    every product minute and stand on the stop's point while there) before the driver reported it."""
+    from dispatch.models import VehiclePosition
+    from planner.travel import haversine_km
+
+    first = None
+    for at, lat, lon in (VehiclePosition.objects.filter(vehicle_id=order.vehicle_id, recorded_at__lte=order.delivered_at,
+                                                        recorded_at__gte=order.delivered_at - timedelta(hours=2))
+                         .order_by("-recorded_at").values_list("recorded_at", "lat", "lon")):
+        if haversine_km(lat, lon, order.lat, order.lon) > 0.03:
+            break
+        first = at
+    return first
+
+
 def one_day(seed: int, minutes: float, speed: float) -> dict:
     seen: dict[int, list[tuple]] = {}  # order id -> [(product time, eta, risk)]
 
@@ -57,7 +74,12 @@ def one_day(seed: int, minutes: float, speed: float) -> dict:
             pass
 
     work, _, wall = play_day(minutes=minutes, speed=speed, orders=150, settle=30, seed=seed, every=look, every_s=1.0)
+    (work / "looks.json").write_text(json.dumps({pk: [[a.isoformat(), e.isoformat() if e else None, r] for a, e, r in v]
+                                                 for pk, v in seen.items()}))
+    return measure_day(seen, seed=seed, work=work, wall=wall)
 
+
+def measure_day(seen: dict, *, seed: int, work, wall: float) -> dict:
     from dispatch.models import CustomerMessage, Order
 
     errors = {h: [] for h in HORIZONS_MIN}
@@ -72,20 +94,20 @@ def one_day(seed: int, minutes: float, speed: float) -> dict:
     delivered = {o.id: o for o in Order.objects.filter(id__in=list(seen), status="delivered", vehicle__isnull=False)}
     for pk, order in delivered.items():
         looks = seen[pk]
-        truth = order.delivered_at
+        truth = _arrival(order) or order.delivered_at  # an ETA says when the van is at the door
         for h in HORIZONS_MIN:
             at = truth - timedelta(minutes=h)
             near = min(looks, key=lambda s: abs((s[0] - at).total_seconds()))
             if abs((near[0] - at).total_seconds()) <= 90 and near[1] is not None:
                 errors[h].append((near[1] - truth).total_seconds() / 60)
-        was_late = truth > order.window_end
+        was_late = order.delivered_at > order.window_end
         first_flag = next((s[0] for s in looks if s[2] in ("at_risk", "late") and s[0] < order.window_end), None)
         late += was_late
         flagged += first_flag is not None
         if was_late and first_flag is not None:
             hits += 1
             leads.append((order.window_end - first_flag).total_seconds() / 60)
-        told = [t for t in told_by_order.get(pk, []) if t and t <= truth]
+        told = [t for t in told_by_order.get(pk, []) if t and t <= order.delivered_at]
         if told and not was_late:
             said_late_on_time += 1
         if was_late and not told:
@@ -106,7 +128,22 @@ def main(argv=None) -> int:
     ap.add_argument("--speed", type=float, default=60)
     ap.add_argument("--seeds", default="7", help="Comma-separated seeds, one simulated day each")
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one day, its figures as JSON on stdout
+    ap.add_argument("--measure", default="", help="Only measure again an earlier day's work directory (its database and looks)")
     args = ap.parse_args(argv)
+    if args.measure:
+        from datetime import datetime
+        from pathlib import Path
+
+        os.environ.update({"SQLITE_PATH": str(Path(args.measure) / "db.sqlite3"), "DJANGO_SETTINGS_MODULE": "controltower.settings"})
+        os.environ.pop("DATABASE_URL", None)
+        import django
+
+        django.setup()
+        raw = json.loads((Path(args.measure) / "looks.json").read_text())
+        seen = {int(pk): [(datetime.fromisoformat(a), datetime.fromisoformat(e) if e else None, r) for a, e, r in v]
+                for pk, v in raw.items()}
+        print(json.dumps(measure_day(seen, seed=int(args.seeds.split(",")[0]), work=args.measure, wall=0.0), indent=1))
+        return 0
     days = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         if days:  # a second day needs a fresh process (Django is set up on the first day's database)

@@ -189,12 +189,22 @@ def daphne_server(transactional_db, settings):
     yield from _serve(settings, child_env(settings))
 
 
+def _tail(path: str, n: int = 4000) -> str:
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - n))
+        return f.read().decode(errors="replace")
+
+
 @pytest.fixture
 def daphne_and_worker(transactional_db, settings):
-    """Real mode: daphne enqueues its tasks on Redis and a Celery worker runs them."""
-    worker, log = start_worker(settings, "worker")
+    """Real mode: daphne enqueues its tasks on Redis and a Celery worker runs them. The worker starts
+    on empty queues (tasks an earlier test left are for rows that are gone, and would only delay
+    this test's own); what it said is printed at the end, which pytest shows when the test failed."""
+    worker, log = start_worker(settings, "worker", loglevel="INFO", extra=("--purge",))
     try:
         yield from _serve(settings, {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"})
     finally:
         stop_process(worker, log, 20)
+        print("--- the worker's log, last part ---\n" + _tail(log.name))
         os.unlink(log.name)
