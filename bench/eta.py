@@ -15,10 +15,11 @@ over, the truth is what happened:
 - customer messages that said "late" for an order then delivered on time, and late deliveries no
   message announced.
 
-    python -m bench.eta [--minutes 300] [--speed 60] [--seeds 7]
+    python -m bench.eta [--model learned|straight] [--minutes 300] [--speed 60] [--seeds 7]
 
-Only today's model exists (the straight line x 1.3 at 28 km/h); issue #24's road engine and the
-learned model are to be measured beside it here. Writes bench/results/eta.json and .md.
+Models: the travel model alone (straight line x 1.3 at 28 km/h), and that model times what the
+fleet taught it (dispatch.services.travel). Issue #24's road engine is to be measured beside them.
+Writes bench/results/eta-<model>.json and .md.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=300)
     ap.add_argument("--speed", type=float, default=60)
     ap.add_argument("--seeds", default="7", help="Comma-separated seeds, one simulated day each")
+    ap.add_argument("--model", choices=("learned", "straight"), default="learned",
+                    help="learned: travel learned from the fleet (the default); straight: the travel model alone")
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one day, its figures as JSON on stdout
     ap.add_argument("--measure", default="", help="Only measure again an earlier day's work directory (its database and looks)")
     args = ap.parse_args(argv)
@@ -144,13 +147,14 @@ def main(argv=None) -> int:
                 for pk, v in raw.items()}
         print(json.dumps(measure_day(seen, seed=int(args.seeds.split(",")[0]), work=args.measure, wall=0.0), indent=1))
         return 0
+    os.environ["TRAVEL_LEARNING"] = "true" if args.model == "learned" else "false"
     days = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         if days:  # a second day needs a fresh process (Django is set up on the first day's database)
             import subprocess
 
             out = subprocess.run([sys.executable, "-m", "bench.eta", "--minutes", str(args.minutes), "--speed", str(args.speed),
-                                  "--seeds", str(seed), "--one"], capture_output=True, text=True, check=True)
+                                  "--seeds", str(seed), "--model", args.model, "--one"], capture_output=True, text=True, check=True)
             days.append(json.loads(out.stdout.strip().splitlines()[-1]))
             continue
         days.append(one_day(seed, args.minutes, args.speed))
@@ -158,10 +162,12 @@ def main(argv=None) -> int:
         print(json.dumps(days[0]))
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
-    summary = {"model": "straight line x 1.3 at 28 km/h (today's)", "minutes": args.minutes, "speed": args.speed, "days": days,
+    name = {"straight": "the travel model alone (straight line x 1.3 at 28 km/h)",
+            "learned": "the travel model x what the fleet taught it (per hub and hour, learned as the day goes)"}[args.model]
+    summary = {"model": name, "minutes": args.minutes, "speed": args.speed, "days": days,
                "machine": f"{os.cpu_count()} cores; the embedded default (SQLite, tasks in-process)"}
-    (RESULTS / "eta.json").write_text(json.dumps(summary, indent=1))
-    (RESULTS / "eta.md").write_text(report(summary))
+    (RESULTS / f"eta-{args.model}.json").write_text(json.dumps(summary, indent=1))
+    (RESULTS / f"eta-{args.model}.md").write_text(report(summary))
     print(report(summary))
     return 0
 

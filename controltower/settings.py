@@ -307,6 +307,9 @@ ETA_REFRESH_S = env.int("ETA_REFRESH_S", default=30)
 CUSTOMER_MESSAGE_WINDOW_S = env.int("CUSTOMER_MESSAGE_WINDOW_S", default=3)
 # A change of estimate (a new ETA, or late) is told once it has held this long (product seconds;
 # checked again when it goes), and at most once per ESTIMATE_QUIET_S to one customer.
+# Travel learned from the own fleet (dispatch.services.travel) is used by live ETAs, the at-risk
+# flag and the planner; false keeps the travel model's own times (and learns nothing).
+TRAVEL_LEARNING = env.bool("TRAVEL_LEARNING", default=True)
 ESTIMATE_SETTLE_S = env.int("ESTIMATE_SETTLE_S", default=600)
 ESTIMATE_QUIET_S = env.int("ESTIMATE_QUIET_S", default=1800)
 # New orders are placed by the planner's repair: insertion, then this long re-optimizing the

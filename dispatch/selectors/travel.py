@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 
 from dispatch.models import TravelFactor
@@ -15,7 +16,10 @@ def cache_key(organization_id: int) -> str:
 
 
 def travel_factors(*, organization_id: int) -> dict[tuple[int, int], float]:
-    """{(hub id, local hour or ANY_HOUR): factor}, read at most once a minute (the learner clears it)."""
+    """{(hub id, local hour or ANY_HOUR): factor}, read at most once a minute (the learner clears it);
+    nothing when the installation does not use learned travel (settings.TRAVEL_LEARNING)."""
+    if not settings.TRAVEL_LEARNING:
+        return {}
     key = cache_key(organization_id)
     try:
         found = cache.get(key)

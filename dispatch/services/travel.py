@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -51,6 +52,8 @@ def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, floa
 
 def travel_learn(*, organization_id: int, now: datetime | None = None) -> int:
     """Learn the organization's factors from its legs; returns how many factors got a new version."""
+    if not settings.TRAVEL_LEARNING:
+        return 0
     now = now or clock.now()
     zone = clock.zone_of(Organization.objects.get(pk=organization_id))
     by_hub: dict[int, list[float]] = defaultdict(list)
