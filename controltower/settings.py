@@ -189,6 +189,9 @@ CELERY_TASK_ROUTES = {
 # still runs it.
 # Priority steps (kombu's own default, named here): 0 first; bulk work runs at 6 (infra.reliable_tasks.BULK).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "priority_steps": [0, 3, 6, 9]}
+# Installations sharing one Redis (and the test suite, one per test) keep their queues apart.
+if env("CELERY_BROKER_PREFIX", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env("CELERY_BROKER_PREFIX")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "plan-pending-orders": {"task": "dispatch.tasks.plan_pending_everywhere", "schedule": 60.0},

@@ -153,10 +153,11 @@ def process_log(name: str):
     return tempfile.NamedTemporaryFile(prefix=f"ct-{name}-", suffix=".log", delete=False)
 
 
-def start_worker(settings, name: str, *, queues: str = "default,planner", loglevel: str = "WARNING", extra: tuple = ()):
+def start_worker(settings, name: str, *, queues: str = "default,planner", loglevel: str = "WARNING", extra: tuple = (),
+                 env_extra: dict | None = None):
     """A real Celery worker on the test database and Redis (tasks not run in-process). Returns the
     process and its log file; stop it with stop_process."""
-    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"}
+    env = {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false", **(env_extra or {})}
     out = process_log(name)
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "controltower", "worker", "-Q", queues, *extra,
@@ -200,11 +201,21 @@ def _tail(path: str, n: int = 4000) -> str:
 def daphne_and_worker(transactional_db, settings):
     """Real mode: daphne enqueues its tasks on Redis and a Celery worker runs them. The worker starts
     on empty queues (tasks an earlier test left are for rows that are gone, and would only delay
-    this test's own); what it said is printed at the end, which pytest shows when the test failed."""
-    worker, log = start_worker(settings, "worker", loglevel="INFO", extra=("--purge",))
+    this test's own); what it said is printed at the end, which pytest shows when the test failed.
+    The two share queues of their own on the shared Redis: a task that an earlier test's killed
+    worker left unacknowledged is redelivered (after the visibility timeout) to the queues it came
+    from, never to this test's worker."""
+    import uuid
+
+    own = {"CELERY_BROKER_PREFIX": f"ct-test-{uuid.uuid4().hex[:12]}:"}
+    worker, log = start_worker(settings, "worker", loglevel="INFO", extra=("--purge",), env_extra=own)
     try:
-        yield from _serve(settings, {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false"})
+        yield from _serve(settings, {**child_env(settings), "CELERY_TASK_ALWAYS_EAGER": "false", **own})
     finally:
         stop_process(worker, log, 20)
-        print("--- the worker's log, last part ---\n" + _tail(log.name))
+        with open(log.name, errors="replace") as f:
+            telling = [line for line in f if any(w in line for w in ("finish_decision", "propose_decision", "ERROR", "WARNING",
+                                                                     "Traceback", "Error", "retry"))]
+        print("--- the worker's log: decisions, warnings, errors ---\n" + "".join(telling[-60:]))
+        print("--- the worker's log, last part ---\n" + _tail(log.name, 1500))
         os.unlink(log.name)
