@@ -68,8 +68,12 @@ def test_a_dispatcher_approves_a_200_move_outage_proposal_and_every_order_moves(
     assert answer.status == 200, answer.text()[:500]
     assert (f"Decision {decision.id} is being applied" in answer.text()
             or f"Decision {decision.id} applied: {N} orders moved" in answer.text()), answer.text()[:500]
-    # 200 carrier bookings over HTTP by the worker: about 25 s here, longer on a loaded machine
-    page.wait_for_selector(f"#action-status >> text=Decision {decision.id} applied: {N} orders moved", timeout=150000)
+    # 200 carrier bookings by the worker: about 25 s here, longer on a loaded machine. Waited for
+    # until the status line tells the outcome, whatever it is, so that a failure says what it told.
+    page.wait_for_function(f"() => /Decision {decision.id} applied/.test(document.querySelector('#action-status').textContent)",
+                           timeout=150000)
+    told = page.inner_text("#action-status")
+    assert f"Decision {decision.id} applied: {N} orders moved" in told, told
     assert Order.objects.filter(organization=org, carrier=down).count() == 0
     # each where the planner put it: another carrier, or the van's route
     homes = {m["order"]: m["to"] for m in decision.moves}
