@@ -171,7 +171,7 @@ def _serve(settings, env: dict):
     port = free_port()
     out = process_log("daphne")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "controltower.asgi:application"],
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", "-", "controltower.asgi:application"],
         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -180,6 +180,14 @@ def _serve(settings, env: dict):
         yield base
     finally:
         stop_process(proc, out, 10)
+        with open(out.name, errors="replace") as f:
+            lines = f.readlines()
+        # shown when the test failed: what went wrong in the server, and the last requests it answered
+        wrong = [line for line in lines if any(w in line for w in ("ERROR", "Traceback", "Error", "WARNING", '" 5'))]
+        print("--- daphne: errors ---\n" + "".join(wrong[-40:]))
+        routine = ("/live/kpis/", "/live/carriers/", "/live/orders/", "/live/state/", "/static/")
+        print("--- daphne: requests but the routine refreshes ---\n" + "".join([line for line in lines if not any(r in line for r in routine)][-60:]))
+        print("--- daphne: last requests ---\n" + "".join(lines[-20:]))
         os.unlink(out.name)
 
 

@@ -3,6 +3,7 @@ from the card, all of it or all but a few. In real mode (daphne enqueues, a Cele
 the approval answers at once and its status line follows the bookings until they are made."""
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from django.utils import timezone
 
 from tests.factories import (
@@ -58,6 +59,10 @@ def test_a_dispatcher_approves_a_200_move_outage_proposal_and_every_order_moves(
     org, user, down, decision = outage_with_200_orders()
     page = open_card(browser, daphne_and_worker, user)
 
+    heard = []  # what the page met from the approval on: shown if the outcome never showed
+    page.on("console", lambda m: heard.append(f"console {m.type}: {m.text}"))
+    page.on("requestfailed", lambda r: heard.append(f"failed {r.method} {r.url}: {r.failure}"))
+    page.on("response", lambda r: "/live/" in r.url and heard.append(f"{r.status} {r.url}"))  # the page's reads, the status line's among them
     with page.expect_response(lambda r: r.request.method == "POST" and f"/decisions/{decision.id}/approve/" in r.url,
                               timeout=60000) as approval:
         page.click('[data-kind="carrier_outage"] button.approve')
@@ -70,8 +75,14 @@ def test_a_dispatcher_approves_a_200_move_outage_proposal_and_every_order_moves(
             or f"Decision {decision.id} applied: {N} orders moved" in answer.text()), answer.text()[:500]
     # 200 carrier bookings by the worker: about 25 s here, longer on a loaded machine. Waited for
     # until the status line tells the outcome, whatever it is, so that a failure says what it told.
-    page.wait_for_function(f"() => /Decision {decision.id} applied/.test(document.querySelector('#action-status').textContent)",
-                           timeout=150000)
+    try:
+        page.wait_for_function(f"() => /Decision {decision.id} applied/.test(document.querySelector('#action-status').textContent)",
+                               timeout=150000)
+    except PlaywrightTimeout:
+        decision.refresh_from_db()
+        line = page.evaluate("() => (document.querySelector('#action-status') || {}).outerHTML")
+        pytest.fail(f"The status line never told the outcome. Decision {decision.id} is {decision.state}; the page "
+                    f"({page.url}) shows {line!r}; it met:\n" + "\n".join(heard[:20] + ["..."] + heard[-20:]))
     told = page.inner_text("#action-status")
     assert f"Decision {decision.id} applied: {N} orders moved" in told, told
     assert Order.objects.filter(organization=org, carrier=down).count() == 0

@@ -103,36 +103,54 @@
   }
 
   let queueTimer = null;
-  let queueStale = false;
-  // A dispatcher's own action on the queue (approve, reject, claim...) still on its way: refreshing the
-  // queue meanwhile would remove the form that sent it, and htmx drops the answer of an element that
-  // is gone (the approval's status line never showed). The refresh waits for the answer.
-  let queueActions = 0;
-  function queueAction(e) {
+  // A dispatcher's own action from a panel (approve, reject, claim... in the queue; undo in the feed)
+  // still on its way: refreshing the panel meanwhile would remove the element that sent it, and htmx
+  // then swaps nothing of the answer outside the panel (the approval's status line never showed). A
+  // refresh waits for the answer; one already on its way would land first all the same, so it is
+  // called off, and made again once the action is answered.
+  const panels = {
+    exceptions: { actions: 0, loading: false, stale: false, refresh: function () { refreshQueue(); } },
+    activity: { actions: 0, loading: false, stale: false, refresh: function () { refreshActivity(); } },
+  };
+  const queuePanel = panels.exceptions;
+  function panelOf(e) {  // [panel, true for its own refresh] of an htmx request, or null
     const elt = e.detail && e.detail.elt;
-    const verb = e.detail && e.detail.requestConfig && e.detail.requestConfig.verb;
-    return !!(elt && elt.closest && elt.closest("#exceptions") && verb && verb !== "get");
+    if (!elt || !elt.closest) return null;
+    if (panels[elt.id]) return [panels[elt.id], true];
+    const verb = e.detail.requestConfig && e.detail.requestConfig.verb;
+    const home = verb && verb !== "get" ? elt.closest("#exceptions, #activity") : null;
+    return home ? [panels[home.id], false] : null;
   }
-  document.addEventListener("htmx:beforeRequest", function (e) { if (queueAction(e)) queueActions += 1; });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    const found = panelOf(e);
+    if (!found) return;
+    const p = found[0];
+    if (found[1]) { p.loading = true; return; }
+    p.actions += 1;
+    if (p.loading) { htmx.trigger(e.detail.elt.closest("#exceptions, #activity"), "htmx:abort"); p.stale = true; }
+  });
   document.addEventListener("htmx:afterRequest", function (e) {
-    if (!queueAction(e)) return;
-    queueActions = Math.max(0, queueActions - 1);
-    if (queueStale && queueActions === 0) setTimeout(refreshQueue, 0);
+    const found = panelOf(e);
+    if (!found) return;
+    const p = found[0];
+    if (found[1]) { p.loading = false; return; }
+    p.actions = Math.max(0, p.actions - 1);
+    if (p.stale && p.actions === 0) setTimeout(p.refresh, 0);
   });
   function refreshQueue() {
     clearTimeout(queueTimer);
     queueTimer = setTimeout(function () {
       const el = document.getElementById("exceptions");
       if (!el) return;
-      if (queueActions > 0) { queueStale = true; return; }
+      if (queuePanel.actions > 0) { queuePanel.stale = true; return; }
       // Do not pull the form from under a dispatcher who is choosing: refresh once focus leaves it.
-      if (el.contains(document.activeElement) && document.activeElement !== document.body) { queueStale = true; return; }
-      queueStale = false;
+      if (el.contains(document.activeElement) && document.activeElement !== document.body) { queuePanel.stale = true; return; }
+      queuePanel.stale = false;
       htmx.trigger(el, "ct-refresh-queue");
     }, 200);
   }
   document.addEventListener("focusout", function () {
-    if (queueStale) setTimeout(refreshQueue, 0);
+    if (queuePanel.stale) setTimeout(refreshQueue, 0);
   });
 
   // Decision cards: select all / none, a group's box, the count of selected orders. What a
@@ -235,7 +253,11 @@
   const refreshKpis = throttled(function () { trigger("kpis"); }, 2000);
   const refreshCarriers = throttled(function () { trigger("carriers"); }, 500);
   const refreshTable = throttled(function () { trigger("order-filters"); }, 2000);
-  const refreshActivity = throttled(function () { trigger("activity"); }, 1000);
+  const refreshActivity = throttled(function () {
+    if (panels.activity.actions > 0) { panels.activity.stale = true; return; }  // after the answer (see panels)
+    panels.activity.stale = false;
+    trigger("activity");
+  }, 1000);
   function patchRow(d) {
     const row = document.querySelector('#orders-table tr[data-ref="' + CSS.escape(d.ref) + '"]');
     if (!row) return false;
