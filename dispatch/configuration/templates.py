@@ -118,7 +118,7 @@ def template_for(organization_id: int, kind: str, channel: str) -> tuple[str, st
 
 def render_template(subject: str, body: str, order: Order) -> tuple[str, str]:
     """The wording for one order, its times in the order's organization's time zone."""
-    with timezone.override(clock.zone_of(order.organization)):
+    with timezone.override(scoped(("zone", order.organization_id), lambda: clock.zone_of(order.organization))):
         ctx = _context(order)
         return Template(subject).render(ctx).strip(), Template(body).render(ctx)
 

@@ -4,6 +4,7 @@ decision end with one winner; the other gets a Conflict (409) with the current s
 from __future__ import annotations
 
 import contextvars
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -31,7 +32,7 @@ from dispatch.services.exceptions import (
 )
 from dispatch.services.log import event_record
 from dispatch.services.orders import order_transition
-from dispatch.services.routes import route_recompute_etas, route_resequence
+from dispatch.services.routes import route_active_for, route_recompute_etas, route_resequence
 from dispatch.status import (
     Actor,
     DecisionState,
@@ -232,7 +233,7 @@ def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *
     organization_id = Decision.objects.values_list("organization_id", flat=True).get(pk=decision_id)
     threaded = not transaction.get_connection().in_atomic_block  # a caller's open transaction: its rows are not visible elsewhere
 
-    def book(move: dict, own_thread: bool = False) -> dict:
+    def book(move: dict) -> dict:
         move = {k: v for k, v in move.items() if k != "pending"}
         try:
             order = Order.objects.get(organization_id=organization_id, external_ref=move["order"])
@@ -241,9 +242,6 @@ def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *
             move["applied"] = True
         except (CarrierError, Conflict) as exc:
             move["failed"] = getattr(exc, "message", None) or str(exc)
-        finally:
-            if own_thread:
-                connection.close()  # the pool thread's own connection
         return move
 
     pending = [m for m in moves if m.get("pending")]
@@ -252,8 +250,27 @@ def _complete(decision_id: int, moves: list[dict], actor: ActorRef, note: str, *
         # one (the message window, and one read of the rules shared by all of them).
         context = contextvars.copy_context()
         if threaded and len(pending) > 1 and BOOKING_THREADS > 1:  # each its own order and key: the carriers are asked side by side
-            with ThreadPoolExecutor(max_workers=min(BOOKING_THREADS, len(pending)), thread_name_prefix="ct-book") as pool:
-                booked = iter(list(pool.map(lambda m: context.copy().run(book, m, True), pending)))
+            out: list[dict | None] = [None] * len(pending)
+            work, taking = iter(enumerate(pending)), threading.Lock()
+
+            def booker() -> None:
+                """Takes the next move until none is left: one database connection per thread, not
+                one per booking (a connection costs milliseconds to open)."""
+                try:
+                    while True:
+                        with taking:
+                            item = next(work, None)
+                        if item is None:
+                            return
+                        out[item[0]] = context.copy().run(book, item[1])
+                finally:
+                    connection.close()  # the pool thread's own connection
+
+            threads = min(BOOKING_THREADS, len(pending))
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ct-book") as pool:
+                for running in [pool.submit(booker) for _ in range(threads)]:
+                    running.result()
+            booked = iter(out)
         else:
             booked = iter([book(m) for m in pending])
     done = [next(booked) if m.get("pending") else m for m in moves]
@@ -321,6 +338,21 @@ class VanWork:
     def __init__(self):
         self.routes: dict[int, tuple[Vehicle, list[str]]] = {}
         self.etas: dict[int, Vehicle] = {}
+        self._vehicles: dict[tuple[int, str], Vehicle] = {}
+        self._active: dict[int, object] = {}
+
+    def vehicle(self, organization_id: int, code: str) -> Vehicle:
+        """The van a move names, read once per decision."""
+        if (organization_id, code) not in self._vehicles:
+            self._vehicles[organization_id, code] = Vehicle.objects.get(organization_id=organization_id, code=code)
+        return self._vehicles[organization_id, code]
+
+    def route(self, vehicle: Vehicle, day):
+        """The van's active route, read (or begun) once per decision; its stops are appended to the
+        same instance, which counts their sequence on."""
+        if vehicle.pk not in self._active:
+            self._active[vehicle.pk] = route_active_for(vehicle=vehicle, day=day)
+        return self._active[vehicle.pk]
 
     def resequence(self, vehicle: Vehicle, keys: list[str]) -> None:
         self.routes[vehicle.pk] = (vehicle, keys)
@@ -355,7 +387,7 @@ def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int, 
         if order.status not in (OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY) or order.vehicle is None \
                 or order.vehicle.code != meet["from"]:
             return False  # it moved on (delivered, or someone moved it) since the proposal
-        vehicle = Vehicle.objects.get(organization_id=order.organization_id, code=code)
+        vehicle = vans.vehicle(order.organization_id, code)
         assignment_handover(order=order, vehicle=vehicle, at=(meet["lat"], meet["lon"]), actor=actor, reason=f"decision {decision_id}")
         if move.get("route"):
             vans.resequence(vehicle, move["route"])
@@ -370,8 +402,9 @@ def _apply_move(*, order: Order, move: dict, actor: ActorRef, decision_id: int, 
         order_transition(order=order, status=OrderStatus.PLANNED, actor=actor, reason="re-attempt")
     reason = f"decision {decision_id}"
     if kind == "van":
-        vehicle = Vehicle.objects.get(organization_id=order.organization_id, code=code)
-        assignment_to_vehicle(order=order, vehicle=vehicle, actor=actor, reason=reason)
+        vehicle = vans.vehicle(order.organization_id, code)
+        assignment_to_vehicle(order=order, vehicle=vehicle, actor=actor, reason=reason,
+                              route=vans.route(vehicle, order.window_start.date()))
         if move.get("route"):
             vans.resequence(vehicle, move["route"])
         vans.recompute(vehicle)

@@ -39,10 +39,11 @@ def assignment_release(*, order: Order, actor: ActorRef, reason: str) -> None:
 
 
 def assignment_to_vehicle(*, order: Order, vehicle: Vehicle, actor: ActorRef, reason: str = "",
-                          on_board: bool = False) -> Assignment:
-    """Put the order on the end of the vehicle's active route. Caller holds the order lock."""
+                          on_board: bool = False, route=None) -> Assignment:
+    """Put the order on the end of the vehicle's active route (`route`, when the caller has it at
+    hand already). Caller holds the order lock."""
     assignment_release(order=order, actor=actor, reason=f"moved to vehicle {vehicle.code}")
-    route = route_active_for(vehicle=vehicle, day=order.window_start.date())
+    route = route or route_active_for(vehicle=vehicle, day=order.window_start.date())
     route_append_order(route=route, order=order, pickup=not on_board)
     assignment = Assignment.objects.create(
         order=order, version=_next_version(order), vehicle=vehicle, route=route,

@@ -47,7 +47,11 @@ def route_active_for(*, vehicle: Vehicle, day) -> Route:
 def route_append_order(*, route: Route, order: Order, pickup: bool = True, pickup_at: tuple[float, float] | None = None) -> None:
     """Add the order's stops to the end of the route: its pickup (at its hub, or where another van
     hands it over) unless it is on board already, then its delivery."""
-    last = route.stops.aggregate(m=Max("sequence"))["m"] or 0
+    # The last sequence is read once per Route instance (a decision appending 150 orders to a few
+    # routes passes the same instances; see VanWork), then counted on.
+    last = getattr(route, "_last_sequence", None)
+    if last is None:
+        last = route.stops.aggregate(m=Max("sequence"))["m"] or 0
     stops = []
     if pickup:
         last += 1
@@ -55,6 +59,7 @@ def route_append_order(*, route: Route, order: Order, pickup: bool = True, picku
         stops.append(Stop(route=route, order=order, kind=StopKind.PICKUP, sequence=last, lat=lat, lon=lon))
     stops.append(Stop(route=route, order=order, kind=StopKind.DELIVERY, sequence=last + 1, lat=order.lat, lon=order.lon))
     Stop.objects.bulk_create(stops)
+    route._last_sequence = last + 1
 
 
 def route_remove_order(*, order: Order) -> None:
