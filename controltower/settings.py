@@ -322,6 +322,10 @@ OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_MAX_BATCH = 1000
+# Orders imported from one file (the Import orders page, POST /api/orders/import/): checked row by
+# row, then created all together or not at all.
+ORDER_FILE_MAX_BYTES = API_MAX_BODY_BYTES
+ORDER_FILE_MAX_ROWS = env.int("ORDER_FILE_MAX_ROWS", default=5000)
 
 # --- Static files ----------------------------------------------------------------------
 # Uploaded files (proof of delivery) through Django's storage API: local disk under var/media by

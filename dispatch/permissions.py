@@ -15,6 +15,7 @@ ACTIONS = {
     "look_after_dead_letters": (DECIDERS, "Dispatchers and admins look after tasks the workers gave up on."),
     "review_performance": (REPORTERS, "Performance reports are for ops managers and admins; "
                                       "your role ({role}) works the live queue."),
+    "import_orders": (DECIDERS, "Dispatchers and admins bring orders in from a file; your role ({role}) reviews them."),
     "configure": (ADMINS, "Settings are for your organization's admins; your role ({role}) cannot change them."),
 }
 

@@ -429,3 +429,15 @@ class ProofSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     received_at = serializers.DateTimeField()
     missing = serializers.ListField(child=Text(), help_text="Proof the order still lacks")
+
+
+class OrderImportQuery(StrictQuery):
+    dry_run = serializers.BooleanField(required=False, default=False,
+                                       help_text="Check only: report every row and every error, create nothing")
+
+
+class OrderImportJsonSerializer(serializers.Serializer):
+    """Orders to import as JSON: each in the API's order shape, checked one by one (a dry run reports
+    each order's errors rather than refusing the request)."""
+
+    orders = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=settings.ORDER_FILE_MAX_ROWS)

@@ -5,6 +5,8 @@ from . import schema, views  # noqa: F401  (schema registers the token auth sche
 urlpatterns = [
     path("orders/", views.OrderListCreate.as_view(), name="api-orders"),
     path("orders/batch/", views.OrderBatchCreate.as_view(), name="api-orders-batch"),
+    path("orders/import/", views.OrderImport.as_view(), name="api-orders-import"),
+    path("orders/import/template.csv", views.OrderImportTemplate.as_view(), name="api-orders-import-template"),
     path("orders/<str:ref>/", views.OrderDetail.as_view(), name="api-order"),
     path("orders/<str:ref>/cancel/", views.OrderCancel.as_view(), name="api-order-cancel"),
     path("orders/<str:ref>/status/", views.OrderStatusUpdate.as_view(), name="api-order-status"),

@@ -35,7 +35,8 @@ ORDER_FIELDS = (
 )
 
 
-def _build(organization_id: int, hubs: dict[str, Hub], data: dict) -> Order:
+def order_build(organization_id: int, hubs: dict[str, Hub], data: dict) -> Order:
+    """An order from validated data, not saved (its derived fields set)."""
     hub = hubs[data["hub"]]
     fields = {k: data[k] for k in ORDER_FIELDS if k in data}
     fields.setdefault("sla_deadline", data["window_end"])
@@ -84,7 +85,7 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
             "An order with this external_ref exists already",
             errors={"external_ref": [f"{r!r} exists already" for r in sorted(taken)]},
         )
-    built = [_build(organization_id, hubs, o) for o in orders]
+    built = [order_build(organization_id, hubs, o) for o in orders]
     promise_check(organization_id, built)
     created = Order.objects.bulk_create(built)
     # bulk_create returns primary keys on PostgreSQL and SQLite >= 3.35.

@@ -23,6 +23,27 @@ pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 
 
+def three_orders_with_a_carrier(hub_code: str, van: str, carrier: str, name: str, spare: str, prefix: str):
+    """An organization (proposals not applied by themselves) whose carrier holds three booked
+    orders, with a van and another carrier to take them: (organization, a dispatcher, the carrier)."""
+    from carriers.services import booking_record_confirmed
+    from dispatch.models import Policy
+    from dispatch.services import ActorRef
+
+    hub = HubFactory(code=hub_code, lat=41.80, lon=-87.62)
+    org = hub.organization
+    Policy.objects.create(organization=org, auto_apply=False)
+    user = UserFactory(organization=org)
+    VehicleFactory(fleet__hub=hub, code=van, lat=41.80, lon=-87.62, position_at=timezone.now())
+    down = CarrierFactory(organization=org, code=carrier, name=name)
+    CarrierFactory(organization=org, code=spare, name=f"{spare.title()} Couriers")
+    for i in range(1, 4):
+        o = OrderFactory(hub=hub, lat=41.80 + 0.01 * i, lon=-87.62, external_ref=f"{prefix}-{i}")
+        booking_record_confirmed(order=o, carrier=down, external_id=o.external_ref, price=9, promised_at=o.window_start,
+                                 idempotency_key=f"{prefix}-{o.id}", actor=ActorRef.system("test"))
+    return org, user, down
+
+
 def test_a_ping_moves_the_marker_and_a_new_order_changes_the_kpis_without_reload(daphne_server, browser):
     hub = HubFactory(code="WEST", lat=41.8827, lon=-87.6470)
     user = UserFactory(organization=hub.organization)
@@ -127,21 +148,9 @@ def test_an_event_committed_by_another_process_reaches_the_page_through_redis(da
 
 
 def test_a_dispatcher_sees_an_outage_appear_live_approves_the_proposal_and_the_table_updates(daphne_server, browser):
-    from carriers.services import booking_record_confirmed
-    from dispatch.models import Decision, Policy
-    from dispatch.services import ActorRef
+    from dispatch.models import Decision
 
-    hub = HubFactory(code="SOUTH", lat=41.80, lon=-87.62)
-    org = hub.organization
-    Policy.objects.create(organization=org, auto_apply=False)
-    user = UserFactory(organization=org)
-    VehicleFactory(fleet__hub=hub, code="VAN5", lat=41.80, lon=-87.62, position_at=timezone.now())
-    down = CarrierFactory(organization=org, code="FLAKY", name="Flaky Express")
-    CarrierFactory(organization=org, code="STEADY", name="Steady Couriers")
-    orders = [OrderFactory(hub=hub, lat=41.80 + 0.01 * i, lon=-87.62, external_ref=f"OUT-{i}") for i in range(1, 4)]
-    for o in orders:
-        booking_record_confirmed(order=o, carrier=down, external_id=o.external_ref, price=9, promised_at=o.window_start,
-                                 idempotency_key=f"b-{o.id}", actor=ActorRef.system("test"))
+    org, user, down = three_orders_with_a_carrier("SOUTH", "VAN5", "FLAKY", "Flaky Express", "STEADY", "OUT")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     login(page, daphne_server, user.username)
     page.evaluate("window.__sameDocument = true")
@@ -220,21 +229,11 @@ def test_an_approval_answered_after_a_queue_refresh_landed_still_tells_its_outco
     took away the form that sent the approval, and htmx swapped nothing of the answer into the
     status line (it failed so in full runs, the page then silent for good). The refresh on its way
     is called off and made again after the answer. Both requests are held here to make that order."""
-    from carriers.services import booking_record_confirmed, carrier_set_health
-    from dispatch.models import Decision, Order, Policy
+    from carriers.services import carrier_set_health
+    from dispatch.models import Decision, Order
     from dispatch.services import ActorRef
 
-    hub = HubFactory(code="RACE", lat=41.80, lon=-87.62)
-    org = hub.organization
-    Policy.objects.create(organization=org, auto_apply=False)
-    user = UserFactory(organization=org)
-    VehicleFactory(fleet__hub=hub, code="VAN7", lat=41.80, lon=-87.62, position_at=timezone.now())
-    down = CarrierFactory(organization=org, code="SLOW", name="Slow Parcel")
-    CarrierFactory(organization=org, code="SURE", name="Sure Couriers")
-    for i in range(1, 4):
-        o = OrderFactory(hub=hub, lat=41.80 + 0.01 * i, lon=-87.62, external_ref=f"R-{i}")
-        booking_record_confirmed(order=o, carrier=down, external_id=o.external_ref, price=9, promised_at=o.window_start,
-                                 idempotency_key=f"r-{o.id}", actor=ActorRef.system("test"))
+    org, user, down = three_orders_with_a_carrier("RACE", "VAN7", "SLOW", "Slow Parcel", "SURE", "R")
     carrier_set_health(carrier_id=down.id, health="down", reason="API timeouts", actor=ActorRef.system("test"))
     decision = Decision.objects.get(organization=org, state="proposed", exception__kind="carrier_outage")
 
