@@ -31,7 +31,7 @@ import statistics
 import sys
 from datetime import timedelta
 
-from bench.messages import RESULTS, play_day
+from bench.messages import RESULTS, open_day, play_day
 
 HORIZONS_MIN = (15, 30, 60)
 
@@ -137,11 +137,7 @@ def main(argv=None) -> int:
         from datetime import datetime
         from pathlib import Path
 
-        os.environ.update({"SQLITE_PATH": str(Path(args.measure) / "db.sqlite3"), "DJANGO_SETTINGS_MODULE": "controltower.settings"})
-        os.environ.pop("DATABASE_URL", None)
-        import django
-
-        django.setup()
+        open_day(args.measure)
         raw = json.loads((Path(args.measure) / "looks.json").read_text())
         seen = {int(pk): [(datetime.fromisoformat(a), datetime.fromisoformat(e) if e else None, r) for a, e, r in v]
                 for pk, v in raw.items()}

@@ -29,6 +29,8 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_tz
 from pathlib import Path
 
+from bench.processes import stop_all
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DB = os.environ.get("BENCH_LIVE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/controltower_bench_live")
@@ -306,13 +308,7 @@ def main(argv=None) -> int:
             runs.append(result)
             print(json.dumps({k: v for k, v in result.items() if k != "timeline"}))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
     summary = {"vans": args.vans, "dashboards": args.dashboards, "daphnes": args.daphnes, "workers": args.workers,
                "duration_s_per_rate": args.duration, "machine": f"{os.cpu_count()} cores", "runs": runs,
                "targets": {"ingest": "keeps up with the offered rate", "live_p95_ms": 250, "lost": 0}}

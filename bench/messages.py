@@ -32,6 +32,8 @@ from datetime import time as dtime
 from email import message_from_bytes
 from pathlib import Path
 
+from bench.processes import stop_all
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DISRUPTIONS = ("carrier_outage:GIG@20+90", "vehicle_breakdown:N01@35", "driver_no_show:S02@10")
@@ -131,15 +133,18 @@ def play_day(*, minutes: float, speed: float, orders: int, settle: float, seed: 
             raise SystemExit(f"The simulated day did not end in time; see {work}/simulate.log")
         time.sleep(settle)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         smtp.stop()
     return work, inbox, time.monotonic() - started
+
+
+def open_day(work: str) -> None:
+    """Set Django up on an earlier played day's database (its work directory), to measure it again."""
+    os.environ.update({"SQLITE_PATH": str(Path(work) / "db.sqlite3"), "DJANGO_SETTINGS_MODULE": "controltower.settings"})
+    os.environ.pop("DATABASE_URL", None)
+    import django
+
+    django.setup()
 
 
 def main(argv=None) -> int:
@@ -151,11 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument("--measure", default="", help="Only count again, from an earlier run's work directory (its database)")
     args = ap.parse_args(argv)
     if args.measure:
-        os.environ.update({"SQLITE_PATH": str(Path(args.measure) / "db.sqlite3"), "DJANGO_SETTINGS_MODULE": "controltower.settings"})
-        os.environ.pop("DATABASE_URL", None)
-        import django
-
-        django.setup()
+        open_day(args.measure)
         summary, _ = measure(None)
         print(json.dumps(summary, indent=1))
         return 0

@@ -12,10 +12,9 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.template.base import Lexer, TokenType
 from django.utils import timezone
 
-from dispatch import clock
 from dispatch.errors import ValidationFailed
 from dispatch.models import MessageTemplate, Order, Organization, ScheduledChange
-from dispatch.selectors import scoped, van_nearness
+from dispatch.selectors import organization_zone, scoped, van_nearness
 from dispatch.status import MessageKind
 
 from .versions import later, schedule, stale
@@ -118,7 +117,7 @@ def template_for(organization_id: int, kind: str, channel: str) -> tuple[str, st
 
 def render_template(subject: str, body: str, order: Order) -> tuple[str, str]:
     """The wording for one order, its times in the order's organization's time zone."""
-    with timezone.override(scoped(("zone", order.organization_id), lambda: clock.zone_of(order.organization))):
+    with timezone.override(organization_zone(order.organization_id)):
         ctx = _context(order)
         return Template(subject).render(ctx).strip(), Template(body).render(ctx)
 

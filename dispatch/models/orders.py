@@ -47,6 +47,8 @@ class Order(models.Model):
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.CREATED, db_index=True)
     risk = models.CharField(max_length=20, choices=Risk.choices, default=Risk.ON_TIME)
     eta = models.DateTimeField(null=True, blank=True)
+    eta_why = models.CharField(max_length=200, blank=True,
+                               help_text="What moves the ETA off the travel model: the traffic learned from the fleet, in minutes")
     failure_reason = models.CharField(max_length=30, choices=FailureReason.choices, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     # When it last reached an outcome (delivered, failed, returned) on the product clock: what a report

@@ -6,6 +6,7 @@ from .base import CLOSED_STATUSES, hub_scope, in_scope, scope_hub_ids, user_hub_
 from .configuration import (  # noqa: F401
     due_changes,
     one_policy_read,
+    organization_zone,
     policy_for,
     required_proof,
     scoped,

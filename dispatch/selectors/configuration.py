@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import DecimalField
 
 from dispatch import clock
-from dispatch.models import Order, Policy, ScheduledChange, ServiceLevelRule
+from dispatch.models import Order, Organization, Policy, ScheduledChange, ServiceLevelRule
 from dispatch.scope import current, within
 from dispatch.status import DEFAULT_SERVICE_RULES
 
@@ -27,6 +27,13 @@ def scoped(key: tuple, read):
     if key not in scope:
         scope[key] = read()
     return scope[key]
+
+
+def organization_zone(organization_id: int):
+    """The time zone the organization's people and customers read times in (clock.zone_of), read
+    once per piece of work inside `one_policy_read` (a sweep over every van, a decision's orders)."""
+    return scoped(("zone", organization_id), lambda: clock.zone_of(
+        Organization.objects.filter(pk=organization_id).only("time_zone").first()))
 
 
 def policy_for(organization_id: int):

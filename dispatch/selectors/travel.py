@@ -44,3 +44,12 @@ def travel_factor_rows(*, organization_id: int):
     """What was learned, for the admins' page: per hub and hour, with how many legs."""
     return (TravelFactor.objects.filter(organization_id=organization_id).select_related("hub")
             .order_by("hub__code", "hour"))
+
+
+def travel_factor_versions(*, organization_id: int, factor_id: int) -> tuple[TravelFactor, list[dict]] | None:
+    """One learned figure of the organization and its versions, newest first (None when it is not theirs)."""
+    row = TravelFactor.objects.filter(organization_id=organization_id, pk=factor_id).select_related("hub").first()
+    if row is None:
+        return None
+    return row, [{"at": h.history_date, "factor": h.factor, "legs": h.legs, "observed": h.observed, "reason": h.history_change_reason}
+                 for h in row.history.order_by("-history_date", "-history_id")]

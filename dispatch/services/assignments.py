@@ -30,7 +30,7 @@ def assignment_release(*, order: Order, actor: ActorRef, reason: str) -> None:
         return
     current.active = False
     current.save(update_fields=["active"])
-    order.eta = None
+    order.eta, order.eta_why = None, ""
     route_remove_order(order=order)
     if current.booking_id:
         facts.record(BookingReleased(booking_id=current.booking_id, actor=actor))  # the carrier integration tells the carrier

@@ -13,7 +13,7 @@ from dispatch import clock, ports
 from dispatch.facts import OrderEtaChanged, VanApproaching
 from dispatch.live_events import order_changed
 from dispatch.models import Order, Route, Stop, Vehicle
-from dispatch.selectors import one_policy_read, policy_for, service_rules
+from dispatch.selectors import one_policy_read, organization_zone, policy_for, service_rules
 from dispatch.selectors.travel import learned_factor, travel_factors
 from dispatch.status import OrderStatus, Risk, StopKind
 from infra import bus, facts
@@ -70,6 +70,17 @@ def stop_complete_for_order(*, order: Order, kind: str, at: datetime) -> None:
     Stop.objects.filter(order=order, kind=kind, completed_at__isnull=True).update(completed_at=at)
 
 
+def _why(extra: float, slowest: tuple[float, str, int] | None) -> str:
+    """What the learned traffic does to an ETA, in words a dispatcher reads beside the risk ("" when
+    it changes it by less than a minute)."""
+    if abs(extra) < 1:
+        return ""
+    if extra < 0:
+        return f"Traffic learned from your vans: {abs(extra):.0f} min quicker than the travel model on the way here."
+    where = f" (slowest around hub {slowest[1]} at {slowest[2]:02d}:00, {slowest[0]:.2f}x the model)" if slowest else ""
+    return f"Traffic learned from your vans: +{extra:.0f} min on the way here{where}."
+
+
 def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> list[Order]:
     """Walk the vehicle's remaining stops from where it is now; store each stop's ETA and each
     order's ETA and risk. Publishes the orders whose risk changed or whose ETA moved by more
@@ -87,14 +98,21 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     rules = service_rules(vehicle.organization_id) if stops else {}
     # What the fleet taught the product about travel around each hub at each hour (services.travel)
     factors = travel_factors(organization_id=vehicle.organization_id) if stops else {}
-    zone = clock.zone_of(vehicle.organization) if factors else None
+    zone = organization_zone(vehicle.organization_id) if factors else None
     changed: list[Order] = []
     deliveries_before = 0
     moved_stops = []
+    extra = 0.0  # minutes the learned traffic adds (or takes) on the van's way so far
+    slowest = None  # the leg's (factor, hub code, local hour) that slows it most
     for stop in stops:
         order = stop.order
-        learned = learned_factor(factors, order.hub_id, t.astimezone(zone).hour) if factors else 1.0
-        t += timedelta(minutes=travel_minutes(road_km(lat, lon, stop.lat, stop.lon)) * learned)
+        hour = t.astimezone(zone).hour if factors else 0
+        learned = learned_factor(factors, order.hub_id, hour) if factors else 1.0
+        model = travel_minutes(road_km(lat, lon, stop.lat, stop.lon))
+        t += timedelta(minutes=model * learned)
+        extra += model * (learned - 1)
+        if learned > 1 and (slowest is None or learned > slowest[0]):
+            slowest = (learned, order.hub.code, hour)
         lat, lon = stop.lat, stop.lon
         if stop.kind == StopKind.DELIVERY:
             t = max(t, order.window_start)
@@ -106,8 +124,9 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
                 new_risk = risk_for(t, order.window_end, rules[order.service_level].at_risk_margin_min)
                 moved = order.eta is None or abs(order.eta - t) > ETA_PUBLISH_TOLERANCE
                 if new_risk != order.risk or moved:
-                    order.eta, order.risk = t, new_risk
+                    order.eta, order.risk, order.eta_why = t, new_risk, _why(extra, slowest)
                     changed.append(order)
+            extra += order.service_min * (learned - 1)
             t += timedelta(minutes=order.service_min * learned)
             facts.record(VanApproaching(order=order, stops_before=deliveries_before))
             deliveries_before += 1
@@ -115,7 +134,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
             t += timedelta(minutes=order.hub.load_min_per_order)
     Stop.objects.bulk_update(moved_stops, ["eta"])  # only the stops whose ETA changed
     if changed:
-        Order.objects.bulk_update(changed, ["eta", "risk"])
+        Order.objects.bulk_update(changed, ["eta", "risk", "eta_why"])
         tolerance = policy_for(vehicle.organization_id).eta_tolerance_min
         for order in changed:
             bus.publish(order.organization_id, "order.changed", order_changed(order))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import Client
 
 from dispatch import clock
 from dispatch.models import Order, TravelFactor
@@ -19,7 +20,7 @@ from dispatch.services.routes import route_recompute_etas
 from dispatch.services.travel import travel_learn
 from dispatch.engine.bridge import problem_from_db
 from planner.travel import SPEED_KMH, road_km, travel_minutes
-from tests.factories import OrderFactory, VehicleFactory
+from tests.factories import OrderFactory, UserFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = ActorRef.system("tests")
@@ -66,6 +67,13 @@ def test_learning_from_reported_deliveries_converges_on_the_planted_slowdown_and
     model = travel_minutes(road_km(hub.lat, hub.lon, later.lat, later.lon))
     eta = Order.objects.get(pk=later.pk).eta
     assert (eta - clock.now()).total_seconds() / 60 == pytest.approx(model * rush.factor, rel=0.02)
+    # and says why, in minutes, where a dispatcher reads the order
+    why = Order.objects.get(pk=later.pk).eta_why
+    assert why == (f"Traffic learned from your vans: +{model * (rush.factor - 1):.0f} min on the way here "
+                   f"(slowest around hub {hub.code} at 17:00, {rush.factor:.2f}x the model).")
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+    assert why in client.get("/orders/NEXT/").content.decode()
     # and the planner plans this hour at the learned pace, its stops at their learned length
     problem = problem_from_db(organization_id=org.id, extra_orders=[later]).problem
     assert problem.speed_kmh == pytest.approx(SPEED_KMH / rush.factor, rel=0.001)

@@ -36,12 +36,11 @@ from dispatch.models import (
     Policy,
     ScheduledChange,
     ServiceLevelRule,
-    TravelFactor,
     User,
     Vehicle,
 )
 from dispatch.selectors import policy_for, service_rules
-from dispatch.selectors.travel import ANY_HOUR, travel_factor_rows
+from dispatch.selectors.travel import ANY_HOUR, travel_factor_rows, travel_factor_versions
 from dispatch.services import users as people
 from dispatch.status import (
     HANDLING,
@@ -542,11 +541,10 @@ def travel_page(request):
 @login_required
 def travel_history(request, pk: int):
     org = org_for(request, "configure")
-    row = TravelFactor.objects.filter(organization_id=org, pk=pk).select_related("hub").first()
-    if row is None:
+    found = travel_factor_versions(organization_id=org, factor_id=pk)
+    if found is None:
         raise Http404("No such learned figure in your organization.")
+    row, versions = found
     when = "all day" if row.hour == ANY_HOUR else f"{row.hour:02d}:00-{row.hour:02d}:59"
-    versions = [{"at": h.history_date, "factor": h.factor, "legs": h.legs, "observed": h.observed, "reason": h.history_change_reason}
-                for h in row.history.order_by("-history_date", "-history_id")]
     return render(request, "controltower/settings/travel_history.html", {"row": row, "when": when, "versions": versions})
 
