@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "web.middleware.DriverAppMiddleware",
     "web.middleware.HubScopeMiddleware",
     "web.middleware.OrganizationTimeZoneMiddleware",
     "web.middleware.DomainErrorMiddleware",

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from carriers.views import carrier_webhook
 from infra import metrics
 from web.configuration import views as configuration
+from web.driver import views as driver
 from web.imports import views as imports
 from web.live import views as live
 from web.network import views as network
@@ -30,6 +31,8 @@ urlpatterns = [
     path("live/decisions/<int:pk>/<str:action>/", orders.decision_action, name="live-decision"),
     path("live/exceptions/<int:pk>/<str:action>/", orders.exception_hold, name="live-exception-hold"),
     path("live/activity/", live.activity_partial, name="live-activity"),
+    path("driver/", driver.driver_home, name="driver"),
+    path("driver/orders/<str:ref>/<str:action>/", driver.driver_action, name="driver-action"),
     path("orders/import/", imports.import_page, name="order-import"),
     path("orders/import/template.csv", imports.import_template, name="order-import-template"),
     path("orders/<str:ref>/", orders.order_page, name="order-page"),

@@ -8,6 +8,7 @@ from dispatch.status import Role
 DECIDERS = {Role.DISPATCHER, Role.ADMIN}
 REPORTERS = {Role.OPS_MANAGER, Role.ADMIN}
 ADMINS = {Role.ADMIN}
+DRIVERS = {Role.DRIVER}
 
 # What each action needs: the roles allowed, and what everyone else is told.
 ACTIONS = {
@@ -16,6 +17,7 @@ ACTIONS = {
     "review_performance": (REPORTERS, "Performance reports are for ops managers and admins; "
                                       "your role ({role}) works the live queue."),
     "import_orders": (DECIDERS, "Dispatchers and admins bring orders in from a file; your role ({role}) reviews them."),
+    "drive": (DRIVERS, "The driver app is for drivers; your role ({role}) works in the control tower."),
     "configure": (ADMINS, "Settings are for your organization's admins; your role ({role}) cannot change them."),
 }
 

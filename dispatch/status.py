@@ -99,6 +99,7 @@ class Role(ChoiceSet):
     DISPATCHER = "dispatcher", "Dispatcher"
     OPS_MANAGER = "ops_manager", "Ops manager"
     ADMIN = "admin", "Admin"
+    DRIVER = "driver", "Driver"
 
 
 class DutyStatus(ChoiceSet):

@@ -4,13 +4,14 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.handlers.exception import response_for_exception
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 
 from dispatch import clock
 from dispatch.api.errors import log_unavailable
 from dispatch.errors import Forbidden, NotFound
 from dispatch.selectors import hub_scope, user_hub_ids
+from dispatch.status import Role
 
 
 class ApiBodyLimitMiddleware:
@@ -112,3 +113,24 @@ class DomainErrorMiddleware:
         if isinstance(exception, Forbidden):
             return response_for_exception(request, PermissionDenied(exception.message))
         return None
+
+
+class DriverAppMiddleware:
+    """A driver's account opens the driver app and nothing else of the tower: not the live page, the
+    reports, settings, nor the API through its session. A page asked for is a redirect to the app;
+    anything else is refused with where to go."""
+
+    ALLOWED = ("/driver/", "/login/", "/logout/", "/static/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated and getattr(user, "role", None) == Role.DRIVER
+                and not request.path.startswith(self.ALLOWED)):
+            if request.method == "GET" and not request.path.startswith("/api/"):
+                return HttpResponseRedirect("/driver/")
+            return HttpResponse(json.dumps({"error": {"code": "forbidden", "message": "A driver's account uses the driver app "
+                                                      "(/driver/) only."}}), status=403, content_type="application/json")
+        return self.get_response(request)

@@ -36,6 +36,8 @@ class User(AbstractUser):
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.DISPATCHER)
+    driver = models.OneToOneField("dispatch.Driver", null=True, blank=True, on_delete=models.SET_NULL, related_name="user",
+                                  help_text="For the driver role: the driver whose shifts, van and stops this account sees")
     hubs = models.ManyToManyField("dispatch.Hub", blank=True, related_name="scoped_users",
                                   help_text="A dispatcher scoped to these hubs sees and acts on their orders, vans and exceptions only "
                                             "(none: every hub)")

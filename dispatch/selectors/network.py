@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from carriers.models import CapacitySlot, Carrier, CarrierAlert, CarrierBooking, CarrierCall, WebhookReceipt
 from dispatch import clock
 from dispatch.models import Driver, Event, Hub, Order, Shift, Stop, User, Vehicle
+from dispatch.errors import NotFound
 from dispatch.scope import current
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, Role
 from planner.travel import haversine_km
@@ -160,3 +161,33 @@ def carrier_story(*, organization_id: int, code: str) -> dict:
         "alerts": list(CarrierAlert.objects.filter(carrier=carrier, resolved=False).order_by("-created_at", "-id")[:50]),
         "waiting_for_mapping": WebhookReceipt.objects.filter(carrier=carrier, status="needs_mapping").count(),
     }
+
+
+def driver_day(*, driver) -> dict:
+    """What a driver's app shows: the shift on now (else the next one), its van, and the van's
+    remaining stops in route order with what each order needs."""
+    now = clock.now()
+    shifts = Shift.objects.filter(driver=driver).select_related("vehicle")
+    shift = (shifts.filter(starts_at__lte=now, ends_at__gt=now).first()
+             or shifts.filter(ends_at__gt=now).order_by("starts_at").first())
+    if shift is None:
+        return {"shift": None, "vehicle": None, "stops": [], "load_kg": 0.0}
+    vehicle = shift.vehicle
+    stops = list(Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
+                 .select_related("order").order_by("route_id", "sequence"))
+    rules = service_rules(vehicle.organization_id)
+    for s in stops:
+        s.proof = required_proof(s.order, rules) if s.kind == "delivery" else []
+    on_board = [s.order for s in stops if s.kind == "delivery" and s.order.status in (OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY)]
+    return {"shift": shift, "vehicle": vehicle, "stops": stops, "load_kg": sum(o.weight_kg for o in on_board), "now": now}
+
+
+def driver_order(*, driver, ref: str) -> Order:
+    """An order on the van of the driver's current (or next) shift; NotFound for any other."""
+    day = driver_day(driver=driver)
+    if day["vehicle"] is None:
+        raise NotFound("You have no shift, so no stops.")
+    order = Order.objects.filter(organization_id=driver.organization_id, external_ref=ref, vehicle=day["vehicle"]).first()
+    if order is None:
+        raise NotFound(f"{ref} is not on your van.")
+    return order

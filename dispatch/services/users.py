@@ -9,7 +9,7 @@ from django.db import transaction
 
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
-from dispatch.models import ApiToken, Hub, User
+from dispatch.models import ApiToken, Driver, Hub, User
 from dispatch.status import Role
 
 from . import ActorRef
@@ -99,4 +99,22 @@ def user_set_hubs(*, organization_id: int, user_id: int, hub_ids: list[int], by)
     user.hubs.set(hubs)
     event_record(organization_id=organization_id, kind="user.hubs", actor=ActorRef.user(by),
                  data={"user": user.username, "hubs": sorted(h.code for h in hubs)})
+    return user
+
+
+def user_set_driver(*, organization_id: int, user_id: int, driver_id: int | None, by) -> User:
+    """Link a driver's account to the driver it is (their shifts, van and stops), or unlink it."""
+    user = _member(organization_id, user_id)
+    driver = None
+    if driver_id:
+        driver = Driver.objects.filter(organization_id=organization_id, pk=driver_id).first()
+        if driver is None:
+            raise ValidationFailed("Unknown driver", errors={"driver": ["Choose one of your organization's drivers."]})
+        taken = User.objects.filter(driver=driver).exclude(pk=user.pk).first()
+        if taken is not None:
+            raise Conflict(f"{driver.name} is already linked to {taken.username}; unlink that account first.")
+    user.driver = driver
+    user.save(update_fields=["driver"])
+    event_record(organization_id=organization_id, kind="user.driver", actor=ActorRef.user(by),
+                 data={"user": user.username, "driver": driver.code if driver else None})
     return user

@@ -90,6 +90,9 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
                                            status=DutyStatus.ON_DUTY, status_at=sim_start)
             Shift.objects.create(driver=driver, vehicle=van, starts_at=sim_start,
                                  ends_at=sim_start + timedelta(hours=8))
+            # each demo driver can open the driver app on a phone: user d-<van>, the demo's password
+            User.objects.create_user(username=f"d-{code.lower()}", password=password, organization=org, role=Role.DRIVER,
+                                     driver=driver)
 
     sandbox_carriers = []
     for spec in city.carriers:

@@ -28,6 +28,7 @@ from dispatch.engine.preview import (
 from dispatch.errors import Conflict, DomainError, ValidationFailed
 from dispatch.models import (
     ApiToken,
+    Driver,
     Fleet,
     Hub,
     MessageTemplate,
@@ -302,6 +303,10 @@ def users_page(request):
                 people.user_set_hubs(organization_id=org, user_id=int(request.POST.get("user", "0")),
                                      hub_ids=[int(h) for h in request.POST.getlist("hubs")], by=request.user)
                 context["message"] = "Hub scope saved: it applies from their next page or reconnect."
+            elif action == "driver":
+                people.user_set_driver(organization_id=org, user_id=int(request.POST.get("user", "0")),
+                                       driver_id=int(request.POST.get("driver") or 0) or None, by=request.user)
+                context["message"] = "Driver linked: the account opens that driver's stops in the driver app (/driver/)."
             elif action in ("deactivate", "activate"):
                 people.user_set_active(organization_id=org, user_id=int(request.POST.get("user", "0")), active=action == "activate",
                                        by=request.user)
@@ -325,6 +330,7 @@ def users_page(request):
             context["message"], status = "That user or token id is not a number.", 400
     context["users"] = User.objects.filter(organization_id=org, is_superuser=False).prefetch_related("hubs").order_by("username")
     context["hubs"] = Hub.objects.filter(organization_id=org).order_by("code")
+    context["drivers"] = Driver.objects.filter(organization_id=org).order_by("code")
     context["tokens"] = ApiToken.objects.filter(organization_id=org).order_by("-created_at")
     return render(request, "controltower/settings/users.html", context, status=status)
 

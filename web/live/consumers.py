@@ -14,6 +14,7 @@ from django.conf import settings
 
 from dispatch.models import Fleet, Hub
 from dispatch.selectors import user_hub_ids
+from dispatch.status import Role
 from infra import bus, metrics
 from web.hints import HintsWithoutDatabase
 
@@ -33,7 +34,7 @@ class LiveConsumer(HintsWithoutDatabase, AsyncJsonWebsocketConsumer):
         self.overflowed = False
         user = self.scope.get("user")
         org_id = getattr(user, "organization_id", None) if user is not None and user.is_authenticated else None
-        if not org_id:
+        if not org_id or getattr(user, "role", None) == Role.DRIVER:  # a driver's account sees its own van's stops only
             await self.close(code=UNAUTHORIZED)
             return
         self.organization_id = org_id

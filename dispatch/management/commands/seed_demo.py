@@ -50,5 +50,6 @@ class Command(BaseCommand):
             f"Seeded {result['organization'].name}: {result['vehicles']} vans, {o['orders']} orders ({where}).\n"
             f"Simulated day starts {result['sim_start']:%H:%M %Z} at {o['speed']:g}x.\n"
             f"\n  Log in at {o['public_url']}  user: dispatcher  password: {result['password']}\n"
-            f"  (also 'ops' and 'admin' with the same password)\n"
+            f"  (also 'ops' and 'admin' with the same password; each van's driver as d-<van>, e.g. d-n01, on a phone at "
+            f"{o['public_url']}/driver/)\n"
         )
