@@ -163,13 +163,18 @@ def carrier_story(*, organization_id: int, code: str) -> dict:
     }
 
 
+def _driver_shift(driver, now):
+    """The driver's shift on now, else their next one (None when they have none ahead)."""
+    shifts = Shift.objects.filter(driver=driver).select_related("vehicle")
+    return (shifts.filter(starts_at__lte=now, ends_at__gt=now).first()
+            or shifts.filter(ends_at__gt=now).order_by("starts_at").first())
+
+
 def driver_day(*, driver) -> dict:
     """What a driver's app shows: the shift on now (else the next one), its van, and the van's
     remaining stops in route order with what each order needs."""
     now = clock.now()
-    shifts = Shift.objects.filter(driver=driver).select_related("vehicle")
-    shift = (shifts.filter(starts_at__lte=now, ends_at__gt=now).first()
-             or shifts.filter(ends_at__gt=now).order_by("starts_at").first())
+    shift = _driver_shift(driver, now)
     if shift is None:
         return {"shift": None, "vehicle": None, "stops": [], "load_kg": 0.0}
     vehicle = shift.vehicle
@@ -184,10 +189,10 @@ def driver_day(*, driver) -> dict:
 
 def driver_order(*, driver, ref: str) -> Order:
     """An order on the van of the driver's current (or next) shift; NotFound for any other."""
-    day = driver_day(driver=driver)
-    if day["vehicle"] is None:
+    shift = _driver_shift(driver, clock.now())
+    if shift is None:
         raise NotFound("You have no shift, so no stops.")
-    order = Order.objects.filter(organization_id=driver.organization_id, external_ref=ref, vehicle=day["vehicle"]).first()
+    order = Order.objects.filter(organization_id=driver.organization_id, external_ref=ref, vehicle_id=shift.vehicle_id).first()
     if order is None:
         raise NotFound(f"{ref} is not on your van.")
     return order

@@ -12,10 +12,11 @@ from dispatch.errors import Conflict, DomainError, InvalidTransition, Validation
 from dispatch.facts import OrderDetailsChanged
 from dispatch.live_events import order_changed
 from dispatch.models import Hub, Order, Organization
-from dispatch.selectors import service_rules
+from dispatch.selectors import required_proof, service_rules
 from dispatch.status import (
     ExceptionKind,
     OrderStatus,
+    ProofKind,
     ServiceLevel,
     Severity,
     StopKind,
@@ -27,6 +28,7 @@ from .assignments import assignment_release
 from .exceptions import exception_raise
 from .lifecycle import order_transition
 from .log import event_record
+from .proof import proof_record
 from .routes import stop_complete_for_order
 
 ORDER_FIELDS = (
@@ -262,3 +264,21 @@ def orders_hand_to_planner(*, organization_id: int, orders: list[Order], actor: 
             title=f"{len(movable)} orders handed to the planner by {actor.name}", severity=Severity.LOW,
             cause="A dispatcher asked for a proposal for these orders", order_ids=[o.id for o in movable])
     return movable
+
+
+def order_deliver(*, order: Order, actor: ActorRef, pin: str = "", age_checked: bool = False, source: str = "driver app") -> Order:
+    """A driver delivers an order with the proof in hand that it requires: the customer's PIN
+    (checked; a wrong one is kept, unverified, and refused) and the age check. Refused with what is
+    missing before anything is recorded."""
+    needed = required_proof(order)
+    if ProofKind.PIN in needed and not pin.strip():
+        raise ValidationFailed("The order needs the customer's PIN.", errors={"pin": ["Ask the customer for their PIN."]})
+    if ProofKind.AGE_CHECK in needed and not age_checked:
+        raise ValidationFailed("The order needs an age check: confirm the customer's date of birth.",
+                               errors={"age_checked": ["Check the recipient's date of birth."]})
+    if ProofKind.PIN in needed:
+        proof_record(order=order, kind=ProofKind.PIN, source=source, actor=actor, pin=pin.strip())
+    if ProofKind.AGE_CHECK in needed:
+        proof_record(order=order, kind=ProofKind.AGE_CHECK, source=source, actor=actor, checked=True)
+    return order_set_status(organization_id=order.organization_id, order_id=order.id, status=OrderStatus.DELIVERED,
+                            actor=actor, reason=source)

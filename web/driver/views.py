@@ -16,9 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from dispatch import selectors
 from dispatch.errors import DomainError, NotFound
 from dispatch.services import ActorRef
-from dispatch.services.orders import order_set_status
-from dispatch.services.proof import proof_record
-from dispatch.status import FailureReason, OrderStatus, ProofKind
+from dispatch.services.orders import order_deliver, order_set_status
+from dispatch.status import FailureReason, OrderStatus
 from web.access import org_for
 
 ACTIONS = {"picked_up": OrderStatus.PICKED_UP, "delivered": OrderStatus.DELIVERED, "failed": OrderStatus.FAILED}
@@ -59,19 +58,11 @@ def driver_action(request, ref: str, action: str):
         if action == "failed" and reason not in FailureReason.values:
             return _page(request, driver, f"Say why {ref} could not be delivered.", status=400, error=True)
         if action == "delivered":
-            needed = selectors.required_proof(order)
-            if ProofKind.PIN in needed:
-                pin = request.POST.get("pin", "").strip()
-                if not pin:
-                    return _page(request, driver, f"{ref} needs the customer's PIN.", status=400, error=True)
-                proof_record(order=order, kind=ProofKind.PIN, source="driver app", actor=actor, pin=pin)
-            if ProofKind.AGE_CHECK in needed:
-                if request.POST.get("age_checked") != "yes":
-                    return _page(request, driver, f"{ref} needs an age check: confirm the customer's date of birth.",
-                                 status=400, error=True)
-                proof_record(order=order, kind=ProofKind.AGE_CHECK, source="driver app", actor=actor, checked=True)
-        order_set_status(organization_id=order.organization_id, order_id=order.id, status=ACTIONS[action], actor=actor,
-                         failure_reason=reason if action == "failed" else "", reason="driver app")
+            order_deliver(order=order, actor=actor, pin=request.POST.get("pin", ""),
+                          age_checked=request.POST.get("age_checked") == "yes")
+        else:
+            order_set_status(organization_id=order.organization_id, order_id=order.id, status=ACTIONS[action], actor=actor,
+                             failure_reason=reason if action == "failed" else "", reason="driver app")
     except DomainError as exc:
         return _page(request, driver, f"{ref}: {exc.message}", status=exc.http_status, error=True)
     said = {"picked_up": "picked up", "delivered": "delivered", "failed": f"not delivered ({FailureReason(reason).label.lower()})"
