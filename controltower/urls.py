@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from carriers.views import carrier_webhook
 from infra import metrics
 from web.configuration import views as configuration
+from web.driver import api as driver_api
 from web.driver import views as driver
 from web.imports import views as imports
 from web.live import views as live
@@ -33,6 +34,10 @@ urlpatterns = [
     path("live/activity/", live.activity_partial, name="live-activity"),
     path("driver/", driver.driver_home, name="driver"),
     path("driver/orders/<str:ref>/<str:action>/", driver.driver_action, name="driver-action"),
+    path("driver/api/actions/", driver_api.driver_api_action, name="driver-api-action"),
+    path("driver/api/positions/", driver_api.driver_api_positions, name="driver-api-positions"),
+    path("driver/sw.js", driver.driver_service_worker, name="driver-sw"),
+    path("driver/manifest.webmanifest", driver.driver_manifest, name="driver-manifest"),
     path("orders/import/", imports.import_page, name="order-import"),
     path("orders/import/template.csv", imports.import_template, name="order-import-template"),
     path("orders/<str:ref>/", orders.order_page, name="order-page"),

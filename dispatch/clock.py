@@ -4,7 +4,7 @@ process (web, workers, simulator) reads the same accelerated time from the datab
 from __future__ import annotations
 
 import time
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
@@ -40,6 +40,15 @@ def now() -> datetime:
         return real
     real_at, sim_at, speed = anchor
     return sim_at + (real - real_at) * speed
+
+
+def before_now(real_seconds: float) -> datetime:
+    """The product's time `real_seconds` of wall-clock time ago: when a phone's queued action was
+    taken, from how long ago the phone says it was (the phone's own clock may be wrong; how much
+    time passed on it is not)."""
+    anchor = _anchor()
+    speed = anchor[2] if anchor is not None else 1.0
+    return now() - timedelta(seconds=real_seconds * speed)
 
 
 def zone_of(organization) -> tzinfo:

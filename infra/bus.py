@@ -90,6 +90,52 @@ async def unwatch_order(channel_layer, channel_name: str, order_id: int) -> None
     await channel_layer.group_discard(track_group(order_id), channel_name)
 
 
+def van_group(vehicle_id: int) -> str:
+    return f"van.{vehicle_id}"
+
+
+async def watch_van(channel_layer, channel_name: str, vehicle_id: int) -> None:
+    """Let a driver's app hear that its van's stops changed (a bare hint, no data)."""
+    await channel_layer.group_add(van_group(vehicle_id), channel_name)
+
+
+async def unwatch_van(channel_layer, channel_name: str, vehicle_id: int) -> None:
+    await channel_layer.group_discard(van_group(vehicle_id), channel_name)
+
+
+def van_changed(vehicle_id: int | None) -> None:
+    """Tell the driver's app on this van, once the current transaction commits, that its stops
+    changed (an order added, taken off, or the order of the stops). One hint per van per commit."""
+    if vehicle_id is None:
+        return
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _send_van(vehicle_id)
+        return
+    vans = getattr(_pending, "vans", None)
+    if vans is None or not any(func is _flush_vans for _, func, _ in connection.run_on_commit):
+        vans = _pending.vans = set()
+        transaction.on_commit(_flush_vans, robust=True)
+    vans.add(vehicle_id)
+
+
+def _flush_vans() -> None:
+    vans, _pending.vans = getattr(_pending, "vans", None) or set(), None
+    for vehicle_id in sorted(vans):
+        _send_van(vehicle_id)
+
+
+def _send_van(vehicle_id: int) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        _call(layer.group_send, van_group(vehicle_id), {"type": "ct.van"})
+    except Exception:  # the app reads its stops again on a slow timer and on reconnecting
+        metrics.incr("live_publish_failures")
+        log.exception("Could not tell van %s that its stops changed", vehicle_id)
+
+
 class _LocalPresence:
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from carriers.models import CapacitySlot, Carrier, CarrierAlert, CarrierBooking, CarrierCall, WebhookReceipt
 from dispatch import clock
-from dispatch.models import Driver, Event, Hub, Order, Shift, Stop, User, Vehicle
+from dispatch.models import Assignment, Driver, Event, Hub, Order, Shift, Stop, User, Vehicle
 from dispatch.errors import NotFound
 from dispatch.scope import current
 from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, Role
@@ -170,6 +170,11 @@ def _driver_shift(driver, now):
             or shifts.filter(ends_at__gt=now).order_by("starts_at").first())
 
 
+def driver_shift(*, driver):
+    """The driver's shift on now, else their next one (None when they have none ahead)."""
+    return _driver_shift(driver, clock.now())
+
+
 def driver_day(*, driver) -> dict:
     """What a driver's app shows: the shift on now (else the next one), its van, and the van's
     remaining stops in route order with what each order needs."""
@@ -196,3 +201,27 @@ def driver_order(*, driver, ref: str) -> Order:
     if order is None:
         raise NotFound(f"{ref} is not on your van.")
     return order
+
+
+def driver_lost_order(*, driver, ref: str) -> tuple[Order, str] | None:
+    """An order that was on the van of the driver's shift and is not any more, with why, in the
+    driver's words (what happened, when, and that it is not theirs to deliver); None for an order
+    that never was on that van (the driver learns nothing about other vans' orders)."""
+    shift = _driver_shift(driver, clock.now())
+    if shift is None or not isinstance(ref, str):
+        return None
+    order = (Order.objects.filter(organization_id=driver.organization_id, external_ref=ref)
+             .select_related("vehicle", "carrier", "organization").first())
+    if order is None or not Assignment.objects.filter(order=order, vehicle_id=shift.vehicle_id).exists():
+        return None
+    released = Event.objects.filter(order=order, kind="assignment.released").order_by("-created_at", "-id").first()
+    when = f" at {released.created_at.astimezone(clock.zone_of(order.organization)):%H:%M}" if released else ""
+    if order.status == OrderStatus.CANCELLED:
+        return order, f"{ref} was cancelled{when}: don't deliver it; bring it back to the hub."
+    if order.vehicle_id == shift.vehicle_id:  # still this van's, but its stop is done
+        return order, f"{ref} is already {OrderStatus(order.status).label.lower()}."
+    if order.carrier_id:
+        return order, f"{ref} was moved to {order.carrier.name} by dispatch{when}: don't deliver it; dispatch tells you where to leave it."
+    if order.vehicle_id:
+        return order, f"{ref} was moved to van {order.vehicle.code} by dispatch{when}: don't deliver it; dispatch tells you where to hand it over."
+    return order, f"{ref} was taken off your van by dispatch{when}: don't deliver it; ask dispatch what to do with it."

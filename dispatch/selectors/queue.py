@@ -141,7 +141,7 @@ def move_groups(moves: list[dict]) -> list[dict]:
 ACTIVITY_KINDS = ["decision.applied", "decision.partially_applied", "decision.rejected", "decision.undone", "decision.withdrawn",
                   "exception.raised",
                   "exception.resolved", "exception.dismissed", "exception.reopened", "exception.claimed", "exception.handed",
-                  "exception.released", "carrier.health"]
+                  "exception.released", "carrier.health", "driver.refused"]
 
 
 def activity_for(*, organization_id: int, limit: int = 40) -> list[dict]:
@@ -177,6 +177,8 @@ def activity_for(*, organization_id: int, limit: int = 40) -> list[dict]:
         elif e.kind == "carrier.health":
             entry["text"] = f"{e.carrier.name if e.carrier else 'A carrier'} is {e.data.get('to', e.data.get('health', '?'))}" + (
                 f": {e.data.get('reason')}" if e.data.get("reason") else "")
+        elif e.kind == "driver.refused":
+            entry["text"] = f"{e.data.get('driver', 'A driver')}'s app: {e.data.get('action', '').replace('_', ' ')} refused: {e.data.get('why', '')}"
         elif e.kind.startswith("exception."):
             entry["text"] = f"Exception {e.data.get('exception')} {e.kind.split('.', 1)[1]}" + (
                 f" ({e.data.get('kind')}, {e.data.get('orders')} orders)" if e.kind == "exception.raised" else "") + (

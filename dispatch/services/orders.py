@@ -266,7 +266,8 @@ def orders_hand_to_planner(*, organization_id: int, orders: list[Order], actor: 
     return movable
 
 
-def order_deliver(*, order: Order, actor: ActorRef, pin: str = "", age_checked: bool = False, source: str = "driver app") -> Order:
+def order_deliver(*, order: Order, actor: ActorRef, pin: str = "", age_checked: bool = False, source: str = "driver app",
+                  at: datetime | None = None) -> Order:
     """A driver delivers an order with the proof in hand that it requires: the customer's PIN
     (checked; a wrong one is kept, unverified, and refused) and the age check. Refused with what is
     missing before anything is recorded."""
@@ -281,4 +282,4 @@ def order_deliver(*, order: Order, actor: ActorRef, pin: str = "", age_checked: 
     if ProofKind.AGE_CHECK in needed:
         proof_record(order=order, kind=ProofKind.AGE_CHECK, source=source, actor=actor, checked=True)
     return order_set_status(organization_id=order.organization_id, order_id=order.id, status=OrderStatus.DELIVERED,
-                            actor=actor, reason=source)
+                            actor=actor, reason=source, at=at)

@@ -60,14 +60,18 @@ def route_append_order(*, route: Route, order: Order, pickup: bool = True, picku
     stops.append(Stop(route=route, order=order, kind=StopKind.DELIVERY, sequence=last + 1, lat=order.lat, lon=order.lon))
     Stop.objects.bulk_create(stops)
     route._last_sequence = last + 1
+    bus.van_changed(route.vehicle_id)
 
 
 def route_remove_order(*, order: Order) -> None:
+    """Take the order's open stops off its van's route (the order still names that van)."""
     Stop.objects.filter(order=order, completed_at__isnull=True).delete()
+    bus.van_changed(order.vehicle_id)
 
 
 def stop_complete_for_order(*, order: Order, kind: str, at: datetime) -> None:
     Stop.objects.filter(order=order, kind=kind, completed_at__isnull=True).update(completed_at=at)
+    bus.van_changed(order.vehicle_id)
 
 
 def _why(extra: float, slowest: tuple[float, str, int] | None) -> str:
@@ -156,6 +160,7 @@ def route_resequence(*, vehicle: Vehicle, keys: list[str]) -> None:
     for i, s in enumerate(ordered):
         s.sequence = base + i
     Stop.objects.bulk_update(ordered, ["sequence"])
+    bus.van_changed(vehicle.id)
 
 
 ETA_COALESCE_S = 1

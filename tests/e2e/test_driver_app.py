@@ -35,16 +35,140 @@ def test_a_driver_works_their_stops_from_a_phone(daphne_server, browser):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
 
     page.tap('li[data-order="E-1"][data-kind="pickup"] button')
-    page.wait_for_selector("#driver-message >> text=E-1 picked up.")
+    page.wait_for_selector("#notice >> text=E-1 picked up.")
     page.fill('li[data-order="E-1"][data-kind="delivery"] input[name=pin]', "2468")
     page.tap('li[data-order="E-1"][data-kind="delivery"] form.deliver button')
-    page.wait_for_selector("#driver-message >> text=E-1 delivered.")
+    page.wait_for_selector("#notice >> text=E-1 delivered.")
     assert page.locator('li[data-order="E-1"]').count() == 0
 
     page.tap('li[data-order="E-2"][data-kind="pickup"] button')
-    page.wait_for_selector("#driver-message >> text=E-2 picked up.")
+    page.wait_for_selector("#notice >> text=E-2 picked up.")
     page.select_option('li[data-order="E-2"] form.fail select', "not_home")
     page.tap('li[data-order="E-2"] form.fail button')
-    page.wait_for_selector("#driver-message >> text=not delivered (customer not home)")
+    page.wait_for_selector("#notice >> text=not delivered (customer not home)")
     assert dict(Order.objects.filter(organization=hub.organization).values_list("external_ref", "status")) == {
         "E-1": "delivered", "E-2": "failed"}
+
+
+def _driver_day(refs_proof, code="VAN-E"):
+    from dispatch.services import ActorRef
+    from dispatch.services.assignments import assignment_to_vehicle
+    from dispatch.status import Role
+
+    hub = HubFactory(code="EAST", lat=41.88, lon=-87.60)
+    van = VehicleFactory(fleet__hub=hub, code=code)
+    me = DriverFactory(organization=hub.organization, name="Kim Driver")
+    ShiftFactory(driver=me, vehicle=van)
+    for ref, proof in refs_proof:
+        order = OrderFactory(hub=hub, external_ref=ref, proof_required=proof, delivery_pin="2468")
+        assignment_to_vehicle(order=order, vehicle=van, actor=ActorRef.system("tests"))
+    return hub, van, UserFactory(organization=hub.organization, role=Role.DRIVER, driver=me)
+
+
+def _sign_in(page, base, user):
+    page.goto(base + "/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "pw-for-tests")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#stops")
+
+
+def _until(check, timeout=20.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the state never came"
+        time.sleep(0.1)
+
+
+def test_ten_minutes_without_network_mid_route_lose_nothing_and_apply_nothing_twice(daphne_server, browser):
+    """The network goes at the hub: the driver picks up, drives (the phone's position moves along
+    the route), delivers one order and fails another, and even reopens the app, all offline for ten
+    minutes by the phone's clock. When the network returns, every action and position reaches the
+    tower once and in order, timed when the driver tapped."""
+    from dispatch.models import Event, Order, Stop, VehiclePosition
+
+    hub, van, user = _driver_day((("W-1", ["pin"]), ("W-2", [])))
+    page = browser.strict_page(**PHONE, geolocation={"latitude": 41.88, "longitude": -87.60}, permissions=["geolocation"])
+    page.clock.install()
+    _sign_in(page, daphne_server, user)
+    page.evaluate("navigator.serviceWorker.ready")
+    page.reload()  # now under the service worker, which keeps this page for when there is no network
+    page.wait_for_selector("#stops")
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+
+    context = page.context
+    context.set_offline(True)
+    page.tap('li[data-order="W-1"][data-kind="pickup"] button')
+    page.wait_for_selector('li[data-order="W-1"][data-kind="pickup"] .pending >> text=kept on this phone')
+    route = [(41.88 + i * 0.004, -87.60 + i * 0.003) for i in range(1, 9)]
+    for lat, lon in route:  # a minute and a quarter between positions: ten minutes of driving
+        context.set_geolocation({"latitude": lat, "longitude": lon})
+        page.clock.run_for(75_000)
+    page.fill('li[data-order="W-1"][data-kind="delivery"] input[name=pin]', "2468")
+    page.tap('li[data-order="W-1"][data-kind="delivery"] form.deliver button')
+    page.select_option('li[data-order="W-2"][data-kind="delivery"] form.fail select', "not_home")
+    page.tap('li[data-order="W-2"][data-kind="pickup"] button')
+    page.tap('li[data-order="W-2"][data-kind="delivery"] form.fail button')
+    page.clock.run_for(20_000)  # the last positions' batch goes into the queue
+    page.wait_for_selector("#connection >> text=No network")
+    page.reload()  # the driver closes and reopens the app, still offline: the page comes from the phone
+    page.wait_for_selector('li[data-order="W-1"][data-kind="delivery"] .pending >> text=kept on this phone')
+    assert Order.objects.filter(external_ref__in=["W-1", "W-2"], status="assigned").count() == 2  # nothing arrived yet
+
+    context.set_offline(False)
+    page.clock.run_for(6_000)
+    _until(lambda: dict(Order.objects.filter(external_ref__startswith="W-").values_list("external_ref", "status"))
+           == {"W-1": "delivered", "W-2": "failed"})
+    page.wait_for_selector("#connection", state="hidden")
+
+    steps = list(Event.objects.filter(order__external_ref__startswith="W-", kind="order.status", data__reason="driver app")
+                 .order_by("id").values_list("order__external_ref", "data__to"))
+    assert steps == [("W-1", "picked_up"), ("W-1", "delivered"), ("W-2", "picked_up"), ("W-2", "failed")]
+    picked_up = Stop.objects.get(order__external_ref="W-1", kind="pickup").completed_at
+    delivered = Order.objects.get(external_ref="W-1").delivered_at
+    assert delivered - picked_up > timedelta_min(9)  # when the driver tapped, ten minutes apart, not when they arrived
+    stored = list(VehiclePosition.objects.filter(vehicle=van).order_by("recorded_at").values_list("lat", "lon"))
+    assert len(stored) == len(set(stored)) >= len(route) - 1  # every position once
+    assert stored[-1] == pytest.approx(route[-1])
+    van.refresh_from_db()
+    assert (van.lat, van.lon) == pytest.approx(route[-1])
+
+
+def timedelta_min(minutes):
+    from datetime import timedelta
+
+    return timedelta(minutes=minutes)
+
+
+def test_an_order_dispatch_moves_off_the_van_disappears_from_the_drivers_screen_with_a_notice(daphne_server, browser):
+    import time
+
+    from carriers.models import CarrierBooking
+    from dispatch import clock
+    from dispatch.models import Order
+    from dispatch.services import ActorRef
+    from dispatch.services.assignments import assignment_to_booking, assignment_to_vehicle
+    from tests.factories import CarrierFactory
+
+    hub, van, user = _driver_day((("M-1", []), ("M-2", [])))
+    page = browser.strict_page(**PHONE)
+    _sign_in(page, daphne_server, user)
+    page.wait_for_selector('li[data-order="M-2"][data-kind="delivery"]')
+
+    carrier = CarrierFactory(organization=hub.organization, name="Swift Couriers")
+    order = Order.objects.get(external_ref="M-2")
+    booking = CarrierBooking.objects.create(organization=hub.organization, carrier=carrier, order=order, idempotency_key="b-m2",
+                                            promised_at=clock.now())
+    started = time.monotonic()
+    assignment_to_booking(order=order, booking=booking, actor=ActorRef.user(UserFactory(organization=hub.organization)))
+    page.wait_for_selector("#notice >> text=M-2 was taken off your van by dispatch", timeout=5000)
+    took = time.monotonic() - started
+    assert page.locator('li[data-order="M-2"]').count() == 0 and page.locator('li[data-order="M-1"]').count() == 2
+    print(f"moved off the van -> gone from the phone in {took:.2f} s")
+
+    added = OrderFactory(hub=hub, external_ref="M-3", proof_required=[])
+    assignment_to_vehicle(order=added, vehicle=van, actor=ActorRef.system("tests"))
+    page.wait_for_selector("#notice >> text=M-3 was added to your stops", timeout=5000)
+    assert page.locator('li[data-order="M-3"]').count() == 2

@@ -6,11 +6,19 @@ account (web.middleware.DriverAppMiddleware)."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+
+from django.contrib.staticfiles import finders
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatch import selectors
@@ -32,14 +40,52 @@ def _driver(request):
 
 def _page(request, driver, message: str = "", status: int = 200, error: bool = False):
     day = selectors.driver_day(driver=driver)
-    return render(request, "controltower/driver.html", {**day, "driver": driver, "message": message, "error": error,
-                                                         "reasons": FailureReason.choices}, status=status)
+    template = "controltower/partials/driver_stops.html" if request.GET.get("part") == "stops" else "controltower/driver.html"
+    return render(request, template, {**day, "driver": driver, "message": message, "error": error,
+                                      "reasons": FailureReason.choices}, status=status)
 
 
 @login_required
 @require_GET
 def driver_home(request):
+    """The driver's day; ?part=stops is the shift and stops alone (what the app reads again when
+    dispatch changes the van's stops)."""
     return _page(request, _driver(request))
+
+
+APP_FILES = [static(name) for name in ("controltower/driver.js", "controltower/app.css", "django_htmx/htmx-2.min.js")]
+
+
+@functools.cache
+def _files_version() -> str:
+    """The app files' fingerprint: a new release of them installs a new service worker, which
+    drops the cache of the old one."""
+    digest = hashlib.sha256()
+    for name in ("controltower/driver.js", "controltower/app.css", "django_htmx/htmx-2.min.js"):
+        path = finders.find(name) or ""
+        if path:
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+@require_GET
+def driver_service_worker(request):
+    """The app's service worker, served from /driver/ so that it looks after the app's pages: it
+    keeps the app's last page and its files so that the app opens without a network."""
+    body = render_to_string("controltower/driver_sw.js", {"assets": json.dumps(APP_FILES), "version": json.dumps(_files_version())})
+    return HttpResponse(body, content_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@require_GET
+def driver_manifest(request):
+    """What a phone needs to install the app on its home screen."""
+    manifest = {
+        "name": "Control Tower: my stops", "short_name": "My stops", "start_url": reverse("driver"), "scope": reverse("driver"),
+        "display": "standalone", "background_color": "#ffffff", "theme_color": "#0b3d91",
+        "icons": [{"src": static("controltower/driver-icon.svg"), "sizes": "any", "type": "image/svg+xml", "purpose": "any"}],
+    }
+    return JsonResponse(manifest, content_type="application/manifest+json")
 
 
 @login_required

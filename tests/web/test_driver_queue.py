@@ -1,0 +1,171 @@
+"""The driver app's queued calls, as a phone makes them: an action or a batch of positions with an
+Idempotency-Key, sent again when its answer was lost (applied once), sent late after the network
+came back (timed when the driver tapped, not when it arrived), and refused when dispatch moved the
+order meanwhile, with the reason in the driver's words and a line in the dispatcher's feed. The
+driver's socket hears when its van's stops change, and nothing of other vans."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from controltower.asgi import application
+from dispatch import clock
+from dispatch.models import Event, Order, VehiclePosition
+from dispatch.selectors import activity_for
+from dispatch.services import ActorRef
+from dispatch.services.assignments import assignment_to_booking, assignment_to_vehicle
+from dispatch.status import Role
+from carriers.models import CarrierBooking
+from tests.factories import CarrierFactory, DriverFactory, OrderFactory, ShiftFactory, UserFactory, VehicleFactory
+
+pytestmark = pytest.mark.django_db
+SYSTEM = ActorRef.system("tests")
+HEADERS = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
+
+
+@pytest.fixture
+def van(org, hub):
+    mine, theirs = VehicleFactory(fleet__hub=hub, code="VAN-A"), VehicleFactory(fleet__hub=hub, code="VAN-B")
+    me = DriverFactory(organization=org, name="Sam Driver")
+    ShiftFactory(driver=me, vehicle=mine)
+    ShiftFactory(driver=DriverFactory(organization=org), vehicle=theirs)
+    for ref, vehicle in (("A-1", mine), ("A-2", mine), ("B-1", theirs)):
+        assignment_to_vehicle(order=OrderFactory(hub=hub, external_ref=ref, proof_required=[]), vehicle=vehicle, actor=SYSTEM)
+    user = UserFactory(organization=org, role=Role.DRIVER, driver=me)
+    client = Client()
+    client.force_login(user)
+    return {"client": client, "mine": mine, "theirs": theirs, "user": user}
+
+
+def post(client, url, body, key, sent_ms=None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key}
+    if sent_ms is not None:
+        headers["HTTP_X_SENT_AT"] = str(sent_ms)
+    return client.post(url, json.dumps(body), content_type="application/json", **headers)
+
+
+def act(client, key, **body):
+    return post(client, "/driver/api/actions/", body, key)
+
+
+def test_an_action_sent_twice_with_its_key_is_applied_once_and_answered_alike(van):
+    first = act(van["client"], "k-1", ref="A-1", action="picked_up")
+    again = act(van["client"], "k-1", ref="A-1", action="picked_up")
+
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json() == {"ok": True, "ref": "A-1", "status": "picked_up", "message": "A-1 picked up."}
+    assert again["Idempotent-Replayed"] == "true"
+    assert Event.objects.filter(order__external_ref="A-1", kind="order.status", data__to="picked_up").count() == 1
+    reused = act(van["client"], "k-1", ref="A-2", action="picked_up")
+    assert reused.status_code == 409 and Order.objects.get(external_ref="A-2").status == "assigned"
+
+
+def test_an_action_replayed_after_the_network_returned_is_timed_when_the_driver_tapped(van):
+    import time
+
+    now_ms = time.time() * 1000
+    act(van["client"], "k-p", ref="A-1", action="picked_up")
+    sent = post(van["client"], "/driver/api/actions/", {"ref": "A-1", "action": "delivered", "tapped_at": now_ms - 10 * 60_000},
+                "k-d", sent_ms=now_ms)
+
+    assert sent.status_code == 200
+    delivered_at = Order.objects.get(external_ref="A-1").delivered_at
+    assert timedelta(minutes=9) < clock.now() - delivered_at < timedelta(minutes=11)
+
+
+def test_a_queued_action_on_an_order_dispatch_moved_meanwhile_is_refused_in_words_and_the_dispatcher_sees_it(van, org):
+    carrier = CarrierFactory(organization=org, name="Swift Couriers")
+    order = Order.objects.get(external_ref="A-2")
+    booking = CarrierBooking.objects.create(organization=org, carrier=carrier, order=order, idempotency_key="b-1",
+                                            promised_at=clock.now() + timedelta(hours=2))
+    assignment_to_booking(order=order, booking=booking, actor=SYSTEM)
+
+    refused = act(van["client"], "k-2", ref="A-2", action="delivered")
+
+    assert refused.status_code == 409
+    message = refused.json()["error"]["message"]
+    assert "A-2 was moved to Swift Couriers by dispatch at" in message and "don't deliver it" in message
+    assert Order.objects.get(external_ref="A-2").status == "booked"
+    assert act(van["client"], "k-2", ref="A-2", action="delivered").json() == refused.json()  # a replay: one refusal
+    feed = [e["text"] for e in activity_for(organization_id=org.id)]
+    assert sum("Sam Driver's app: delivered refused: A-2 was moved to Swift Couriers" in t for t in feed) == 1
+
+
+def test_another_vans_order_and_bad_calls_are_refused_with_a_reason(van, org):
+    client = van["client"]
+    assert act(client, "k-3", ref="B-1", action="delivered").status_code == 404  # never on my van: nothing told about it
+    assert Order.objects.get(external_ref="B-1").status == "assigned"
+    for body, status in (({"ref": "A-1", "action": "teleported"}, 400), ({"ref": "A-1", "action": "failed"}, 400),
+                         ({"action": "picked_up"}, 400), ({"ref": "A-1", "action": "picked_up", "tapped_at": "soon"}, 400)):
+        answer = act(client, f"bad-{status}-{len(json.dumps(body))}", **body)
+        assert answer.status_code == status and answer.json()["error"]["message"], body
+    assert client.post("/driver/api/actions/", "not json", content_type="application/json",
+                       HTTP_IDEMPOTENCY_KEY="x").status_code == 400
+    no_key = client.post("/driver/api/actions/", json.dumps({"ref": "A-1", "action": "picked_up"}), content_type="application/json")
+    assert no_key.status_code == 400 and "Idempotency-Key" in no_key.json()["error"]["message"]
+    assert Client().post("/driver/api/actions/", "{}", content_type="application/json").status_code == 401
+    dispatcher = Client()
+    dispatcher.force_login(UserFactory(organization=org, role=Role.DISPATCHER))
+    assert act(dispatcher, "k-4", ref="A-1", action="picked_up").status_code == 403
+
+
+def test_positions_from_the_phone_go_through_the_ingest_once_and_move_the_van(van):
+    import time
+
+    now_ms = time.time() * 1000
+    points = [{"lat": 41.88 + i / 1000, "lon": -87.63, "t": now_ms - (5 - i) * 60_000, "speed": 8.0, "heading": 90} for i in range(5)]
+    for _ in range(2):  # the answer was lost: the phone sends the batch again
+        answer = post(van["client"], "/driver/api/positions/", {"points": points}, "pos-1", sent_ms=now_ms)
+        assert answer.status_code == 202
+    stored = list(VehiclePosition.objects.filter(vehicle=van["mine"]).order_by("recorded_at"))
+    assert len(stored) == 5 and stored[-1].lat == pytest.approx(41.884)
+    assert stored[0].speed_kmh == pytest.approx(28.8)
+    assert timedelta(minutes=4) < stored[-1].recorded_at - stored[0].recorded_at < timedelta(minutes=5)
+    van["mine"].refresh_from_db()
+    assert van["mine"].lat == pytest.approx(41.884)
+    bad = post(van["client"], "/driver/api/positions/", {"points": [{"lat": 123, "lon": 0, "t": now_ms}]}, "pos-2")
+    assert bad.status_code == 400 and "lat" in bad.json()["error"]["message"]
+    too_many = post(van["client"], "/driver/api/positions/", {"points": [points[0]] * 601}, "pos-3")
+    assert too_many.status_code == 413
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drivers_socket_hears_when_dispatch_changes_their_vans_stops_and_not_other_vans(org, hub):
+    mine, theirs = VehicleFactory(fleet__hub=hub, code="VAN-A"), VehicleFactory(fleet__hub=hub, code="VAN-B")
+    me = DriverFactory(organization=org)
+    ShiftFactory(driver=me, vehicle=mine)
+    order = OrderFactory(hub=hub, external_ref="A-1")
+    assignment_to_vehicle(order=order, vehicle=mine, actor=SYSTEM)
+    other = OrderFactory(hub=hub, external_ref="B-1")
+    user = UserFactory(organization=org, role=Role.DRIVER, driver=me)
+    cookie = _session_cookie(user)
+
+    async def scenario():
+        from channels.db import database_sync_to_async
+
+        socket = WebsocketCommunicator(application, "/ws/driver/", headers=HEADERS + [(b"cookie", cookie)])
+        connected, _ = await socket.connect()
+        assert connected
+        await database_sync_to_async(lambda: assignment_to_vehicle(order=other, vehicle=theirs, actor=SYSTEM))()
+        assert await socket.receive_nothing(timeout=0.3)  # another van's stops: nothing
+        moved = await database_sync_to_async(lambda: Order.objects.get(pk=order.pk))()
+        await database_sync_to_async(lambda: assignment_to_vehicle(order=moved, vehicle=theirs, actor=SYSTEM))()
+        assert await socket.receive_json_from(timeout=2) == {"type": "stops"}
+        await socket.disconnect()
+
+        dispatcher = await database_sync_to_async(lambda: _session_cookie(UserFactory(organization=org, role=Role.DISPATCHER)))()
+        refused = WebsocketCommunicator(application, "/ws/driver/", headers=HEADERS + [(b"cookie", dispatcher)])
+        connected, code = await refused.connect()
+        assert not connected and code == 4401
+
+    async_to_sync(scenario)()
+
+
+def _session_cookie(user) -> bytes:
+    c = Client()
+    c.force_login(user)
+    return f"sessionid={c.cookies['sessionid'].value}".encode()

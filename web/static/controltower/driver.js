@@ -1,0 +1,258 @@
+/* The driver app on a phone. What the driver does (picked up, delivered, not delivered) and where
+   the phone is go into a queue on the phone (IndexedDB) first, then to the tower in order, each with
+   its own Idempotency-Key: with no network the queue waits and is sent when the network returns
+   (or the app is opened again), and a call whose answer was lost is sent again without being
+   applied twice. A queued action the tower refuses (dispatch moved the order meanwhile) is shown
+   with the tower's reason. The van's stops are read again when the tower says they changed (the
+   driver socket), and an order taken off or added is told. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var urls = { sw: script.dataset.sw, stops: script.dataset.stops, action: script.dataset.action, positions: script.dataset.positions };
+  var RETRY_MS = 5000, BATCH_MS = 15000, POLL_MS = 60000, MIN_MOVE_M = 10;
+  var WORDS = { picked_up: "Picked up", delivered: "Delivered", failed: "Not delivered" };
+
+  /* ---- the queue on the phone ---- */
+  var dbPromise = null;
+  function db() {
+    if (!dbPromise) {
+      dbPromise = new Promise(function (resolve, reject) {
+        var open = indexedDB.open("ct-driver", 1);
+        open.onupgradeneeded = function () { open.result.createObjectStore("queue", { keyPath: "id", autoIncrement: true }); };
+        open.onsuccess = function () { resolve(open.result); };
+        open.onerror = function () { reject(open.error); };
+      });
+    }
+    return dbPromise;
+  }
+  function store(mode, work) {
+    return db().then(function (d) {
+      return new Promise(function (resolve, reject) {
+        var tx = d.transaction("queue", mode), result;
+        result = work(tx.objectStore("queue"));
+        tx.oncomplete = function () { resolve(result && "result" in result ? result.result : undefined); };
+        tx.onerror = function () { reject(tx.error); };
+      });
+    });
+  }
+  function enqueue(item) { return store("readwrite", function (s) { return s.add(item); }); }
+  function queued() { return store("readonly", function (s) { return s.getAll(); }); }
+  function dequeue(id) { return store("readwrite", function (s) { return s.delete(id); }); }
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+  }
+  function csrf() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (m) { return decodeURIComponent(m[1]); }
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+
+  /* ---- what the driver sees ---- */
+  function $(id) { return document.getElementById(id); }
+  function say(id, text, isError) {
+    var el = $(id);
+    if (!el) { return; }
+    el.textContent = text || "";
+    el.hidden = !text;
+    el.classList.toggle("error-message", !!isError);
+  }
+  function tell(text, isError) {
+    var old = $("driver-message");
+    if (old) { old.remove(); }
+    say("notice", text, isError);
+  }
+  var waiting = 0, offlineSince = null;
+  function showConnection() {
+    var text = "";
+    if (offlineSince !== null) {
+      text = "No network: " + (waiting ? waiting + " thing" + (waiting === 1 ? "" : "s") + " kept on this phone, sent when the network returns." : "what you do is kept on this phone and sent when the network returns.");
+    } else if (waiting) {
+      text = "Sending " + waiting + " thing" + (waiting === 1 ? "" : "s") + "…";
+    }
+    say("connection", text, false);
+  }
+
+  function stopOf(ref, kind) { return document.querySelector('li.stop[data-order="' + CSS.escape(ref) + '"][data-kind="' + kind + '"]'); }
+  function kindOf(action) { return action === "picked_up" ? "pickup" : "delivery"; }
+  function markPending(item) {
+    var li = stopOf(item.ref, kindOf(item.action));
+    if (!li) { return; }
+    li.classList.add("pending");
+    li.querySelectorAll("form").forEach(function (f) { f.hidden = true; });
+    var p = li.querySelector(".pending");
+    if (p) {
+      p.hidden = false;
+      p.textContent = WORDS[item.action] + (offlineSince !== null ? ": kept on this phone, sent when the network returns." : ": sending…");
+    }
+  }
+  function unmark(ref, kind) {
+    var li = stopOf(ref, kind);
+    if (!li) { return; }
+    li.classList.remove("pending");
+    li.querySelectorAll("form").forEach(function (f) { f.hidden = false; });
+    var p = li.querySelector(".pending");
+    if (p) { p.hidden = true; }
+  }
+
+  /* ---- sending, in order ---- */
+  var flushing = false, retryTimer = null, mine = {};
+  function retryLater() {
+    if (!retryTimer) { retryTimer = setTimeout(function () { retryTimer = null; flush(); }, RETRY_MS); }
+  }
+  function flush() {
+    if (flushing) { return Promise.resolve(); }
+    flushing = true;
+    return queued().then(function sendFirst(items) {
+      waiting = items.length;
+      showConnection();
+      if (!items.length) { return null; }
+      var item = items[0];
+      return fetch(item.url, {
+        method: "POST", credentials: "same-origin", redirect: "manual",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Idempotency-Key": item.key, "X-Sent-At": String(Date.now()) },
+        body: item.body
+      }).then(function (res) {
+        offlineSince = null;
+        var json = (res.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        if (res.status >= 500 || res.status === 429 || !json || res.status === 401) {
+          if (res.status === 401 || !json) { tell("Log in again (open this app's page): what you did waits on this phone until then.", true); }
+          retryLater();
+          return null;
+        }
+        return res.json().then(function (data) {
+          return dequeue(item.id).then(function () {
+            if (item.kind === "action") { answered(item, res.ok, data); }
+            return queued().then(sendFirst);
+          });
+        });
+      }, function () {
+        if (offlineSince === null) { offlineSince = Date.now(); }
+        showConnection();
+        items.forEach(function (i) { if (i.kind === "action") { markPending(i); } });
+        retryLater();
+        return null;
+      });
+    }).catch(function () { retryLater(); }).then(function () { flushing = false; });
+  }
+  function answered(item, ok, data) {
+    var li = stopOf(item.ref, kindOf(item.action));
+    if (ok) {
+      if (li) { li.remove(); }
+      tell(data.message || "", false);
+    } else {
+      delete mine[item.ref + ":" + kindOf(item.action)];
+      unmark(item.ref, kindOf(item.action));
+      tell((data.error && data.error.message) || "The tower refused this.", true);
+      refreshStops();
+    }
+  }
+
+  /* ---- the driver's actions ---- */
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.dataset || !form.dataset.action) { return; }
+    e.preventDefault();
+    var fields = new FormData(form), action = form.dataset.action, ref = form.dataset.ref;
+    var body = { ref: ref, action: action, tapped_at: Date.now() };
+    if (action === "delivered") {
+      if (fields.has("pin")) { body.pin = fields.get("pin"); }
+      if (fields.has("age_checked")) { body.age_checked = true; }
+    }
+    if (action === "failed") { body.reason = fields.get("reason"); }
+    var item = { kind: "action", key: newKey(), url: urls.action, ref: ref, action: action, body: JSON.stringify(body) };
+    mine[ref + ":" + kindOf(action)] = true;
+    markPending(item);
+    enqueue(item).then(flush);
+  });
+
+  /* ---- the van's stops, read again when they change ---- */
+  var refreshing = null;
+  function refreshStops() {
+    if (refreshing) { return refreshing; }
+    refreshing = fetch(urls.stops, { credentials: "same-origin", redirect: "manual" }).then(function (res) {
+      if (!res.ok) { return null; }
+      return res.text().then(function (html) {
+        var next = new DOMParser().parseFromString(html, "text/html").getElementById("day"), day = $("day");
+        if (!next || !day) { return; }
+        var before = refs(day), after = refs(next), gone = [], added = [];
+        Object.keys(before).forEach(function (k) { if (!after[k] && !mine[k] && k.slice(-9) === ":delivery") { gone.push(k.slice(0, -9)); } });
+        Object.keys(after).forEach(function (k) { if (!before[k] && k.slice(-9) === ":delivery") { added.push(k.slice(0, -9)); } });
+        day.replaceWith(next);
+        return queued().then(function (items) {
+          items.forEach(function (i) { if (i.kind === "action") { markPending(i); } });
+          var words = [];
+          if (gone.length) { words.push(gone.join(", ") + (gone.length === 1 ? " was" : " were") + " taken off your van by dispatch: don't deliver " + (gone.length === 1 ? "it." : "them.")); }
+          if (added.length) { words.push(added.join(", ") + (added.length === 1 ? " was" : " were") + " added to your stops."); }
+          if (words.length) { tell(words.join(" "), false); }
+        });
+      });
+    }).catch(function () { return null; }).then(function () { refreshing = null; });
+    return refreshing;
+  }
+  function refs(root) {
+    var out = {};
+    root.querySelectorAll("li.stop").forEach(function (li) { out[li.dataset.order + ":" + li.dataset.kind] = true; });
+    return out;
+  }
+
+  var socket = null, backoff = 1000;
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    try { socket = new WebSocket(scheme + location.host + "/ws/driver/"); } catch (e) { return; }
+    socket.onopen = function () { backoff = 1000; refreshStops(); };
+    socket.onmessage = function (m) {
+      var data;
+      try { data = JSON.parse(m.data); } catch (e) { return; }
+      if (data.type === "stops") { refreshStops(); }
+    };
+    socket.onclose = function (e) {
+      socket = null;
+      if (e.code === 4401) { return; }  // logged out: the page says so on its next read
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 30000);
+    };
+  }
+
+  /* ---- where the phone is ---- */
+  var points = [], last = null;
+  function metres(a, b) {
+    var r = 6371000, rad = Math.PI / 180, dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+    var h = Math.sin(dLat / 2) * Math.sin(dLat / 2) + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) * Math.sin(dLon / 2);
+    return 2 * r * Math.asin(Math.sqrt(h));
+  }
+  function onPosition(pos) {
+    var c = pos.coords, p = { lat: c.latitude, lon: c.longitude, t: Date.now() };
+    if (typeof c.speed === "number" && isFinite(c.speed)) { p.speed = Math.max(0, c.speed); }
+    if (typeof c.heading === "number" && isFinite(c.heading)) { p.heading = c.heading % 360; }
+    if (last && metres(last, p) < MIN_MOVE_M && p.t - last.t < BATCH_MS) { return; }
+    last = p;
+    points.push(p);
+    if ($("position-note")) { $("position-note").hidden = false; }
+  }
+  function sendPositions() {
+    if (!points.length) { return Promise.resolve(); }
+    var batch = points.splice(0, 600);
+    return enqueue({ kind: "positions", key: newKey(), url: urls.positions, body: JSON.stringify({ points: batch }) }).then(flush);
+  }
+  if (navigator.geolocation && $("day") && $("day").dataset.shift) {
+    navigator.geolocation.watchPosition(onPosition, function (err) {
+      if (err.code === 1) { tell("Allow this site to use your location, so that dispatch sees where you are and your customers get true times.", true); }
+    }, { enableHighAccuracy: true, maximumAge: 5000, timeout: 60000 });
+    setInterval(sendPositions, BATCH_MS);
+  }
+
+  /* ---- staying alive ---- */
+  window.addEventListener("online", function () { flush(); refreshStops(); });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") { sendPositions(); } else { flush(); refreshStops(); }
+  });
+  setInterval(function () { if (!socket || socket.readyState !== 1) { refreshStops(); } }, POLL_MS);
+  if ("serviceWorker" in navigator && urls.sw) {
+    navigator.serviceWorker.register(urls.sw).catch(function () { return null; });
+  }
+  connect();
+  flush();
+}());
