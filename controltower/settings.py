@@ -327,6 +327,9 @@ API_MAX_BATCH = 1000
 # row, then created all together or not at all.
 ORDER_FILE_MAX_BYTES = API_MAX_BODY_BYTES
 ORDER_FILE_MAX_ROWS = env.int("ORDER_FILE_MAX_ROWS", default=5000)
+# An order that needs an age check is handed over only to a recipient at least this old, by the
+# date of birth on their ID (the driver app enters it; only the age is kept).
+AGE_CHECK_MIN_YEARS = env.int("AGE_CHECK_MIN_YEARS", default=18)
 
 # --- Static files ----------------------------------------------------------------------
 # Uploaded files (proof of delivery) through Django's storage API: local disk under var/media by

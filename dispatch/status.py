@@ -150,7 +150,9 @@ class FailureReason(ChoiceSet):
     NOT_HOME = "not_home", "Customer not home"
     REFUSED = "refused", "Refused"
     ADDRESS = "address_problem", "Address problem"
+    ACCESS = "no_access", "No access (gate, door code)"
     DAMAGED = "damaged", "Damaged"
+    UNSAFE = "unsafe", "Unsafe to deliver"
     OTHER = "other", "Other"
 
 

@@ -9,7 +9,7 @@ from django.db.models import Count, F, Q, QuerySet
 from carriers.models import CarrierBooking
 from dispatch.models import Assignment, CustomerMessage, Decision, Event, Order
 from dispatch.scope import current
-from dispatch.status import OPEN_ORDER_STATUSES, OrderStatus, Risk
+from dispatch.status import OPEN_ORDER_STATUSES, OrderStatus, ProofKind, Risk
 
 from .base import CLOSED_STATUSES, one_row
 from .configuration import required_proof
@@ -103,6 +103,7 @@ def order_story(*, organization_id: int, ref: str) -> dict:
         "decisions": decisions,
         "messages": list(CustomerMessage.objects.filter(order=order).order_by("created_at", "id")),
         "exceptions": list(order.exceptions.order_by("-detected_at")),
-        "proofs": list(order.proofs.order_by("received_at", "id")),
+        "proofs": (proofs := list(order.proofs.order_by("received_at", "id"))),
+        "proof_held": sorted({ProofKind(p.kind).label.lower() for p in proofs if p.verified}),
         "proof_required": required_proof(order),
     }

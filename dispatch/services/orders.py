@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -266,20 +268,61 @@ def orders_hand_to_planner(*, organization_id: int, orders: list[Order], actor: 
     return movable
 
 
-def order_deliver(*, order: Order, actor: ActorRef, pin: str = "", age_checked: bool = False, source: str = "driver app",
-                  at: datetime | None = None) -> Order:
+@dataclass(frozen=True)
+class ProofFile:
+    """A photo or signature as the driver's phone sent it."""
+
+    content_type: str
+    data: bytes
+
+
+def _years(born_on: date, on: date) -> int:
+    return on.year - born_on.year - ((on.month, on.day) < (born_on.month, born_on.day))
+
+
+def order_deliver(*, order: Order, actor: ActorRef, pin: str = "", born_on: date | None = None, photo: ProofFile | None = None,
+                  signature: ProofFile | None = None, source: str = "driver app", at: datetime | None = None) -> Order:
     """A driver delivers an order with the proof in hand that it requires: the customer's PIN
-    (checked; a wrong one is kept, unverified, and refused) and the age check. Refused with what is
-    missing before anything is recorded."""
+    (checked; a wrong one is refused), the recipient's date of birth for an age check (of age on
+    the day, or refused: the date itself is not kept, only the age), a photo, a signature. Refused
+    with what is missing before anything is recorded."""
     needed = required_proof(order)
     if ProofKind.PIN in needed and not pin.strip():
         raise ValidationFailed("The order needs the customer's PIN.", errors={"pin": ["Ask the customer for their PIN."]})
-    if ProofKind.AGE_CHECK in needed and not age_checked:
-        raise ValidationFailed("The order needs an age check: confirm the customer's date of birth.",
-                               errors={"age_checked": ["Check the recipient's date of birth."]})
+    if ProofKind.AGE_CHECK in needed and born_on is None:
+        raise ValidationFailed("The order needs an age check: enter the recipient's date of birth from their ID.",
+                               errors={"born_on": ["Enter the date of birth on the recipient's ID."]})
+    if ProofKind.PHOTO in needed and photo is None:
+        raise ValidationFailed("The order needs a photo of the delivery.", errors={"photo": ["Take a photo of the parcel where you left it."]})
+    if ProofKind.SIGNATURE in needed and signature is None:
+        raise ValidationFailed("The order needs the recipient's signature.", errors={"signature": ["Have the recipient sign on the screen."]})
+    when = at or clock.now()
     if ProofKind.PIN in needed:
         proof_record(order=order, kind=ProofKind.PIN, source=source, actor=actor, pin=pin.strip())
     if ProofKind.AGE_CHECK in needed:
-        proof_record(order=order, kind=ProofKind.AGE_CHECK, source=source, actor=actor, checked=True)
+        today = when.astimezone(clock.zone_of(order.organization)).date()
+        age, minimum = _years(born_on, today), settings.AGE_CHECK_MIN_YEARS
+        if born_on > today or age > 130:
+            raise ValidationFailed("That date of birth cannot be right.", errors={"born_on": ["Check the date on the ID again."]})
+        if age < minimum:
+            raise ValidationFailed(f"The recipient is {age}, under {minimum}: don't hand it over; record it as not delivered "
+                                   "(refused).", errors={"born_on": [f"Under {minimum}."]})
+        proof_record(order=order, kind=ProofKind.AGE_CHECK, source=source, actor=actor, checked=True,
+                     details={"age": age, "minimum": minimum})
+    for kind, given in ((ProofKind.PHOTO, photo), (ProofKind.SIGNATURE, signature)):
+        if given is not None:
+            proof_record(order=order, kind=kind, source=source, actor=actor, content_type=given.content_type, data=given.data,
+                         filename=f"{order.external_ref}-{kind}")
     return order_set_status(organization_id=order.organization_id, order_id=order.id, status=OrderStatus.DELIVERED,
                             actor=actor, reason=source, at=at)
+
+
+def order_attempt_failed(*, order: Order, actor: ActorRef, reason: str, photo: ProofFile | None = None,
+                         source: str = "driver app", at: datetime | None = None) -> Order:
+    """A driver could not deliver: the reason, and a photo of the attempt when they took one (kept
+    with the order's proof as a failed attempt's; it proves no delivery)."""
+    if photo is not None:
+        proof_record(order=order, kind=ProofKind.PHOTO, source=source, actor=actor, content_type=photo.content_type, data=photo.data,
+                     filename=f"{order.external_ref}-attempt", details={"attempt": "failed", "reason": reason}, verified=False)
+    return order_set_status(organization_id=order.organization_id, order_id=order.id, status=OrderStatus.FAILED, actor=actor,
+                            failure_reason=reason, reason=source, at=at)

@@ -49,9 +49,10 @@ def _check_file(kind: str, content_type: str, data: bytes) -> None:
 @transaction.atomic
 def proof_record(*, order: Order, kind: str, source: str, actor: ActorRef, content_type: str = "", data: bytes = b"",
                  filename: str = "", pin: str = "", checked: bool | None = None, details: dict | None = None,
-                 raise_on_mismatch: bool = True) -> ProofOfDelivery:
+                 raise_on_mismatch: bool = True, verified: bool = True) -> ProofOfDelivery:
     """Store one proof. A photo or signature is a checked file; a PIN is compared with the order's (a
-    wrong PIN is kept, unverified, and refused); an age check is recorded as passed or not."""
+    wrong PIN is kept, unverified, and refused); an age check is recorded as passed or not. A file
+    with verified=False (a failed attempt's photo) is kept but proves no delivery."""
     if kind not in ProofKind.values:
         raise ValidationFailed("Unknown proof", errors={"kind": [f"Use one of {', '.join(ProofKind.values)}."]})
     proof = ProofOfDelivery(order=order, kind=kind, source=source[:60], data=details or {})
@@ -59,6 +60,7 @@ def proof_record(*, order: Order, kind: str, source: str, actor: ActorRef, conte
         _check_file(kind, content_type, data)
         proof.content_type, proof.size = content_type, len(data)
         proof.file.save(filename or f"{kind}.bin", ContentFile(data), save=False)
+        proof.verified = verified
     elif kind == ProofKind.PIN:
         given = (pin or "").strip()
         if not given:

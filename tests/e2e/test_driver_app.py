@@ -10,44 +10,75 @@ pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
 
 
-def test_a_driver_works_their_stops_from_a_phone(daphne_server, browser):
-    from dispatch.models import Order
-    from dispatch.services import ActorRef
-    from dispatch.services.assignments import assignment_to_vehicle
-    from dispatch.status import Role
+def _photo() -> bytes:
+    """A real photo file (what the phone's camera gives the page), 1600 px wide."""
+    import io
 
-    hub = HubFactory(code="EAST", lat=41.88, lon=-87.60)
-    van = VehicleFactory(fleet__hub=hub, code="VAN-E")
-    me = DriverFactory(organization=hub.organization, name="Kim Driver")
-    ShiftFactory(driver=me, vehicle=van)
-    for ref, proof in (("E-1", ["pin"]), ("E-2", [])):
-        order = OrderFactory(hub=hub, external_ref=ref, proof_required=proof, delivery_pin="2468")
-        assignment_to_vehicle(order=order, vehicle=van, actor=ActorRef.system("tests"))
-    user = UserFactory(organization=hub.organization, role=Role.DRIVER, driver=me)
+    from PIL import Image
 
+    buffer = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (180, 120, 60)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_a_driver_works_a_route_from_a_phone_with_each_kind_of_proof(daphne_server, browser):
+    """Signs in, and works the route: a PIN, a photo and a signature drawn on the screen, a date of
+    birth for an age check, and a failed attempt with a reason and a photo."""
+    from dispatch.models import Order, ProofOfDelivery
+
+    hub, van, user = _driver_day((("E-1", ["pin"]), ("E-2", ["photo", "signature"]), ("E-3", ["age_check"]), ("E-4", [])))
     page = browser.strict_page(**PHONE)
-    page.goto(daphne_server + "/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pw-for-tests")
-    page.click("button[type=submit]")
-    page.wait_for_selector("#stops")
+    _sign_in(page, daphne_server, user)
     assert page.url.endswith("/driver/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
 
-    page.tap('li[data-order="E-1"][data-kind="pickup"] button')
-    page.wait_for_selector("#notice >> text=E-1 picked up.")
-    page.fill('li[data-order="E-1"][data-kind="delivery"] input[name=pin]', "2468")
-    page.tap('li[data-order="E-1"][data-kind="delivery"] form.deliver button')
+    def stop(ref, kind="delivery"):
+        return f'li[data-order="{ref}"][data-kind="{kind}"]'
+
+    for ref in ("E-1", "E-2", "E-3", "E-4"):
+        page.tap(stop(ref, "pickup") + " button")
+        page.wait_for_selector(f"#notice >> text={ref} picked up.")
+    page.fill(stop("E-1") + " input[name=pin]", "2468")
+    page.tap(stop("E-1") + " form.deliver button[type=submit]")
     page.wait_for_selector("#notice >> text=E-1 delivered.")
     assert page.locator('li[data-order="E-1"]').count() == 0
 
-    page.tap('li[data-order="E-2"][data-kind="pickup"] button')
-    page.wait_for_selector("#notice >> text=E-2 picked up.")
-    page.select_option('li[data-order="E-2"] form.fail select', "not_home")
-    page.tap('li[data-order="E-2"] form.fail button')
+    page.set_input_files(stop("E-2") + " form.deliver input[name=photo]",
+                         files=[{"name": "parcel.jpg", "mimeType": "image/jpeg", "buffer": _photo()}])
+    page.tap(stop("E-2") + " form.deliver button[type=submit]")  # no signature yet: the app says so
+    page.wait_for_selector("#notice >> text=Have the recipient sign")
+    pad = page.locator(stop("E-2") + " .signature-pad").bounding_box()
+    page.mouse.move(pad["x"] + 20, pad["y"] + 30)
+    page.mouse.down()
+    for i in range(1, 12):
+        page.mouse.move(pad["x"] + 20 + i * 25, pad["y"] + 30 + (i % 3) * 20)
+    page.mouse.up()
+    page.tap(stop("E-2") + " form.deliver button[type=submit]")
+    page.wait_for_selector("#notice >> text=E-2 delivered.")
+
+    page.fill(stop("E-3") + " input[name=born_on]", "2012-05-01")
+    page.tap(stop("E-3") + " form.deliver button[type=submit]")
+    page.wait_for_selector("#notice >> text=under 18: don't hand it over")
+    page.fill(stop("E-3") + " input[name=born_on]", "1990-05-01")
+    page.tap(stop("E-3") + " form.deliver button[type=submit]")
+    page.wait_for_selector("#notice >> text=E-3 delivered.")
+
+    page.select_option(stop("E-4") + " form.fail select", "not_home")
+    page.set_input_files(stop("E-4") + " form.fail input[name=photo]",
+                         files=[{"name": "door.jpg", "mimeType": "image/jpeg", "buffer": _photo()}])
+    page.tap(stop("E-4") + " form.fail button")
     page.wait_for_selector("#notice >> text=not delivered (customer not home)")
+    page.wait_for_selector("#stops >> text=No stops left on your van.")
+
     assert dict(Order.objects.filter(organization=hub.organization).values_list("external_ref", "status")) == {
-        "E-1": "delivered", "E-2": "failed"}
+        "E-1": "delivered", "E-2": "delivered", "E-3": "delivered", "E-4": "failed"}
+    assert not Order.objects.filter(organization=hub.organization, proof_missing=True).exists()
+    proofs = {(p.order.external_ref, p.kind): p for p in ProofOfDelivery.objects.select_related("order")}
+    assert set(proofs) == {("E-1", "pin"), ("E-2", "photo"), ("E-2", "signature"), ("E-3", "age_check"), ("E-4", "photo")}
+    photo = proofs[("E-2", "photo")]
+    assert photo.content_type == "image/jpeg" and 1_000 < photo.size < 300_000  # shrunk on the phone (1280 px wide)
+    assert proofs[("E-2", "signature")].content_type == "image/png" and proofs[("E-2", "signature")].size > 500
+    assert proofs[("E-3", "age_check")].data["age"] >= 36 and not proofs[("E-4", "photo")].verified
 
 
 def _driver_day(refs_proof, code="VAN-E"):
@@ -152,10 +183,11 @@ def test_an_order_dispatch_moves_off_the_van_disappears_from_the_drivers_screen_
     from dispatch.services.assignments import assignment_to_booking, assignment_to_vehicle
     from tests.factories import CarrierFactory
 
-    hub, van, user = _driver_day((("M-1", []), ("M-2", [])))
+    hub, van, user = _driver_day((("M-1", ["pin"]), ("M-2", [])))
     page = browser.strict_page(**PHONE)
     _sign_in(page, daphne_server, user)
     page.wait_for_selector('li[data-order="M-2"][data-kind="delivery"]')
+    page.fill('li[data-order="M-1"][data-kind="delivery"] input[name=pin]', "13")  # the driver is typing the PIN
 
     carrier = CarrierFactory(organization=hub.organization, name="Swift Couriers")
     order = Order.objects.get(external_ref="M-2")
@@ -166,6 +198,7 @@ def test_an_order_dispatch_moves_off_the_van_disappears_from_the_drivers_screen_
     page.wait_for_selector("#notice >> text=M-2 was taken off your van by dispatch", timeout=5000)
     took = time.monotonic() - started
     assert page.locator('li[data-order="M-2"]').count() == 0 and page.locator('li[data-order="M-1"]').count() == 2
+    assert page.input_value('li[data-order="M-1"][data-kind="delivery"] input[name=pin]') == "13"  # not lost to the change
     print(f"moved off the van -> gone from the phone in {took:.2f} s")
 
     added = OrderFactory(hub=hub, external_ref="M-3", proof_required=[])

@@ -169,3 +169,67 @@ def _session_cookie(user) -> bytes:
     c = Client()
     c.force_login(user)
     return f"sessionid={c.cookies['sessionid'].value}".encode()
+
+
+PNG = "data:image/png;base64," + __import__("base64").b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64).decode()
+JPEG = "data:image/jpeg;base64," + __import__("base64").b64encode(b"\xff\xd8\xff\xe0" + b"\x00" * 256).decode()
+
+
+def test_a_delivery_carries_the_proof_its_order_needs_photo_signature_and_a_date_of_birth_of_age(van, hub):
+    from dispatch.models import ProofOfDelivery
+
+    order = OrderFactory(hub=hub, external_ref="P-1", proof_required=["photo", "signature", "age_check"])
+    assignment_to_vehicle(order=order, vehicle=van["mine"], actor=SYSTEM)
+    client = van["client"]
+    act(client, "p-0", ref="P-1", action="picked_up")
+    adult = (clock.now() - timedelta(days=365 * 30)).date().isoformat()
+    minor = (clock.now() - timedelta(days=365 * 16)).date().isoformat()
+
+    no_photo = act(client, "p-1", ref="P-1", action="delivered", signature=PNG, born_on=adult)
+    assert no_photo.status_code == 400 and "needs a photo" in no_photo.json()["error"]["message"]
+    no_signature = act(client, "p-2", ref="P-1", action="delivered", photo=JPEG, born_on=adult)
+    assert no_signature.status_code == 400 and "signature" in no_signature.json()["error"]["message"]
+    under_age = act(client, "p-3", ref="P-1", action="delivered", photo=JPEG, signature=PNG, born_on=minor)
+    assert under_age.status_code == 400
+    assert "is 15, under 18: don't hand it over" in under_age.json()["error"]["message"]
+    not_an_image = act(client, "p-4", ref="P-1", action="delivered", photo="data:text/html;base64,PGI+", signature=PNG, born_on=adult)
+    assert not_an_image.status_code == 400
+    assert Order.objects.get(external_ref="P-1").status == "picked_up" and not ProofOfDelivery.objects.filter(order=order).exists()
+
+    done = act(client, "p-5", ref="P-1", action="delivered", photo=JPEG, signature=PNG, born_on=adult)
+
+    assert done.status_code == 200
+    order.refresh_from_db()
+    assert order.status == "delivered" and not order.proof_missing
+    proofs = {p.kind: p for p in ProofOfDelivery.objects.filter(order=order)}
+    assert set(proofs) == {"photo", "signature", "age_check"}
+    assert proofs["photo"].content_type == "image/jpeg" and proofs["photo"].file.read().startswith(b"\xff\xd8\xff")
+    assert proofs["age_check"].verified and proofs["age_check"].data == {"age": 29, "minimum": 18}
+    assert adult not in json.dumps(proofs["age_check"].data)  # the date of birth itself is not kept
+    dispatcher = Client()
+    dispatcher.force_login(UserFactory(organization=order.organization, role=Role.DISPATCHER))
+    page = dispatcher.get("/orders/P-1/").content.decode()
+    assert "with age check, photo, signature" in page and "no photo, signature or PIN recorded" not in page
+
+
+def test_a_failed_attempt_keeps_its_photo_which_proves_no_delivery_and_raises_the_failed_delivery(
+        van, hub, django_capture_on_commit_callbacks):
+    from dispatch.models import ProofOfDelivery
+
+    order = OrderFactory(hub=hub, external_ref="F-1", proof_required=["photo"])
+    assignment_to_vehicle(order=order, vehicle=van["mine"], actor=SYSTEM)
+    act(van["client"], "f-0", ref="F-1", action="picked_up")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        failed = act(van["client"], "f-1", ref="F-1", action="failed", reason="no_access", photo=JPEG)
+
+    assert failed.status_code == 200 and failed.json()["message"] == "F-1 not delivered (no access (gate, door code))."
+    order.refresh_from_db()
+    assert order.failure_reason == "no_access"
+    photo = ProofOfDelivery.objects.get(order=order)
+    assert photo.kind == "photo" and not photo.verified and photo.data["attempt"] == "failed"
+    assert Event.objects.filter(order=order, kind="order.status", data__to="failed").exists()
+    from dispatch.models import OrderException
+
+    raised = OrderException.objects.get(kind="failed_delivery", orders=order)  # the tower re-plans it from here
+    assert raised.title == "Delivery of F-1 failed (no access (gate, door code))"

@@ -11,9 +11,12 @@ product's clock."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import math
+from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
@@ -25,12 +28,12 @@ from dispatch.models import IdempotencyRecord
 from dispatch.permissions import refusal_for
 from dispatch.services import ActorRef
 from dispatch.services.log import event_record
-from dispatch.services.orders import order_deliver, order_set_status
+from dispatch.services.orders import ProofFile, order_attempt_failed, order_deliver, order_set_status
 from dispatch.services.positions import positions_ingest
-from dispatch.status import FailureReason, OrderStatus, Role
+from dispatch.status import PROOF_FILES, PROOF_MAX_BYTES, FailureReason, OrderStatus, Role
 
 ACTIONS = {"picked_up": OrderStatus.PICKED_UP, "delivered": OrderStatus.DELIVERED, "failed": OrderStatus.FAILED}
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = 2_000_000  # an action may carry a photo and a signature (the app shrinks photos to ~200 KB)
 MAX_POINTS = 600  # ten minutes of a position a second
 MAX_AGE_S = 24 * 3600  # an action older than a day on the phone is taken as of a day ago
 MAX_KEY_LENGTH = 200
@@ -81,6 +84,36 @@ def _number(value, name: str, low: float | None = None, high: float | None = Non
     if (low is not None and value < low) or (high is not None and value > high):
         raise Refused(400, f"{name} must be between {low:g} and {high:g}.")
     return float(value)
+
+
+def proof_file(value, kind: str) -> ProofFile | None:
+    """A photo or signature sent as a data URL (data:image/jpeg;base64,...)."""
+    if value in (None, ""):
+        return None
+    label = "photo" if kind == "photo" else "signature"
+    if not isinstance(value, str) or not value.startswith("data:") or ";base64," not in value[:80]:
+        raise Refused(400, f"The {label} must be an image (a data: URL).")
+    content_type, encoded = value[5:].split(";base64,", 1)
+    if content_type not in PROOF_FILES[kind]:
+        raise Refused(400, f"A {label} must be one of {', '.join(PROOF_FILES[kind])}.")
+    if len(encoded) > PROOF_MAX_BYTES * 4 // 3 + 4:
+        raise Refused(413, f"The {label} is too large (at most {PROOF_MAX_BYTES // 1000} kB).", "too_large")
+    try:
+        return ProofFile(content_type, base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        raise Refused(400, f"The {label} could not be read; take it again.") from None
+
+
+def born_on(value) -> date | None:
+    """A date of birth as on the recipient's ID (YYYY-MM-DD)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise Refused(400, "Enter the date of birth as on the ID (year-month-day).")
 
 
 def _ago_s(request, phone_ms) -> float:
@@ -141,8 +174,9 @@ def _answer(view):
 @require_POST
 @_answer
 def driver_api_action(request):
-    """{"ref", "action": picked_up|delivered|failed, "reason" (failed), "pin", "age_checked",
-    "tapped_at" (the phone's ms)} -> {"ok", "message", "ref", "status"} or an error the app shows."""
+    """{"ref", "action": picked_up|delivered|failed, "reason" (failed), "pin", "born_on", "photo",
+    "signature" (data URLs), "tapped_at" (the phone's ms)} -> {"ok", "message", "ref", "status"} or
+    an error the app shows."""
     driver = _driver(request)
     data = _body(request)
     ref, action, reason = data.get("ref"), data.get("action"), data.get("reason") or ""
@@ -155,6 +189,7 @@ def driver_api_action(request):
     pin = data.get("pin") or ""
     if not isinstance(pin, str) or len(pin) > 40:
         raise Refused(400, "The PIN is a short code.")
+    photo, signature, born = proof_file(data.get("photo"), "photo"), proof_file(data.get("signature"), "signature"), born_on(data.get("born_on"))
     tapped = data.get("tapped_at")
     at = clock.before_now(_ago_s(request, _number(tapped, "tapped_at"))) if tapped is not None else None
     actor = ActorRef.user(request.user)
@@ -173,11 +208,12 @@ def driver_api_action(request):
         try:
             with transaction.atomic():
                 if action == "delivered":
-                    order = order_deliver(order=order, actor=actor, pin=pin, age_checked=data.get("age_checked") is True, at=at)
+                    order = order_deliver(order=order, actor=actor, pin=pin, born_on=born, photo=photo, signature=signature, at=at)
+                elif action == "failed":
+                    order = order_attempt_failed(order=order, actor=actor, reason=reason, photo=photo, at=at)
                 else:
                     order = order_set_status(organization_id=order.organization_id, order_id=order.id, status=ACTIONS[action],
-                                             actor=actor, failure_reason=reason if action == "failed" else "",
-                                             reason="driver app", at=at)
+                                             actor=actor, reason="driver app", at=at)
         except DomainError as exc:
             if exc.http_status == 409:
                 event_record(organization_id=order.organization_id, kind="driver.refused", actor=actor, order=order,

@@ -24,11 +24,12 @@ from django.views.decorators.http import require_GET, require_POST
 from dispatch import selectors
 from dispatch.errors import DomainError, NotFound
 from dispatch.services import ActorRef
-from dispatch.services.orders import order_deliver, order_set_status
-from dispatch.status import FailureReason, OrderStatus
+from dispatch.services.orders import ProofFile, order_attempt_failed, order_deliver, order_set_status
+from dispatch.status import PROOF_MAX_BYTES, FailureReason
 from web.access import org_for
+from web.driver import api
 
-ACTIONS = {"picked_up": OrderStatus.PICKED_UP, "delivered": OrderStatus.DELIVERED, "failed": OrderStatus.FAILED}
+ACTIONS = api.ACTIONS
 
 
 def _driver(request):
@@ -103,15 +104,20 @@ def driver_action(request, ref: str, action: str):
     try:
         if action == "failed" and reason not in FailureReason.values:
             return _page(request, driver, f"Say why {ref} could not be delivered.", status=400, error=True)
+        upload = request.FILES.get("photo")
+        photo = ProofFile(upload.content_type, upload.read()) if upload is not None and upload.size <= PROOF_MAX_BYTES else None
         if action == "delivered":
-            order_deliver(order=order, actor=actor, pin=request.POST.get("pin", ""),
-                          age_checked=request.POST.get("age_checked") == "yes")
+            order_deliver(order=order, actor=actor, pin=request.POST.get("pin", ""), born_on=api.born_on(request.POST.get("born_on")),
+                          photo=photo, signature=api.proof_file(request.POST.get("signature"), "signature"))
+        elif action == "failed":
+            order_attempt_failed(order=order, actor=actor, reason=reason, photo=photo)
         else:
             order_set_status(organization_id=order.organization_id, order_id=order.id, status=ACTIONS[action], actor=actor,
-                             failure_reason=reason if action == "failed" else "", reason="driver app")
+                             reason="driver app")
+    except api.Refused as exc:
+        return _page(request, driver, f"{ref}: {exc.message}", status=exc.status, error=True)
     except DomainError as exc:
         return _page(request, driver, f"{ref}: {exc.message}", status=exc.http_status, error=True)
-    said = {"picked_up": "picked up", "delivered": "delivered", "failed": f"not delivered ({FailureReason(reason).label.lower()})"
-            if action == "failed" else ""}[action]
-    messages.success(request, f"{ref} {said}.")
+    said = api.said(ref, action, reason)
+    messages.success(request, said)
     return redirect("driver")  # the stops again: a reload does not send the action twice

@@ -98,13 +98,21 @@
   }
 
   /* ---- sending, in order ---- */
-  var flushing = false, retryTimer = null, mine = {};
+  var flushing = null, again = false, retryTimer = null, mine = {};
   function retryLater() {
     if (!retryTimer) { retryTimer = setTimeout(function () { retryTimer = null; flush(); }, RETRY_MS); }
   }
   function flush() {
-    if (flushing) { return Promise.resolve(); }
-    flushing = true;
+    /* One sender at a time; a call meanwhile (a tap, the network back) has it look again when done. */
+    if (flushing) { again = true; return flushing; }
+    flushing = send().then(function () {
+      flushing = null;
+      if (again) { again = false; return flush(); }
+      return null;
+    });
+    return flushing;
+  }
+  function send() {
     return queued().then(function sendFirst(items) {
       waiting = items.length;
       showConnection();
@@ -135,7 +143,7 @@
         retryLater();
         return null;
       });
-    }).catch(function () { retryLater(); }).then(function () { flushing = false; });
+    }).catch(function () { retryLater(); });
   }
   function answered(item, ok, data) {
     var li = stopOf(item.ref, kindOf(item.action));
@@ -150,7 +158,57 @@
     }
   }
 
+  /* ---- proof: a photo from the camera, a signature drawn on the screen ---- */
+  function shrink(file) {
+    /* A phone's photo is several MB: drawn again at most 1280 px wide as a JPEG, it is ~200 KB. */
+    return createImageBitmap(file).then(function (bmp) {
+      var scale = Math.min(1, 1280 / Math.max(bmp.width, bmp.height)), c = document.createElement("canvas");
+      c.width = Math.round(bmp.width * scale);
+      c.height = Math.round(bmp.height * scale);
+      c.getContext("2d").drawImage(bmp, 0, 0, c.width, c.height);
+      return c.toDataURL("image/jpeg", 0.7);
+    });
+  }
+  var drawing = null;
+  function padPoint(e) {
+    var r = e.target.getBoundingClientRect();
+    return [(e.clientX - r.left) * e.target.width / r.width, (e.clientY - r.top) * e.target.height / r.height];
+  }
+  document.addEventListener("pointerdown", function (e) {
+    if (!e.target.classList || !e.target.classList.contains("signature-pad")) { return; }
+    e.preventDefault();
+    drawing = e.target;
+    drawing.setPointerCapture(e.pointerId);
+    var ctx = drawing.getContext("2d"), p = padPoint(e);
+    ctx.lineWidth = 4; ctx.lineCap = "round"; ctx.strokeStyle = "#111";
+    ctx.beginPath(); ctx.moveTo(p[0], p[1]);
+  });
+  document.addEventListener("pointermove", function (e) {
+    if (!drawing || e.target !== drawing) { return; }
+    var ctx = drawing.getContext("2d"), p = padPoint(e);
+    ctx.lineTo(p[0], p[1]); ctx.stroke();
+    drawing.dataset.signed = "1";
+  });
+  document.addEventListener("pointerup", function () { drawing = null; });
+  document.addEventListener("click", function (e) {
+    if (!e.target.classList || !e.target.classList.contains("clear-signature")) { return; }
+    var pad = e.target.parentNode.querySelector(".signature-pad");
+    pad.getContext("2d").clearRect(0, 0, pad.width, pad.height);
+    delete pad.dataset.signed;
+  });
+
   /* ---- the driver's actions ---- */
+  function proofOf(form, body) {
+    var file = form.querySelector("input[type=file][name=photo]"), pad = form.querySelector(".signature-pad");
+    if (pad) {
+      if (!pad.dataset.signed) { return Promise.reject(new Error("Have the recipient sign on the screen first.")); }
+      body.signature = pad.toDataURL("image/png");
+    }
+    if (!file || !file.files.length) { return Promise.resolve(body); }
+    return shrink(file.files[0]).then(function (url) { body.photo = url; return body; }, function () {
+      throw new Error("That photo could not be read: take it again.");
+    });
+  }
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (!form.dataset || !form.dataset.action) { return; }
@@ -159,13 +217,15 @@
     var body = { ref: ref, action: action, tapped_at: Date.now() };
     if (action === "delivered") {
       if (fields.has("pin")) { body.pin = fields.get("pin"); }
-      if (fields.has("age_checked")) { body.age_checked = true; }
+      if (fields.has("born_on")) { body.born_on = fields.get("born_on"); }
     }
     if (action === "failed") { body.reason = fields.get("reason"); }
-    var item = { kind: "action", key: newKey(), url: urls.action, ref: ref, action: action, body: JSON.stringify(body) };
-    mine[ref + ":" + kindOf(action)] = true;
-    markPending(item);
-    enqueue(item).then(flush);
+    proofOf(form, body).then(function () {
+      var item = { kind: "action", key: newKey(), url: urls.action, ref: ref, action: action, body: JSON.stringify(body) };
+      mine[ref + ":" + kindOf(action)] = true;
+      markPending(item);
+      return enqueue(item).then(flush);
+    }, function (err) { tell(err.message, true); });
   });
 
   /* ---- the van's stops, read again when they change ---- */
@@ -177,10 +237,11 @@
       return res.text().then(function (html) {
         var next = new DOMParser().parseFromString(html, "text/html").getElementById("day"), day = $("day");
         if (!next || !day) { return; }
-        var before = refs(day), after = refs(next), gone = [], added = [];
+        var before = refs(day), after = refs(next), gone = [], added = [], focus = carryOver(day, next);
         Object.keys(before).forEach(function (k) { if (!after[k] && !mine[k] && k.slice(-9) === ":delivery") { gone.push(k.slice(0, -9)); } });
         Object.keys(after).forEach(function (k) { if (!before[k] && k.slice(-9) === ":delivery") { added.push(k.slice(0, -9)); } });
         day.replaceWith(next);
+        if (focus) { focus.focus(); }
         return queued().then(function (items) {
           items.forEach(function (i) { if (i.kind === "action") { markPending(i); } });
           var words = [];
@@ -191,6 +252,28 @@
       });
     }).catch(function () { return null; }).then(function () { refreshing = null; });
     return refreshing;
+  }
+  function carryOver(from, to) {
+    /* What the driver was typing, choosing, photographing or signing stays as it was when the stops
+       are read again: each field goes to its twin in the new list. Returns the field to focus. */
+    var active = document.activeElement, focus = null;
+    from.querySelectorAll("li.stop").forEach(function (li) {
+      var twin = to.querySelector('li.stop[data-order="' + CSS.escape(li.dataset.order) + '"][data-kind="' + li.dataset.kind + '"]');
+      if (!twin) { return; }
+      li.querySelectorAll("form[data-action] input[name], form[data-action] select[name]").forEach(function (el) {
+        if (el.name === "csrfmiddlewaretoken") { return; }
+        var target = twin.querySelector('form[data-action="' + el.form.dataset.action + '"] [name="' + el.name + '"]');
+        if (!target) { return; }
+        if (el.type === "file") { if (el.files.length) { target.files = el.files; } } else if (el.type === "checkbox") { target.checked = el.checked; } else { target.value = el.value; }
+        if (el === active) { focus = target; }
+      });
+      var pad = li.querySelector(".signature-pad"), padTo = twin.querySelector(".signature-pad");
+      if (pad && padTo && pad.dataset.signed) {
+        padTo.getContext("2d").drawImage(pad, 0, 0);
+        padTo.dataset.signed = "1";
+      }
+    });
+    return focus;
   }
   function refs(root) {
     var out = {};
