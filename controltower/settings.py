@@ -60,6 +60,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Pages, partials, JSON and static files compressed for a client that accepts it (a phone on a
+    # mobile network: the driver app's first load). Django's GZip pads each response with random
+    # bytes against BREACH (since 4.2).
+    "django.middleware.gzip.GZipMiddleware",
     "web.middleware.ApiBodyLimitMiddleware",
     "web.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -240,7 +240,7 @@
         var before = refs(day), after = refs(next), gone = [], added = [], focus = carryOver(day, next);
         Object.keys(before).forEach(function (k) { if (!after[k] && !mine[k] && k.slice(-9) === ":delivery") { gone.push(k.slice(0, -9)); } });
         Object.keys(after).forEach(function (k) { if (!before[k] && k.slice(-9) === ":delivery") { added.push(k.slice(0, -9)); } });
-        day.replaceWith(next);
+        patch(day, next);
         if (focus) { focus.focus(); }
         return queued().then(function (items) {
           items.forEach(function (i) { if (i.kind === "action") { markPending(i); } });
@@ -252,6 +252,23 @@
       });
     }).catch(function () { return null; }).then(function () { refreshing = null; });
     return refreshing;
+  }
+  function patch(day, next) {
+    /* The new stops in place of the old, touching only what changed: a stop that reads the same
+       (data-sig: the order's version and ETA) is kept as it is; replacing 60 stops whole cost a
+       phone a long frame at every change. */
+    var list = day.querySelector("#stops"), nextList = next.querySelector("#stops");
+    var shift = day.querySelector("#shift"), nextShift = next.querySelector("#shift");
+    if (!list || !nextList || !shift || !nextShift || day.dataset.shift !== next.dataset.shift) { day.replaceWith(next); return; }
+    if (shift.innerHTML !== nextShift.innerHTML) { shift.replaceWith(nextShift); }
+    var old = {}, chosen = [];
+    Array.prototype.forEach.call(list.children, function (li) { old[li.dataset.order + ":" + li.dataset.kind] = li; });
+    Array.prototype.slice.call(nextList.children).forEach(function (li) {
+      var was = old[li.dataset.order + ":" + li.dataset.kind];
+      chosen.push(was && li.dataset.sig && was.dataset.sig === li.dataset.sig ? was : li);
+    });
+    Array.prototype.slice.call(list.children).forEach(function (li) { if (chosen.indexOf(li) < 0) { li.remove(); } });
+    chosen.forEach(function (li, i) { if (list.children[i] !== li) { list.insertBefore(li, list.children[i] || null); } });
   }
   function carryOver(from, to) {
     /* What the driver was typing, choosing, photographing or signing stays as it was when the stops
@@ -281,11 +298,17 @@
     return out;
   }
 
-  var socket = null, backoff = 1000;
+  var socket = null, backoff = 1000, opened = false, pageAt = Date.now();
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     try { socket = new WebSocket(scheme + location.host + "/ws/driver/"); } catch (e) { return; }
-    socket.onopen = function () { backoff = 1000; refreshStops(); };
+    socket.onopen = function () {
+      backoff = 1000;
+      // The stops are read again on every reconnection (changes may have been missed meanwhile), and
+      // on the first unless the page itself was just read.
+      if (opened || Date.now() - pageAt > 10000) { refreshStops(); }
+      opened = true;
+    };
     socket.onmessage = function (m) {
       var data;
       try { data = JSON.parse(m.data); } catch (e) { return; }
