@@ -52,6 +52,7 @@ def seed(stops: int) -> tuple[str, str]:
     """A driver whose van holds `stops` stops (half pickups at the hub, half deliveries, a few
     needing a PIN); returns the driver's username and a logged-in session cookie."""
     from django.test import Client
+    from django.utils import timezone
 
     from dispatch.models import Organization
     from dispatch.services import ActorRef
@@ -63,7 +64,7 @@ def seed(stops: int) -> tuple[str, str]:
     hub = HubFactory(organization=org, code="B")
     van = VehicleFactory(fleet__hub=hub, code="PHONE-1", capacity_kg=5000)
     driver = DriverFactory(organization=org, name="Bench Driver")
-    ShiftFactory(driver=driver, vehicle=van)
+    ShiftFactory(driver=driver, vehicle=van, started_at=timezone.now())  # the van's check done
     for k in range(stops // 2):
         order = OrderFactory(hub=hub, external_ref=f"S-{k:03d}", proof_required=["pin"] if k % 5 == 4 else [],
                              instructions="Leave with the neighbour at no. 12 if out" if k % 3 == 0 else "")

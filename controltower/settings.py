@@ -334,6 +334,11 @@ ORDER_FILE_MAX_ROWS = env.int("ORDER_FILE_MAX_ROWS", default=5000)
 # An order that needs an age check is handed over only to a recipient at least this old, by the
 # date of birth on their ID (the driver app enters it; only the age is kept).
 AGE_CHECK_MIN_YEARS = env.int("AGE_CHECK_MIN_YEARS", default=18)
+# A driver's break, as the van's ETAs expect it to last.
+BREAK_MIN = env.int("BREAK_MIN", default=30)
+# A phone's browser sends no positions while the driver app is in the background (the driver
+# navigates in another app): a van whose app said so is not taken for silent for this long.
+APP_AWAY_MAX_MIN = env.int("APP_AWAY_MAX_MIN", default=45)
 
 # --- Static files ----------------------------------------------------------------------
 # Uploaded files (proof of delivery) through Django's storage API: local disk under var/media by

@@ -17,6 +17,7 @@ ACTIONS = {
     "review_performance": (REPORTERS, "Performance reports are for ops managers and admins; "
                                       "your role ({role}) works the live queue."),
     "import_orders": (DECIDERS, "Dispatchers and admins bring orders in from a file; your role ({role}) reviews them."),
+    "message_drivers": (DECIDERS, "Dispatchers and admins write to drivers; your role ({role}) reads the thread."),
     "drive": (DRIVERS, "The driver app is for drivers; your role ({role}) works in the control tower."),
     "configure": (ADMINS, "Settings are for your organization's admins; your role ({role}) cannot change them."),
 }

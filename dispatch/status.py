@@ -176,6 +176,16 @@ class ProofKind(ChoiceSet):
     AGE_CHECK = "age_check", "Age check"
 
 
+# The driver's check of the van before a shift: (key, what the driver checks, whether the van may
+# not drive when it fails).
+VEHICLE_CHECKS = (
+    ("lights_tyres", "Lights and tyres", True),
+    ("brakes_steering", "Brakes and steering", True),
+    ("load_space", "Load space clean, straps and cold box working", False),
+    ("fuel", "Fuel or charge for the route", False),
+    ("damage", "No new damage", False),
+)
+
 HANDLING = ("bulky", "regulated", "cold", "fragile")  # the skills a van or carrier must have for an order
 
 # Proof that arrives as a file, with the types and size a driver app may send.

@@ -6,7 +6,7 @@ from .audit import AppendOnlyQuerySet, ClockAnchor, Event, IdempotencyRecord  # 
 from .configuration import Policy, ScheduledChange, ServiceLevelRule  # noqa: F401
 from .decisions import Decision, OrderException  # noqa: F401
 from .messaging import CustomerMessage, MessageTemplate  # noqa: F401
-from .network import LAT, LON, Driver, Fleet, Hub, Shift, Vehicle, VehiclePosition  # noqa: F401
+from .network import LAT, LON, Driver, Fleet, Hub, Shift, ShiftMessage, Vehicle, VehiclePosition  # noqa: F401
 from .orders import (  # noqa: F401
     Assignment,
     Order,

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from dispatch.clock import now as clock_now
 from dispatch.status import DutyStatus
 
 from .tenancy import Organization, history_user
@@ -57,11 +58,14 @@ class Vehicle(models.Model):
     heading = models.FloatField(null=True, blank=True)
     position_at = models.DateTimeField(null=True, blank=True)
     etas_at = models.DateTimeField(null=True, blank=True, help_text="The position time its stops' ETAs were last computed from")
+    resumes_at = models.DateTimeField(null=True, blank=True, help_text="Its driver is on a break until about then (ETAs start there)")
+    app_away_since = models.DateTimeField(
+        null=True, blank=True, help_text="The driver app went to the background (navigating): the phone's positions pause")
     # Its costs are a setting, versioned like every other (dispatch.configuration.costs writes them);
     # where it is and its duty status are live state, not versions.
     history = HistoricalRecords(get_user=history_user, excluded_fields=[
         "organization", "fleet", "capacity_kg", "capacity_m3", "skills", "status", "lat", "lon", "speed_kmh", "heading",
-        "position_at", "etas_at"])
+        "position_at", "etas_at", "resumes_at", "app_away_since"])
 
     COST_FIELDS = ("cost_per_km", "cost_per_hour", "fixed_cost")
 
@@ -92,15 +96,36 @@ class Driver(models.Model):
 
 
 class Shift(models.Model):
+    """A driver's planned time with a van; the driver app records when it really started (after the
+    vehicle check), its breaks, and when it ended."""
+
     driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="shifts")
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="shifts")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    vehicle_check = models.JSONField(default=dict, blank=True, help_text='{"checks": {item: ok}, "failed": [labels], "note": ""}')
+    break_since = models.DateTimeField(null=True, blank=True)
+    breaks = models.JSONField(default=list, blank=True, help_text="[[start, end], ...] ISO times")
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start")
         ]
+
+
+class ShiftMessage(models.Model):
+    """A message between a shift's driver (the driver app) and dispatch (the van's page)."""
+
+    shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="messages")
+    from_driver = models.BooleanField()
+    author = models.CharField(max_length=150)
+    text = models.TextField(max_length=1000)
+    created_at = models.DateTimeField(default=clock_now)
+
+    class Meta:
+        indexes = [models.Index(fields=["shift", "created_at"])]
 
 
 class VehiclePosition(models.Model):

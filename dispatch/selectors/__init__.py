@@ -25,6 +25,7 @@ from .network import (  # noqa: F401
     hubs_for,
     manifest_for,
     planned_capacity,
+    shift_started,
     slot_bookings,
     vehicle_get,
     vehicle_story,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from carriers.models import CapacitySlot, Carrier, CarrierAlert, CarrierBooking, CarrierCall, WebhookReceipt
 from dispatch import clock
-from dispatch.models import Assignment, Driver, Event, Hub, Order, Shift, Stop, User, Vehicle
+from dispatch.models import Assignment, Driver, Event, Hub, Order, Shift, ShiftMessage, Stop, User, Vehicle
 from dispatch.errors import NotFound
 from dispatch.scope import current
-from dispatch.status import CarrierHealth, DutyStatus, OrderStatus, Role
+from dispatch.status import VEHICLE_CHECKS, CarrierHealth, DutyStatus, OrderStatus, Role
 from planner.travel import haversine_km
 
 from .base import one_row
@@ -74,7 +74,8 @@ def vehicle_story(*, organization_id: int, code: str) -> dict:
              or Shift.objects.filter(vehicle=vehicle, ends_at__gt=now).select_related("driver").order_by("starts_at").first())
     load_kg = sum(o.weight_kg for o in on_board)
     return {
-        "vehicle": vehicle, "stops": stops, "shift": shift,
+        "vehicle": vehicle, "stops": stops, "shift": shift, "thread": shift_thread(shift) if shift else [],
+        "started": shift_started(shift) if shift else False,
         "load_kg": load_kg, "load_share": load_kg / vehicle.capacity_kg if vehicle.capacity_kg else None,
         "ping_age_min": int((now - vehicle.position_at).total_seconds() // 60) if vehicle.position_at else None,
         "path": [[vehicle.lat, vehicle.lon]] + [[s.lat, s.lon] for s in stops if s.completed_at is None] if vehicle.lat is not None else [],
@@ -170,6 +171,17 @@ def _driver_shift(driver, now):
             or shifts.filter(ends_at__gt=now).order_by("starts_at").first())
 
 
+SHIFT_EARLY = timedelta(hours=2)  # going on duty this long before a shift begins starts it
+
+
+def shift_started(shift: Shift) -> bool:
+    """The driver began the shift: in the app (the vehicle check), or went on duty some other way
+    (a telematics integration, the API) since shortly before it began."""
+    driver = shift.driver
+    return shift.started_at is not None or (driver.status == DutyStatus.ON_DUTY and driver.status_at is not None
+                                            and driver.status_at >= shift.starts_at - SHIFT_EARLY)
+
+
 def driver_shift(*, driver):
     """The driver's shift on now, else their next one (None when they have none ahead)."""
     return _driver_shift(driver, clock.now())
@@ -182,6 +194,7 @@ def driver_day(*, driver) -> dict:
     shift = _driver_shift(driver, now)
     if shift is None:
         return {"shift": None, "vehicle": None, "stops": [], "load_kg": 0.0}
+    shift.driver = driver
     vehicle = shift.vehicle
     stops = list(Stop.objects.filter(route__vehicle=vehicle, route__active=True, completed_at__isnull=True)
                  .select_related("order").order_by("route_id", "sequence"))
@@ -189,7 +202,46 @@ def driver_day(*, driver) -> dict:
     for s in stops:
         s.proof = required_proof(s.order, rules) if s.kind == "delivery" else []
     on_board = [s.order for s in stops if s.kind == "delivery" and s.order.status in (OrderStatus.PICKED_UP, OrderStatus.OUT_FOR_DELIVERY)]
-    return {"shift": shift, "vehicle": vehicle, "stops": stops, "load_kg": sum(o.weight_kg for o in on_board), "now": now}
+    pickups = [s for s in stops if s.kind == "pickup"]
+    handing_over = _handovers(vehicle, pickups, shift, now)  # marks the pickups from another van (meet)
+    return {"shift": shift, "vehicle": vehicle, "stops": stops, "load_kg": sum(o.weight_kg for o in on_board), "now": now,
+            "started": shift_started(shift), "checks": VEHICLE_CHECKS, "thread": shift_thread(shift),
+            "pickups": sum(1 for s in pickups if getattr(s, "meet", None) is None), "handing_over": handing_over}
+
+
+def _handovers(vehicle, pickups: list, shift, now) -> list[dict]:
+    """Hand-overs between this van and another (a broken-down van's orders): each pickup of this
+    van from another van gets `meet` (the van, its driver and their phone: where it stands is the
+    stop), and what this van must hand over to another is returned (order, van, driver, phone)."""
+    def driver_of(code):
+        on = (Shift.objects.filter(vehicle__organization_id=vehicle.organization_id, vehicle__code=code, starts_at__lte=now,
+                                   ends_at__gt=now).select_related("driver").first())
+        return (on.driver.name, on.driver.phone) if on else ("", "")
+
+    latest = {}
+    for e in Event.objects.filter(kind="assignment.handover", order_id__in=[s.order_id for s in pickups]).order_by("id"):
+        latest[e.order_id] = e.data
+    for s in pickups:
+        data = latest.get(s.order_id)
+        if data and data.get("to") == vehicle.code and data.get("from"):
+            name, phone = driver_of(data["from"])
+            s.meet = {"van": data["from"], "driver": name, "phone": phone}
+    out = []
+    given = (Event.objects.filter(organization_id=vehicle.organization_id, kind="assignment.handover", data__from=vehicle.code,
+                                  created_at__gte=shift.starts_at).select_related("order").order_by("id"))
+    for e in given:
+        to = e.data.get("to")
+        waiting = Stop.objects.filter(order_id=e.order_id, kind="pickup", completed_at__isnull=True, route__active=True,
+                                      route__vehicle__code=to, route__vehicle__organization_id=vehicle.organization_id).exists()
+        if waiting:
+            name, phone = driver_of(to)
+            out.append({"ref": e.order.external_ref, "van": to, "driver": name, "phone": phone})
+    return out
+
+
+def shift_thread(shift, limit: int = 30) -> list:
+    """The latest messages between the shift's driver and dispatch, oldest first."""
+    return list(reversed(ShiftMessage.objects.filter(shift=shift).order_by("-created_at", "-id")[:limit]))
 
 
 def driver_order(*, driver, ref: str) -> Order:

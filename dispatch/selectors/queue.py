@@ -141,7 +141,7 @@ def move_groups(moves: list[dict]) -> list[dict]:
 ACTIVITY_KINDS = ["decision.applied", "decision.partially_applied", "decision.rejected", "decision.undone", "decision.withdrawn",
                   "exception.raised",
                   "exception.resolved", "exception.dismissed", "exception.reopened", "exception.claimed", "exception.handed",
-                  "exception.released", "carrier.health", "driver.refused"]
+                  "exception.released", "carrier.health", "driver.refused", "driver.message"]
 
 
 def activity_for(*, organization_id: int, limit: int = 40) -> list[dict]:
@@ -177,6 +177,8 @@ def activity_for(*, organization_id: int, limit: int = 40) -> list[dict]:
         elif e.kind == "carrier.health":
             entry["text"] = f"{e.carrier.name if e.carrier else 'A carrier'} is {e.data.get('to', e.data.get('health', '?'))}" + (
                 f": {e.data.get('reason')}" if e.data.get("reason") else "")
+        elif e.kind == "driver.message":
+            entry["text"] = f"{e.data.get('driver', 'A driver')} ({e.vehicle.code if e.vehicle else 'no van'}) writes: “{e.data.get('text', '')}”"
         elif e.kind == "driver.refused":
             entry["text"] = f"{e.data.get('driver', 'A driver')}'s app: {e.data.get('action', '').replace('_', ' ')} refused: {e.data.get('why', '')}"
         elif e.kind.startswith("exception."):

@@ -13,7 +13,7 @@ from dispatch import clock, ports
 from dispatch.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
 from dispatch.facts import OrderDetailsChanged
 from dispatch.live_events import order_changed
-from dispatch.models import Hub, Order, Organization
+from dispatch.models import Hub, Order, Organization, Stop
 from dispatch.selectors import required_proof, service_rules
 from dispatch.status import (
     ExceptionKind,
@@ -315,6 +315,23 @@ def order_deliver(*, order: Order, actor: ActorRef, pin: str = "", born_on: date
                          filename=f"{order.external_ref}-{kind}")
     return order_set_status(organization_id=order.organization_id, order_id=order.id, status=OrderStatus.DELIVERED,
                             actor=actor, reason=source, at=at)
+
+
+def order_pick_up(*, order: Order, actor: ActorRef, source: str = "driver app", at: datetime | None = None) -> Order:
+    """A driver picked the order up. When the van's next stop is then a delivery (this load is
+    complete), every order on board goes out for delivery, and its customer hears so."""
+    order = order_set_status(organization_id=order.organization_id, order_id=order.id, status=OrderStatus.PICKED_UP,
+                             actor=actor, reason=source, at=at)
+    if order.vehicle_id is None:
+        return order
+    following = (Stop.objects.filter(route__vehicle_id=order.vehicle_id, route__active=True, completed_at__isnull=True)
+                 .order_by("route_id", "sequence").values_list("kind", flat=True).first())
+    if following == StopKind.DELIVERY:
+        for other in Order.objects.filter(vehicle_id=order.vehicle_id, status=OrderStatus.PICKED_UP).values_list("id", flat=True):
+            order_set_status(organization_id=order.organization_id, order_id=other, status=OrderStatus.OUT_FOR_DELIVERY,
+                             actor=actor, reason="loaded: the van leaves for its deliveries", at=at)
+        order.refresh_from_db()
+    return order
 
 
 def order_attempt_failed(*, order: Order, actor: ActorRef, reason: str, photo: ProofFile | None = None,

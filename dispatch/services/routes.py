@@ -97,7 +97,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
         .select_related("order", "order__hub", "order__vehicle", "order__carrier")
         .order_by("route_id", "sequence")
     )
-    t = max(now, vehicle.position_at or now)
+    t = max(now, vehicle.position_at or now, vehicle.resumes_at or now)  # a driver on a break drives on after it
     lat, lon = vehicle.lat, vehicle.lon
     rules = service_rules(vehicle.organization_id) if stops else {}
     # What the fleet taught the product about travel around each hub at each hour (services.travel)

@@ -56,7 +56,8 @@ def test_the_api_holds_against_generated_requests(wsgi_app, token):
         @given(case=operation.as_strategy())
         @hsettings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None)
         def check(case):
-            case.call_and_validate(headers={"Authorization": f"Token {token}"})
+            # In process (WSGI) nothing undoes a gzipped body as an HTTP client does: ask for it plain.
+            case.call_and_validate(headers={"Authorization": f"Token {token}", "Accept-Encoding": "identity"})
 
         try:
             check()

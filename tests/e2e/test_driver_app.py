@@ -21,12 +21,33 @@ def _photo() -> bytes:
     return buffer.getvalue()
 
 
+def _label(code: str) -> bytes:
+    """A photo of a parcel label: its Code 128 barcode on a sheet, as a phone's camera gives it."""
+    import io
+
+    import numpy as np
+    import zxingcpp
+    from PIL import Image
+
+    barcode = Image.fromarray(np.array(zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.Code128).to_image(scale=4)))
+    sheet = Image.new("RGB", (1600, 1200), (236, 230, 214))
+    sheet.paste(barcode.convert("RGB"), (500, 500))
+    buffer = io.BytesIO()
+    sheet.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
 def test_a_driver_works_a_route_from_a_phone_with_each_kind_of_proof(daphne_server, browser):
-    """Signs in, and works the route: a PIN, a photo and a signature drawn on the screen, a date of
-    birth for an age check, and a failed attempt with a reason and a photo."""
+    """Signs in, starts the shift with the van's check, loads the parcels by their labels (one not for
+    this van refused), takes a break, and works the route: a PIN, a photo and a signature drawn on
+    the screen, a date of birth for an age check, and a failed attempt with a reason and a photo;
+    then ends the shift."""
     from dispatch.models import Order, ProofOfDelivery
 
-    hub, van, user = _driver_day((("E-1", ["pin"]), ("E-2", ["photo", "signature"]), ("E-3", ["age_check"]), ("E-4", [])))
+    from dispatch.models import Event, Shift
+
+    hub, van, user = _driver_day((("E-1", ["pin"]), ("E-2", ["photo", "signature"]), ("E-3", ["age_check"]), ("E-4", [])),
+                                 started=False)
     page = browser.strict_page(**PHONE)
     _sign_in(page, daphne_server, user)
     assert page.url.endswith("/driver/")
@@ -35,9 +56,35 @@ def test_a_driver_works_a_route_from_a_phone_with_each_kind_of_proof(daphne_serv
     def stop(ref, kind="delivery"):
         return f'li[data-order="{ref}"][data-kind="{kind}"]'
 
-    for ref in ("E-1", "E-2", "E-3", "E-4"):
-        page.tap(stop(ref, "pickup") + " button")
+    page.tap(stop("E-1", "pickup") + " button")  # before the van's check: refused, and said why
+    page.wait_for_selector("#notice >> text=Start your shift first")
+    for item in page.locator(".vehicle-check fieldset").all():
+        item.locator("input[value=ok]").tap()
+    page.locator(".vehicle-check fieldset").nth(2).locator("input[value=problem]").tap()  # the cold box: noted, not grounding
+    page.fill(".vehicle-check input[name=note]", "cold box slow to cool")
+    page.tap(".vehicle-check button[type=submit]")
+    page.wait_for_selector("#notice >> text=Shift started. Noted for the fleet: load space clean")
+    page.tap("#shift-card form[data-shift-action=break] button")
+    page.wait_for_selector("#shift-card >> text=On a break since")
+    page.tap("#shift-card form[data-shift-action=resume] button")
+    page.wait_for_selector("#notice >> text=Back on the road.")
+
+    # Loading at the hub: a photo of a label (read by the tower), typed codes, and a parcel that is not for this van.
+    page.set_input_files("#scan-photo", files=[{"name": "label.jpg", "mimeType": "image/jpeg", "buffer": _label("E-2")}])
+    page.wait_for_selector("#scan-result >> text=E-2 loaded.")
+    page.wait_for_selector("#notice >> text=E-2 picked up.")
+    page.fill("#scan-code", "X-99")
+    page.press("#scan-code", "Enter")
+    page.wait_for_selector("#scan-result >> text=X-99 is not for your van: leave it at the hub.")
+    for ref in ("E-1", "E-3", "E-4"):
+        page.fill("#scan-code", ref.lower())  # typed as it comes
+        page.tap("#scan-typed button")
         page.wait_for_selector(f"#notice >> text={ref} picked up.")
+        if ref == "E-1":  # scanned twice
+            page.fill("#scan-code", "E-1")
+            page.tap("#scan-typed button")
+            page.wait_for_selector("#scan-result >> text=E-1 is on board already.")
+    page.wait_for_selector("#scan", state="detached")  # everything loaded: the scanner goes
     page.fill(stop("E-1") + " input[name=pin]", "2468")
     page.tap(stop("E-1") + " form.deliver button[type=submit]")
     page.wait_for_selector("#notice >> text=E-1 delivered.")
@@ -69,6 +116,12 @@ def test_a_driver_works_a_route_from_a_phone_with_each_kind_of_proof(daphne_serv
     page.tap(stop("E-4") + " form.fail button")
     page.wait_for_selector("#notice >> text=not delivered (customer not home)")
     page.wait_for_selector("#stops >> text=No stops left on your van.")
+    page.tap("#shift-card form[data-shift-action=end] button")
+    page.wait_for_selector("#notice >> text=Shift ended. Thank you!")
+    shift = Shift.objects.get(vehicle=van)
+    assert shift.vehicle_check["note"] == "cold box slow to cool" and len(shift.breaks) == 1 and shift.ended_at
+    assert list(Event.objects.filter(vehicle=van, kind__in=["shift.started", "driver.break", "shift.ended"])
+                .order_by("id").values_list("kind", flat=True)) == ["shift.started", "driver.break", "driver.break", "shift.ended"]
 
     assert dict(Order.objects.filter(organization=hub.organization).values_list("external_ref", "status")) == {
         "E-1": "delivered", "E-2": "delivered", "E-3": "delivered", "E-4": "failed"}
@@ -81,7 +134,9 @@ def test_a_driver_works_a_route_from_a_phone_with_each_kind_of_proof(daphne_serv
     assert proofs[("E-3", "age_check")].data["age"] >= 36 and not proofs[("E-4", "photo")].verified
 
 
-def _driver_day(refs_proof, code="VAN-E"):
+def _driver_day(refs_proof, code="VAN-E", started=True):
+    from django.utils import timezone
+
     from dispatch.services import ActorRef
     from dispatch.services.assignments import assignment_to_vehicle
     from dispatch.status import Role
@@ -89,7 +144,7 @@ def _driver_day(refs_proof, code="VAN-E"):
     hub = HubFactory(code="EAST", lat=41.88, lon=-87.60)
     van = VehicleFactory(fleet__hub=hub, code=code)
     me = DriverFactory(organization=hub.organization, name="Kim Driver")
-    ShiftFactory(driver=me, vehicle=van)
+    ShiftFactory(driver=me, vehicle=van, started_at=timezone.now() if started else None)
     for ref, proof in refs_proof:
         order = OrderFactory(hub=hub, external_ref=ref, proof_required=proof, delivery_pin="2468")
         assignment_to_vehicle(order=order, vehicle=van, actor=ActorRef.system("tests"))

@@ -4,6 +4,7 @@ reason). Only their own van's stops; the rest of the tower is closed to the acco
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from dispatch.models import Order, ProofOfDelivery, Stop
 from dispatch.services import ActorRef
@@ -19,7 +20,7 @@ SYSTEM = ActorRef.system("tests")
 def day(org, hub):
     mine, theirs = (VehicleFactory(fleet__hub=hub, code=code) for code in ("VAN-A", "VAN-B"))
     me, colleague = DriverFactory(organization=org, name="Sam Driver"), DriverFactory(organization=org)
-    ShiftFactory(driver=me, vehicle=mine)
+    ShiftFactory(driver=me, vehicle=mine, started_at=timezone.now())
     ShiftFactory(driver=colleague, vehicle=theirs)
     pin = OrderFactory(hub=hub, external_ref="PIN-1", proof_required=["pin"], delivery_pin="4711", instructions="Ring twice")
     plain = OrderFactory(hub=hub, external_ref="PLAIN-2")
@@ -49,13 +50,13 @@ def test_a_driver_sees_their_own_vans_stops_in_route_order_with_what_each_needs(
 
 def test_a_driver_picks_up_and_delivers_with_the_pin_and_a_wrong_pin_is_refused(day):
     assert day.post("/driver/orders/PIN-1/picked_up/").status_code == 302
-    assert status("PIN-1") == "picked_up"
+    assert status("PIN-1") == "out_for_delivery"  # its delivery is the next stop: loaded, it leaves
 
     missing = day.post("/driver/orders/PIN-1/delivered/", {})
     assert missing.status_code == 400 and "needs the customer&#x27;s PIN" in missing.content.decode()
     wrong = day.post("/driver/orders/PIN-1/delivered/", {"pin": "0000"})
     assert wrong.status_code == 400 and "does not match" in wrong.content.decode()
-    assert status("PIN-1") == "picked_up"
+    assert status("PIN-1") == "out_for_delivery"
 
     right = day.post("/driver/orders/PIN-1/delivered/", {"pin": "4711"}, follow=True)
     assert right.status_code == 200 and "PIN-1 delivered." in right.content.decode()

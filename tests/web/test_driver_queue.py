@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
 
 from controltower.asgi import application
 from dispatch import clock
@@ -31,7 +32,7 @@ HEADERS = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
 def van(org, hub):
     mine, theirs = VehicleFactory(fleet__hub=hub, code="VAN-A"), VehicleFactory(fleet__hub=hub, code="VAN-B")
     me = DriverFactory(organization=org, name="Sam Driver")
-    ShiftFactory(driver=me, vehicle=mine)
+    ShiftFactory(driver=me, vehicle=mine, started_at=timezone.now())
     ShiftFactory(driver=DriverFactory(organization=org), vehicle=theirs)
     for ref, vehicle in (("A-1", mine), ("A-2", mine), ("B-1", theirs)):
         assignment_to_vehicle(order=OrderFactory(hub=hub, external_ref=ref, proof_required=[]), vehicle=vehicle, actor=SYSTEM)
@@ -57,7 +58,8 @@ def test_an_action_sent_twice_with_its_key_is_applied_once_and_answered_alike(va
     again = act(van["client"], "k-1", ref="A-1", action="picked_up")
 
     assert first.status_code == again.status_code == 200
-    assert first.json() == again.json() == {"ok": True, "ref": "A-1", "status": "picked_up", "message": "A-1 picked up."}
+    # its delivery is the van's next stop: loaded, it goes out for delivery
+    assert first.json() == again.json() == {"ok": True, "ref": "A-1", "status": "out_for_delivery", "message": "A-1 picked up."}
     assert again["Idempotent-Replayed"] == "true"
     assert Event.objects.filter(order__external_ref="A-1", kind="order.status", data__to="picked_up").count() == 1
     reused = act(van["client"], "k-1", ref="A-2", action="picked_up")
@@ -137,7 +139,7 @@ def test_positions_from_the_phone_go_through_the_ingest_once_and_move_the_van(va
 def test_the_drivers_socket_hears_when_dispatch_changes_their_vans_stops_and_not_other_vans(org, hub):
     mine, theirs = VehicleFactory(fleet__hub=hub, code="VAN-A"), VehicleFactory(fleet__hub=hub, code="VAN-B")
     me = DriverFactory(organization=org)
-    ShiftFactory(driver=me, vehicle=mine)
+    ShiftFactory(driver=me, vehicle=mine, started_at=timezone.now())
     order = OrderFactory(hub=hub, external_ref="A-1")
     assignment_to_vehicle(order=order, vehicle=mine, actor=SYSTEM)
     other = OrderFactory(hub=hub, external_ref="B-1")
@@ -233,3 +235,176 @@ def test_a_failed_attempt_keeps_its_photo_which_proves_no_delivery_and_raises_th
 
     raised = OrderException.objects.get(kind="failed_delivery", orders=order)  # the tower re-plans it from here
     assert raised.title == "Delivery of F-1 failed (no access (gate, door code))"
+
+
+def shift_call(client, key, **body):
+    return post(client, "/driver/api/shift/", body, key)
+
+
+ALL_OK = {"lights_tyres": True, "brakes_steering": True, "load_space": True, "fuel": True, "damage": True}
+
+
+@pytest.fixture
+def unstarted(org, hub):
+    van = VehicleFactory(fleet__hub=hub, code="VAN-S", status="off_duty")
+    me = DriverFactory(organization=org, name="Ana Driver")
+    ShiftFactory(driver=me, vehicle=van)
+    order = OrderFactory(hub=hub, external_ref="S-1", proof_required=[])
+    assignment_to_vehicle(order=order, vehicle=van, actor=SYSTEM)
+    client = Client()
+    client.force_login(UserFactory(organization=org, role=Role.DRIVER, driver=me))
+    return {"client": client, "van": van, "driver": me, "order": order}
+
+
+def test_a_shift_starts_with_the_vans_check_and_stops_wait_for_it(unstarted):
+    client = unstarted["client"]
+    early = act(client, "s-0", ref="S-1", action="picked_up")
+    assert early.status_code == 409 and "Start your shift first" in early.json()["error"]["message"]
+    half = shift_call(client, "s-1", action="start", checks={"lights_tyres": True})
+    assert half.status_code == 400 and "Answer: Brakes and steering." in half.json()["error"]["message"]
+
+    started = shift_call(client, "s-2", action="start", checks={**ALL_OK, "fuel": False}, note="half a tank")
+
+    assert started.status_code == 200 and started.json()["message"] == "Shift started. Noted for the fleet: fuel or charge for the route."
+    unstarted["van"].refresh_from_db()
+    unstarted["driver"].refresh_from_db()
+    assert unstarted["van"].status == "on_duty" and unstarted["driver"].status == "on_duty"
+    assert Event.objects.filter(kind="shift.started", vehicle=unstarted["van"], data__note="half a tank").exists()
+    assert act(client, "s-3", ref="S-1", action="picked_up").status_code == 200
+
+
+def test_a_failed_safety_check_keeps_the_van_off_the_road_and_dispatch_gets_its_orders_back(unstarted, django_capture_on_commit_callbacks):
+    from dispatch.models import OrderException
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = shift_call(unstarted["client"], "u-1", action="start", checks={**ALL_OK, "brakes_steering": False})
+
+    assert answer.status_code == 200 and "The van may not drive (brakes and steering)" in answer.json()["message"]
+    unstarted["van"].refresh_from_db()
+    assert unstarted["van"].status == "unavailable"
+    raised = OrderException.objects.get(kind="vehicle_breakdown", vehicle=unstarted["van"])
+    assert list(raised.orders.values_list("external_ref", flat=True)) == ["S-1"]
+    assert Event.objects.get(kind="vehicle.status", vehicle=unstarted["van"], data__to="unavailable").data["reason"] == \
+        "vehicle check failed: brakes and steering"
+
+
+def test_a_break_moves_the_vans_etas_past_it_and_a_shift_ends_only_with_no_stop_left(unstarted, settings):
+    from dispatch.models import Shift
+    from dispatch.services.routes import route_recompute_etas
+
+    client, van = unstarted["client"], unstarted["van"]
+    shift_call(client, "b-0", action="start", checks=ALL_OK)
+    Order.objects.filter(external_ref="S-1").update(window_start=clock.now() - timedelta(hours=1), window_end=clock.now() + timedelta(hours=3))
+    van.refresh_from_db()
+    van.lat, van.lon, van.position_at = 41.88, -87.63, clock.now()
+    van.save()
+    route_recompute_etas(vehicle=van)
+    before = Order.objects.get(external_ref="S-1").eta
+
+    assert shift_call(client, "b-1", action="break").json()["message"] == f"On a break: your customers' times allow {settings.BREAK_MIN} minutes."
+    van.refresh_from_db()
+    route_recompute_etas(vehicle=van)
+    during = Order.objects.get(external_ref="S-1").eta
+    assert during - before > timedelta(minutes=settings.BREAK_MIN - 5)
+
+    assert shift_call(client, "b-2", action="resume").status_code == 200
+    van.refresh_from_db()
+    assert van.resumes_at is None and len(Shift.objects.get(vehicle=van).breaks) == 1
+    refused = shift_call(client, "b-3", action="end")
+    assert refused.status_code == 409 and "You still have 2 stops on the van" in refused.json()["error"]["message"]
+    act(client, "b-4", ref="S-1", action="picked_up")
+    act(client, "b-5", ref="S-1", action="delivered")
+    assert shift_call(client, "b-6", action="end").json()["message"] == "Shift ended. Thank you!"
+    van.refresh_from_db()
+    assert van.status == "off_duty" and Shift.objects.get(vehicle=van).ended_at is not None
+
+
+def test_a_photo_of_a_parcel_label_is_read_by_the_tower(van):
+    import base64
+    import io
+
+    import numpy as np
+    import zxingcpp
+    from PIL import Image
+
+    barcode = Image.fromarray(np.array(zxingcpp.create_barcode("A-1", zxingcpp.BarcodeFormat.Code128).to_image(scale=4)))
+    sheet = Image.new("RGB", (1200, 900), (240, 236, 220))
+    sheet.paste(barcode.convert("RGB"), (300, 350))
+    buffer = io.BytesIO()
+    sheet.save(buffer, "JPEG", quality=85)
+    photo = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    client = van["client"]
+
+    read = client.post("/driver/api/scan/", json.dumps({"image": photo}), content_type="application/json")
+    assert read.status_code == 200 and read.json() == {"codes": ["A-1"]}
+    blank = client.post("/driver/api/scan/", json.dumps({"image": JPEG}), content_type="application/json")
+    assert blank.status_code in (400, 422) and blank.json()["error"]["message"]
+    assert client.post("/driver/api/scan/", "{}", content_type="application/json").status_code == 400
+    assert Order.objects.get(external_ref="A-1").status == "assigned"  # reading a label records nothing
+
+
+def test_a_driver_and_dispatch_write_to_each_other_in_the_shifts_thread(van, org):
+    from dispatch.models import ShiftMessage
+
+    client = van["client"]
+    for _ in range(2):  # sent again after a lost answer: one message
+        sent = post(client, "/driver/api/messages/", {"text": "Gate code at A-2 is wrong"}, "m-1")
+        assert sent.status_code == 200 and sent.json()["message"] == "Sent to dispatch."
+    assert ShiftMessage.objects.filter(from_driver=True).count() == 1
+    assert post(client, "/driver/api/messages/", {"text": "   "}, "m-2").status_code == 400
+    feed = [e["text"] for e in activity_for(organization_id=org.id)]
+    assert "Sam Driver (VAN-A) writes: “Gate code at A-2 is wrong”" in feed
+
+    dispatcher = Client()
+    dispatcher.force_login(UserFactory(organization=org, role=Role.DISPATCHER))
+    page = dispatcher.get("/vehicles/VAN-A/").content.decode()
+    assert "Messages with Sam Driver" in page and "Gate code at A-2 is wrong" in page and "under way" in page
+    assert dispatcher.post("/vehicles/VAN-A/messages/", {"text": "Try 4411, then call the customer"}).status_code == 302
+    assert "Try 4411, then call the customer" in client.get("/driver/").content.decode()
+    ops = Client()
+    ops.force_login(UserFactory(organization=org, role=Role.OPS_MANAGER))
+    assert ops.post("/vehicles/VAN-A/messages/", {"text": "hello"}).status_code == 403
+    assert list(ShiftMessage.objects.order_by("id").values_list("from_driver", "text")) == [
+        (True, "Gate code at A-2 is wrong"), (False, "Try 4411, then call the customer")]
+
+
+def test_a_van_whose_driver_app_went_to_the_background_is_not_taken_for_broken_down(van, org, settings):
+    from dispatch.selectors.availability import vans_unavailable
+
+    mine = van["mine"]
+    mine.status, mine.lat, mine.lon, mine.position_at = "on_duty", 41.88, -87.63, clock.now() - timedelta(minutes=20)
+    mine.save()
+    assert vans_unavailable(organization_id=org.id)[mine.id].kind == "silent"  # no word from the app: silent
+
+    assert van["client"].post("/driver/api/away/", {"away": "1"}).status_code == 200  # the page hides: navigating
+    assert mine.id not in vans_unavailable(organization_id=org.id)
+    mine.position_at = clock.now() - timedelta(minutes=settings.APP_AWAY_MAX_MIN + 5)
+    mine.save(update_fields=["position_at"])
+    assert mine.id in vans_unavailable(organization_id=org.id)  # away far too long: silent after all
+    mine.position_at = clock.now() - timedelta(minutes=20)
+    mine.save(update_fields=["position_at"])
+    assert van["client"].post("/driver/api/away/", {"away": "0"}).status_code == 200  # back, and no position since: silent
+    assert mine.id in vans_unavailable(organization_id=org.id)
+    assert van["client"].post("/driver/api/away/", {"away": "maybe"}).status_code == 400
+
+
+def test_a_hand_over_shows_both_drivers_whom_to_meet_and_where(van, org):
+    from dispatch.models import Shift
+    from dispatch.services.assignments import assignment_handover
+
+    act(van["client"], "h-0", ref="A-1", action="picked_up")
+    theirs = Shift.objects.get(vehicle=van["theirs"]).driver
+    theirs.name, theirs.phone = "Lee Colleague", "+1 312 555 0101"
+    theirs.save()
+    Shift.objects.filter(vehicle=van["theirs"]).update(started_at=clock.now())
+    order = Order.objects.get(external_ref="A-1")
+    assignment_handover(order=order, vehicle=van["theirs"], at=(41.9, -87.65), actor=SYSTEM)
+    colleague = Client()
+    colleague.force_login(UserFactory(organization=org, role=Role.DRIVER, driver=theirs))
+
+    mine = van["client"].get("/driver/").content.decode()
+    assert "Van <b>VAN-B</b> (Lee Colleague, <a href=\"tel:+1 312 555 0101\">+1 312 555 0101</a>) comes to you for" in mine
+    assert "A-1: stay where you are." in mine
+    their_page = colleague.get("/driver/").content.decode()
+    assert "From van <b>VAN-A</b> (Sam Driver): meet it where it stands." in their_page
+    assert 'geo:41.9,-87.65' in their_page

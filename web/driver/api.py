@@ -18,6 +18,7 @@ import json
 import math
 from datetime import date
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.views.decorators.http import require_POST
@@ -28,7 +29,8 @@ from dispatch.models import IdempotencyRecord
 from dispatch.permissions import refusal_for
 from dispatch.services import ActorRef
 from dispatch.services.log import event_record
-from dispatch.services.orders import ProofFile, order_attempt_failed, order_deliver, order_set_status
+from dispatch.services.fleet import shift_break, shift_end, shift_message, shift_start, vehicle_app_away
+from dispatch.services.orders import ProofFile, order_attempt_failed, order_deliver, order_pick_up
 from dispatch.services.positions import positions_ingest
 from dispatch.status import PROOF_FILES, PROOF_MAX_BYTES, FailureReason, OrderStatus, Role
 
@@ -129,6 +131,48 @@ def _ago_s(request, phone_ms) -> float:
     return min(MAX_AGE_S, max(0.0, (sent_ms - phone_ms) / 1000.0))
 
 
+def not_started(driver) -> Refused | None:
+    """Stops are worked on a started shift (after the van's check)."""
+    shift = selectors.driver_shift(driver=driver)
+    if shift is not None:
+        shift.driver = driver
+        if not selectors.shift_started(shift):
+            return Refused(409, "Start your shift first: the van's check, at the top of your stops.", "conflict")
+    return None
+
+
+SHIFT_ACTIONS = ("start", "break", "resume", "end")
+
+
+def shift_act(driver, actor: ActorRef, action: str, checks: dict, note: str, at) -> tuple[int, dict]:
+    """Start (with the van's check), a break, back from it, or the end of the driver's shift."""
+    shift = selectors.driver_shift(driver=driver)
+    if shift is None:
+        return Refused(409, "You have no shift.", "conflict").response()
+    try:
+        with transaction.atomic():
+            if action == "start":
+                shift = shift_start(shift_id=shift.id, checks=checks, note=note, actor=actor, at=at)
+            elif action in ("break", "resume"):
+                shift = shift_break(shift_id=shift.id, on=action == "break", actor=actor, at=at)
+            else:
+                shift = shift_end(shift_id=shift.id, actor=actor, at=at)
+    except DomainError as exc:
+        errors = getattr(exc, "errors", None) or {}
+        detail = " ".join(m for messages in errors.values() for m in messages)
+        return Refused(exc.http_status, f"{exc.message} {detail}".strip(), exc.code).response()
+    failed, unsafe = shift.vehicle_check.get("failed") or [], shift.vehicle_check.get("unsafe") or []
+    message = {
+        "start": "Shift started. Drive safely." if not failed else (
+            f"The van may not drive ({', '.join(unsafe).lower()}): dispatch has been told and plans your stops elsewhere."
+            if unsafe else f"Shift started. Noted for the fleet: {', '.join(failed).lower()}."),
+        "break": f"On a break: your customers' times allow {settings.BREAK_MIN} minutes.",
+        "resume": "Back on the road.",
+        "end": "Shift ended. Thank you!",
+    }[action]
+    return 200, {"ok": True, "message": message}
+
+
 def _once(request, driver, endpoint: str, handler) -> JsonResponse:
     """Run `handler` once per Idempotency-Key; a repeat gets the first answer (with
     Idempotent-Replayed: true). Answers of 5xx are not kept: the phone tries again."""
@@ -195,6 +239,9 @@ def driver_api_action(request):
     actor = ActorRef.user(request.user)
 
     def act() -> tuple[int, dict]:
+        unstarted = not_started(driver)
+        if unstarted:
+            return unstarted.response()
         try:
             order = selectors.driver_order(driver=driver, ref=ref)
         except NotFound as exc:
@@ -212,8 +259,7 @@ def driver_api_action(request):
                 elif action == "failed":
                     order = order_attempt_failed(order=order, actor=actor, reason=reason, photo=photo, at=at)
                 else:
-                    order = order_set_status(organization_id=order.organization_id, order_id=order.id, status=ACTIONS[action],
-                                             actor=actor, reason="driver app", at=at)
+                    order = order_pick_up(order=order, actor=actor, at=at)
         except DomainError as exc:
             if exc.http_status == 409:
                 event_record(organization_id=order.organization_id, kind="driver.refused", actor=actor, order=order,
@@ -222,6 +268,96 @@ def driver_api_action(request):
         return 200, {"ok": True, "ref": ref, "status": order.status, "message": said(ref, action, reason)}
 
     return _once(request, driver, "action", act)
+
+
+@require_POST
+@_answer
+def driver_api_shift(request):
+    """{"action": start|break|resume|end, "checks": {item: true|false} (start), "note", "tapped_at"}."""
+    driver = _driver(request)
+    data = _body(request)
+    action, checks, note = data.get("action"), data.get("checks") or {}, data.get("note") or ""
+    if action not in SHIFT_ACTIONS:
+        raise Refused(400, f"action must be one of {', '.join(SHIFT_ACTIONS)}.")
+    if not isinstance(checks, dict) or not isinstance(note, str) or len(note) > 500:
+        raise Refused(400, "checks is an object of answers, note a short text.")
+    tapped = data.get("tapped_at")
+    at = clock.before_now(_ago_s(request, _number(tapped, "tapped_at"))) if tapped is not None else None
+    actor = ActorRef.user(request.user)
+    return _once(request, driver, "shift", lambda: shift_act(driver, actor, action, checks, note, at))
+
+
+def message_send(driver, actor: ActorRef, text) -> tuple[int, dict]:
+    """The driver writes to dispatch in the shift's thread."""
+    shift = selectors.driver_shift(driver=driver)
+    if shift is None:
+        return Refused(409, "You have no shift: there is no one to write to.", "conflict").response()
+    if not isinstance(text, str):
+        return Refused(400, "Write a message.").response()
+    try:
+        shift_message(shift_id=shift.id, text=text, from_driver=True, actor=actor)
+    except DomainError as exc:
+        return Refused(exc.http_status, exc.message, exc.code).response()
+    return 200, {"ok": True, "message": "Sent to dispatch."}
+
+
+@require_POST
+@_answer
+def driver_api_message(request):
+    """{"text"}: a message to dispatch in the shift's thread (queued on the phone like the rest)."""
+    driver = _driver(request)
+    text = _body(request).get("text")
+    actor = ActorRef.user(request.user)
+    return _once(request, driver, "message", lambda: message_send(driver, actor, text))
+
+
+@require_POST
+@_answer
+def driver_api_away(request):
+    """away=1 as the app goes to the background (a beacon as the page hides; the phone will send no
+    positions until it is back), away=0 when it is back."""
+    driver = _driver(request)
+    away = request.POST.get("away")
+    if away not in ("0", "1"):
+        raise Refused(400, "away is 1 (the app went to the background) or 0 (it is back).")
+    shift = selectors.driver_shift(driver=driver)
+    if shift is None:
+        raise Refused(409, "You have no shift.", "conflict")
+    vehicle_app_away(vehicle_id=shift.vehicle_id, away=away == "1")
+    return JsonResponse({"ok": True})
+
+
+def read_label(image: ProofFile) -> list[str]:
+    """The barcodes on a photo of a parcel label (zxing-cpp), for a phone whose browser cannot read
+    them itself (no BarcodeDetector outside Chrome on Android)."""
+    import io
+
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        picture = Image.open(io.BytesIO(image.data))
+        picture.draft("L", (1600, 1600))  # a JPEG decoded at about the size a label needs
+        found = zxingcpp.read_barcodes(picture.convert("L"))
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise Refused(400, "That photo could not be read: take it again.") from None
+    return list(dict.fromkeys(b.text for b in found if b.valid and b.text))
+
+
+@require_POST
+@_answer
+def driver_api_scan(request):
+    """{"image": a photo of a parcel's label as a data URL} -> {"codes": [...]}: what its barcodes
+    say (the app checks them against the van's stops). Reads only; nothing is recorded."""
+    _driver(request)
+    image = proof_file(_body(request).get("image"), "photo")
+    if image is None:
+        raise Refused(400, "Send the label's photo (image).")
+    codes = read_label(image)
+    if not codes:
+        raise Refused(422, "No barcode found on that photo: hold the label flat and closer, or type the code under the barcode.",
+                      "no_barcode")
+    return JsonResponse({"codes": codes})
 
 
 @require_POST

@@ -24,8 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 from dispatch import selectors
 from dispatch.errors import DomainError, NotFound
 from dispatch.services import ActorRef
-from dispatch.services.orders import ProofFile, order_attempt_failed, order_deliver, order_set_status
-from dispatch.status import PROOF_MAX_BYTES, FailureReason
+from dispatch.services.orders import ProofFile, order_attempt_failed, order_deliver, order_pick_up
+from dispatch.status import PROOF_MAX_BYTES, VEHICLE_CHECKS, FailureReason
 from web.access import org_for
 from web.driver import api
 
@@ -101,6 +101,9 @@ def driver_action(request, ref: str, action: str):
         raise Http404(exc.message) from None
     actor = ActorRef.user(request.user)
     reason = request.POST.get("reason", "")
+    unstarted = api.not_started(driver)
+    if unstarted:
+        return _page(request, driver, unstarted.message, status=unstarted.status, error=True)
     try:
         if action == "failed" and reason not in FailureReason.values:
             return _page(request, driver, f"Say why {ref} could not be delivered.", status=400, error=True)
@@ -112,8 +115,7 @@ def driver_action(request, ref: str, action: str):
         elif action == "failed":
             order_attempt_failed(order=order, actor=actor, reason=reason, photo=photo)
         else:
-            order_set_status(organization_id=order.organization_id, order_id=order.id, status=ACTIONS[action], actor=actor,
-                             reason="driver app")
+            order_pick_up(order=order, actor=actor)
     except api.Refused as exc:
         return _page(request, driver, f"{ref}: {exc.message}", status=exc.status, error=True)
     except DomainError as exc:
@@ -121,3 +123,31 @@ def driver_action(request, ref: str, action: str):
     said = api.said(ref, action, reason)
     messages.success(request, said)
     return redirect("driver")  # the stops again: a reload does not send the action twice
+
+
+@login_required
+@require_POST
+def driver_shift_action(request, action: str):
+    """The shift's start (with the van's check), a break, back from it, its end: the page's forms
+    without the app's script (post/redirect/get)."""
+    driver = _driver(request)
+    if action not in api.SHIFT_ACTIONS:
+        raise Http404("No such action.")
+    checks = {key: request.POST[f"check_{key}"] == "ok" for key, _, _ in VEHICLE_CHECKS if f"check_{key}" in request.POST}
+    status, data = api.shift_act(driver, ActorRef.user(request.user), action, checks, request.POST.get("note", "")[:500], None)
+    if status != 200:
+        return _page(request, driver, data["error"]["message"], status=status, error=True)
+    messages.success(request, data["message"])
+    return redirect("driver")
+
+
+@login_required
+@require_POST
+def driver_message(request):
+    """A message to dispatch, from the page's form without the app's script."""
+    driver = _driver(request)
+    status, data = api.message_send(driver, ActorRef.user(request.user), request.POST.get("text", ""))
+    if status != 200:
+        return _page(request, driver, data["error"]["message"], status=status, error=True)
+    messages.success(request, data["message"])
+    return redirect("driver")

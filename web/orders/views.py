@@ -25,6 +25,7 @@ from dispatch.errors import DomainError, Forbidden
 from dispatch.models import ProofOfDelivery, User
 from dispatch.permissions import can_decide, refusal, refusal_for
 from dispatch.services import ActorRef
+from dispatch.services.fleet import shift_message
 from dispatch.services.exceptions import (
     exception_claim,
     exception_dismiss,
@@ -106,7 +107,22 @@ def vehicle_page(request, code: str):
         return JsonResponse({"code": story["vehicle"].code, "path": story["path"],
                              "stops": [{"order": s.order.external_ref, "kind": s.kind, "eta": s.eta.isoformat() if s.eta else None}
                                        for s in story["stops"] if s.completed_at is None]})
-    return render(request, "controltower/vehicle.html", story)
+    return render(request, "controltower/vehicle.html", {**story, "can_message": refusal_for(request.user, "message_drivers") is None})
+
+
+@login_required
+@require_POST
+def vehicle_message(request, code: str):
+    """A dispatcher writes to the van's driver, in the thread of the driver's shift."""
+    org = org_for(request, "message_drivers")
+    story = selectors.vehicle_story(organization_id=org, code=code)
+    if story["shift"] is None:
+        return HttpResponse("This van has no shift today: there is no driver to write to.", status=409, content_type="text/plain")
+    try:
+        shift_message(shift_id=story["shift"].id, text=request.POST.get("text", ""), from_driver=False, actor=ActorRef.user(request.user))
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=exc.http_status, content_type="text/plain")
+    return redirect("vehicle-page", code=code)
 
 
 @login_required

@@ -8,7 +8,9 @@
 (function () {
   "use strict";
   var script = document.currentScript;
-  var urls = { sw: script.dataset.sw, stops: script.dataset.stops, action: script.dataset.action, positions: script.dataset.positions };
+  var urls = { sw: script.dataset.sw, stops: script.dataset.stops, action: script.dataset.action, positions: script.dataset.positions,
+               shift: script.dataset.shift, scan: script.dataset.scan, message: script.dataset.message,
+               away: script.dataset.away };
   var RETRY_MS = 5000, BATCH_MS = 15000, POLL_MS = 60000, MIN_MOVE_M = 10;
   var WORDS = { picked_up: "Picked up", delivered: "Delivered", failed: "Not delivered" };
 
@@ -133,6 +135,10 @@
         return res.json().then(function (data) {
           return dequeue(item.id).then(function () {
             if (item.kind === "action") { answered(item, res.ok, data); }
+            if (item.kind === "shift" || item.kind === "message") {
+              tell(res.ok ? data.message : (data.error && data.error.message) || "The tower refused this.", !res.ok);
+              refreshStops();
+            }
             return queued().then(sendFirst);
           });
         });
@@ -211,6 +217,8 @@
   }
   document.addEventListener("submit", function (e) {
     var form = e.target;
+    if (form.dataset && form.dataset.shiftAction) { shiftAction(e, form); return; }
+    if (form.id === "message-form") { messageAction(e, form); return; }
     if (!form.dataset || !form.dataset.action) { return; }
     e.preventDefault();
     var fields = new FormData(form), action = form.dataset.action, ref = form.dataset.ref;
@@ -227,6 +235,93 @@
       return enqueue(item).then(flush);
     }, function (err) { tell(err.message, true); });
   });
+
+  function messageAction(e, form) {
+    e.preventDefault();
+    var input = form.querySelector("input[name=text]"), text = input.value.trim();
+    if (!text) { return; }
+    input.value = "";
+    enqueue({ kind: "message", key: newKey(), url: urls.message, body: JSON.stringify({ text: text, tapped_at: Date.now() }) }).then(flush);
+  }
+  function shiftAction(e, form) {
+    e.preventDefault();
+    var body = { action: form.dataset.shiftAction, tapped_at: Date.now() };
+    if (body.action === "start") {
+      body.checks = {};
+      form.querySelectorAll("input[type=radio]:checked").forEach(function (r) { body.checks[r.name.replace(/^check_/, "")] = r.value === "ok"; });
+      body.note = (form.querySelector("input[name=note]") || {}).value || "";
+    }
+    form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+    enqueue({ kind: "shift", key: newKey(), url: urls.shift, body: JSON.stringify(body) }).then(flush);
+  }
+
+  /* ---- loading at the hub: a parcel's code from the camera, a photo of its label, or typed ---- */
+  function scanSay(text, isError) { say("scan-result", text, isError); }
+  function loadParcel(raw) {
+    var code = String(raw || "").trim(), pickup = null, aboard = null;
+    if (!code) { return; }
+    document.querySelectorAll("li.stop").forEach(function (li) {
+      if (li.dataset.order.toLowerCase() !== code.toLowerCase()) { return; }
+      if (li.dataset.kind === "pickup") { pickup = li; } else { aboard = li; }
+    });
+    if (pickup && pickup.classList.contains("pending")) { scanSay(pickup.dataset.order + " is scanned already.", false); return; }
+    if (pickup) {
+      pickup.querySelector("form[data-action=picked_up]").requestSubmit();
+      scanSay(pickup.dataset.order + " loaded.", false);
+      return;
+    }
+    if (aboard) { scanSay(aboard.dataset.order + " is on board already.", false); return; }
+    scanSay(code + " is not for your van: leave it at the hub.", true);
+  }
+  document.addEventListener("submit", function (e) {
+    if (e.target.id !== "scan-typed") { return; }
+    e.preventDefault();
+    var input = e.target.querySelector("input[name=code]");
+    loadParcel(input.value);
+    input.value = "";
+    input.focus();
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target.id !== "scan-photo" || !e.target.files.length) { return; }
+    var file = e.target.files[0];
+    e.target.value = "";
+    scanSay("Reading the label…", false);
+    shrink(file).then(function (image) {
+      return fetch(urls.scan, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+                                body: JSON.stringify({ image: image }) });
+    }).then(function (res) {
+      return res.json().then(function (data) {
+        if (!res.ok) { scanSay((data.error && data.error.message) || "That label could not be read.", true); return; }
+        data.codes.forEach(loadParcel);
+      });
+    }, function () { scanSay("No network to read the photo: type the code under the barcode.", true); });
+  });
+  var scanning = null;
+  if ("BarcodeDetector" in window) {  // Chrome on Android: the camera reads labels on the phone itself
+    document.addEventListener("click", function (e) {
+      if (e.target.id !== "scan-camera") { return; }
+      var video = $("scan-video");
+      if (scanning) { scanning.getTracks().forEach(function (t) { t.stop(); }); scanning = null; video.hidden = true; e.target.textContent = "Scan with the camera"; return; }
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
+        scanning = stream;
+        video.srcObject = stream;
+        video.hidden = false;
+        e.target.textContent = "Stop scanning";
+        video.play();
+        var detector = new BarcodeDetector(), seen = {};
+        (function look() {
+          if (!scanning) { return; }
+          detector.detect(video).then(function (codes) {
+            codes.forEach(function (c) {
+              if (!seen[c.rawValue] || Date.now() - seen[c.rawValue] > 3000) { seen[c.rawValue] = Date.now(); loadParcel(c.rawValue); }
+            });
+          }).catch(function () { return null; }).then(function () { setTimeout(look, 250); });
+        }());
+      }, function () { scanSay("The camera is not available: take a photo of the label or type its code.", true); });
+    });
+  }
+  function showCamera() { var b = $("scan-camera"); if (b && "BarcodeDetector" in window) { b.hidden = false; } }
+  showCamera();
 
   /* ---- the van's stops, read again when they change ---- */
   var refreshing = null;
@@ -261,6 +356,21 @@
     var shift = day.querySelector("#shift"), nextShift = next.querySelector("#shift");
     if (!list || !nextList || !shift || !nextShift || day.dataset.shift !== next.dataset.shift) { day.replaceWith(next); return; }
     if (shift.innerHTML !== nextShift.innerHTML) { shift.replaceWith(nextShift); }
+    var scan = day.querySelector("#scan"), nextScan = next.querySelector("#scan");
+    if (scan && !nextScan) { scan.remove(); }
+    else if (!scan && nextScan) { list.parentNode.insertBefore(nextScan, list); showCamera(); }
+    else if (scan && nextScan) { scan.querySelector(".muted").textContent = nextScan.querySelector(".muted").textContent; }
+    var thread = day.querySelector("#thread"), nextThread = next.querySelector("#thread");
+    if (thread && nextThread && thread.dataset.sig !== nextThread.dataset.sig) {
+      var theirs = nextThread.querySelectorAll("li.from-dispatch"), known = {};
+      thread.querySelectorAll("li[data-message]").forEach(function (li) { known[li.dataset.message] = true; });
+      thread.replaceWith(nextThread);
+      var newest = theirs.length ? theirs[theirs.length - 1] : null;
+      if (newest && !known[newest.dataset.message]) { tell("New message from dispatch: " + newest.querySelector(".text").textContent, false); }
+    }
+    var card = day.querySelector("#shift-card"), nextCard = next.querySelector("#shift-card");
+    if (card && nextCard && card.dataset.sig !== nextCard.dataset.sig) { card.replaceWith(nextCard); }
+    else if (card && nextCard) { card.querySelectorAll("button").forEach(function (b) { b.disabled = false; }); }
     var old = {}, chosen = [];
     Array.prototype.forEach.call(list.children, function (li) { old[li.dataset.order + ":" + li.dataset.kind] = li; });
     Array.prototype.slice.call(nextList.children).forEach(function (li) {
@@ -352,8 +462,16 @@
 
   /* ---- staying alive ---- */
   window.addEventListener("online", function () { flush(); refreshStops(); });
+  function tellAway(away) {
+    /* The tower expects no positions while the app is in the background (navigating elsewhere). */
+    if (!navigator.sendBeacon || !$("day") || !$("day").dataset.shift) { return; }
+    var form = new FormData();
+    form.append("away", away ? "1" : "0");
+    form.append("csrfmiddlewaretoken", csrf());
+    navigator.sendBeacon(urls.away, form);
+  }
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "hidden") { sendPositions(); } else { flush(); refreshStops(); }
+    if (document.visibilityState === "hidden") { sendPositions(); tellAway(true); } else { tellAway(false); flush(); refreshStops(); }
   });
   setInterval(function () { if (!socket || socket.readyState !== 1) { refreshStops(); } }, POLL_MS);
   if ("serviceWorker" in navigator && urls.sw) {
