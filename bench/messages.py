@@ -106,6 +106,8 @@ def play_day(*, minutes: float, speed: float, orders: int, settle: float, seed: 
                        speed=speed, password="bench-only", sandbox_url=sandbox, public_url=web)
     (work / "sandbox.json").write_text(json.dumps(result["sandbox"]))
     (work / "token").write_text(result["token"])
+    # as seed_demo leaves them: the simulator's drivers work through the driver app
+    (work / "demo-drivers.json").write_text(json.dumps({"password": result["password"], "drivers": result["drivers"]}))
     procs = []
 
     def start(cmd, name):

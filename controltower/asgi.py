@@ -14,6 +14,11 @@ from django.conf import settings  # noqa: E402
 
 from infra import metrics  # noqa: E402
 
+if os.environ.get("CT_TICKER") == "1":  # the embedded default's beat, in the web process only (infra.ticker)
+    from infra import ticker  # noqa: E402
+
+    ticker.start()
+
 from .routing import websocket_urlpatterns  # noqa: E402
 
 

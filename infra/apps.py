@@ -1,5 +1,3 @@
-import os
-
 from django.apps import AppConfig
 
 
@@ -11,9 +9,6 @@ class InfraConfig(AppConfig):
     name = "infra"
     label = "controltower"
     verbose_name = "Control tower machinery"
-
-    def ready(self):
-        if os.environ.get("CT_TICKER") == "1":
-            from . import ticker
-
-            ticker.start()
+    # The embedded beat (CT_TICKER=1) is started by the web server's entry point (controltower.asgi),
+    # never by every process that loads the apps: a management command (the simulator, a seed)
+    # started with the same environment ran a second beat beside the web process's.

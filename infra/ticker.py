@@ -37,5 +37,12 @@ def _loop() -> None:
         time.sleep(1)
 
 
+_started = threading.Event()
+
+
 def start() -> None:
+    """Run the beat in this process, once."""
+    if _started.is_set():
+        return
+    _started.set()
     threading.Thread(target=_loop, name="ct-ticker", daemon=True).start()

@@ -74,6 +74,7 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
     _, token = token_issue(organization_id=org.id, name="simulator")
 
     vehicles = 0
+    drivers: dict[str, str] = {}  # van code -> its driver's login
     for hub_spec in city.hubs:
         hub = Hub.objects.create(organization=org, code=hub_spec.code, name=hub_spec.name, lat=hub_spec.lat, lon=hub_spec.lon)
         fleet = Fleet.objects.create(organization=org, name=f"{hub_spec.name} vans", hub=hub)
@@ -93,6 +94,7 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
             # each demo driver can open the driver app on a phone: user d-<van>, the demo's password
             User.objects.create_user(username=f"d-{code.lower()}", password=password, organization=org, role=Role.DRIVER,
                                      driver=driver)
+            drivers[code] = f"d-{code.lower()}"
 
     sandbox_carriers = []
     for spec in city.carriers:
@@ -136,5 +138,5 @@ def seed_city(*, city: City, seed: int, vans_per_hub: int, orders: int, start: t
     Organization.objects.filter(pk=org.pk).update(auto_plan=True)  # new orders from now on are planned as they arrive
     sandbox = {"clock": {"sim_start": sim_start.isoformat(), "real_start": time_module.time(), "speed": speed},
                "carriers": sandbox_carriers}
-    return {"organization": org, "password": password, "token": token, "vehicles": vehicles, "sim_start": sim_start,
+    return {"organization": org, "password": password, "token": token, "vehicles": vehicles, "drivers": drivers, "sim_start": sim_start,
             "sandbox": sandbox}

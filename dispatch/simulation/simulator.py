@@ -1,7 +1,10 @@
-"""Plays a synthetic day against a running control tower, through its public API only: vans
-drive their manifests and ping positions like a telematics feed, drivers confirm pickups and
-deliveries, carriers progress what was booked with them, and new orders arrive. Time is the
-product's clock (dispatch.clock), which the demo runs faster than real time."""
+"""Plays a synthetic day against a running control tower, through its public interfaces only:
+each van's driver uses the driver app's own endpoints as a phone does (signed in as the van's
+driver: the van's check, positions, pickups and deliveries as they happen, each call with an
+Idempotency-Key), carriers progress what was booked with them, and new orders arrive through the
+API. Without the drivers' logins (an organization seeded otherwise) the vans ping and report
+through the API like a telematics feed. Time is the product's clock (dispatch.clock), which the
+demo runs faster than real time."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import itertools
 import math
 import random
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,6 +21,7 @@ import httpx
 from django.utils import timezone
 
 from dispatch import clock
+from dispatch.status import VEHICLE_CHECKS
 from world.traffic import World, straight_km
 
 from .city import City, order_spec
@@ -71,6 +77,37 @@ class ApiClient:
         return r
 
 
+class DriverPhone:
+    """A driver's phone running the driver app: signed in with the driver's login, it sends what the
+    app sends (JSON with the CSRF token, an Idempotency-Key per action, the phone's time). A call
+    whose answer did not come is sent again with the same key, as the app's queue does."""
+
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 15.0):
+        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+        self.username = username
+        self.http.get("/login/")
+        r = self.http.post("/login/", data={"username": username, "password": password, "next": "/driver/",
+                                            "csrfmiddlewaretoken": self.http.cookies.get("csrftoken", "")},
+                           headers={"Referer": base_url + "/login/"})
+        if r.status_code != 302 or "sessionid" not in self.http.cookies:
+            raise RuntimeError(f"The driver {username} could not sign in to the driver app ({r.status_code})")
+
+    def post(self, path: str, body: dict, tries: int = 3) -> httpx.Response | None:
+        key = uuid.uuid4().hex
+        for attempt in range(tries):
+            now_ms = time.time() * 1000
+            try:
+                r = self.http.post(path, json=body, headers={"X-CSRFToken": self.http.cookies.get("csrftoken", ""), "Idempotency-Key": key,
+                                            "X-Sent-At": str(now_ms)})
+            except httpx.HTTPError:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            if r.status_code < 500 and r.status_code != 429:
+                return r
+            time.sleep(0.5 * (attempt + 1))
+        return None
+
+
 @dataclass
 class Van:
     code: str
@@ -82,6 +119,35 @@ class Van:
     heading: float = 0.0
     speed: float = 0.0
     fetched_at: datetime | None = None
+    due: tuple | None = None  # (when, ref, body): what the driver taps once the stop's work is done
+
+
+def _proof(needed: list[str]) -> dict:
+    """What a driver hands in for a delivery: a photo of the parcel left and the recipient's
+    signature as the phone makes them, an adult's date of birth for an age check (a PIN only the
+    customer knows: a delivery that needs one is refused)."""
+    body = {}
+    if "photo" in needed:
+        body["photo"] = "data:image/jpeg;base64," + _TINY_JPEG
+    if "signature" in needed:
+        body["signature"] = "data:image/png;base64," + _TINY_PNG
+    if "age_check" in needed:
+        body["born_on"] = "1985-06-15"
+    return body
+
+
+def _tiny(kind: str) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (150, 120, 80)).save(buffer, kind)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+_TINY_JPEG, _TINY_PNG = _tiny("JPEG"), _tiny("PNG")
 
 
 def _bearing(lat1, lon1, lat2, lon2) -> float:
@@ -95,7 +161,7 @@ class Simulator:
 
     def __init__(self, *, client: ApiClient, city: City, seed: int, orders_per_hour: float = 40.0,
                  disruptions: list[Disruption] | None = None, tick_seconds: float = 1.0, verbose: bool = True,
-                 sandbox_url: str = ""):
+                 sandbox_url: str = "", drivers: dict | None = None):
         self.client, self.city, self.rng = client, city, random.Random(seed * 7919 + 1)
         self.world = World(seed, city.lat, city.lon, city.tz)  # the traffic and stops the product must learn
         self.seed, self.orders_per_hour, self.tick_seconds, self.verbose = seed, orders_per_hour, tick_seconds, verbose
@@ -116,6 +182,9 @@ class Simulator:
         self.stats = {"pings": 0, "delivered": 0, "failed": 0, "orders": 0, "carrier_events": 0}
         self.sandbox_url = sandbox_url.rstrip("/")
         self.manual_carriers: set[str] = set()  # carriers we play; sandbox carriers report through webhooks
+        self.drivers = drivers or {}  # {"password": ..., "drivers": {van code: login}}: the vans' drivers use the app
+        self.phones: dict[str, DriverPhone] = {}
+        self.base_url = str(client.http.base_url).rstrip("/")
 
     def log(self, text: str) -> None:
         if self.verbose:
@@ -130,8 +199,17 @@ class Simulator:
         carriers = self.client.get("/api/carriers/")
         self.manual_carriers = {c["code"] for c in carriers if c["adapter"] == "manual"}
         self.api_carriers = {c["code"] for c in carriers if c["adapter"] != "manual"}
-        self.log(f"{len(self.vans)} vans on the road; carriers via the sandbox: {', '.join(sorted(self.api_carriers)) or 'none'}; "
-                 f"playing {duration_min:g} simulated minutes")
+        logins = {code: login for code, login in (self.drivers.get("drivers") or {}).items() if code in self.vans}
+        with ThreadPoolExecutor(4) as pool:  # signing in hashes a password: a few at a time
+            phones = pool.map(lambda item: (item[0], DriverPhone(self.base_url, item[1], self.drivers["password"])), sorted(logins.items()))
+            self.phones = dict(phones)
+        no_shows = {d.target for d in self.disruptions if d.kind == "driver_no_show"}
+        for code in sorted(set(self.phones) - no_shows):  # each driver starts the shift with the van's check
+            checked = self.phones[code].post("/driver/api/shift/", {"action": "start", "checks": {key: True for key, _, _ in VEHICLE_CHECKS}})
+            if checked is None or checked.status_code != 200:
+                self.log(f"{code}: the van's check was not taken ({checked.status_code if checked else 'no answer'})")
+        self.log(f"{len(self.vans)} vans on the road ({len(self.phones)} drivers on the driver app); carriers via the sandbox: "
+                 f"{', '.join(sorted(self.api_carriers)) or 'none'}; playing {duration_min:g} simulated minutes")
         while not (stop and stop.is_set()):
             tick_start = time.monotonic()
             now = clock.now()
@@ -182,7 +260,8 @@ class Simulator:
         if van.fetched_at and now - van.fetched_at < MANIFEST_REFRESH and van.stops:
             return
         data = self.client.get(f"/api/vehicles/{van.code}/manifest/")
-        van.stops = [s for s in data["stops"] if s["status"] not in ("delivered", "failed", "cancelled")]
+        van.stops = [s for s in data["stops"] if s["status"] not in ("delivered", "failed", "cancelled")
+                     and not (van.due and s["order"] == van.due[1] and s["kind"] == "delivery")]  # done, not yet tapped
         van.fetched_at = now
 
     def speed_factor(self, van: Van) -> float:
@@ -201,12 +280,29 @@ class Simulator:
                 if van.code not in self.silent_vans:
                     pings.append(self.ping(van, now))
                 continue
+            self.tap_when_done(van, now)
             self.manifest(van, now)
             self.advance(van, now, dt_seconds)
             pings.append(self.ping(van, now))
-        if pings:
-            self.client.post("/api/vehicle-positions/", {"pings": pings})
-            self.stats["pings"] += len(pings)
+        by_api = [p for p in pings if p["vehicle"] not in self.phones]
+        if by_api:
+            self.client.post("/api/vehicle-positions/", {"pings": by_api})
+        for p in pings:
+            if p["vehicle"] in self.phones:  # the phone's position, from its browser
+                self.phones[p["vehicle"]].post("/driver/api/positions/", {"points": [
+                    {"lat": p["lat"], "lon": p["lon"], "t": time.time() * 1000, "speed": round(p["speed"] / 3.6, 2),
+                     "heading": p["heading"]}]})
+        self.stats["pings"] += len(pings)
+
+    def tap_when_done(self, van: Van, now: datetime) -> None:
+        """The driver taps Delivered (or Not delivered) once the stop's work is done."""
+        if van.due and now >= van.due[0]:
+            _, ref, body = van.due
+            van.due = None
+            r = self.phones[van.code].post("/driver/api/actions/", body)
+            if r is None or r.status_code != 200:
+                self.log(f"{van.code}: {body['action']} {ref} refused ({r.status_code if r else 'no answer'}): "
+                         f"{(r.json().get('error') or {}).get('message', '') if r is not None else ''}")
 
     def advance(self, van: Van, now: datetime, dt_seconds: float) -> None:
         budget = dt_seconds
@@ -235,6 +331,9 @@ class Simulator:
             self.arrive(van, stop, now)
 
     def arrive(self, van: Van, stop: dict, now: datetime) -> None:
+        if van.code in self.phones:
+            self.arrive_with_app(van, stop, now)
+            return
         van.stops.pop(0)
         ref = stop["order"]
         if stop["kind"] == "pickup":
@@ -257,6 +356,32 @@ class Simulator:
             body = {"status": "delivered", "at": done.isoformat()}
             self.stats["delivered"] += 1
         self.client.post(f"/api/orders/{ref}/status/", body)
+
+    def arrive_with_app(self, van: Van, stop: dict, now: datetime) -> None:
+        """The driver at a stop, with the app: a pickup is scanned at once (the tower sends the load
+        out for delivery with the last parcel); a delivery is tapped when its work is done, with the
+        proof it needs."""
+        van.stops.pop(0)
+        ref = stop["order"]
+        if stop["kind"] == "pickup":
+            r = self.phones[van.code].post("/driver/api/actions/", {"ref": ref, "action": "picked_up"})
+            if r is None or r.status_code != 200:
+                self.log(f"{van.code}: pickup of {ref} refused ({r.status_code if r else 'no answer'})")
+            van.carrying.add(ref)
+            van.busy_until = now + timedelta(minutes=1)
+            return
+        window_start = datetime.fromisoformat(stop["window_start"])
+        wait = max(timedelta(0), window_start - now)
+        done = now + wait + timedelta(minutes=self.world.service_min(stop["lat"], stop["lon"], stop["service_min"], self.rng))
+        van.busy_until = done
+        van.carrying.discard(ref)
+        if self.rng.random() < self.not_home_rate:
+            body = {"ref": ref, "action": "failed", "reason": "not_home"}
+            self.stats["failed"] += 1
+        else:
+            body = {"ref": ref, "action": "delivered", **_proof(stop.get("proof_required") or [])}
+            self.stats["delivered"] += 1
+        van.due = (done, ref, body)
 
     def ping(self, van: Van, now: datetime) -> dict:
         return {"vehicle": van.code, "lat": round(van.lat, 6), "lon": round(van.lon, 6), "timestamp": now.isoformat(),

@@ -51,6 +51,8 @@ def test_each_demo_disruption_shows_its_exception_on_the_dispatchers_screen(sett
                        speed=60, password="pw-for-tests", sandbox_url=sandbox, public_url=web)
     (tmp_path / "sandbox.json").write_text(json.dumps(result["sandbox"]))
     (tmp_path / "token").write_text(result["token"])
+    # as seed_demo leaves them: the vans' drivers sign in to the driver app, and the simulator drives through it
+    (tmp_path / "demo-drivers.json").write_text(json.dumps({"password": "pw-for-tests", "drivers": result["drivers"]}))
     # The beat four times as often: at 60x the product clock its minute is an hour of the day.
     env = {**child_env(settings), "CT_TICKER": "1", "CT_TICKER_SCALE": "0.25", "PUBLIC_BASE_URL": web}
     procs = []
@@ -80,8 +82,12 @@ def test_each_demo_disruption_shows_its_exception_on_the_dispatchers_screen(sett
             assert all(p.poll() is None for p, _ in procs[:2]), "the sandbox or daphne stopped"
             clock_time.sleep(0.5)
         assert wanted <= seen, f"never shown: {sorted(wanted - seen)}; shown: {sorted(seen)}"
+        # the vans' drivers worked through the driver app: the van's check, pickups and attempts
+        from dispatch.models import Decision, Event
+
+        assert Event.objects.filter(kind="shift.started").count() >= 5  # every van but the two no-shows'
+        assert Event.objects.filter(kind="order.status", data__reason="driver app", data__to="failed").exists()
         # and the answer to a van out of the plan never gives work back to it
-        from dispatch.models import Decision
 
         for d in Decision.objects.filter(exception__vehicle__code__in=["W02", "S02"]):
             assert not any(m["to"]["kind"] == "van" and m["to"].get("code") in ("W02", "S02") for m in d.moves), d.summary

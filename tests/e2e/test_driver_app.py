@@ -132,6 +132,9 @@ def test_a_driver_works_a_route_from_a_phone_with_each_kind_of_proof(daphne_serv
     assert photo.content_type == "image/jpeg" and 1_000 < photo.size < 300_000  # shrunk on the phone (1280 px wide)
     assert proofs[("E-2", "signature")].content_type == "image/png" and proofs[("E-2", "signature")].size > 500
     assert proofs[("E-3", "age_check")].data["age"] >= 36 and not proofs[("E-4", "photo")].verified
+    from dispatch.models import OrderException
+
+    assert OrderException.objects.filter(kind="failed_delivery", orders__external_ref="E-4").exists()  # the tower re-plans it
 
 
 def _driver_day(refs_proof, code="VAN-E", started=True):

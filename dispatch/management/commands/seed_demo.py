@@ -44,6 +44,10 @@ class Command(BaseCommand):
         token_file.parent.mkdir(parents=True, exist_ok=True)
         token_file.write_text(result["token"])
         token_file.chmod(0o600)
+        # The simulator's drivers use the driver app, as a phone does: their logins, beside the token.
+        drivers_file = token_file.parent / "demo-drivers.json"
+        drivers_file.write_text(json.dumps({"password": result["password"], "drivers": result["drivers"]}))
+        drivers_file.chmod(0o600)
         where = (f"{placed['vans']} on vans, {placed['carriers']} with carriers, {placed['left']} waiting" if not o["sandbox_url"]
                  else "planned by the control tower as soon as it and the carrier sandbox are up")
         self.stdout.write(

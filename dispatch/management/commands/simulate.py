@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -33,7 +34,9 @@ class Command(BaseCommand):
             raise CommandError(f"No API token at {token_file}; run 'manage.py seed_demo' first.")
         client = ApiClient(o["base_url"], token_file.read_text().strip())
         client.wait_until_up()
+        drivers_file = token_file.parent / "demo-drivers.json"  # seed_demo's: the vans' drivers use the driver app
+        drivers = json.loads(drivers_file.read_text()) if drivers_file.exists() else None
         sim = Simulator(client=client, city=CITIES[o["city"]], seed=o["seed"], orders_per_hour=o["orders_per_hour"],
-                        disruptions=disruptions, tick_seconds=o["tick"], sandbox_url=o["sandbox_url"])
+                        disruptions=disruptions, tick_seconds=o["tick"], sandbox_url=o["sandbox_url"], drivers=drivers)
         stats = sim.run(duration_min=o["duration"])
         self.stdout.write(f"Simulation finished: {stats}")

@@ -473,7 +473,9 @@
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") { sendPositions(); tellAway(true); } else { tellAway(false); flush(); refreshStops(); }
   });
-  setInterval(function () { if (!socket || socket.readyState !== 1) { refreshStops(); } }, POLL_MS);
+  // The stops again every minute while the app is in view: live ETAs (the socket tells only of
+  // changes to the route), and everything when the socket is down.
+  setInterval(function () { if (document.visibilityState === "visible") { refreshStops(); } }, POLL_MS);
   if ("serviceWorker" in navigator && urls.sw) {
     navigator.serviceWorker.register(urls.sw).catch(function () { return null; });
   }
