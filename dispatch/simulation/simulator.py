@@ -344,18 +344,21 @@ class Simulator:
                 for r in sorted(van.carrying):
                     self.client.post(f"/api/orders/{r}/status/", {"status": "out_for_delivery", "at": now.isoformat()})
             return
-        window_start = datetime.fromisoformat(stop["window_start"])
-        wait = max(timedelta(0), window_start - now)
+        done, home = self.deliver(van, stop, now)
+        body = {"status": "delivered", "at": done.isoformat()} if home else \
+            {"status": "failed", "failure_reason": "not_home", "at": done.isoformat()}
+        self.client.post(f"/api/orders/{ref}/status/", body)
+
+    def deliver(self, van: Van, stop: dict, now: datetime) -> tuple[datetime, bool]:
+        """At a delivery stop: when its work is done (the window's start waited for, then the time
+        the address takes) and whether the customer was home."""
+        wait = max(timedelta(0), datetime.fromisoformat(stop["window_start"]) - now)
         done = now + wait + timedelta(minutes=self.world.service_min(stop["lat"], stop["lon"], stop["service_min"], self.rng))
         van.busy_until = done
-        van.carrying.discard(ref)
-        if self.rng.random() < self.not_home_rate:
-            body = {"status": "failed", "failure_reason": "not_home", "at": done.isoformat()}
-            self.stats["failed"] += 1
-        else:
-            body = {"status": "delivered", "at": done.isoformat()}
-            self.stats["delivered"] += 1
-        self.client.post(f"/api/orders/{ref}/status/", body)
+        van.carrying.discard(stop["order"])
+        home = self.rng.random() >= self.not_home_rate
+        self.stats["delivered" if home else "failed"] += 1
+        return done, home
 
     def arrive_with_app(self, van: Van, stop: dict, now: datetime) -> None:
         """The driver at a stop, with the app: a pickup is scanned at once (the tower sends the load
@@ -370,17 +373,9 @@ class Simulator:
             van.carrying.add(ref)
             van.busy_until = now + timedelta(minutes=1)
             return
-        window_start = datetime.fromisoformat(stop["window_start"])
-        wait = max(timedelta(0), window_start - now)
-        done = now + wait + timedelta(minutes=self.world.service_min(stop["lat"], stop["lon"], stop["service_min"], self.rng))
-        van.busy_until = done
-        van.carrying.discard(ref)
-        if self.rng.random() < self.not_home_rate:
-            body = {"ref": ref, "action": "failed", "reason": "not_home"}
-            self.stats["failed"] += 1
-        else:
-            body = {"ref": ref, "action": "delivered", **_proof(stop.get("proof_required") or [])}
-            self.stats["delivered"] += 1
+        done, home = self.deliver(van, stop, now)
+        body = {"ref": ref, "action": "delivered", **_proof(stop.get("proof_required") or [])} if home else \
+            {"ref": ref, "action": "failed", "reason": "not_home"}
         van.due = (done, ref, body)
 
     def ping(self, van: Van, now: datetime) -> dict:
