@@ -131,6 +131,22 @@ def _ago_s(request, phone_ms) -> float:
     return min(MAX_AGE_S, max(0.0, (sent_ms - phone_ms) / 1000.0))
 
 
+def apply_action(*, order, actor: ActorRef, action: str, reason: str = "", pin: str = "", born=None,
+                 photo: ProofFile | None = None, signature: ProofFile | None = None, at=None):
+    """One of the driver's actions on an order, through its service (the app's call and the page's form alike)."""
+    if action == "delivered":
+        return order_deliver(order=order, actor=actor, pin=pin, born_on=born, photo=photo, signature=signature, at=at)
+    if action == "failed":
+        return order_attempt_failed(order=order, actor=actor, reason=reason, photo=photo, at=at)
+    return order_pick_up(order=order, actor=actor, at=at)
+
+
+def _record_refusal(driver, actor: ActorRef, order, action: str, why: str) -> None:
+    """A driver's action the world had moved past: in the dispatcher's feed and the order's story."""
+    event_record(organization_id=order.organization_id, kind="driver.refused", actor=actor, order=order,
+                 vehicle=order.vehicle, data={"driver": driver.name, "action": action, "why": why})
+
+
 def not_started(driver) -> Refused | None:
     """Stops are worked on a started shift (after the van's check)."""
     shift = selectors.driver_shift(driver=driver)
@@ -249,21 +265,15 @@ def driver_api_action(request):
             if lost is None:
                 return Refused(404, exc.message, "not_found").response()
             order, why = lost
-            event_record(organization_id=order.organization_id, kind="driver.refused", actor=actor, order=order,
-                         vehicle=order.vehicle, data={"driver": driver.name, "action": action, "why": why})
+            _record_refusal(driver, actor, order, action, why)
             return Refused(409, why, "conflict", ref=ref).response()
         try:
             with transaction.atomic():
-                if action == "delivered":
-                    order = order_deliver(order=order, actor=actor, pin=pin, born_on=born, photo=photo, signature=signature, at=at)
-                elif action == "failed":
-                    order = order_attempt_failed(order=order, actor=actor, reason=reason, photo=photo, at=at)
-                else:
-                    order = order_pick_up(order=order, actor=actor, at=at)
+                order = apply_action(order=order, actor=actor, action=action, reason=reason, pin=pin, born=born, photo=photo,
+                                     signature=signature, at=at)
         except DomainError as exc:
             if exc.http_status == 409:
-                event_record(organization_id=order.organization_id, kind="driver.refused", actor=actor, order=order,
-                             vehicle=order.vehicle, data={"driver": driver.name, "action": action, "why": exc.message})
+                _record_refusal(driver, actor, order, action, exc.message)
             return Refused(exc.http_status, f"{ref}: {exc.message}", exc.code, ref=ref).response()
         return 200, {"ok": True, "ref": ref, "status": order.status, "message": said(ref, action, reason)}
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dispatch import selectors
 from dispatch.errors import DomainError, NotFound
 from dispatch.services import ActorRef
-from dispatch.services.orders import ProofFile, order_attempt_failed, order_deliver, order_pick_up
+from dispatch.services.orders import ProofFile
 from dispatch.status import PROOF_MAX_BYTES, VEHICLE_CHECKS, FailureReason
 from web.access import org_for
 from web.driver import api
@@ -109,13 +109,9 @@ def driver_action(request, ref: str, action: str):
             return _page(request, driver, f"Say why {ref} could not be delivered.", status=400, error=True)
         upload = request.FILES.get("photo")
         photo = ProofFile(upload.content_type, upload.read()) if upload is not None and upload.size <= PROOF_MAX_BYTES else None
-        if action == "delivered":
-            order_deliver(order=order, actor=actor, pin=request.POST.get("pin", ""), born_on=api.born_on(request.POST.get("born_on")),
-                          photo=photo, signature=api.proof_file(request.POST.get("signature"), "signature"))
-        elif action == "failed":
-            order_attempt_failed(order=order, actor=actor, reason=reason, photo=photo)
-        else:
-            order_pick_up(order=order, actor=actor)
+        api.apply_action(order=order, actor=actor, action=action, reason=reason, pin=request.POST.get("pin", ""),
+                         born=api.born_on(request.POST.get("born_on")), photo=photo,
+                         signature=api.proof_file(request.POST.get("signature"), "signature"))
     except api.Refused as exc:
         return _page(request, driver, f"{ref}: {exc.message}", status=exc.status, error=True)
     except DomainError as exc:
