@@ -331,6 +331,11 @@ API_MAX_BATCH = 1000
 # row, then created all together or not at all.
 ORDER_FILE_MAX_BYTES = API_MAX_BODY_BYTES
 ORDER_FILE_MAX_ROWS = env.int("ORDER_FILE_MAX_ROWS", default=5000)
+# Shops (Shopify, WooCommerce) send orders by webhook; their secrets and API credentials are kept
+# sealed with this key (empty: a key derived from SECRET_KEY). The Shopify Admin API version we speak.
+SECRETS_KEY = env("SECRETS_KEY", default="")
+SHOPIFY_API_VERSION = env("SHOPIFY_API_VERSION", default="2025-01")
+SHOP_WEBHOOK_MAX_BYTES = env.int("SHOP_WEBHOOK_MAX_BYTES", default=512 * 1024)
 # An order that needs an age check is handed over only to a recipient at least this old, by the
 # date of birth on their ID (the driver app enters it; only the age is kept).
 AGE_CHECK_MIN_YEARS = env.int("AGE_CHECK_MIN_YEARS", default=18)

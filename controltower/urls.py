@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from carriers.views import carrier_webhook
 from infra import metrics
+from integrations.views import shop_webhook
 from web.configuration import views as configuration
 from web.driver import api as driver_api
 from web.driver import views as driver
@@ -16,6 +17,7 @@ from web.network import views as network
 from web.operators import views as operators
 from web.orders import views as orders
 from web.performance import views as performance
+from web.shops import views as shops
 from web.tracking import views as tracking
 
 urlpatterns = [
@@ -73,6 +75,8 @@ urlpatterns = [
     path("settings/network/<str:kind>/", network.network_list, name="network-list"),
     path("settings/network/<str:kind>/add/", network.network_edit, name="network-add"),
     path("settings/network/<str:kind>/<int:pk>/", network.network_edit, name="network-edit"),
+    path("settings/shops/", shops.shops_page, name="settings-shops"),
+    path("settings/shops/<int:shop>/", shops.shop_page, name="shop-page"),
     path("settings/templates/", configuration.templates_page, name="settings-templates"),
     path("settings/templates/<str:kind>/<str:channel>/", configuration.template_edit, name="settings-template"),
     path("settings/templates/<str:kind>/<str:channel>/history/", configuration.template_history, name="settings-template-history"),
@@ -86,6 +90,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("dispatch.api.urls")),
     path("webhooks/carriers/<slug:org_slug>/<str:code>/", carrier_webhook, name="carrier-webhook"),
+    path("webhooks/shops/<slug:org_slug>/<int:shop>/", shop_webhook, name="shop-webhook"),
 ]
 
 

@@ -36,5 +36,7 @@ CANCEL_WITH_CARRIER = Port("carriers.tasks.cancel_with_carrier", "Cancel a relea
 PROCESS_WEBHOOK = Port("carriers.tasks.process_webhook", "Apply a carrier's webhook receipt (receipt id)")
 # the integrations' tasks
 DELIVER_WEBHOOK = Port("integrations.tasks.deliver_webhook", "Deliver an event to an integrator's webhook (delivery id)")
+PROCESS_SHOP_WEBHOOK = Port("integrations.tasks.process_shop_webhook", "Apply a shop's webhook receipt (receipt id)")
+SEND_TO_SHOP = Port("integrations.tasks.send_to_shop", "Send a shop what it is owed about its order (shop update id)")
 
 PORTS = [value for value in list(globals().values()) if isinstance(value, Port)]

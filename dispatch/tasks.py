@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from carriers.models import Carrier, WebhookDelivery, WebhookReceipt
+from integrations.models import ShopUpdate, ShopWebhookReceipt
 from dispatch import clock, ports
 from dispatch.configuration import apply_due_changes
 from dispatch.engine.bridge import propose, replan_network
@@ -190,9 +191,16 @@ def sweep_outbox() -> dict:
                       .values_list("id", flat=True)[:500])
     for delivery_id in deliveries:
         ports.DELIVER_WEBHOOK.start(delivery_id)
+    shop_in = list(ShopWebhookReceipt.objects.filter(status="pending", received_at__lt=before, attempts__lt=5)
+                   .values_list("id", flat=True)[:500])
+    for receipt_id in shop_in:
+        ports.PROCESS_SHOP_WEBHOOK.start(receipt_id)
+    shop_out = list(ShopUpdate.objects.filter(due, status="pending", created_at__lt=before).values_list("id", flat=True)[:500])
+    for update_id in shop_out:
+        ports.SEND_TO_SHOP.start(update_id)
     resumed = decisions_resume()
     return {"messages": messages, "exceptions": len(stale), "webhooks_in": len(receipts), "webhooks_out": len(deliveries),
-            "decisions_resumed": len(resumed)}
+            "shops_in": len(shop_in), "shops_out": len(shop_out), "decisions_resumed": len(resumed)}
 
 
 @shared_task(acks_late=True, soft_time_limit=90, time_limit=120)

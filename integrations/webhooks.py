@@ -18,6 +18,8 @@ from dispatch import clock, ports
 from dispatch.facts import IntegratorEvent
 from dispatch.selectors import scoped
 
+from .shops import service as shops
+
 EVENT_TYPES = ("order.status", "order.eta", "exception.raised", "decision.applied")
 MAX_ATTEMPTS = 8
 
@@ -79,8 +81,11 @@ def deliver(*, delivery_id: int, manual: bool = False) -> str:
 
 
 def on_integrator_event(fact: IntegratorEvent) -> None:
-    """The one subscriber of the domain's IntegratorEvent (IntegrationsConfig.ready)."""
+    """The one subscriber of the domain's IntegratorEvent (IntegrationsConfig.ready): the
+    integrators' subscriptions, and the shop an order came from."""
     emit(organization_id=fact.organization_id, event_type=fact.event_type, data=fact.data)
+    if fact.event_type == "order.status":
+        shops.on_order_status(organization_id=fact.organization_id, data=fact.data)
 
 
 def backoff(attempts: int) -> int:

@@ -36,6 +36,7 @@ from .routes import stop_complete_for_order
 ORDER_FIELDS = (
     "external_ref", "address", "lat", "lon", "window_start", "window_end", "sla_deadline", "service_level",
     "weight_kg", "volume_m3", "requires", "service_min", "customer_name", "customer_email", "customer_phone", "proof_required",
+    "instructions",
 )
 
 
@@ -197,11 +198,19 @@ def windows_offered(order: Order, *, count: int = 6) -> list[tuple[datetime, dat
     """Delivery windows a customer may move their order to: as long as the one they have (within
     their service level's longest window), from the level's lead time and cut-off on, between 08:00
     and 21:00 over the next days; the one they have is not among them."""
-    rule = service_rules(order.organization_id)[order.service_level]
-    length = order.window_end - order.window_start
+    return windows_for_level(order.organization_id, order.service_level, length=order.window_end - order.window_start, count=count,
+                             besides=(order.window_start, order.window_end))
+
+
+def windows_for_level(organization_id: int, service_level: str, *, length: timedelta, count: int = 6, not_before: date | None = None,
+                      besides: tuple[datetime, datetime] | None = None) -> list[tuple[datetime, datetime]]:
+    """The first `count` windows of about `length` (within the level's longest window) that the
+    service level can promise from now: its lead time and cut-off, 08:00 to 21:00 local, over the
+    next days, none on a day before `not_before`, and not `besides`."""
+    rule = service_rules(organization_id)[service_level]
     if rule.max_window_min:
         length = min(length, timedelta(minutes=rule.max_window_min))
-    length = max(length, timedelta(minutes=30))
+    length = min(max(length, timedelta(minutes=30)), timedelta(hours=DAY_CLOSES - DAY_OPENS))
     now = timezone.localtime(clock.now())
     earliest = now + timedelta(minutes=rule.lead_min or 0)
     if rule.cutoff is not None and now.time() > rule.cutoff:
@@ -209,9 +218,11 @@ def windows_offered(order: Order, *, count: int = 6) -> list[tuple[datetime, dat
     out = []
     for day in range(DAYS_AHEAD + 1):
         start = (now + timedelta(days=day)).replace(hour=DAY_OPENS, minute=0, second=0, microsecond=0)
+        if not_before is not None and start.date() < not_before:
+            continue
         close = start.replace(hour=DAY_CLOSES)
         while start + length <= close and len(out) < count:
-            if start >= earliest and (start, start + length) != (order.window_start, order.window_end):
+            if start >= earliest and (start, start + length) != besides:
                 out.append((start, start + length))
             start += length
     return out

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from carriers.models import WebhookDelivery, WebhookSubscription
 from dispatch.models import Decision, Order, OrderException, TravelFactor
 from dispatch.status import Role
+from integrations.models import ShopConnection, ShopWebhookReceipt
 from tests.factories import (
     CarrierFactory,
     DriverFactory,
@@ -61,12 +62,18 @@ def foreign():
     sub = WebhookSubscription.objects.create(organization=theirs, url="http://93.184.215.14/h", secret="s" * 16)
     delivery = WebhookDelivery.objects.create(subscription=sub, event_id="e1", event_type="order.status", payload={"m": MARK})
     travel = TravelFactor.objects.create(organization=theirs, hub=hub, hour=9, factor=1.3, legs=5)
-    return {"org": theirs, "order": order, "decision": decision, "delivery": delivery, "carrier": carrier, "travel": travel}
+    shop = ShopConnection.objects.create(organization=theirs, platform="shopify", name=f"{MARK} store", shop_url="https://foreignx.example",
+                                         hub=hub, webhook_secret_sealed="")
+    ShopWebhookReceipt.objects.create(connection=shop, webhook_id="w1", topic="orders/create", shop_order_id="1",
+                                      raw_body=f'{{"id": 1, "note": "{MARK}"}}', status="needs_attention",
+                                      result={"problem": f"Cannot place {MARK}"})
+    return {"org": theirs, "order": order, "decision": decision, "delivery": delivery, "carrier": carrier, "travel": travel,
+            "shop": shop}
 
 
 def concrete(name: str, route: str, f: dict) -> str:
     values = {"ref": f["order"].external_ref, "code": f"{MARK}1", "slug": f["org"].slug, "org_slug": f["org"].slug,
-              "action": "approve"}
+              "action": "approve", "shop": str(f["shop"].id)}
 
     def fill(match):
         param = match.group(2)
@@ -83,7 +90,9 @@ def concrete(name: str, route: str, f: dict) -> str:
 def state_of(org):
     return (sorted(Order.objects.filter(organization=org).values_list("external_ref", "status", "carrier_id", "version")),
             sorted(Decision.objects.filter(organization=org).values_list("id", "state", "version")),
-            sorted(WebhookDelivery.objects.filter(subscription__organization=org).values_list("id", "attempts", "status")))
+            sorted(WebhookDelivery.objects.filter(subscription__organization=org).values_list("id", "attempts", "status")),
+            sorted(ShopWebhookReceipt.objects.filter(connection__organization=org).values_list("id", "status", "attempts")),
+            sorted(ShopConnection.objects.filter(organization=org).values_list("id", "name", "shop_url", "active")))
 
 
 def test_no_role_and_no_token_reaches_another_tenants_data(foreign):

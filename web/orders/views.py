@@ -37,6 +37,7 @@ from dispatch.status import (
     OrderStatus,
     Risk,
 )
+from integrations.models import ShopOrderLink
 from web.access import org_for, org_of
 from web.orders.timeline import timeline
 from web.live.views import exceptions_partial
@@ -54,6 +55,7 @@ def order_page(request, ref: str):
         "status_label": OrderStatus(order.status).label, "status_colour": OrderStatus.colour(order.status),
         "risk_label": Risk(order.risk).label, "risk_colour": Risk.colour(order.risk),
         "timeline": timeline(story["events"]),
+        "shop": ShopOrderLink.objects.filter(order=order).select_related("connection").prefetch_related("updates").first(),
     })
 
 
