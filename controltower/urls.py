@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from carriers.views import carrier_webhook
 from infra import metrics
+from integrations.onfleet_api import onfleet_api
 from integrations.views import shop_webhook
 from web.configuration import views as configuration
 from web.driver import api as driver_api
@@ -91,6 +92,7 @@ urlpatterns = [
     path("api/", include("dispatch.api.urls")),
     path("webhooks/carriers/<slug:org_slug>/<str:code>/", carrier_webhook, name="carrier-webhook"),
     path("webhooks/shops/<slug:org_slug>/<int:shop>/", shop_webhook, name="shop-webhook"),
+    path("onfleet/api/v2/<path:rest>", onfleet_api, name="onfleet-api"),
 ]
 
 

@@ -111,3 +111,25 @@ class ShopUpdate(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["link", "kind"], name="shop_update_once")]
+
+
+class OnfleetAccount(models.Model):
+    """The organization's side of the Onfleet-compatible API: the secret its webhooks are signed
+    with (hex, as Onfleet's; X-Onfleet-Signature is HMAC-SHA512 keyed with its bytes)."""
+
+    organization = models.OneToOneField("dispatch.Organization", on_delete=models.CASCADE, related_name="onfleet")
+    webhook_secret = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=clock_now)
+
+
+class OnfleetRecord(models.Model):
+    """A destination or recipient an integrator created on its own through the Onfleet-compatible
+    API (those of tasks are the orders' own)."""
+
+    organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    name = models.CharField(max_length=200, blank=True, db_index=True)
+    key = models.CharField(max_length=40, blank=True, db_index=True, help_text="A recipient's phone")
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=clock_now)
+    updated_at = models.DateTimeField(auto_now=True)

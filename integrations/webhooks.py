@@ -16,29 +16,61 @@ from carriers.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from carriers.signing import HEADER, sign
 from dispatch import clock, ports
 from dispatch.facts import IntegratorEvent
+from dispatch.models import Order
 from dispatch.selectors import scoped
+from dispatch.status import OrderStatus
 
+from .onfleet import service as onfleet
+from .onfleet.shapes import TRIGGER_NAMES, TRIGGER_OF_STATUS, TRIGGERS
 from .shops import service as shops
 
-EVENT_TYPES = ("order.status", "order.eta", "exception.raised", "decision.applied")
+EVENT_TYPES = ("order.created", "order.status", "order.eta", "exception.raised", "decision.applied")
 MAX_ATTEMPTS = 8
 
 
 def emit(*, organization_id: int, event_type: str, data: dict) -> int:
-    """Queue the event for every subscription that wants it (inside the caller's transaction)."""
+    """Queue the event for every subscription that wants it (inside the caller's transaction): our
+    own shape, or Onfleet's for the Onfleet-compatible API's webhooks whose trigger it is."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Undeclared outbound event {event_type!r}")
     active = scoped(("webhooks", organization_id),
                     lambda: list(WebhookSubscription.objects.filter(organization_id=organization_id, active=True)))
-    subs = [s for s in active if not s.event_types or event_type in s.event_types]
-    if not subs:
-        return 0
-    event_id = uuid.uuid4().hex
-    payload = {"id": event_id, "type": event_type, "created": int(time.time()), "data": data}
-    for sub in subs:
-        delivery = WebhookDelivery.objects.create(subscription=sub, event_id=event_id, event_type=event_type, payload=payload)
+    ours = [s for s in active if s.style != "onfleet" and (not s.event_types or event_type in s.event_types)]
+    theirs = [s for s in active if s.style == "onfleet"]
+    queued = []
+    if ours:
+        event_id = uuid.uuid4().hex
+        payload = {"id": event_id, "type": event_type, "created": int(time.time()), "data": data}
+        queued += [WebhookDelivery.objects.create(subscription=sub, event_id=event_id, event_type=event_type, payload=payload)
+                   for sub in ours]
+    trigger = onfleet_trigger(event_type, data) if theirs else None
+    wanted = [s for s in theirs if s.trigger is not None and s.trigger == trigger]
+    if wanted:
+        order = Order.objects.filter(organization_id=organization_id, external_ref=data.get("order")).select_related("hub", "vehicle").first()
+        if order is not None:
+            task = onfleet.task_json(order)
+            event_id = uuid.uuid4().hex
+            payload = {"taskId": task["id"], "time": int(time.time() * 1000), "triggerId": trigger, "triggerName": TRIGGER_NAMES[trigger],
+                       "workerId": task["worker"], "adminId": None, "actionContext": {"type": "SYSTEM"}, "data": {"task": task}}
+            queued += [WebhookDelivery.objects.create(subscription=sub, event_id=event_id, event_type=event_type, payload=payload)
+                       for sub in wanted]
+    for delivery in queued:
         ports.DELIVER_WEBHOOK.start(delivery.id)
-    return len(subs)
+    return len(queued)
+
+
+def onfleet_trigger(event_type: str, data: dict) -> int | None:
+    """The Onfleet trigger our event is, if any."""
+    if event_type == "order.created":
+        return TRIGGERS["taskCreated"]
+    if event_type == "order.eta":
+        return TRIGGERS["taskEta"]
+    if event_type == "order.status":
+        name = TRIGGER_OF_STATUS.get(data.get("to"))
+        if name == "taskUnassigned" and data.get("from") not in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
+            return None
+        return TRIGGERS[name] if name else None
+    return None
 
 
 def deliver(*, delivery_id: int, manual: bool = False) -> str:
@@ -53,9 +85,11 @@ def deliver(*, delivery_id: int, manual: bool = False) -> str:
     started = time.monotonic()
     code, error, refused = None, "", False
     try:
-        r = egress.request("POST", d.subscription.url, content=body, timeout=httpx.Timeout(10, connect=3),
-                           headers={"Content-Type": "application/json", HEADER: sign(body, d.subscription.secret),
-                                    "Webhook-Id": d.event_id})
+        if d.subscription.style == "onfleet":
+            headers = {"Content-Type": "application/json", "X-Onfleet-Signature": onfleet.signature(body, d.subscription.secret)}
+        else:
+            headers = {"Content-Type": "application/json", HEADER: sign(body, d.subscription.secret), "Webhook-Id": d.event_id}
+        r = egress.request("POST", d.subscription.url, content=body, timeout=httpx.Timeout(10, connect=3), headers=headers)
         code = r.status_code
     except egress.UnsafeURL as exc:
         error, refused = f"Refused: {exc}"[:300], True

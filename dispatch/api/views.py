@@ -347,7 +347,7 @@ class WebhookSubscriptions(APIView):
     @extend_schema(responses=s.WebhookSubscriptionSerializer(many=True))
     def get(self, request):
 
-        subs = WebhookSubscription.objects.filter(organization_id=organization_id_of(request)).order_by("id")
+        subs = WebhookSubscription.objects.filter(organization_id=organization_id_of(request)).exclude(style="onfleet").order_by("id")
         return Response(s.WebhookSubscriptionSerializer(subs, many=True).data)
 
     @extend_schema(request=s.WebhookSubscriptionSerializer, responses={201: s.WebhookSubscriptionSerializer})

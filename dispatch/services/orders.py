@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dispatch import clock, ports
 from dispatch.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
-from dispatch.facts import OrderDetailsChanged
+from dispatch.facts import IntegratorEvent, OrderDetailsChanged
 from dispatch.live_events import order_changed
 from dispatch.models import Hub, Order, Organization, Stop
 from dispatch.selectors import required_proof, service_rules
@@ -98,6 +98,8 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
         event_record(organization_id=organization_id, kind="order.created", actor=actor, order=order,
                      data={"ref": order.external_ref, "service_level": order.service_level})
         bus.publish(organization_id, "order.changed", order_changed(order))
+        facts.record(IntegratorEvent(organization_id=organization_id, event_type="order.created",
+                                     data={"order": order.external_ref, "status": order.status, "hub": order.hub.code}))
     if Organization.objects.filter(pk=organization_id, auto_plan=True).exists():
         ports.PLAN_NEW_ORDERS.start(organization_id)
     return created

@@ -13,8 +13,6 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -27,6 +25,7 @@ from dispatch.services import ActorRef
 from dispatch.services.orders import order_cancel, order_update, orders_create, windows_for_level
 from dispatch.status import OrderStatus, ServiceLevel
 
+from ..intake import order_check as _check
 from ..models import ShopConnection, ShopOrderLink, ShopPlatform, ShopUpdate, ShopWebhookReceipt
 from . import platform_of
 from .common import NothingToDeliver, ShopOrder, ShopRefused, SignatureRefused, Unreadable
@@ -120,13 +119,13 @@ def _apply(receipt: ShopWebhookReceipt, connection: ShopConnection, link: ShopOr
     lat, lon = _place(connection, receipt, shop_order)
     data = _order_data(connection, shop_order, lat, lon)
     if link is None:
-        _check(data, shop_order)
+        _check(data, shop_order.warnings)
         [order] = orders_create(organization_id=connection.organization_id, orders=[dict(data, instructions=shop_order.instructions)],
                                 actor=actor)
         ShopOrderLink.objects.create(connection=connection, shop_order_id=shop_order.shop_order_id, shop_order_name=shop_order.name,
                                      order=order, shop_updated_at=shop_order.updated_at)
         return "processed", {"order": order.external_ref, "created": True, "warnings": shop_order.warnings}
-    _check(data, shop_order, new=False)
+    _check(data, shop_order.warnings, new=False)
     changes = {k: data[k] for k in ("address", "lat", "lon", "weight_kg", "customer_name", "customer_email", "customer_phone")}
     changes["instructions"] = shop_order.instructions
     if shop_order.window:
@@ -198,29 +197,6 @@ def _order_data(connection: ShopConnection, shop_order: ShopOrder, lat: float, l
             "lat": lat, "lon": lon, "window_start": start, "window_end": end, "service_level": level,
             "weight_kg": round(weight, 3), "requires": sorted(requires), "customer_name": shop_order.customer_name,
             "customer_email": shop_order.email, "customer_phone": shop_order.phone}
-
-
-def _check(data: dict, shop_order: ShopOrder, new: bool = True) -> None:
-    """The rules the API holds one order to, on what the shop sent (ValidationFailed names each
-    field); an e-mail address that cannot be written to is dropped with a warning, not a refusal."""
-    errors: dict[str, list[str]] = {}
-    if not (-90 <= data["lat"] <= 90 and -180 <= data["lon"] <= 180):
-        errors["lat"] = [f"({data['lat']}, {data['lon']}) are not coordinates."]
-    if not 0 <= data["weight_kg"] <= 5000:
-        errors["weight_kg"] = [f"{data['weight_kg']} kg: an order weighs 0 to 5,000 kg."]
-    if data["window_end"] <= data["window_start"]:
-        errors["window_end"] = ["The shop's delivery window ends before it starts."]
-    elif new and data["window_end"] < clock.now():
-        errors["window_end"] = ["The shop's delivery window is over already."]
-    if data["customer_email"]:
-        try:
-            validate_email(data["customer_email"])
-        except ValidationError:
-            shop_order.warnings.append(f"The e-mail address {data['customer_email'][:60]!r} cannot be written to: left out.")
-            data["customer_email"] = ""
-    if errors:
-        raise ValidationFailed("The shop's order does not fit an order of ours; fix it in the shop (it is taken again when the shop "
-                               "updates it)", errors=errors)
 
 
 def reference(connection: ShopConnection, shop_order: ShopOrder) -> str:

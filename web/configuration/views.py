@@ -51,6 +51,7 @@ from dispatch.status import (
     Role,
     ServiceLevel,
 )
+from integrations.onfleet.service import account as onfleet_account
 from web.access import org_for
 
 MAX_AHEAD = timedelta(days=366)
@@ -332,6 +333,8 @@ def users_page(request):
     context["hubs"] = Hub.objects.filter(organization_id=org).order_by("code")
     context["drivers"] = Driver.objects.filter(organization_id=org).order_by("code")
     context["tokens"] = ApiToken.objects.filter(organization_id=org).order_by("-created_at")
+    context["onfleet_base"] = request.build_absolute_uri("/onfleet/api/v2")
+    context["onfleet_secret"] = onfleet_account(org).webhook_secret
     return render(request, "controltower/settings/users.html", context, status=status)
 
 
