@@ -3,7 +3,7 @@ every write that spans rows lives in dispatch.services. Everything is importable
 (dispatch.models.Order), and the app label stays `dispatch`."""
 
 from .audit import AppendOnlyQuerySet, ClockAnchor, Event, IdempotencyRecord  # noqa: F401
-from .configuration import Policy, ScheduledChange, ServiceLevelRule  # noqa: F401
+from .configuration import NetworkImport, Policy, ScheduledChange, ServiceLevelRule  # noqa: F401
 from .decisions import Decision, OrderException  # noqa: F401
 from .messaging import CustomerMessage, MessageTemplate  # noqa: F401
 from .network import LAT, LON, Driver, Fleet, Hub, Shift, ShiftMessage, Vehicle, VehiclePosition  # noqa: F401

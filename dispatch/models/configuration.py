@@ -103,3 +103,16 @@ class ScheduledChange(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["organization", "target", "effective_at"])]
+
+
+class NetworkImport(models.Model):
+    """One import of network files (Settings → Network → Import): who, when, which files, what it
+    created and changed. Each row it touched also has its version in that row's history, with this
+    import's number as the reason."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="network_imports")
+    by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=clock_now)
+    files = models.JSONField(default=list)
+    summary = models.JSONField(default=dict, help_text="{kind: {create, update, unchanged}}")
+    rows = models.JSONField(default=list, help_text="What was created or changed, row by row (field: [before, after])")

@@ -9,15 +9,17 @@ schedulable and checked for concurrent edits."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from carriers.models import CapacitySlot, Carrier, CarrierZone, RateCard
 from dispatch import configuration
 from dispatch.errors import ValidationFailed
-from dispatch.models import Driver, Fleet, Hub, Shift, Vehicle
+from dispatch.configuration import network_files
+from dispatch.models import Driver, Fleet, Hub, NetworkImport, Shift, Vehicle
 from dispatch.status import ServiceLevel
 from web.access import org_for
 
@@ -141,3 +143,71 @@ def network_edit(request, kind: str, pk: int | None = None):
     return render(request, "controltower/settings/network_edit.html", {
         "kind": kind, "title": title, "form": form, "instance": instance, "costs_elsewhere": bool(instance is not None and versioned),
     }, status=status)
+
+
+SHOWN = 200
+
+
+@login_required
+def network_import(request):
+    """Import the network from files: check (a dry run, row by row), then import all or nothing."""
+    org = org_for(request, "configure")
+    context = {"kinds": network_files.KINDS.values(), "recent": NetworkImport.objects.filter(organization_id=org)
+               .select_related("by").order_by("-at")[:10]}
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "check")
+        uploads = request.FILES.getlist("files")
+        try:
+            if action not in ("check", "import"):
+                raise network_files.FilesRefused("Choose Check the files or Import.")
+            if not uploads:
+                raise network_files.FilesRefused("Choose the files first: one CSV per kind (hubs.csv, vehicles.csv, ...) or an Excel workbook.")
+            files = [(u.name or "file", u.read(settings.ORDER_FILE_MAX_BYTES * 5 + 1)) for u in uploads]
+            tables = network_files.read_files(files)
+            if action == "check":
+                report = network_files.check(organization_id=org, tables=tables)
+            else:
+                record, report = network_files.import_network(organization_id=org, tables=tables, user=request.user,
+                                                               files=[n for n, _ in files])
+                context["imported"] = record
+            context["report"] = report
+            if report["errors"]:
+                status = 400
+        except network_files.FilesRefused as exc:
+            context["problem"], status = exc.message, 400
+        except network_files.Refused as exc:
+            context.update(report=exc.report, problem=exc.message)
+            status = 400
+        context["action"] = action
+    if "report" in context:
+        report = context["report"]
+        context.update(errors=report["errors"][:SHOWN], rows=[r for r in report["rows"] if r["action"] != "unchanged"][:SHOWN], shown=SHOWN)
+    return render(request, "controltower/settings/network_import.html", context, status=status)
+
+
+@login_required
+def network_template(request, kind: str):
+    org_for(request, "configure")
+    if kind not in network_files.KINDS:
+        raise Http404("No such kind of network file.")
+    response = HttpResponse(network_files.template_csv(kind), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{kind}.csv"'
+    return response
+
+
+@login_required
+def network_export(request, kind: str = ""):
+    """The network as it is: one kind's CSV, or every kind as one Excel workbook (a sheet each)."""
+    org = org_for(request, "configure")
+    data = network_files.export_rows(org)
+    if kind:
+        if kind not in data:
+            raise Http404("No such kind of network file.")
+        response = HttpResponse(network_files.export_csv(data[kind]), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{kind}.csv"'
+        return response
+    response = HttpResponse(network_files.export_xlsx(data),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = 'attachment; filename="network.xlsx"'
+    return response
