@@ -331,6 +331,9 @@ API_MAX_BATCH = 1000
 # row, then created all together or not at all.
 ORDER_FILE_MAX_BYTES = API_MAX_BODY_BYTES
 ORDER_FILE_MAX_ROWS = env.int("ORDER_FILE_MAX_ROWS", default=5000)
+# A CSV uploaded on the Import orders page is streamed from disk, row by row: any number of rows,
+# up to this size.
+ORDER_STREAM_MAX_BYTES = env.int("ORDER_STREAM_MAX_BYTES", default=200 * 2**20)
 # Shops (Shopify, WooCommerce) send orders by webhook; their secrets and API credentials are kept
 # sealed with this key (empty: a key derived from SECRET_KEY). The Shopify Admin API version we speak.
 SECRETS_KEY = env("SECRETS_KEY", default="")

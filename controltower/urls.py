@@ -20,6 +20,7 @@ from web.orders import views as orders
 from web.performance import views as performance
 from web.shops import views as shops
 from web.tracking import views as tracking
+from web.welcome import views as welcome
 
 urlpatterns = [
     path("", live.dashboard, name="dashboard"),
@@ -59,6 +60,10 @@ urlpatterns = [
     path("performance/", performance.performance_page, name="performance"),
     path("performance/export/<str:table>.csv", performance.performance_export, name="performance-export"),
     path("performance/<str:kind>/<str:code>/", performance.scorecard_page, name="scorecard"),
+    path("welcome/", welcome.welcome, name="welcome"),
+    path("welcome/sample-network.xlsx", welcome.sample_network, name="welcome-sample-network"),
+    path("welcome/test-day.csv", welcome.sample_orders, name="welcome-sample-orders"),
+    path("welcome/plan/", welcome.plan_now, name="welcome-plan"),
     path("settings/", configuration.settings_home, name="settings"),
     path("settings/service-levels/<str:level>/", configuration.rule_edit, name="settings-rule"),
     path("settings/service-levels/<str:level>/history/", configuration.rule_history, name="settings-rule-history"),

@@ -14,6 +14,7 @@ declare(
     EventType("vehicles.moved", frozenset({"vehicles"}), "Accepted positions: a list of vehicle snapshots.",
               item_keys=(("vehicles", VEHICLE_SNAPSHOT_KEYS),)),
     EventType("vehicle.changed", frozenset({"id", "code", "status", "fleet"}), "A vehicle's duty status changed."),
+    EventType("orders.imported", frozenset({"count", "hubs"}), "Many orders were created at once (a file): read the orders again."),
     EventType("exception.changed", frozenset({"id", "kind", "state", "severity", "title", "hubs"}),
               "An exception was raised or changed state (hubs: of its orders and van)."),
     EventType("decision.changed", frozenset({"id", "state", "exception", "hubs"}),

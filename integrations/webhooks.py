@@ -16,15 +16,16 @@ from carriers.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from carriers.signing import HEADER, sign
 from dispatch import clock, ports
 from dispatch.facts import IntegratorEvent
-from dispatch.models import Order
+from dispatch.models import Driver, Order
 from dispatch.selectors import scoped
 from dispatch.status import OrderStatus
 
 from .onfleet import service as onfleet
-from .onfleet.shapes import TRIGGER_NAMES, TRIGGER_OF_STATUS, TRIGGERS
+from .onfleet.shapes import TRIGGER_NAMES, TRIGGER_OF_STATUS, TRIGGERS, oid
 from .shops import service as shops
 
-EVENT_TYPES = ("order.created", "order.status", "order.eta", "exception.raised", "decision.applied")
+EVENT_TYPES = ("order.created", "order.status", "order.updated", "order.eta", "order.delayed", "driver.duty", "exception.raised",
+               "decision.applied")
 MAX_ATTEMPTS = 8
 
 
@@ -45,15 +46,11 @@ def emit(*, organization_id: int, event_type: str, data: dict) -> int:
                    for sub in ours]
     trigger = onfleet_trigger(event_type, data) if theirs else None
     wanted = [s for s in theirs if s.trigger is not None and s.trigger == trigger]
-    if wanted:
-        order = Order.objects.filter(organization_id=organization_id, external_ref=data.get("order")).select_related("hub", "vehicle").first()
-        if order is not None:
-            task = onfleet.task_json(order)
-            event_id = uuid.uuid4().hex
-            payload = {"taskId": task["id"], "time": int(time.time() * 1000), "triggerId": trigger, "triggerName": TRIGGER_NAMES[trigger],
-                       "workerId": task["worker"], "adminId": None, "actionContext": {"type": "SYSTEM"}, "data": {"task": task}}
-            queued += [WebhookDelivery.objects.create(subscription=sub, event_id=event_id, event_type=event_type, payload=payload)
-                       for sub in wanted]
+    payload = onfleet_payload(organization_id, trigger, data) if wanted else None
+    if payload is not None:
+        event_id = uuid.uuid4().hex
+        queued += [WebhookDelivery.objects.create(subscription=sub, event_id=event_id, event_type=event_type, payload=payload)
+                   for sub in wanted]
     for delivery in queued:
         ports.DELIVER_WEBHOOK.start(delivery.id)
     return len(queued)
@@ -61,16 +58,33 @@ def emit(*, organization_id: int, event_type: str, data: dict) -> int:
 
 def onfleet_trigger(event_type: str, data: dict) -> int | None:
     """The Onfleet trigger our event is, if any."""
-    if event_type == "order.created":
-        return TRIGGERS["taskCreated"]
-    if event_type == "order.eta":
-        return TRIGGERS["taskEta"]
+    simple = {"order.created": "taskCreated", "order.eta": "taskEta", "order.updated": "taskUpdated", "order.delayed": "taskDelayed",
+              "driver.duty": "workerDuty"}
+    if event_type in simple:
+        return TRIGGERS[simple[event_type]]
     if event_type == "order.status":
         name = TRIGGER_OF_STATUS.get(data.get("to"))
         if name == "taskUnassigned" and data.get("from") not in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
             return None
         return TRIGGERS[name] if name else None
     return None
+
+
+def onfleet_payload(organization_id: int, trigger: int, data: dict) -> dict | None:
+    """Onfleet's webhook body for the trigger: the task (or, for workerDuty, the worker) as it is now."""
+    base = {"time": int(time.time() * 1000), "triggerId": trigger, "triggerName": TRIGGER_NAMES[trigger], "adminId": None,
+            "actionContext": {"type": "SYSTEM"}}
+    if trigger == TRIGGERS["workerDuty"]:
+        driver = Driver.objects.filter(organization_id=organization_id, code=data.get("driver")).first()
+        if driver is None:
+            return None
+        worker = onfleet.worker_get(organization_id, oid("worker", driver.pk))
+        return {**base, "taskId": None, "workerId": worker["id"], "data": {"worker": worker}}
+    order = Order.objects.filter(organization_id=organization_id, external_ref=data.get("order")).select_related("hub", "vehicle").first()
+    if order is None:
+        return None
+    task = onfleet.task_json(order)
+    return {**base, "taskId": task["id"], "workerId": task["worker"], "data": {"task": task}}
 
 
 def deliver(*, delivery_id: int, manual: bool = False) -> str:

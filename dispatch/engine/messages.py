@@ -169,6 +169,9 @@ def notify_eta(*, order: Order, tolerance_min: int) -> None:
     if order.eta > order.window_end:
         if stated is None or stated[0] != MessageKind.DELAYED or abs((order.eta - stated[1]).total_seconds()) > tolerance_min * 60:
             notify(order=order, kind=MessageKind.DELAYED, key=f"late:{key()}")
+            facts.record(IntegratorEvent(organization_id=order.organization_id, event_type="order.delayed",
+                                         data={"order": order.external_ref, "eta": order.eta.isoformat(),
+                                               "window_end": order.window_end.isoformat()}))
         return
     if stated is not None and (stated[0] == MessageKind.DELAYED or abs((order.eta - stated[1]).total_seconds()) > tolerance_min * 60):
         if notify(order=order, kind=MessageKind.NEW_ETA, key=key()):

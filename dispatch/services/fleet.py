@@ -10,11 +10,12 @@ from django.db import transaction
 
 from dispatch import clock, ports
 from dispatch.errors import Conflict, ValidationFailed
+from dispatch.facts import IntegratorEvent
 from dispatch.live_events import vehicle_changed
 from dispatch.models import Driver, Shift, ShiftMessage, Stop, Vehicle
 from dispatch.selectors import shift_started
 from dispatch.status import VEHICLE_CHECKS, DutyStatus
-from infra import bus
+from infra import bus, facts
 
 from . import ActorRef
 from .log import event_record
@@ -48,6 +49,8 @@ def driver_set_status(*, driver_id: int, status: str, actor: ActorRef, reason: s
     event_record(organization_id=driver.organization_id, kind="driver.status", actor=actor,
                  vehicle=shift.vehicle if shift else None,
                  data={"driver": driver.code, "from": previous, "to": status, "reason": reason})
+    facts.record(IntegratorEvent(organization_id=driver.organization_id, event_type="driver.duty",
+                                 data={"driver": driver.code, "from": previous, "to": status}))
     return driver
 
 

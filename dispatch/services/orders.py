@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from dispatch import clock, ports
 from dispatch.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
 from dispatch.facts import IntegratorEvent, OrderDetailsChanged
 from dispatch.live_events import order_changed
-from dispatch.models import Hub, Order, Organization, Stop
+from dispatch.models import Event, Hub, Order, Organization, Stop
 from dispatch.selectors import required_proof, service_rules
 from dispatch.status import (
     ExceptionKind,
@@ -105,6 +106,37 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
     return created
 
 
+def orders_insert_many(*, organization_id: int, orders: list[Order], actor: ActorRef) -> list[Order]:
+    """Orders built and held to every rule already (a streamed file import, in its transaction):
+    inserted a batch at a time, each with its created event, each told to integrators; live
+    screens hear of them once, from `orders_imported`, when the whole file is in."""
+    created = Order.objects.bulk_create(orders, batch_size=1000)
+    events = [(o.id, {"ref": o.external_ref, "service_level": o.service_level}) for o in created]
+    if connection.vendor == "postgresql":  # COPY: the events are many and simple (no model instances, no per-value SQL)
+        at = clock.now()
+        with connection.cursor() as cursor, cursor.cursor.copy(
+                "COPY dispatch_event (organization_id, kind, order_id, actor_type, actor, data, created_at) FROM STDIN") as copy:
+            for order_id, data in events:
+                copy.write_row((organization_id, "order.created", order_id, actor.type, actor.name, json.dumps(data), at))
+    else:
+        Event.objects.bulk_create([Event(organization_id=organization_id, kind="order.created", order_id=order_id, actor_type=actor.type,
+                                         actor=actor.name, data=data) for order_id, data in events], batch_size=1000)
+    for order in created:
+        facts.record(IntegratorEvent(organization_id=organization_id, event_type="order.created",
+                                     data={"order": order.external_ref, "status": order.status, "hub": order.hub.code}))
+    return created
+
+
+def orders_imported(*, organization_id: int, count: int, hubs: list[str]) -> None:
+    """A file's orders are all in (inside its transaction): one hint for live screens, and the
+    planner places them when the organization plans as orders arrive."""
+    if not count:
+        return
+    bus.publish(organization_id, "orders.imported", {"count": count, "hubs": hubs})
+    if Organization.objects.filter(pk=organization_id, auto_plan=True).exists():
+        ports.PLAN_NEW_ORDERS.start(organization_id)
+
+
 def _lock(order_id: int) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("hub", "vehicle", "carrier").get(pk=order_id)
 
@@ -181,6 +213,8 @@ def order_update(*, organization_id: int, order_id: int, changes: dict, actor: A
     order.version += 1
     order.save()
     event_record(organization_id=organization_id, kind="order.updated", actor=actor, order=order, data={"changes": diff})
+    facts.record(IntegratorEvent(organization_id=organization_id, event_type="order.updated",
+                                 data={"order": order.external_ref, "changed": sorted(diff)}))
     replan = bool(REPLAN_ON & diff.keys())
     if replan and order.status in (OrderStatus.ASSIGNED, OrderStatus.BOOKED):
 

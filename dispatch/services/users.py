@@ -6,16 +6,37 @@ import re
 import secrets
 
 from django.db import transaction
+from django.utils.text import slugify
 
 from dispatch import clock
 from dispatch.errors import Conflict, ValidationFailed
-from dispatch.models import ApiToken, Driver, Hub, User
+from dispatch.models import ApiToken, Driver, Hub, Organization, User
 from dispatch.status import Role
 
 from . import ActorRef
 from .log import event_record
 
 USERNAME = re.compile(r"^[\w.@+-]{3,150}$")
+
+
+@transaction.atomic
+def organization_create(*, name: str, slug: str, admin_username: str, admin_email: str = "", time_zone: str = "") -> tuple[User, str]:
+    """A new, empty organization and its first admin (a one-time password, returned to be shown once)."""
+    errors = {}
+    name, slug = (name or "").strip(), slugify(slug or name or "")
+    if not name:
+        errors["name"] = ["Name the organization."]
+    if not slug:
+        errors["slug"] = ["Give a short name for its URLs (letters, digits, hyphens)."]
+    elif Organization.objects.filter(slug=slug).exists():
+        errors["slug"] = [f"An organization {slug!r} exists already."]
+    if errors:
+        raise ValidationFailed("The organization is not created", errors=errors)
+    org = Organization.objects.create(name=name[:200], slug=slug, time_zone=time_zone)
+    admin, password = user_invite(organization_id=org.id, username=admin_username, email=admin_email, role=Role.ADMIN, by=None)
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    return admin, password
 
 
 @transaction.atomic
@@ -35,7 +56,8 @@ def user_invite(*, organization_id: int, username: str, email: str, role: str, b
         raise ValidationFailed("Check the highlighted fields", errors=errors)
     password = secrets.token_urlsafe(12)
     user = User.objects.create_user(username=username, email=email, password=password, organization_id=organization_id, role=role)
-    event_record(organization_id=organization_id, kind="user.invited", actor=ActorRef.user(by), data={"user": username, "role": role})
+    event_record(organization_id=organization_id, kind="user.invited", actor=ActorRef.user(by) if by else ActorRef.system("createorganization"),
+                 data={"user": username, "role": role})
     return user, password
 
 

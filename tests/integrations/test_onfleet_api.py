@@ -28,6 +28,8 @@ from onfleet.error import HttpError, ValidationError
 
 from dispatch import clock
 from dispatch.models import Event, Order
+from dispatch.services import ActorRef
+from dispatch.services.fleet import driver_set_status
 from integrations.models import OnfleetAccount
 from tests.factories import DriverFactory, FleetFactory, HubFactory, OrderFactory, OrganizationFactory, ShiftFactory, VehicleFactory, api_token
 
@@ -96,9 +98,10 @@ def test_a_shops_day_through_the_unmodified_onfleet_client(day):
     api, receiver, org = day["api"], day["receiver"], day["org"]
     assert "authenticated" in paced(api.auth_test)["message"]
     hooks = {name: paced(api.webhooks.create, body={"url": receiver.url, "trigger": trigger, "name": name})
-             for name, trigger in (("created", 6), ("assigned", 9), ("completed", 3), ("failed", 4), ("deleted", 8))}
-    assert {h["trigger"] for h in hooks.values()} == {6, 9, 3, 4, 8} and all(h["isEnabled"] for h in hooks.values())
-    assert len(paced(api.webhooks.get)) == 5
+             for name, trigger in (("created", 6), ("assigned", 9), ("completed", 3), ("failed", 4), ("deleted", 8), ("updated", 7),
+                                   ("duty", 5))}
+    assert {h["trigger"] for h in hooks.values()} == {6, 9, 3, 4, 8, 7, 5} and all(h["isEnabled"] for h in hooks.values())
+    assert len(paced(api.webhooks.get)) == 7
 
     one = paced(api.tasks.create, body=task_body("ACME-1"))
     batch = paced(api.tasks.batchCreate, body={"tasks": [task_body("ACME-2"), task_body("ACME-3"),
@@ -147,6 +150,8 @@ def test_a_shops_day_through_the_unmodified_onfleet_client(day):
     clone = paced(api.tasks.clone, ids[0])
     assert clone["id"] not in ids and clone["destination"]["location"] == [-87.65, 41.9]
 
+    driver_set_status(driver_id=day["driver"].pk, status="on_duty", actor=ActorRef.system("tests"))  # the driver goes on duty
+
     recipient = paced(api.recipients.create, body={"name": "Ana Ruiz", "phone": "+13125550177"})
     assert paced(api.recipients.get, name="Ana Ruiz")["id"] == recipient["id"]
     assert paced(api.recipients.get, phone="+13125550177")["id"] == recipient["id"]
@@ -164,6 +169,9 @@ def test_a_shops_day_through_the_unmodified_onfleet_client(day):
         by_trigger.setdefault(e["triggerName"], set()).add(e["taskId"])
     assert by_trigger["taskCreated"] >= set(ids) and by_trigger["taskAssigned"] == set(ids)
     assert by_trigger["taskCompleted"] == {ids[0]} and by_trigger["taskFailed"] == {ids[1]} and by_trigger["taskDeleted"] == {ids[2]}
+    assert one["id"] in by_trigger["taskUpdated"]
+    duty = [e for e in events if e["triggerName"] == "workerDuty"]
+    assert [e["workerId"] for e in duty] == [worker_id] and duty[0]["data"]["worker"]["name"] == "Kim Driver"
     completed = next(e for e in events if e["triggerName"] == "taskCompleted")
     assert completed["triggerId"] == 3 and completed["data"]["task"]["state"] == 3 and completed["data"]["task"]["completionDetails"]["success"]
 

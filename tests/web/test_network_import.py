@@ -119,6 +119,28 @@ def test_the_export_comes_back_unchanged_and_an_edit_in_the_workbook_is_exactly_
     assert template.splitlines()[0] == "carrier,service_level,base,per_kg,per_km,fuel_pct,after_hours_from,after_hours_fee"
 
 
+def test_a_bad_row_of_every_kind_is_named(org, admin):
+    bad = {
+        "hubs.csv": "code,name,lat,lon\nNORTH,North depot,41.95,east\n",
+        "fleets.csv": "name,hub\nNorth vans,NOWHERE\n",
+        "vehicles.csv": "code,fleet,capacity_kg,cost_per_km\nN-1,North vans,800,-3\n",
+        "drivers.csv": "code,name\nD-1,\n",
+        "shifts.csv": "driver,vehicle,starts_at,ends_at\nD-9,N-1,2026-12-08T16:00:00-06:00,2026-12-08T08:00:00-06:00\n",
+        "carriers.csv": "code,name,service_levels,pickup_cutoff\nSWIFT,Swift,same_day;warp,25:00\n",
+        "zones.csv": "carrier,name,lat,lon,radius_km\nGHOST,Downtown,41.88,-87.63,8\n",
+        "rates.csv": "carrier,service_level,base\nSWIFT,overnight,9.5\n",
+        "surcharges.csv": "carrier,service_level,over_kg,fee\nSWIFT,same_day,heavy,4\n",
+        "service_levels.csv": "service_level,lead_min\nsame_day,-5\n",
+        "users.csv": "username,role,driver\nkim,driver,D-404\n",
+    }
+
+    r = post(admin, "check", bad)
+
+    kinds = {e["kind"] for e in r.context["report"]["errors"]}
+    assert kinds == {k.removesuffix(".csv") for k in bad}, r.context["report"]["errors"]
+    assert all(e["row"] == 2 and e["message"] for e in r.context["report"]["errors"])
+
+
 @pytest.mark.parametrize("role", [Role.DISPATCHER, Role.OPS_MANAGER])
 def test_only_admins_import_the_network(org, role):
     c = Client()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import io
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -10,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from dispatch import selectors
-from dispatch.api import order_files
+from dispatch.api import order_files, order_stream
 from dispatch.services import ActorRef
 from web.access import org_for
 
@@ -35,23 +37,50 @@ def import_page(request):
         context["problem"], status = "Choose a file first (CSV with the template's columns, or JSON).", 400
     else:
         try:
-            rows = order_files.read_rows(upload.read(settings.ORDER_FILE_MAX_BYTES + 1), upload.name or "")
-            if action == "check":
-                report = order_files.check(organization_id=org, rows=rows)
-                report.pop("_valid")
-            else:
-                report, created = order_files.import_orders(organization_id=org, rows=rows, actor=ActorRef.user(request.user))
-                context["created"] = len(created)
+            if _is_json(upload):
+                rows = order_files.read_rows(upload.read(settings.ORDER_FILE_MAX_BYTES + 1), upload.name or "")
+                if action == "check":
+                    report = order_files.check(organization_id=org, rows=rows)
+                    report.pop("_valid")
+                else:
+                    report, created = order_files.import_orders(organization_id=org, rows=rows, actor=ActorRef.user(request.user))
+                    context["created"] = len(created)
+            else:  # a CSV of any size: streamed from disk, row by row
+                if upload.size > settings.ORDER_STREAM_MAX_BYTES:
+                    raise order_files.FileRefused(f"The file is {upload.size // 2**20} MB; at most "
+                                                  f"{settings.ORDER_STREAM_MAX_BYTES // 2**20} MB in one import. Split it.")
+                report = order_stream.stream_import(organization_id=org, stream=_text(upload), actor=ActorRef.user(request.user),
+                                                    apply=action == "import")
+                if report["error_count"] and action == "import":
+                    context["problem"] = (f"{report['error_count']} error{'s' if report['error_count'] != 1 else ''} in the file; "
+                                          "nothing was imported. Correct the rows named and import again.")
+                    status = 400
+                elif action == "import":
+                    context["created"] = report["created"]
         except order_files.FileRefused as refused:
             context["problem"], status = refused.message, 400
         except order_files.Refused as refused:
             context["problem"], report, status = refused.message, refused.report, 400
     if report is not None:
+        report.setdefault("error_count", len(report["errors"]))
         context.update(report=report, errors=report["errors"][:SHOWN], orders=report["orders"][:SHOWN], shown=SHOWN)
     template = "controltower/partials/import_report.html" if request.htmx else "controltower/order_import.html"
     if template.endswith("order_import.html"):
         context.update(columns=order_files.COLUMNS, required=order_files.REQUIRED, max_rows=settings.ORDER_FILE_MAX_ROWS)
     return render(request, template, context, status=status)
+
+
+def _is_json(upload) -> bool:
+    if (upload.name or "").lower().endswith(".json"):
+        return True
+    head = upload.read(64)
+    upload.seek(0)
+    return head.decode("utf-8-sig", "replace").lstrip()[:1] in ("[", "{")
+
+
+def _text(upload):
+    upload.seek(0)
+    return io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="", errors="strict")
 
 
 @login_required

@@ -138,6 +138,6 @@ def _within_scope(event: str, data: dict, hubs: set[str], fleets: set[int]) -> d
     if event == "vehicles.moved":
         vans = [v for v in data.get("vehicles", []) if v.get("fleet") in fleets]
         return {**data, "vehicles": vans} if vans else None
-    if event in ("exception.changed", "decision.changed"):
+    if event in ("exception.changed", "decision.changed", "orders.imported"):
         return data if set(data.get("hubs") or ()) & hubs else None
     return data  # the organization's own: carriers, presence

@@ -284,6 +284,7 @@
     const d = msg.data;
     if (msg.type === "vehicles.moved") d.vehicles.forEach(upsertVehicle);
     else if (msg.type === "order.changed") { upsertOrder(d); if (!patchRow(d)) refreshTable(); refreshKpis(); }
+    else if (msg.type === "orders.imported") { refreshTable(); refreshKpis(); reload(); }
     else if (msg.type === "vehicle.changed") { const m = ct.vehicles[d.code]; if (m) { m.options._status = null; } reload(); }
     else if (msg.type === "exception.changed") {
       refreshQueue(); refreshKpis(); refreshActivity();
