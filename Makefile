@@ -63,6 +63,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.messages
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.scorecards
+	$(BIN)/python -m bench.onboarding
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

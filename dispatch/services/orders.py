@@ -15,7 +15,7 @@ from dispatch.errors import Conflict, DomainError, InvalidTransition, Validation
 from dispatch.facts import IntegratorEvent, OrderDetailsChanged
 from dispatch.live_events import order_changed
 from dispatch.models import Event, Hub, Order, Organization, Stop
-from dispatch.selectors import required_proof, service_rules
+from dispatch.selectors import one_policy_read, required_proof, service_rules
 from dispatch.status import (
     ExceptionKind,
     OrderStatus,
@@ -95,15 +95,20 @@ def orders_create(*, organization_id: int, orders: list[dict], actor: ActorRef) 
     promise_check(organization_id, built)
     created = Order.objects.bulk_create(built)
     # bulk_create returns primary keys on PostgreSQL and SQLite >= 3.35.
+    with one_policy_read():  # the integrators' subscriptions read once for the batch, not once an order
+        _announce_created(organization_id, created, actor)
+    if Organization.objects.filter(pk=organization_id, auto_plan=True).exists():
+        ports.PLAN_NEW_ORDERS.start(organization_id)
+    return created
+
+
+def _announce_created(organization_id: int, created: list[Order], actor: ActorRef) -> None:
     for order in created:
         event_record(organization_id=organization_id, kind="order.created", actor=actor, order=order,
                      data={"ref": order.external_ref, "service_level": order.service_level})
         bus.publish(organization_id, "order.changed", order_changed(order))
         facts.record(IntegratorEvent(organization_id=organization_id, event_type="order.created",
                                      data={"order": order.external_ref, "status": order.status, "hub": order.hub.code}))
-    if Organization.objects.filter(pk=organization_id, auto_plan=True).exists():
-        ports.PLAN_NEW_ORDERS.start(organization_id)
-    return created
 
 
 def orders_insert_many(*, organization_id: int, orders: list[Order], actor: ActorRef) -> list[Order]:

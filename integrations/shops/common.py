@@ -3,6 +3,9 @@ plain data (no database), and the errors a platform's module raises."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -89,3 +92,16 @@ def retry_after(headers, default: float = 2.0) -> float:
         return max(0.0, min(60.0, float(headers.get("Retry-After", default))))
     except (TypeError, ValueError):
         return default
+
+
+def body_signature(raw: bytes, secret: str) -> str:
+    """Base64 of the HMAC-SHA256 of the raw body: how Shopify and WooCommerce both sign webhooks."""
+    return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
+
+
+def verify_body(raw: bytes, headers, secret: str, header: str, platform: str) -> None:
+    given = headers.get(header)
+    if not given:
+        raise SignatureRefused(f"Missing {header} header: only {platform}'s signed webhooks are taken.")
+    if not hmac.compare_digest(body_signature(raw, secret), given.strip()):
+        raise SignatureRefused(f"{header} does not match the body with this store's secret (a wrong secret, or an altered body).")
