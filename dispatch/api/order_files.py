@@ -99,10 +99,10 @@ def json_rows(data) -> list[tuple[int, dict]]:
     return [(i, item if isinstance(item, dict) else {"_": "a JSON " + type(item).__name__}) for i, item in enumerate(data, start=1)]
 
 
-def _csv_rows(text: str) -> list[tuple[int, dict]]:
-    reader = csv.reader(io.StringIO(text))
+def read_header(reader) -> list[str]:
+    """The CSV's header (lower case), or FileRefused naming the columns missing and unknown."""
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        header = [h.strip().lower().lstrip("\ufeff") for h in next(reader)]
     except (StopIteration, csv.Error):
         raise FileRefused("The file has no header row; download the template for the columns.") from None
     unknown = [h for h in header if h and h not in COLUMNS]
@@ -114,6 +114,12 @@ def _csv_rows(text: str) -> list[tuple[int, dict]]:
         if unknown:
             parts.append(f"unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
         raise FileRefused(f"The header does not match the template ({'; '.join(parts)}). Columns: {', '.join(COLUMNS)}.")
+    return header
+
+
+def _csv_rows(text: str) -> list[tuple[int, dict]]:
+    reader = csv.reader(io.StringIO(text))
+    header = read_header(reader)
     rows = []
     try:
         for cells in reader:

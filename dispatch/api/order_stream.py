@@ -26,7 +26,7 @@ from dispatch.services import ActorRef
 from dispatch.services.orders import order_build, orders_imported, orders_insert_many, promise_check
 from dispatch.status import ProofKind, ServiceLevel
 
-from .order_files import COLUMNS, REQUIRED, FileRefused
+from .order_files import FileRefused, read_header
 from .serializers import MAX_WINDOW_AHEAD, MAX_WINDOW_LENGTH, REF, SKILLS
 
 BATCH = 2000
@@ -172,15 +172,7 @@ def _rows(stream):
     """(line number, {column: stripped cell}) for each row of a CSV text stream; FileRefused for a
     file that is not the template's."""
     reader = csv.reader(stream)
-    try:
-        header = [h.strip().lower().lstrip("\ufeff") for h in next(reader)]
-    except (StopIteration, csv.Error):
-        raise FileRefused("The file has no header row; download the template for the columns.") from None
-    unknown = [h for h in header if h and h not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in header]
-    if unknown or missing:
-        raise FileRefused(f"The header does not match the template (missing: {', '.join(missing) or 'none'}; unknown: "
-                          f"{', '.join(unknown) or 'none'}). Columns: {', '.join(COLUMNS)}.")
+    header = read_header(reader)
     width = len(header)
     try:
         for cells in reader:

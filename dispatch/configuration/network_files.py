@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -655,6 +654,3 @@ def export_xlsx(data: dict[str, list[list]]) -> bytes:
     book.save(out)
     return out.getvalue()
 
-
-def summary_json(report: dict) -> str:
-    return json.dumps(report["counts"])

@@ -34,7 +34,6 @@ from .shapes import (
     ACTIVE,
     ASSIGNED,
     COMPLETED,
-    FORBIDDEN,
     INVALID,
     INVALID_ARGUMENT,
     MISSING,
@@ -691,6 +690,3 @@ def webhook_delete(org: int, webhook_id: str) -> None:
     if not done:
         raise OnfleetError(NOT_FOUND, f"No webhook has the id {webhook_id[:40]!r}.")
 
-
-def forbidden(message: str) -> OnfleetError:
-    return OnfleetError(FORBIDDEN, message)
