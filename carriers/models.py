@@ -154,7 +154,7 @@ class WebhookSubscription(models.Model):
     organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="webhook_subscriptions")
     url = models.URLField()
     secret = models.CharField(max_length=100)
-    event_types = models.JSONField(default=list, help_text="Empty means all: order.created, order.status, order.updated, order.eta, order.delayed, driver.duty, exception.raised, decision.applied")
+    event_types = models.JSONField(default=list, help_text="Empty means all: order.created, order.status, order.updated, order.eta, order.delayed, order.arriving, driver.duty, exception.raised, decision.applied")
     active = models.BooleanField(default=True)
     style = models.CharField(max_length=20, default="controltower", help_text="controltower (our events), or onfleet (Onfleet's shape and signature)")
     trigger = models.SmallIntegerField(null=True, blank=True, help_text="The Onfleet trigger id an onfleet-style webhook wants")

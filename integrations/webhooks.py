@@ -24,8 +24,8 @@ from .onfleet import service as onfleet
 from .onfleet.shapes import TRIGGER_NAMES, TRIGGER_OF_STATUS, TRIGGERS, oid
 from .shops import service as shops
 
-EVENT_TYPES = ("order.created", "order.status", "order.updated", "order.eta", "order.delayed", "driver.duty", "exception.raised",
-               "decision.applied")
+EVENT_TYPES = ("order.created", "order.status", "order.updated", "order.eta", "order.delayed", "order.arriving", "driver.duty",
+               "exception.raised", "decision.applied")
 MAX_ATTEMPTS = 8
 
 
@@ -59,7 +59,7 @@ def emit(*, organization_id: int, event_type: str, data: dict) -> int:
 def onfleet_trigger(event_type: str, data: dict) -> int | None:
     """The Onfleet trigger our event is, if any."""
     simple = {"order.created": "taskCreated", "order.eta": "taskEta", "order.updated": "taskUpdated", "order.delayed": "taskDelayed",
-              "driver.duty": "workerDuty"}
+              "order.arriving": "taskArrival", "driver.duty": "workerDuty"}
     if event_type in simple:
         return TRIGGERS[simple[event_type]]
     if event_type == "order.status":

@@ -377,7 +377,7 @@ class WebhookSubscriptionSerializer(serializers.Serializer):
     url = serializers.URLField()
     secret = Text(min_length=16, max_length=100, write_only=True,
                                    help_text="Shared secret for the Webhook-Signature header (HMAC-SHA256 over 't.body')")
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=["order.created", "order.status", "order.updated", "order.eta", "order.delayed", "driver.duty", "exception.raised", "decision.applied"]),
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=["order.created", "order.status", "order.updated", "order.eta", "order.delayed", "order.arriving", "driver.duty", "exception.raised", "decision.applied"]),
                                         required=False, default=list)
     active = serializers.BooleanField(required=False, default=True)
 

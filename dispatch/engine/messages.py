@@ -19,6 +19,8 @@ from dispatch.facts import IntegratorEvent, OrderDetailsChanged, OrderEtaChanged
 from dispatch.models import CustomerMessage, Order
 from dispatch.scope import current, within
 from dispatch.selectors import policy_for
+from dispatch.services import ActorRef
+from dispatch.services.log import event_record
 from dispatch.services.sms import sms_provider
 from dispatch.status import MessageKind
 from infra import facts
@@ -333,6 +335,18 @@ def on_eta_changed(fact: OrderEtaChanged) -> None:
 
 def on_van_approaching(fact: VanApproaching) -> None:
     notify_nearby(order=fact.order, stops_before=fact.stops_before)
+    tell_integrators_arriving(order=fact.order, stops_before=fact.stops_before)
+
+
+def tell_integrators_arriving(*, order: Order, stops_before: int) -> None:
+    """The van on its way has this order as its next stop: integrators hear it once (an Onfleet
+    integration's taskArrival), whether or not the customer can be told."""
+    if stops_before == 0 and order.status in ("picked_up", "out_for_delivery") \
+            and not order.events.filter(kind="order.arriving").exists():
+        event_record(organization_id=order.organization_id, kind="order.arriving", actor=ActorRef.system("eta"), order=order,
+                     vehicle=order.vehicle, data={"eta": order.eta.isoformat() if order.eta else None})
+        facts.record(IntegratorEvent(organization_id=order.organization_id, event_type="order.arriving",
+                                     data={"order": order.external_ref, "eta": order.eta.isoformat() if order.eta else None}))
 
 
 def on_details_changed(fact: OrderDetailsChanged) -> None:

@@ -104,3 +104,27 @@ def test_integrators_manage_subscriptions_and_redeliver_through_the_api(receiver
     assert log[0]["status"] == "delivered" and len(log[0]["attempt_log"]) == 1
     assert again.status_code == 200 and len(again.json()["attempt_log"]) == 2
     assert api.post(f"/api/webhook-deliveries/{theirs.id}/redeliver/").status_code == 404
+
+
+def test_integrators_hear_once_when_the_van_heads_for_an_order_from_its_pings(receiver, api, org, hub):
+    from django.utils import timezone
+
+    from dispatch.services.assignments import assignment_to_vehicle
+    from dispatch.services.orders import order_set_status
+    from tests.factories import VehicleFactory
+
+    WebhookSubscription.objects.create(organization=org, url=receiver.url, secret="sub-secret", event_types=["order.arriving"])
+    van = VehicleFactory(fleet__hub=hub, code="VAN1", lat=hub.lat, lon=hub.lon)
+    first, second = OrderFactory(hub=hub, external_ref="NEXT-1", lat=41.90, lon=-87.64), OrderFactory(hub=hub, external_ref="NEXT-2")
+    for order in (first, second):
+        assignment_to_vehicle(order=order, vehicle=van, actor=ActorRef.system("tests"))
+        order_set_status(organization_id=org.id, order_id=order.id, status="picked_up", actor=ActorRef.system("tests"))
+
+    for minutes in (2, 1):  # two pings on the way: the ETAs are recomputed from each
+        at = (timezone.now() - timezone.timedelta(minutes=minutes)).isoformat()
+        r = api.post("/api/vehicle-positions/", {"pings": [{"vehicle": "VAN1", "lat": 41.89, "lon": -87.635, "timestamp": at}]},
+                     format="json")
+        assert r.status_code in (200, 202), r.content
+
+    arriving = [e for e in receiver.received if e["type"] == "order.arriving"]
+    assert [e["data"]["order"] for e in arriving] == ["NEXT-1"]  # the van's next stop, once
