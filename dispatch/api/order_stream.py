@@ -186,6 +186,14 @@ def _rows(stream):
         raise FileRefused(f"Line {reader.line_num} cannot be read as CSV: {exc}.") from None
 
 
+def _decoded(rows):
+    """The rows, or FileRefused where the file stops being UTF-8 text (found while streaming)."""
+    try:
+        yield from rows
+    except UnicodeDecodeError:
+        raise FileRefused("The file is not UTF-8 text. Save it as CSV UTF-8 and try again.") from None
+
+
 def stream_import(*, organization_id: int, stream, actor: ActorRef, apply: bool) -> dict:
     """Check (apply=False) or import (apply=True, all or nothing) the CSV `stream`. The report:
     rows, valid, errors (the first ERRORS_KEPT, each with row and column), error_count, the first
@@ -232,7 +240,7 @@ def stream_import(*, organization_id: int, stream, actor: ActorRef, apply: bool)
         batch.clear()
 
     with transaction.atomic(), one_policy_read():
-        for number, cells, problem in _rows(stream):
+        for number, cells, problem in _decoded(_rows(stream)):
             report["rows"] += 1
             if cells is None:
                 refuse(number, "", f"Not an order: {problem}.")

@@ -37,6 +37,7 @@ from .versions import actor_of, as_json
 
 SKILLS = ("bulky", "regulated", "cold", "fragile")
 MAX_ROWS = 20000
+MAX_FILE_BYTES = 10 * 2**20
 
 
 class FilesRefused(Exception):

@@ -101,3 +101,19 @@ def test_errors_beyond_the_first_thousand_are_counted_not_listed(org, hub):
     report = stream_import(organization_id=org.id, stream=stream(rows), actor=ActorRef.system("tests"), apply=False)
 
     assert report["error_count"] == 1200 and len(report["errors"]) == 1000 and report["valid"] == 0
+
+
+def test_a_file_that_stops_being_utf8_is_refused_with_nothing_imported(org, hub):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    body = csv_of([row(f"S-{i}") for i in range(30)]) + b"S-99,HUB1,Caf\xe9 Stra\xdfe,41.9,-87.6\n"
+    c = Client()
+    c.force_login(UserFactory(organization=org))
+
+    r = c.post("/orders/import/", {"action": "import", "file": SimpleUploadedFile("latin1.csv", body)})
+
+    assert r.status_code == 400 and "not UTF-8" in r.content.decode()
+    assert not Order.objects.filter(organization=org).exists()

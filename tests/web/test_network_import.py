@@ -150,3 +150,15 @@ def test_only_admins_import_the_network(org, role):
     assert c.get("/settings/network/export.xlsx").status_code == 403
     assert not Hub.objects.filter(organization=org).exists() and not Carrier.objects.exists() and not Fleet.objects.exists() \
         and not Driver.objects.exists()
+
+
+def test_a_file_too_large_is_refused_whole_never_cut(org, admin, monkeypatch):
+    from dispatch.configuration import network_files
+
+    monkeypatch.setattr(network_files, "MAX_FILE_BYTES", 200)
+    big = "code,name,lat,lon\n" + "".join(f"H{i},Hub {i},41.9,-87.6\n" for i in range(20))
+
+    r = post(admin, "import", {"hubs.csv": big})
+
+    assert r.status_code == 400 and "hubs.csv: at most" in r.content.decode()
+    assert not Hub.objects.filter(organization=org).exists()

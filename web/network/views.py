@@ -9,7 +9,6 @@ schedulable and checked for concurrent edits."""
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse
@@ -163,7 +162,11 @@ def network_import(request):
                 raise network_files.FilesRefused("Choose Check the files or Import.")
             if not uploads:
                 raise network_files.FilesRefused("Choose the files first: one CSV per kind (hubs.csv, vehicles.csv, ...) or an Excel workbook.")
-            files = [(u.name or "file", u.read(settings.ORDER_FILE_MAX_BYTES * 5 + 1)) for u in uploads]
+            too_big = [u.name for u in uploads if u.size > network_files.MAX_FILE_BYTES]
+            if too_big:
+                raise network_files.FilesRefused(f"{', '.join(too_big)}: at most {network_files.MAX_FILE_BYTES // 2**20} MB a file; "
+                                                 "split it by kind.")
+            files = [(u.name or "file", u.read()) for u in uploads]
             tables = network_files.read_files(files)
             if action == "check":
                 report = network_files.check(organization_id=org, tables=tables)
