@@ -37,9 +37,8 @@ def simulate_route(problem: Problem, vehicle: Vehicle, stops: list[str]) -> Rout
         o = orders[oid]
         if kind == "P":
             hub = hubs[o.hub]
-            d = problem.km(pos, hub.at)
-            km += d
-            t += problem.minutes(d) + hub.load_min_per_order
+            km += problem.km(pos, hub.at)
+            t += problem.drive_min(pos, hub.at) + hub.load_min_per_order
             pos = hub.at
             onboard.add(oid)
             load += o.weight_kg
@@ -49,9 +48,8 @@ def simulate_route(problem: Problem, vehicle: Vehicle, stops: list[str]) -> Rout
             if oid not in onboard:
                 feasible = False
                 continue
-            d = problem.km(pos, o.at)
-            km += d
-            t += problem.minutes(d)
+            km += problem.km(pos, o.at)
+            t += problem.drive_min(pos, o.at)
             start = max(t, o.window[0])
             starts[oid] = start
             late += problem.late_cost(o, start)
@@ -62,9 +60,8 @@ def simulate_route(problem: Problem, vehicle: Vehicle, stops: list[str]) -> Rout
     if onboard:
         feasible = False
     if vehicle.end is not None:
-        d = problem.km(pos, vehicle.end)
-        km += d
-        t += problem.minutes(d)
+        km += problem.km(pos, vehicle.end)
+        t += problem.drive_min(pos, vehicle.end)
     if t > vehicle.shift_end_min + EPS:
         feasible = False
     cost = vehicle.fixed_cost + vehicle.cost_per_km * km + vehicle.cost_per_hour * (t - t0) / 60.0 + late

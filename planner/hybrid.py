@@ -32,7 +32,7 @@ from pyvrp.stop import MaxRuntime
 from . import greedy
 from .offers import assign_to_carriers, carrier_options
 from .evaluate import evaluate, simulate_route
-from .model import EARTH_RADIUS_KM, Plan, Problem
+from .model import Plan, Problem
 from .pricing import carrier_order_cost, Rooms
 from .trips import add_trips, insert_into_vans
 
@@ -66,15 +66,6 @@ class Options:
     by_regions: bool = True
     # Seconds kept after the search for the exact settling (None: 0.5 s + 0.8 ms per order).
     settle_reserve: float | None = None
-
-
-def _km_matrix(lat: np.ndarray, lon: np.ndarray, detour: float) -> np.ndarray:
-    p = np.radians(lat)
-    lam = np.radians(lon)
-    dp = p[:, None] - p[None, :]
-    dl = lam[:, None] - lam[None, :]
-    a = np.sin(dp / 2) ** 2 + np.cos(p)[:, None] * np.cos(p)[None, :] * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a))) * detour
 
 
 class _Builder:
@@ -131,9 +122,9 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
     start_loc = {v.id: b.loc(ready[v.id][0]) for v in p.vehicles}
     end_loc = {v.id: b.loc(v.end if v.end is not None else ready[v.id][0]) for v in p.vehicles}
     order_loc = {oid: b.loc(p.orders[oid].at) for oid in free_orders}
-    km = _km_matrix(np.array(b.lat), np.array(b.lon), p.detour_factor)
+    km, minutes = p.matrices(np.array(b.lat), np.array(b.lon))
     dist = np.rint(km * 1000).astype(np.int64)
-    dur = np.rint(km / p.speed_kmh * 3600).astype(np.int64)
+    dur = np.rint(minutes * 60).astype(np.int64)
     for v in p.vehicles:
         if v.end is None:  # no end: the route finishes at its last stop, so the way "home" is free
             dist[:, end_loc[v.id]] = dur[:, end_loc[v.id]] = 0
@@ -230,7 +221,7 @@ def local_problem(p: Problem, plan: Plan, vans: list[str], orders) -> tuple[Prob
         slots = tuple(replace(s, room=max(0, s.room - rooms.slot_used.get((c.room_key, i), 0))) for i, s in enumerate(c.slots))
         carriers.append(replace(c, capacity=max(0, c.capacity - rooms.used.get(c.room_key, 0)), slots=slots))
     sub = Problem(p.name + ":local", p.now_min, p.detour_factor, p.speed_kmh, p.hubs, vehicles, carriers,
-                  {oid: p.orders[oid] for oid in p.orders if oid in local})
+                  {oid: p.orders[oid] for oid in p.orders if oid in local}, travel=p.travel)
     restricted = Plan(routes={vid: list(plan.routes[vid]) for vid in vans if plan.routes.get(vid)},
                       carriers={cid: [o for o in oids if o in local] for cid, oids in plan.carriers.items()},
                       unserved=[o for o in plan.unserved if o in local])
@@ -425,7 +416,7 @@ def _after(p: Problem, v, stops: list[str]):
     pos = v.start
     for s in stops:
         o = p.orders[s[2:]]
-        t += p.minutes(p.km(pos, o.at))
+        t += p.drive_min(pos, o.at)
         t = max(t, o.window[0]) + o.service_min
         pos = o.at
     delivered = {s[2:] for s in stops}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from planner.travel import EARTH_RADIUS_KM, haversine_km  # noqa: F401  (the one definition)
+import numpy as np
+
+from planner.travel import EARTH_RADIUS_KM, RoadMatrix, haversine_km  # noqa: F401  (the one definition)
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,15 @@ class Problem:
     vehicles: list[Vehicle]
     carriers: list[Carrier]
     orders: dict[str, Order]
+    # Road travel between the problem's points (None: the straight line x detour_factor at speed_kmh).
+    travel: RoadMatrix | None = None
     _km: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     KM_CACHE_MAX = 2_000_000  # distances kept (route simulation asks for the same legs again and again)
 
     def km(self, a: Point, b: Point) -> float:
+        if self.travel is not None:
+            return self.travel.km(a.lat, a.lon, b.lat, b.lon)
         key = (a.lat, a.lon, b.lat, b.lon)
         d = self._km.get(key)
         if d is None:
@@ -129,8 +135,39 @@ class Problem:
             d = self._km[key] = haversine_km(a.lat, a.lon, b.lat, b.lon) * self.detour_factor
         return d
 
-    def minutes(self, km: float) -> float:
-        return km / self.speed_kmh * 60.0
+    def drive_min(self, a: Point, b: Point) -> float:
+        """Minutes to drive from a to b."""
+        if self.travel is not None:
+            return self.travel.minutes(a.lat, a.lon, b.lat, b.lon)
+        return self.km(a, b) / self.speed_kmh * 60.0
+
+    def km_from(self, a: Point, lat: np.ndarray, lon: np.ndarray, *, to: bool = False) -> np.ndarray:
+        """Distances from a to many points (to=True: from them to a), vectorized."""
+        if self.travel is not None:
+            i, js = self.travel.idx(a.lat, a.lon), self.travel.indices(lat, lon)
+            return self.travel.km_m[js, i] if to else self.travel.km_m[i, js]
+        p1, p2 = np.radians(a.lat), np.radians(lat)
+        dp, dl = p2 - p1, np.radians(lon - a.lon)
+        h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+        return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.detour_factor
+
+    def min_from(self, a: Point, lat: np.ndarray, lon: np.ndarray, *, to: bool = False) -> np.ndarray:
+        """Drive minutes from a to many points (to=True: from them to a), vectorized."""
+        if self.travel is not None:
+            i, js = self.travel.idx(a.lat, a.lon), self.travel.indices(lat, lon)
+            return self.travel.min_m[js, i] if to else self.travel.min_m[i, js]
+        return self.km_from(a, lat, lon) / self.speed_kmh * 60.0
+
+    def matrices(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """km and minutes between every pair of the given points (row: from, column: to)."""
+        if self.travel is not None:
+            ix = self.travel.indices(lat, lon)
+            return self.travel.km_m[np.ix_(ix, ix)], self.travel.min_m[np.ix_(ix, ix)]
+        p, lam = np.radians(lat), np.radians(lon)
+        dp, dl = p[:, None] - p[None, :], lam[:, None] - lam[None, :]
+        h = np.sin(dp / 2) ** 2 + np.cos(p)[:, None] * np.cos(p)[None, :] * np.sin(dl / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.detour_factor
+        return km, km / self.speed_kmh * 60.0
 
     def late_cost(self, order: Order, start_min: float) -> float:
         late = start_min - order.window[1]

@@ -21,7 +21,7 @@ def carrier_can_take(problem: Problem, carrier: Carrier, order: Order) -> bool:
 def carrier_eta(problem: Problem, carrier: Carrier, order: Order) -> float:
     """When the carrier delivers the order (minutes from the day's start): its lead time and the
     drive from the hub after now, not before the window opens."""
-    return max(order.window[0], problem.now_min + carrier.lead_min + problem.minutes(problem.km(problem.hubs[order.hub].at, order.at)))
+    return max(order.window[0], problem.now_min + carrier.lead_min + problem.drive_min(problem.hubs[order.hub].at, order.at))
 
 
 UNLIMITED = -1

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .model import Carrier, Hub, Order, Point, Problem, Slot, Vehicle, Zone
+from .travel import RoadMatrix
 
 FORMAT = "controltower-snapshot/1"
 
@@ -23,8 +24,10 @@ def problem_from_snapshot(data: dict) -> Problem:
         raise SnapshotError(f"Not a {FORMAT} snapshot (format is {data.get('format')!r})")
     try:
         travel = data["travel"]
-        if travel.get("metric", "haversine") != "haversine":
-            raise SnapshotError(f"Unsupported travel metric {travel.get('metric')!r}")
+        metric = travel.get("metric", "haversine")
+        if metric not in ("haversine", "matrix"):
+            raise SnapshotError(f"Unsupported travel metric {metric!r}")
+        roads = RoadMatrix.from_json(travel) if metric == "matrix" else None
         now = float(data["now_min"])
         hubs = {h["id"]: Hub(h["id"], Point(h["lat"], h["lon"]), float(h.get("load_min_per_order", 0.0)),
                              carrier_pickup=bool(h.get("carrier_pickup", True))) for h in data["hubs"]}
@@ -60,8 +63,9 @@ def problem_from_snapshot(data: dict) -> Problem:
             )
             for o in data["orders"]
         }
-        problem = Problem(data.get("name", ""), now, float(travel.get("detour_factor", 1.0)), float(travel["speed_kmh"]),
-                          hubs, vehicles, carriers, orders)
+        problem = Problem(data.get("name", ""), now, float(travel.get("detour_factor", 1.0)),
+                          float(travel["speed_kmh"]) if roads is None else float(travel.get("speed_kmh", 28.0)),
+                          hubs, vehicles, carriers, orders, travel=roads)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, SnapshotError):
             raise
@@ -73,6 +77,12 @@ def problem_from_snapshot(data: dict) -> Problem:
         missing = [c for c in v.committed if c not in problem.orders]
         if missing:
             raise SnapshotError(f"Vehicle {v.id} carries unknown orders {missing}")
+    if problem.travel is not None:
+        places = ([(f"hub {h.id}", h.at) for h in problem.hubs.values()] + [(f"order {o.id}", o.at) for o in problem.orders.values()]
+                  + [(f"vehicle {v.id} {end}", pt) for v in problem.vehicles for end, pt in (("start", v.start), ("end", v.end)) if pt])
+        outside = [name for name, pt in places if (round(pt.lat, 6), round(pt.lon, 6)) not in problem.travel.index]
+        if outside:
+            raise SnapshotError(f"The travel matrix has no row for {len(outside)} point(s): {', '.join(outside[:5])}")
     return problem
 
 
@@ -94,7 +104,8 @@ def snapshot_from_problem(problem: Problem, *, day_start: str, current_plan: dic
     bookings in force when it was taken) extends the format; readers ignore keys they do not know."""
     data = {
         "format": FORMAT, "name": problem.name, "day_start": day_start, "now_min": problem.now_min,
-        "travel": {"metric": "haversine", "detour_factor": problem.detour_factor, "speed_kmh": problem.speed_kmh},
+        "travel": ({"metric": "haversine", "detour_factor": problem.detour_factor, "speed_kmh": problem.speed_kmh}
+                   if problem.travel is None else problem.travel.to_json()),
         "hubs": [{"id": h.id, "lat": h.at.lat, "lon": h.at.lon, "load_min_per_order": h.load_min_per_order,
                   **({} if h.carrier_pickup else {"carrier_pickup": False})} for h in problem.hubs.values()],
         "vehicles": [{

@@ -3,7 +3,10 @@ haversine × detour factor, at an average urban speed."""
 
 from __future__ import annotations
 
+import base64
 import math
+
+import numpy as np
 
 EARTH_RADIUS_KM = 6371.0088
 DETOUR_FACTOR = 1.3
@@ -23,6 +26,73 @@ def road_km(lat1: float, lon1: float, lat2: float, lon2: float, detour: float = 
 
 def travel_minutes(km: float, speed_kmh: float = SPEED_KMH) -> float:
     return km / speed_kmh * 60.0
+
+
+class UnknownPoint(KeyError):
+    """A point the road matrix was not built for."""
+
+
+def point_key(lat: float, lon: float) -> tuple[float, float]:
+    """How a point is matched against a road matrix: at 6 decimals (about 0.1 m), as the checker does."""
+    return (round(float(lat), 6), round(float(lon), 6))
+
+
+class RoadMatrix:
+    """Road travel between known points: distance (km) and drive time (minutes) from each point to
+    each other, asymmetric where the roads are (one-way streets, a bridge on one side). A problem
+    that carries one reads every leg from it instead of the straight line (the snapshot format's
+    travel metric "matrix")."""
+
+    def __init__(self, points: list[tuple[float, float]], km, minutes):
+        self.points = [point_key(lat, lon) for lat, lon in points]
+        self.index = {pt: i for i, pt in enumerate(self.points)}
+        self.km_m = np.asarray(km, dtype=np.float64)
+        self.min_m = np.asarray(minutes, dtype=np.float64)
+        n = len(self.points)
+        if self.km_m.shape != (n, n) or self.min_m.shape != (n, n):
+            raise ValueError(f"road matrices must be {n} x {n} for {n} points, got {self.km_m.shape} and {self.min_m.shape}")
+        if not (np.isfinite(self.km_m).all() and np.isfinite(self.min_m).all()) or (self.km_m < 0).any() or (self.min_m < 0).any():
+            raise ValueError("road matrices must hold finite, non-negative figures (a point no road reaches?)")
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def idx(self, lat: float, lon: float) -> int:
+        try:
+            return self.index[point_key(lat, lon)]
+        except KeyError:
+            raise UnknownPoint(f"no road travel is known for the point ({lat:.6f}, {lon:.6f})") from None
+
+    def indices(self, lats, lons) -> np.ndarray:
+        return np.fromiter((self.idx(a, b) for a, b in zip(lats, lons)), dtype=np.int64, count=len(lats))
+
+    def km(self, lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+        return float(self.km_m[self.idx(lat1, lon1), self.idx(lat2, lon2)])
+
+    def minutes(self, lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+        return float(self.min_m[self.idx(lat1, lon1), self.idx(lat2, lon2)])
+
+    def to_json(self, *, packed: bool = True) -> dict:
+        """The snapshot format's "travel" object (matrices packed as little-endian float32 by default)."""
+        def pack(m):
+            if not packed:
+                return m.tolist()
+            return {"f32_b64": base64.b64encode(np.ascontiguousarray(m, dtype="<f4").tobytes()).decode()}
+        return {"metric": "matrix", "points": [list(pt) for pt in self.points], "km": pack(self.km_m), "minutes": pack(self.min_m)}
+
+    @classmethod
+    def from_json(cls, travel: dict) -> "RoadMatrix":
+        points = [(float(a), float(b)) for a, b in travel["points"]]
+        n = len(points)
+
+        def unpack(m):
+            if isinstance(m, dict):
+                raw = base64.b64decode(m["f32_b64"])
+                if len(raw) != 4 * n * n:
+                    raise ValueError(f"a packed matrix for {n} points holds {n * n} float32, not {len(raw) // 4}")
+                return np.frombuffer(raw, dtype="<f4").reshape(n, n).astype(np.float64)
+            return np.array(m, dtype=np.float64)
+        return cls(points, unpack(travel["km"]), unpack(travel["minutes"]))
 
 
 SECTORS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")

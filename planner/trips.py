@@ -11,7 +11,7 @@ import numpy as np
 
 from .evaluate import simulate_route
 from .greedy import _insertions, _VanPoints
-from .model import EARTH_RADIUS_KM, Plan, Problem
+from .model import Plan, Problem
 from .pricing import carrier_order_cost
 
 MAX_CANDIDATES = 400
@@ -26,18 +26,11 @@ def _current_costs(p: Problem, plan: Plan) -> dict[str, float]:
     return costs
 
 
-def _km_from(p: Problem, pos, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(pos.lat), np.radians(lat)
-    dp, dl = p2 - p1, np.radians(lon - pos.lon)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a))) * p.detour_factor
-
-
 def _trip(p: Problem, v, hub_id: str, t: float, pos, load: float, pool: dict[str, float]) -> list[str]:
     """Nearest-next-in-time construction of one trip from the hub, scored against each order's
     current cost. Vectorized over the candidates."""
     hub = p.hubs[hub_id]
-    t += p.minutes(p.km(pos, hub.at))
+    t += p.drive_min(pos, hub.at)
     pos = hub.at
     ids = [oid for oid in pool if p.orders[oid].hub == hub_id and p.orders[oid].requires <= v.skills]
     if not ids:
@@ -52,14 +45,14 @@ def _trip(p: Problem, v, hub_id: str, t: float, pos, load: float, pool: dict[str
     svc = np.array([o.service_min for o in orders])
     kg = np.array([o.weight_kg for o in orders])
     alt = np.array([pool[o] for o in ids])
-    home = _km_from(p, v.end, lat, lon) / p.speed_kmh * 60.0 if v.end is not None else np.zeros(len(ids))
+    home = p.min_from(v.end, lat, lon, to=True) if v.end is not None else np.zeros(len(ids))
     free = np.ones(len(ids), dtype=bool)
     per_min = v.cost_per_hour / 60.0
     chosen: list[str] = []
     load_time = 0.0
     while True:
-        d = _km_from(p, pos, lat, lon)
-        arrive = t + load_time + hub.load_min_per_order + d / p.speed_kmh * 60.0
+        d = p.km_from(pos, lat, lon)
+        arrive = t + load_time + hub.load_min_per_order + p.min_from(pos, lat, lon)
         finish = np.maximum(arrive, w0) + svc
         ok = free & (load + kg <= v.capacity_kg) & (arrive <= w1) & (finish + home <= v.shift_end_min)
         if not ok.any():
@@ -128,15 +121,15 @@ def _end_state(p: Problem, v, stops: list[str]):
         o = p.orders[s[2:]]
         if s[0] == "P":
             hub = p.hubs[o.hub]
-            t += p.minutes(p.km(pos, hub.at)) + hub.load_min_per_order
+            t += p.drive_min(pos, hub.at) + hub.load_min_per_order
             pos = hub.at
         else:
-            t = max(t + p.minutes(p.km(pos, o.at)), o.window[0]) + o.service_min
+            t = max(t + p.drive_min(pos, o.at), o.window[0]) + o.service_min
             pos = o.at
     if not stops:  # orders on board and nothing else: deliver them first
         for oid in v.committed:
             o = p.orders[oid]
-            t = max(t + p.minutes(p.km(pos, o.at)), o.window[0]) + o.service_min
+            t = max(t + p.drive_min(pos, o.at), o.window[0]) + o.service_min
             pos = o.at
     return t, pos
 
