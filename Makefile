@@ -1,6 +1,8 @@
 # Control Tower. `make demo` and `make test` work on a fresh machine.
 SHELL := /bin/bash
-PY ?= python3.11
+# Python 3.12: the routing engine (osrm-bindings) ships wheels for 3.12 and newer only. python3.12 on
+# the PATH when it runs, else pyenv's (its shim does not resolve while pyenv's global version is another).
+PY ?= $(shell python3.12 -c '' >/dev/null 2>&1 && echo python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -16,8 +18,8 @@ PYTEST_ARGS ?= -n 2 --dist loadfile --durations=25
 
 # Every dependency is pinned in requirements.lock (made by `make lock`); installs never resolve anew.
 $(STAMP): pyproject.toml requirements.lock
-	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
-	test -d $(VENV) || $(PY) -m venv $(VENV)
+	@test -n "$(PY)" && command -v $(PY) >/dev/null || { echo "Python 3.12 is needed (python3.12 not found, nor in ~/.pyenv/versions)"; exit 1; }
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || { rm -rf $(VENV); $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q -r requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml requirements.lock
 lock:
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q uv
-	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 $(UPGRADE) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.12 $(UPGRADE) -o requirements.lock
 
 install: $(STAMP)
 
