@@ -15,11 +15,13 @@ over, the truth is what happened:
 - customer messages that said "late" for an order then delivered on time, and late deliveries no
   message announced.
 
-    python -m bench.eta [--model learned|straight] [--minutes 300] [--speed 60] [--seeds 7]
+    python -m bench.eta [--seeds 7,8,9] [--models straight,roads,learned] [--world roads|lines] [--minutes 300]
 
-Models: the travel model alone (straight line x 1.3 at 28 km/h), and that model times what the
-fleet taught it (dispatch.services.travel). Issue #24's road engine is to be measured beside them.
-Writes bench/results/eta-<model>.json and .md.
+In road mode (the default world) the vans drive the streets of a generated city around the demo's
+(planner.roads.generate_city, prepared once into var/roads-bench/), and three models are measured
+side by side on the same days: today's straight line, the road engine alone (settings.ROADS, free
+flow), and the road engine times what the fleet taught it (dispatch.services.travel). Each day runs
+in its own process. Writes bench/results/eta.json and eta.md.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
-from bench.messages import RESULTS, open_day, play_day
+from bench.messages import RESULTS, ROOT, open_day, play_day
 
 HORIZONS_MIN = (15, 30, 60)
 
@@ -57,7 +61,7 @@ def _arrival(order):
     return first
 
 
-def one_day(seed: int, minutes: float, speed: float) -> dict:
+def one_day(seed: int, minutes: float, speed: float, sim_args: tuple = ()) -> dict:
     seen: dict[int, list[tuple]] = {}  # order id -> [(product time, eta, risk)]
 
     def look():
@@ -74,7 +78,8 @@ def one_day(seed: int, minutes: float, speed: float) -> dict:
         except OperationalError:  # the writer held the database a moment too long; the next look sees it
             pass
 
-    work, _, wall = play_day(minutes=minutes, speed=speed, orders=150, settle=30, seed=seed, every=look, every_s=1.0)
+    work, _, wall = play_day(minutes=minutes, speed=speed, orders=150, settle=30, seed=seed, every=look, every_s=1.0,
+                             sim_args=sim_args)
     (work / "looks.json").write_text(json.dumps({pk: [[a.isoformat(), e.isoformat() if e else None, r] for a, e, r in v]
                                                  for pk, v in seen.items()}))
     return measure_day(seen, seed=seed, work=work, wall=wall)
@@ -123,19 +128,39 @@ def measure_day(seen: dict, *, seed: int, work, wall: float) -> dict:
     }
 
 
+MODELS = {
+    "straight": "today's straight-line model (haversine x 1.3 at 28 km/h), nothing learned",
+    "roads": "the road engine (OSRM on the city's map, free-flow), nothing learned",
+    "learned": "the road engine x what the fleet taught it (per hub and hour, learned as the day goes)",
+}
+CITY_KM, CITY_BLOCK_M = 36.0, 250.0  # the generated city around the demo's: every hub and door on its streets
+
+
+def city_roads(out: Path) -> str:
+    """The generated city's road data for the demo's Chicago (built once, kept in var/)."""
+    base = out / "city.osrm"
+    if not Path(str(base) + ".mldgr").exists():
+        from planner import roads
+
+        out.mkdir(parents=True, exist_ok=True)
+        roads.generate_city(out / "city.osm", centre=(41.8781, -87.6298), size_km=CITY_KM, block_m=CITY_BLOCK_M)
+        roads.build(out / "city.osm", out)
+    return str(base)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=300)
     ap.add_argument("--speed", type=float, default=60)
-    ap.add_argument("--seeds", default="7", help="Comma-separated seeds, one simulated day each")
-    ap.add_argument("--model", choices=("learned", "straight"), default="learned",
-                    help="learned: travel learned from the fleet (the default); straight: the travel model alone")
-    ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one day, its figures as JSON on stdout
+    ap.add_argument("--seeds", default="7,8,9", help="Comma-separated seeds, one simulated day each per model")
+    ap.add_argument("--models", default="straight,roads,learned", help="Which of " + ", ".join(MODELS))
+    ap.add_argument("--world", choices=("roads", "lines"), default="roads",
+                    help="roads: the vans drive the generated city's streets (the default); lines: straight towards each stop")
+    ap.add_argument("--one", default="", help=argparse.SUPPRESS)  # model:seed, its figures as JSON on stdout
     ap.add_argument("--measure", default="", help="Only measure again an earlier day's work directory (its database and looks)")
     args = ap.parse_args(argv)
     if args.measure:
         from datetime import datetime
-        from pathlib import Path
 
         open_day(args.measure)
         raw = json.loads((Path(args.measure) / "looks.json").read_text())
@@ -143,46 +168,70 @@ def main(argv=None) -> int:
                 for pk, v in raw.items()}
         print(json.dumps(measure_day(seen, seed=int(args.seeds.split(",")[0]), work=args.measure, wall=0.0), indent=1))
         return 0
-    os.environ["TRAVEL_LEARNING"] = "true" if args.model == "learned" else "false"
-    days = []
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        if days:  # a second day needs a fresh process (Django is set up on the first day's database)
-            import subprocess
-
-            out = subprocess.run([sys.executable, "-m", "bench.eta", "--minutes", str(args.minutes), "--speed", str(args.speed),
-                                  "--seeds", str(seed), "--model", args.model, "--one"], capture_output=True, text=True, check=True)
-            days.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            continue
-        days.append(one_day(seed, args.minutes, args.speed))
+    streets = city_roads(ROOT / "var" / "roads-bench") if args.world == "roads" or any(
+        m != "straight" for m in args.models.split(",")) else ""
     if args.one:
-        print(json.dumps(days[0]))
+        model, seed = args.one.split(":")
+        os.environ["TRAVEL_LEARNING"] = "true" if model == "learned" else "false"
+        os.environ["ROADS"] = streets if model in ("roads", "learned") else ""
+        day = one_day(int(seed), args.minutes, args.speed,
+                      sim_args=("--streets", streets if args.world == "roads" else ""))
+        print(json.dumps({"model": model, **day}))
         return 0
+    runs = []
+    for model in args.models.split(","):
+        if model not in MODELS:
+            raise SystemExit(f"unknown model {model!r}: one of {', '.join(MODELS)}")
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            # a day needs a fresh process (Django is set up on the day's database)
+            out = subprocess.run([sys.executable, "-m", "bench.eta", "--minutes", str(args.minutes), "--speed", str(args.speed),
+                                  "--world", args.world, "--models", args.models, "--one", f"{model}:{seed}"],
+                                 capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SystemExit(f"{model} seed {seed} failed:\n{out.stderr[-3000:]}")
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"{model} seed {seed}: {json.dumps(runs[-1]['eta_error_min']['30'])}", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = {"straight": "the travel model alone (straight line x 1.3 at 28 km/h)",
-            "learned": "the travel model x what the fleet taught it (per hub and hour, learned as the day goes)"}[args.model]
-    summary = {"model": name, "minutes": args.minutes, "speed": args.speed, "days": days,
-               "machine": f"{os.cpu_count()} cores; the embedded default (SQLite, tasks in-process)"}
-    (RESULTS / f"eta-{args.model}.json").write_text(json.dumps(summary, indent=1))
-    (RESULTS / f"eta-{args.model}.md").write_text(report(summary))
+    summary = {"models": {m: MODELS[m] for m in args.models.split(",")}, "world": args.world, "minutes": args.minutes,
+               "speed": args.speed, "days": runs, "machine": f"{os.cpu_count()} cores; the embedded default (SQLite, tasks in-process)"}
+    (RESULTS / "eta.json").write_text(json.dumps(summary, indent=1))
+    (RESULTS / "eta.md").write_text(report(summary))
     print(report(summary))
     return 0
 
 
+def _pooled(days: list[dict], h: int) -> str:
+    med = [d["eta_error_min"][str(h)]["median_abs"] for d in days if d["eta_error_min"][str(h)]["median_abs"] is not None]
+    p90 = [d["eta_error_min"][str(h)]["p90_abs"] for d in days if d["eta_error_min"][str(h)]["p90_abs"] is not None]
+    return f"{statistics.median(med):.1f} ({statistics.median(p90):.1f})" if med else "-"
+
+
 def report(s: dict) -> str:
-    lines = [f"# ETAs and risk against a world the product does not know\n",
+    world = ("vans drive the generated city's streets (OSRM routes on a %g km city: grid, arterials, ring road, one-way "
+             "streets, a river with bridges) at the hidden world's pace (`world/traffic.py`: hour, area, driver, stops by "
+             "address, unplanned stops)" % CITY_KM) if s["world"] == "roads" else "vans drive straight towards each stop at the hidden world's pace"
+    lines = ["# ETAs and risk against a world the product does not know\n",
              f"The demo's day from 12:00 ({s['minutes']:g} simulated minutes at {s['speed']:g}x, 150 orders seeded and more "
-             f"arriving, with the review's three disruptions); vans drive the hidden world (`world/traffic.py`). Model: "
-             f"{s['model']}. Orders delivered by the own fleet only (a carrier's ETA is the carrier's).\n",
-             "| seed | delivered | late | ETA error 15 / 30 / 60 min before: median abs (p90) min | at risk: precision / recall / "
-             "median lead min | said late, then on time | late, never announced |", "|---|---|---|---|---|---|---|"]
+             f"arriving, with the review's three disruptions); {world}. Orders delivered by the own fleet only (a carrier's "
+             f"ETA is the carrier's).\n", "Models:\n"]
+    lines += [f"- **{m}**: {text}" for m, text in s["models"].items()]
+    lines += ["", "| model | seed | delivered | late | ETA error 15 / 30 / 60 min before: median abs (p90) min | at risk: precision / "
+              "recall / median lead min | said late, then on time | late, never announced |", "|---|---|---|---|---|---|---|---|"]
     for d in s["days"]:
         e = d["eta_error_min"]
         errs = " / ".join(f"{e[str(h)]['median_abs']} ({e[str(h)]['p90_abs']})" for h in HORIZONS_MIN)
         r = d["at_risk"]
-        lines.append(f"| {d['seed']} | {d['delivered_by_vans']} | {d['late']} | {errs} | {r['precision']} / {r['recall']} / "
-                     f"{r['median_lead_min']} | {d['messages']['said_late_then_on_time']} | {d['messages']['late_never_announced']} |")
-    lines.append(f"\nTargets (#24, for the learned model): 30 min before, median abs <= 3 min and p90 <= 8 min; at-risk recall "
-                 f">= 0.9, precision >= 0.8, median lead >= 20 min.\n\n{s['machine']}. `python -m bench.eta`.\n")
+        lines.append(f"| {d.get('model', '')} | {d['seed']} | {d['delivered_by_vans']} | {d['late']} | {errs} | {r['precision']} / "
+                     f"{r['recall']} / {r['median_lead_min']} | {d['messages']['said_late_then_on_time']} | "
+                     f"{d['messages']['late_never_announced']} |")
+    lines += ["", "Side by side (median over the seeds of each day's median abs and p90, minutes):", "",
+              "| model | 15 min before | 30 min before | 60 min before |", "|---|---|---|---|"]
+    for m in s["models"]:
+        days = [d for d in s["days"] if d.get("model") == m]
+        lines.append(f"| {m} | " + " | ".join(_pooled(days, h) for h in HORIZONS_MIN) + " |")
+    lines.append(f"\nTargets (#24, for the learned model): 30 min before, median abs <= 3 min and p90 <= 8 min, and at most half "
+                 f"the straight-line model's; at-risk recall >= 0.9, precision >= 0.8, median lead >= 20 min.\n\n{s['machine']}. "
+                 f"`python -m bench.eta [--seeds 7,8,9] [--models straight,roads,learned] [--world roads|lines]`.\n")
     return "\n".join(lines)
 
 

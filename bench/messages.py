@@ -63,7 +63,7 @@ def wait_for_http(url: str, proc, seconds: float = 60) -> None:
 
 
 def play_day(*, minutes: float, speed: float, orders: int, settle: float, seed: int = 7, disruptions=DISRUPTIONS,
-             every=None, every_s: float = 1.0) -> tuple[Path, list[tuple[str, str]], float]:
+             every=None, every_s: float = 1.0, sim_args: tuple = ()) -> tuple[Path, list[tuple[str, str]], float]:
     """Seed the demo city and play `minutes` of it as `make demo` does (the carrier sandbox, daphne
     with the beat in-process, the simulator), on a fresh embedded database in a work directory,
     with every e-mail received by an SMTP server here. `every()` is called every `every_s` real
@@ -122,7 +122,7 @@ def play_day(*, minutes: float, speed: float, orders: int, settle: float, seed: 
         wait_for_http(web + "/login/", start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port),
                                               "controltower.asgi:application"], "daphne"))
         sim = [sys.executable, "manage.py", "simulate", "--base-url", web, "--sandbox-url", sandbox, "--token-file",
-               str(work / "token"), "--duration", str(minutes), "--seed", str(seed)]
+               str(work / "token"), "--duration", str(minutes), "--seed", str(seed), *sim_args]
         for spec in disruptions:
             sim += ["--disrupt", spec]
         simulator = start(sim, "simulate")

@@ -318,6 +318,10 @@ CUSTOMER_MESSAGE_WINDOW_S = env.int("CUSTOMER_MESSAGE_WINDOW_S", default=3)
 # Travel learned from the own fleet (dispatch.services.travel) is used by live ETAs, the at-risk
 # flag and the planner; false keeps the travel model's own times (and learns nothing).
 TRAVEL_LEARNING = env.bool("TRAVEL_LEARNING", default=True)
+# The travel model every path asks (dispatch.selectors.travel.travel_model): empty is the embedded
+# straight line (haversine x 1.3 at 28 km/h); a path to road data prepared by
+# `manage.py build_roads region.osm.pbf` (its <name>.osrm) selects the road engine (OSRM in-process).
+ROADS = env("ROADS", default="")
 ESTIMATE_SETTLE_S = env.int("ESTIMATE_SETTLE_S", default=600)
 ESTIMATE_QUIET_S = env.int("ESTIMATE_QUIET_S", default=1800)
 # New orders are placed by the planner's repair: insertion, then this long re-optimizing the

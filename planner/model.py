@@ -135,6 +135,12 @@ class Problem:
             d = self._km[key] = haversine_km(a.lat, a.lon, b.lat, b.lon) * self.detour_factor
         return d
 
+    def points(self) -> list[tuple[float, float]]:
+        """Every point a leg of this problem can start or end at: hubs, drop-offs, vans' starts and ends."""
+        pts = [(h.at.lat, h.at.lon) for h in self.hubs.values()] + [(o.at.lat, o.at.lon) for o in self.orders.values()]
+        pts += [(p.lat, p.lon) for v in self.vehicles for p in (v.start, v.end) if p is not None]
+        return list(dict.fromkeys((round(lat, 6), round(lon, 6)) for lat, lon in pts))
+
     def drive_min(self, a: Point, b: Point) -> float:
         """Minutes to drive from a to b."""
         if self.travel is not None:

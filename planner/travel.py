@@ -28,6 +28,36 @@ def travel_minutes(km: float, speed_kmh: float = SPEED_KMH) -> float:
     return km / speed_kmh * 60.0
 
 
+class StraightLine:
+    """The embedded travel model: the straight line x a detour factor, at an average urban speed.
+    It has the road engine's interface (planner.roads.RoadEngine), so every path asks one model."""
+
+    name = "straight"
+
+    def __init__(self, detour: float = DETOUR_FACTOR, speed_kmh: float = SPEED_KMH):
+        self.detour, self.speed_kmh = detour, speed_kmh
+
+    def leg(self, lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
+        """(km, minutes) from one point to another."""
+        km = haversine_km(lat1, lon1, lat2, lon2) * self.detour
+        return km, km / self.speed_kmh * 60.0
+
+    def legs(self, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """(km, minutes) of each leg of a route through the points, in order."""
+        return [self.leg(*a, *b) for a, b in zip(points, points[1:])]
+
+    def matrix(self, points: list[tuple[float, float]]) -> "RoadMatrix | None":
+        """None: a problem on the straight line computes its own legs (detour_factor, speed_kmh)."""
+        return None
+
+    def route(self, lat1: float, lon1: float, lat2: float, lon2: float) -> dict:
+        km, minutes = self.leg(lat1, lon1, lat2, lon2)
+        return {"km": km, "minutes": minutes, "geometry": [(lat1, lon1), (lat2, lon2)]}
+
+
+STRAIGHT = StraightLine()
+
+
 class UnknownPoint(KeyError):
     """A point the road matrix was not built for."""
 

@@ -26,7 +26,7 @@ from planner.snapshot import snapshot_from_problem
 from planner.travel import DETOUR_FACTOR, SPEED_KMH
 from dispatch.selectors import lane_reliability
 from dispatch.selectors import policy_for, service_rules, slot_bookings, vans_unavailable
-from dispatch.selectors.travel import learned_factor, travel_factors
+from dispatch.selectors.travel import learned_factor, travel_factors, travel_model
 from dispatch.services.exceptions import exception_raise
 from dispatch.status import (
     CarrierHealth,
@@ -196,12 +196,13 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     # planner's one speed is the model's over the problem's hubs' mean factor, and each stop takes
     # its hub's factor times its planned time; the live ETA reads the same figures leg by leg.
     factors = travel_factors(organization_id=organization_id)
-    speed = SPEED_KMH
+    speed, slower = SPEED_KMH, 1.0
     if factors:
         hour = timezone.localtime(now).hour
         hub_ids = {o.hub_id for o in orders.values()} | {v.fleet.hub_id for v in vans}
         learned = {h: learned_factor(factors, h, hour) for h in hub_ids}
-        speed = SPEED_KMH / (sum(learned.values()) / len(learned))
+        slower = sum(learned.values()) / len(learned)
+        speed = SPEED_KMH / slower
         planned = {k: replace(p, service_min=p.service_min * learned[orders[k].hub_id]) for k, p in planned.items()}
     for ref, at in handover.items():
         if ref in planned:
@@ -209,6 +210,11 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
             hubs[hub.id] = hub
             planned[ref] = replace(planned[ref], hub=hub.id)
     problem = pm.Problem("live", now_min, DETOUR_FACTOR, round(speed, 3), hubs, vehicles, carriers, planned)
+    # On the road engine, every leg comes from its matrix (times slowed as the fleet taught)
+    roads = travel_model().matrix(problem.points())
+    if roads is not None:
+        roads.min_m *= slower
+        problem.travel = roads
     return DbProblem(problem, day0, routes, carrier_of, orders)
 
 

@@ -13,7 +13,9 @@ from carriers.models import Carrier
 from dispatch.models import DailySavings, Event, Order, Shift, Vehicle
 from planner import baseline, model as pm
 from planner.evaluate import evaluate
+from planner.travel import DETOUR_FACTOR, SPEED_KMH
 from dispatch.selectors import service_rules
+from dispatch.selectors.travel import travel_model
 from dispatch.services.settlement import money
 from dispatch.status import CarrierHealth, OrderStatus
 
@@ -59,7 +61,8 @@ def day_problem(*, organization_id: int, day: date) -> tuple[pm.Problem, pm.Plan
         for rate in c.rates.all():
             carriers.append(planner_carrier(c, rate, available=c.id not in down, cutoff_min=cutoff,
                                             capacity=sum(s.capacity for s in slots) if slots else 10**6, pool=c.code))
-    problem = pm.Problem(f"day-{day}", 0.0, 1.3, 28.0, hubs, vehicles, carriers, p_orders)
+    problem = pm.Problem(f"day-{day}", 0.0, DETOUR_FACTOR, SPEED_KMH, hubs, vehicles, carriers, p_orders)
+    problem.travel = travel_model().matrix(problem.points())  # None on the straight line
     return problem, actual_plan(problem, orders)
 
 

@@ -1,4 +1,5 @@
-"""The learned travel factors (dispatch.services.travel learns them) as the ETA reads them."""
+"""The travel model every path asks, and the learned travel factors (dispatch.services.travel
+learns them) as the ETA reads them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,18 @@ from django.conf import settings
 from django.core.cache import cache
 
 from dispatch.models import TravelFactor
+from planner.travel import STRAIGHT
+
+
+def travel_model():
+    """The one travel model of the installation: the road engine on the data settings.ROADS names,
+    else the embedded straight line. Both answer leg, legs, matrix and route. Nothing else in the
+    product computes a travel time."""
+    if settings.ROADS:
+        from planner.roads import engine_for
+
+        return engine_for(settings.ROADS)
+    return STRAIGHT
 
 ANY_HOUR = 24  # a hub's factor over all hours: what an hour with no legs of its own falls back to
 CACHE_S = 60

@@ -14,10 +14,9 @@ from dispatch.facts import OrderEtaChanged, VanApproaching
 from dispatch.live_events import order_changed
 from dispatch.models import Order, Route, Stop, Vehicle
 from dispatch.selectors import one_policy_read, organization_zone, policy_for, service_rules
-from dispatch.selectors.travel import learned_factor, travel_factors
+from dispatch.selectors.travel import learned_factor, travel_factors, travel_model
 from dispatch.status import OrderStatus, Risk, StopKind
 from infra import bus, facts
-from planner.travel import road_km, travel_minutes
 
 
 ETA_PUBLISH_TOLERANCE = timedelta(minutes=3)
@@ -108,11 +107,12 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     moved_stops = []
     extra = 0.0  # minutes the learned traffic adds (or takes) on the van's way so far
     slowest = None  # the leg's (factor, hub code, local hour) that slows it most
-    for stop in stops:
+    # The drive of each leg from the van's position through its stops, as the travel model has it
+    drives = [m for _, m in travel_model().legs([(lat, lon)] + [(s.lat, s.lon) for s in stops])] if stops else []
+    for stop, model in zip(stops, drives):
         order = stop.order
         hour = t.astimezone(zone).hour if factors else 0
         learned = learned_factor(factors, order.hub_id, hour) if factors else 1.0
-        model = travel_minutes(road_km(lat, lon, stop.lat, stop.lon))
         t += timedelta(minutes=model * learned)
         extra += model * (learned - 1)
         if learned > 1 and (slowest is None or learned > slowest[0]):

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from carriers.models import BookingStatus, CarrierBooking
 from dispatch import clock
-from planner.travel import haversine_km, road_km, travel_minutes
+from planner.travel import haversine_km
 from dispatch.models import Order, RollupDirty, Stop
 from planner.pricing import rate_price
 from dispatch.selectors import service_rules
+from dispatch.selectors.travel import travel_model
 from dispatch.status import OrderStatus
 
 CENT = Decimal("0.01")
@@ -33,7 +34,7 @@ def carrier_attempt_cost(order: Order) -> Decimal:
     rate = order.carrier.rates.filter(service_level=order.service_level).first()
     if rate is None:
         return Decimal("0.00")
-    km = road_km(order.hub.lat, order.hub.lon, order.lat, order.lon)
+    km = travel_model().leg(order.hub.lat, order.hub.lon, order.lat, order.lon)[0]
     return money(db_rate_price(rate, list(order.carrier.zones.all()), order, km, order.delivered_at or clock.now()))
 
 
@@ -57,8 +58,8 @@ def van_attempt_cost(order: Order) -> Decimal:
                     .order_by("-sequence").first())
         if previous is not None:
             lat, lon = previous.lat, previous.lon
-    km = road_km(lat, lon, order.lat, order.lon)
-    hours = (travel_minutes(km) + order.service_min) / 60.0
+    km, drive = travel_model().leg(lat, lon, order.lat, order.lon)
+    hours = (drive + order.service_min) / 60.0
     return money(van.cost_per_km * km + van.cost_per_hour * hours)
 
 

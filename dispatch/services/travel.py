@@ -17,9 +17,8 @@ from django.db import transaction
 
 from dispatch import clock
 from dispatch.models import Organization, Stop, TravelFactor
-from dispatch.selectors.travel import ANY_HOUR, cache_key
+from dispatch.selectors.travel import ANY_HOUR, cache_key, travel_model
 from dispatch.status import StopKind
-from planner.travel import road_km, travel_minutes
 
 LOOKBACK = timedelta(days=14)
 PRIOR_LEGS = 8          # a factor learned from this many legs sits halfway between them and what is known above it
@@ -36,11 +35,11 @@ def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, floa
                 .order_by("route__vehicle_id", "completed_at", "id")
                 .values_list("route__vehicle_id", "completed_at", "lat", "lon", "kind", "order__service_min",
                              "order__window_start", "order__hub_id"))
-    legs = []
+    legs, engine = [], travel_model()
     for prev, this in zip(rows, rows[1:]):
         if prev[0] != this[0] or this[4] != StopKind.DELIVERY or this[1] - prev[1] > timedelta(hours=3):
             continue
-        drive = travel_minutes(road_km(prev[2], prev[3], this[2], this[3]))
+        drive = engine.leg(prev[2], prev[3], this[2], this[3])[1]
         model = drive + (this[5] or 0)
         if model < 1 or this[6] > prev[1] + timedelta(minutes=drive):
             continue

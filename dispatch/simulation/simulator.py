@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from dispatch import clock
 from dispatch.status import VEHICLE_CHECKS
+from world.roads import drive_along, Streets
 from world.traffic import World, straight_km
 
 from .city import City, order_spec
@@ -120,6 +121,8 @@ class Van:
     speed: float = 0.0
     fetched_at: datetime | None = None
     due: tuple | None = None  # (when, ref, body): what the driver taps once the stop's work is done
+    path: list | None = None  # road mode: the street segments left to the next stop [[lat, lon, free-flow s, km], ...]
+    path_to: tuple | None = None  # the stop that path leads to
 
 
 def _proof(needed: list[str]) -> dict:
@@ -161,9 +164,11 @@ class Simulator:
 
     def __init__(self, *, client: ApiClient, city: City, seed: int, orders_per_hour: float = 40.0,
                  disruptions: list[Disruption] | None = None, tick_seconds: float = 1.0, verbose: bool = True,
-                 sandbox_url: str = "", drivers: dict | None = None):
+                 sandbox_url: str = "", drivers: dict | None = None, streets: str = ""):
         self.client, self.city, self.rng = client, city, random.Random(seed * 7919 + 1)
         self.world = World(seed, city.lat, city.lon, city.tz)  # the traffic and stops the product must learn
+        # Road mode: the vans drive the streets of this map (world.roads), at the hidden world's pace
+        self.streets = Streets(streets) if streets else None
         self.seed, self.orders_per_hour, self.tick_seconds, self.verbose = seed, orders_per_hour, tick_seconds, verbose
         self.disruptions = disruptions or []
         self.vans: dict[str, Van] = {}
@@ -315,6 +320,12 @@ class Simulator:
             if van.busy_until and now < van.busy_until:
                 return
             stop = van.stops[0]
+            if self.streets is not None:
+                budget = self.along_streets(van, stop, now, budget)
+                if budget is None:
+                    return
+                self.arrive(van, stop, now)
+                continue
             km_straight = straight_km(van.lat, van.lon, stop["lat"], stop["lon"])
             factor = self.speed_factor(van) * self.rng.uniform(0.9, 1.1)
             line_kmh = self.world.straight_line_kmh(van.lat, van.lon, now, van.code) * factor
@@ -329,6 +340,25 @@ class Simulator:
             budget -= km_straight / line_kmh * 3600 if line_kmh else budget
             van.lat, van.lon = stop["lat"], stop["lon"]
             self.arrive(van, stop, now)
+
+    def along_streets(self, van: Van, stop: dict, now: datetime, budget: float) -> float | None:
+        """Drive the van along the streets towards the stop for `budget` seconds. Each segment takes
+        its free-flow time slowed by the hidden world here and now (the hour, the area, the
+        driver, a disruption's slow area). Returns the seconds left on reaching the stop, or None
+        when the budget ran out on the way."""
+        target = (stop["lat"], stop["lon"])
+        if van.path is None or van.path_to != target:
+            van.path, van.path_to = self.streets.path(van.lat, van.lon, *target), target
+        pace = (self.world.hour_factor(now) * self.world.driver_factor(van.code) * self.speed_factor(van)
+                * self.rng.uniform(0.9, 1.1))
+        van.lat, van.lon, heading, van.speed, left = drive_along(van.path, van.lat, van.lon, budget,
+                                                                 lambda la, lo: pace * self.world.area_factor(la, lo))
+        van.heading = van.heading if heading is None else heading
+        if left is None:
+            return None
+        van.path = van.path_to = None
+        van.lat, van.lon = target
+        return left
 
     def arrive(self, van: Van, stop: dict, now: datetime) -> None:
         if van.code in self.phones:

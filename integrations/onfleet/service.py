@@ -21,12 +21,12 @@ from carriers.models import WebhookSubscription
 from dispatch import clock
 from dispatch.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
 from dispatch.models import Driver, Fleet, Hub, Order, Organization, Shift, Vehicle
-from dispatch.selectors.travel import learned_factor, travel_factors
+from dispatch.selectors.travel import learned_factor, travel_factors, travel_model
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.orders import order_cancel, order_set_status, order_update, orders_create, windows_for_level
 from dispatch.status import DutyStatus, FailureReason, OrderStatus, ServiceLevel
-from planner.travel import road_km, travel_minutes
+from planner.travel import haversine_km
 
 from ..intake import order_check
 from ..models import OnfleetAccount, OnfleetRecord
@@ -196,7 +196,7 @@ def _hub_for(org: int, body: dict, meta: dict, lat: float, lon: float) -> Hub:
         if fleet is None:
             raise OnfleetError(NOT_FOUND, "No team has that id.")
         return fleet.hub
-    return min(hubs, key=lambda h: road_km(h.lat, h.lon, lat, lon))
+    return min(hubs, key=lambda h: haversine_km(h.lat, h.lon, lat, lon))
 
 
 def _fields(org: int, body: dict, *, new: bool) -> tuple[dict, list[str]]:
@@ -514,7 +514,7 @@ def workers_near(org: int, query) -> list[dict]:
     out = []
     for driver in Driver.objects.filter(organization_id=org, pk__in=shifts).order_by("pk"):
         van = shifts[driver.pk].vehicle
-        if van.lat is not None and road_km(lat, lon, van.lat, van.lon) / 1.3 <= radius_km:
+        if van.lat is not None and haversine_km(lat, lon, van.lat, van.lon) <= radius_km:
             out.append(worker_json(driver, shifts[driver.pk]))
     return out
 
@@ -601,8 +601,9 @@ def team_estimate(org: int, team_id: str, query) -> dict:
         if van.fleet_id != fleet.pk or van.lat is None or van.status != DutyStatus.ON_DUTY:
             continue
         legs, here, seconds = [], (van.lat, van.lon), 0.0
-        for stop in [p for p in (pick, drop) if p]:
-            travel = travel_minutes(road_km(here[0], here[1], stop[0], stop[1])) * factor * 60
+        stops = [p for p in (pick, drop) if p]
+        for stop, (_, drive) in zip(stops, travel_model().legs([here, *stops])):
+            travel = drive * factor * 60
             seconds += travel
             arrival = clock.now() + timedelta(seconds=seconds)
             seconds += service_min * 60

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from planner.travel import road_km, travel_minutes
+from dispatch.selectors.travel import travel_model
 
 from ..base import Adapter, BookingResult, CarrierError, Quote, register
 
@@ -19,8 +19,8 @@ class ManualAdapter(Adapter):
         rate = self.carrier.rates.filter(service_level=order.service_level).first()
         if rate is None:
             raise CarrierError(f"{self.carrier.name} has no rate for {order.get_service_level_display().lower()}")
-        km = road_km(order.hub.lat, order.hub.lon, order.lat, order.lon)
-        promised = max(order.window_start, now + timedelta(minutes=self.carrier.lead_min + travel_minutes(km)))
+        km, drive = travel_model().leg(order.hub.lat, order.hub.lon, order.lat, order.lon)
+        promised = max(order.window_start, now + timedelta(minutes=self.carrier.lead_min + drive))
         return Quote(price=round(rate.base + rate.per_kg * order.weight_kg + rate.per_km * km, 2), promised_at=promised)
 
     def book(self, *, order, key: str, now: datetime) -> BookingResult:

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--tick", type=float, default=1.0, help="Real seconds between steps")
         parser.add_argument("--disrupt", action="append", default=[], metavar="KIND:TARGET@START[+DURATION]",
                             help="Inject a disruption, e.g. carrier_outage:GIG@60+90 (repeatable)")
+        parser.add_argument("--streets", default=settings.ROADS,
+                            help="Road data (build_roads' .osrm) the vans drive along (default: the ROADS setting; "
+                                 "empty: straight towards each stop)")
 
     def handle(self, *args, **o):
         try:
@@ -37,6 +40,7 @@ class Command(BaseCommand):
         drivers_file = token_file.parent / "demo-drivers.json"  # seed_demo's: the vans' drivers use the driver app
         drivers = json.loads(drivers_file.read_text()) if drivers_file.exists() else None
         sim = Simulator(client=client, city=CITIES[o["city"]], seed=o["seed"], orders_per_hour=o["orders_per_hour"],
-                        disruptions=disruptions, tick_seconds=o["tick"], sandbox_url=o["sandbox_url"], drivers=drivers)
+                        disruptions=disruptions, tick_seconds=o["tick"], sandbox_url=o["sandbox_url"], drivers=drivers,
+                        streets=o["streets"])
         stats = sim.run(duration_min=o["duration"])
         self.stdout.write(f"Simulation finished: {stats}")

@@ -1,0 +1,250 @@
+"""Road travel from a real routing engine: OSRM, in-process (osrm-bindings), on data prepared from
+OpenStreetMap by `manage.py build_roads`. Also the city the project generates in OpenStreetMap's
+format for the tests, the demo's road mode and the benchmarks: a grid with arterials, two diagonal
+avenues, a faster ring road, one-way streets and a river crossed by a few bridges, so that the road
+distance and the straight line differ by place as they do in a real city.
+
+Pure: no Django. The engine is loaded once per data set and process (`engine_for`)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from planner.travel import haversine_km, RoadMatrix
+
+M_PER_DEG_LAT = 111_320.0
+TABLE_BLOCK = 1000  # sources per table query: a block of 1,000 x n keeps the engine's answer small
+FALLBACK_SPEED_MS = 2.0  # a point no road joins is reached at walking pace along the straight line
+
+
+class RoadsError(RuntimeError):
+    """The road data is missing, unreadable or cannot be built; the message says what to do."""
+
+
+# -- the generated city -----------------------------------------------------------------------
+
+def generate_city(path: str | Path, *, centre: tuple[float, float] = (41.8781, -87.6298), size_km: float = 6.0,
+                  block_m: float = 200.0, bridges: int = 4) -> dict:
+    """Write a city in OpenStreetMap XML. Streets every `block_m` metres: residential at 30 km/h,
+    every fourth one an arterial at 50 km/h, the outermost a ring road at 80 km/h, and two diagonal
+    avenues through the centre; every other residential street is one-way, alternating direction.
+    A river runs east-west just south of the centre: the north-south streets cross it only at
+    `bridges` evenly spread bridges (and the ring road and avenues on their own bridges). Returns
+    counts of what was written."""
+    n = max(3, int(round(size_km * 1000 / block_m)) + 1)
+    lat0, lon0 = centre
+    m_per_deg_lon = M_PER_DEG_LAT * math.cos(math.radians(lat0))
+    half = (n - 1) * block_m / 2
+
+    def node_id(r: int, c: int) -> int:
+        return 1 + r * n + c
+
+    river_row = (n - 1) // 2 - 1  # the river runs between this row and the next one north
+    bridge_cols = {int(round(k * (n - 1) / (bridges + 1))) for k in range(1, bridges + 1)}
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="controltower generate_city">']
+    for r in range(n):
+        for c in range(n):
+            lat = lat0 + (r * block_m - half) / M_PER_DEG_LAT
+            lon = lon0 + (c * block_m - half) / m_per_deg_lon
+            lines.append(f'<node id="{node_id(r, c)}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>')
+    way = [0]
+
+    def street(nodes: list[int], kind: str, speed: int, oneway: str | None = None, name: str = "") -> None:
+        if len(nodes) < 2:
+            return
+        way[0] += 1
+        lines.append(f'<way id="{way[0]}" version="1">')
+        lines.extend(f'<nd ref="{nid}"/>' for nid in nodes)
+        lines.append(f'<tag k="highway" v="{kind}"/><tag k="maxspeed" v="{speed}"/>')
+        if oneway:
+            lines.append(f'<tag k="oneway" v="{oneway}"/>')
+        if name:
+            lines.append(f'<tag k="name" v="{name}"/>')
+        lines.append('</way>')
+
+    def kind_of(i: int) -> tuple[str, int]:
+        if i in (0, n - 1):
+            return "trunk", 80
+        if i % 4 == 0:
+            return "primary", 50
+        return "residential", 30
+
+    for r in range(n):  # east-west streets
+        kind, speed = kind_of(r)
+        oneway = None
+        if kind == "residential" and r % 2 == 1:
+            oneway = "yes" if r % 4 == 1 else "-1"
+        street([node_id(r, c) for c in range(n)], kind, speed, oneway, f"Street {r}")
+    for c in range(n):  # north-south streets, cut by the river except at bridges
+        kind, speed = kind_of(c)
+        oneway = "yes" if kind == "residential" and c % 2 == 1 and c % 4 == 1 else None
+        crosses = kind == "trunk" or c in bridge_cols
+        if crosses:
+            street([node_id(r, c) for r in range(n)], kind, speed, oneway, f"Avenue {c}")
+        else:
+            street([node_id(r, c) for r in range(river_row + 1)], kind, speed, oneway, f"Avenue {c}")
+            street([node_id(r, c) for r in range(river_row + 1, n)], kind, speed, oneway, f"Avenue {c}")
+    # Two diagonal avenues through the centre, over the river on their own bridges; their new
+    # segments cross the grid between its corners, so they join it only at the grid's nodes.
+    street([node_id(i, i) for i in range(n)], "primary", 50, None, "Diagonal NE")
+    street([node_id(i, n - 1 - i) for i in range(n)], "primary", 50, None, "Diagonal NW")
+    lines.append('</osm>')
+    Path(path).write_text("\n".join(lines) + "\n")
+    return {"nodes": n * n, "ways": way[0], "size_km": round((n - 1) * block_m / 1000, 2), "bridges": len(bridge_cols) + 4}
+
+
+# -- preparing the engine's data --------------------------------------------------------------
+
+def _tool(name: str) -> str:
+    import osrm
+
+    exe = Path(osrm.__file__).parent / "bin" / name
+    if not exe.exists():
+        raise RoadsError(f"{name} is not in the osrm-bindings package ({exe})")
+    return str(exe)
+
+
+def car_profile() -> str:
+    import osrm
+
+    return str(Path(osrm.__file__).parent / "share" / "profiles" / "car.lua")
+
+
+def build(source: str | Path, out_dir: str | Path, *, threads: int | None = None, log=None) -> Path:
+    """Prepare OSRM's data from an OpenStreetMap extract (.osm.pbf, .osm or .osm.bz2) with the car
+    profile, for the multi-level Dijkstra algorithm (extract, partition, customize; customizing
+    again is how new speeds are loaded without rebuilding the graph). Returns the data's base path
+    (<out_dir>/<name>.osrm), which settings.ROADS names."""
+    source = Path(source)
+    if not source.exists():
+        raise RoadsError(f"No such OpenStreetMap file: {source}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = source.name
+    for suffix in (".osm.pbf", ".osm.bz2", ".osm", ".pbf"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    staged = out_dir / (name + "".join(source.suffixes[-2:] if source.name.endswith(".osm.pbf") else source.suffixes[-1:]))
+    if staged.resolve() != source.resolve():
+        staged.write_bytes(source.read_bytes())
+    base = out_dir / f"{name}.osrm"
+    threads = threads or max(1, os.cpu_count() or 1)
+    steps = [[_tool("osrm-extract"), "-p", car_profile(), "-t", str(threads), str(staged)],
+             [_tool("osrm-partition"), "-t", str(threads), str(base)],
+             [_tool("osrm-customize"), "-t", str(threads), str(base)]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if log is not None:
+            log(f"{Path(step[0]).name}: exit {done.returncode}")
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise RoadsError(f"{Path(step[0]).name} failed on {source.name}: {' / '.join(tail)}")
+    if staged.resolve() != source.resolve():
+        staged.unlink()
+    return base
+
+
+# -- asking the engine ------------------------------------------------------------------------
+
+class RoadEngine:
+    """OSRM in-process on prepared data: matrices, legs and the geometry of a route."""
+
+    name = "roads"
+
+    def __init__(self, base: str | Path):
+        base = Path(base)
+        if not Path(str(base) + ".mldgr").exists() and not Path(str(base) + ".hsgr").exists():
+            raise RoadsError(f"No prepared road data at {base}: run `manage.py build_roads <region.osm.pbf>` first")
+        import osrm
+
+        algorithm = "MLD" if Path(str(base) + ".mldgr").exists() else "CH"
+        self.base = base
+        self._osrm = osrm
+        self._engine = osrm.OSRM(storage_config=str(base), algorithm=algorithm, use_shared_memory=False)
+        self.algorithm = algorithm
+        self._lock = threading.Lock()
+
+    def _table(self, points: list[tuple[float, float]], sources: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        params = self._osrm.TableParameters(
+            coordinates=[(lon, lat) for lat, lon in points], sources=sources, destinations=[],
+            annotations=["duration", "distance"], fallback_speed=FALLBACK_SPEED_MS, fallback_coordinate_type="input")
+        result = self._engine.Table(params)
+        durations = np.array(result["durations"], dtype=np.float64)
+        distances = np.array(result["distances"], dtype=np.float64)
+        return distances / 1000.0, durations / 60.0
+
+    def matrix(self, points: list[tuple[float, float]]) -> RoadMatrix:
+        """km and minutes (free-flow, as the profile's speeds say) between every pair of points."""
+        points = list(dict.fromkeys((round(lat, 6), round(lon, 6)) for lat, lon in points))
+        n = len(points)
+        km, minutes = np.zeros((n, n)), np.zeros((n, n))
+        if n > 1:
+            for lo in range(0, n, TABLE_BLOCK):
+                rows = list(range(lo, min(n, lo + TABLE_BLOCK)))
+                k, m = self._table(points, rows)
+                km[lo:lo + len(rows)], minutes[lo:lo + len(rows)] = k, m
+        # OSRM answers a hair below zero for two points snapped onto one street the wrong way round
+        np.clip(np.nan_to_num(km, copy=False, nan=0.0), 0.0, None, out=km)
+        np.clip(np.nan_to_num(minutes, copy=False, nan=0.0), 0.0, None, out=minutes)
+        return RoadMatrix(points, km, minutes)
+
+    def leg(self, lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
+        """(km, minutes) from one point to another."""
+        if (round(lat1, 6), round(lon1, 6)) == (round(lat2, 6), round(lon2, 6)):
+            return 0.0, 0.0
+        k, m = self._table([(lat1, lon1), (lat2, lon2)], [0])
+        km, minutes = float(k[0, 1]), float(m[0, 1])
+        if math.isnan(km) or math.isnan(minutes):
+            km = haversine_km(lat1, lon1, lat2, lon2)
+            minutes = km / (FALLBACK_SPEED_MS * 3.6) * 60.0
+        return max(0.0, km), max(0.0, minutes)
+
+    def legs(self, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """(km, minutes) of each leg of a route through the points, in order (one query)."""
+        if len(points) < 2:
+            return []
+        params = self._osrm.RouteParameters(coordinates=[(lon, lat) for lat, lon in points], overview="false",
+                                            continue_straight=False)
+        try:
+            legs = self._engine.Route(params)["routes"][0]["legs"]
+            return [(max(0.0, float(leg["distance"]) / 1000.0), max(0.0, float(leg["duration"]) / 60.0)) for leg in legs]
+        except (RuntimeError, KeyError, IndexError):  # a point no road joins: leg by leg, with the fallback
+            return [self.leg(*a, *b) for a, b in zip(points, points[1:])]
+
+    def route(self, lat1: float, lon1: float, lat2: float, lon2: float) -> dict:
+        """The road route: its km, minutes and geometry as [(lat, lon), ...]."""
+        params = self._osrm.RouteParameters(coordinates=[(lon1, lat1), (lon2, lat2)], geometries="geojson", overview="full")
+        try:
+            result = self._engine.Route(params)
+        except RuntimeError as exc:
+            raise RoadsError(f"No road route from ({lat1:.5f}, {lon1:.5f}) to ({lat2:.5f}, {lon2:.5f}): {exc}") from exc
+        best = result["routes"][0]
+        coords = best["geometry"]["coordinates"]
+        return {"km": float(best["distance"]) / 1000.0, "minutes": float(best["duration"]) / 60.0,
+                "geometry": [(float(c[1]), float(c[0])) for c in coords]}
+
+
+_ENGINES: dict[str, RoadEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(base: str | Path) -> RoadEngine:
+    """One engine per data set and process (loading the data takes a moment; queries are cheap)."""
+    key = str(Path(base).resolve())
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = RoadEngine(key)
+        return engine
+
+
+if __name__ == "__main__":  # python -m planner.roads city.osm: writes the generated city
+    print(generate_city(sys.argv[1]))

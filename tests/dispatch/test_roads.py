@@ -1,0 +1,146 @@
+"""Road mode: `manage.py build_roads` prepares OSRM's data for the generated city, a setting selects
+it, and then every path that asks for travel gets the road engine's answer (the travel model's
+contract): the live ETA leg by leg, learning from the fleet, the planner's problem (and the
+snapshot it exports, which the independent checker reads in matrix mode), a van's attempt cost
+and a manual carrier's promise. The generated city is not the straight line: a river with a few
+bridges, one-way streets, a faster ring road."""
+
+import io
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command, CommandError
+
+from dispatch import clock
+from dispatch.engine.bridge import problem_from_db
+from dispatch.models import Order, Stop, TravelFactor
+from dispatch.selectors.travel import travel_model
+from dispatch.services import ActorRef
+from dispatch.services.assignments import assignment_to_vehicle
+from dispatch.services.orders import order_set_status
+from dispatch.services.routes import route_recompute_etas
+from dispatch.services.settlement import van_attempt_cost
+from dispatch.services.travel import travel_learn
+from planner import hybrid
+from planner.roads import RoadEngine
+from planner.snapshot import problem_from_snapshot, snapshot_from_problem
+from planner.travel import haversine_km, STRAIGHT
+from tests.dispatch.test_planner import CHECKER
+from tests.factories import OrderFactory, VehicleFactory
+
+SYSTEM = ActorRef.system("tests")
+CENTRE = (41.88, -87.63)  # the factories' hub
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    out = tmp_path_factory.mktemp("roads")
+    printed = io.StringIO()
+    call_command("build_roads", "--generate-city", "--size-km", "4", "--centre", f"{CENTRE[0]},{CENTRE[1]}",
+                 "--out", str(out), stdout=printed)
+    line = [ln for ln in printed.getvalue().splitlines() if ln.strip().startswith("ROADS=")][0]
+    return line.strip().split("=", 1)[1]
+
+
+@pytest.fixture
+def roads(city, settings):
+    settings.ROADS = city
+    return travel_model()
+
+
+def test_build_roads_refuses_what_it_cannot_build(tmp_path):
+    with pytest.raises(CommandError, match="No such OpenStreetMap file"):
+        call_command("build_roads", str(tmp_path / "nowhere.osm.pbf"), "--out", str(tmp_path))
+    with pytest.raises(CommandError, match="not both or neither"):
+        call_command("build_roads", "--out", str(tmp_path))
+    bad = tmp_path / "broken.osm"
+    bad.write_text("<osm><node id='1' lat='x'/></osm>")
+    with pytest.raises(CommandError, match="osrm-extract failed on broken.osm"):
+        call_command("build_roads", str(bad), "--out", str(tmp_path / "out"))
+
+
+def test_the_setting_selects_the_road_engine_and_its_roads_are_not_the_straight_line(roads, settings):
+    assert isinstance(roads, RoadEngine)
+    south, north = (CENTRE[0] - 0.004, CENTRE[1] - 0.0097), (CENTRE[0] + 0.004, CENTRE[1] - 0.0097)  # between bridges
+    km_there, min_there = roads.leg(*south, *north)
+    assert km_there > 1.3 * haversine_km(*south, *north)  # over the river by a bridge
+    route = roads.route(*south, *north)
+    assert route["km"] == pytest.approx(km_there, rel=0.01) and len(route["geometry"]) > 3  # along the streets
+    m = roads.matrix([south, north, CENTRE])
+    assert m.km_m[0, 1] == pytest.approx(km_there, abs=0.01) and m.min_m[0, 1] == pytest.approx(min_there, abs=0.05)
+    settings.ROADS = ""
+    assert travel_model() is STRAIGHT
+
+
+@pytest.mark.django_db
+def test_every_path_that_asks_gets_the_road_engines_answer(roads, org, hub, tmp_path):
+    now = clock.now()
+    van = VehicleFactory(fleet__hub=hub, code="R1", lat=hub.lat, lon=hub.lon, position_at=now)
+    doors = [(hub.lat + 0.011, hub.lon - 0.006), (hub.lat - 0.009, hub.lon + 0.012), (hub.lat + 0.004, hub.lon + 0.015)]
+    orders = [OrderFactory(hub=hub, external_ref=f"R{i}", lat=lat, lon=lon, window_start=now - timedelta(hours=1),
+                           window_end=now + timedelta(hours=5), service_min=2.0) for i, (lat, lon) in enumerate(doors)]
+    for o in orders:
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM, on_board=True)
+
+    # the live ETA: the engine's legs through the van's stops, in the route's order
+    route_recompute_etas(vehicle=van)
+    stops = list(Stop.objects.filter(route__vehicle=van, route__active=True).order_by("sequence").select_related("order"))
+    legs = roads.legs([(van.lat, van.lon)] + [(s.lat, s.lon) for s in stops])
+    t = now
+    for stop, (_, drive) in zip(stops, legs):
+        t += timedelta(minutes=drive)
+        assert abs((Order.objects.get(pk=stop.order_id).eta - t).total_seconds()) < 5
+        t += timedelta(minutes=stop.order.service_min)
+
+    # the planner's problem: every leg from the engine's matrix, and its snapshot in matrix mode
+    problem = problem_from_db(organization_id=org.id, extra_orders=[]).problem
+    assert problem.travel is not None
+    a, b = problem.hubs[hub.code].at, problem.orders["R1"].at
+    assert problem.km(a, b) == pytest.approx(roads.leg(a.lat, a.lon, b.lat, b.lon)[0], abs=0.01)
+    assert problem.drive_min(b, a) == pytest.approx(roads.leg(b.lat, b.lon, a.lat, a.lon)[1], abs=0.05)
+    snap = snapshot_from_problem(problem, day_start="2026-12-07T00:00:00")
+    assert snap["travel"]["metric"] == "matrix"
+    (tmp_path / "snap.json").write_text(json.dumps(snap))
+    plan = hybrid.solve(problem_from_snapshot(snap), hybrid.Options(time_limit=2))
+    (tmp_path / "plan.json").write_text(json.dumps(plan.to_json()))
+    checked = json.loads(subprocess.run([sys.executable, str(CHECKER), "snapshot", str(tmp_path / "snap.json"),
+                                         str(tmp_path / "plan.json")], capture_output=True, text=True).stdout)
+    assert checked["feasible"], checked["violations"]
+
+    # a van's attempt cost: the engine's leg from the hub
+    km, drive = roads.leg(hub.lat, hub.lon, orders[0].lat, orders[0].lon)
+    order = Order.objects.select_related("vehicle__fleet__hub").get(pk=orders[0].pk)
+    expected = float(van.cost_per_km) * km + float(van.cost_per_hour) * (drive + order.service_min) / 60
+    assert float(van_attempt_cost(order)) == pytest.approx(expected, abs=0.011)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_learning_on_roads_converges_on_a_planted_slowdown_of_the_engines_times(roads, org, hub):
+    zone = ZoneInfo("America/Chicago")
+    org.time_zone = "America/Chicago"
+    org.save()
+    start = datetime.now(zone).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    clock.anchor(sim_at=start, speed=0.0)
+    van = VehicleFactory(fleet__hub=hub, code="L1", lat=hub.lat, lon=hub.lon, position_at=start)
+    orders = [OrderFactory(hub=hub, external_ref=f"T{i}", lat=hub.lat + 0.003 * ((i % 5) - 2), lon=hub.lon + 0.002 * (i - 6),
+                           window_start=start - timedelta(hours=1), window_end=start + timedelta(hours=6), service_min=1.0)
+              for i in range(12)]
+    for o in orders:
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+        order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM, at=start)
+    at, here = start, (hub.lat, hub.lon)
+    for o in orders:  # rush hour: every leg takes 1.4 times the engine's time
+        at += timedelta(minutes=1.4 * (roads.leg(*here, o.lat, o.lon)[1] + o.service_min))
+        order_set_status(organization_id=org.id, order_id=o.id, status="delivered", actor=SYSTEM, at=at)
+        here = (o.lat, o.lon)
+    assert at < start + timedelta(hours=1)
+    clock.anchor(sim_at=at + timedelta(minutes=1), speed=0.0)
+
+    travel_learn(organization_id=org.id)
+
+    rush = TravelFactor.objects.get(organization=org, hub=hub, hour=8)
+    assert rush.legs == 12 and rush.observed == pytest.approx(1.4, rel=0.01)
