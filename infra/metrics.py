@@ -89,10 +89,11 @@ def queue_ages() -> dict[str, float]:
     if not settings.REDIS_URL:
         return ages
     now = time.time()
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")  # kombu's, on every key it keeps
     for queue in QUEUES:
         oldest = 0.0
         for step in settings.CELERY_BROKER_TRANSPORT_OPTIONS["priority_steps"]:  # kombu keeps one list per priority step: "default", "default\x06\x163", ...
-            raw = redis_client.client().lindex(queue if step == 0 else f"{queue}\x06\x16{step}", -1)  # pushed left, popped right: the oldest is last
+            raw = redis_client.client().lindex(prefix + (queue if step == 0 else f"{queue}\x06\x16{step}"), -1)  # pushed left, popped right: the oldest is last
             try:
                 sent = float(json.loads(raw).get("headers", {}).get("ct_sent_at") or 0) if raw else 0.0
             except (ValueError, TypeError, AttributeError):

@@ -219,6 +219,19 @@ class RoadEngine:
         except (RuntimeError, KeyError, IndexError):  # a point no road joins: leg by leg, with the fallback
             return [self.leg(*a, *b) for a, b in zip(points, points[1:])]
 
+    def path(self, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """The streets a map draws through the points, in order (one query); the points themselves
+        where no road joins them."""
+        if len(points) < 2:
+            return list(points)
+        params = self._osrm.RouteParameters(coordinates=[(lon, lat) for lat, lon in points], geometries="geojson",
+                                            overview="full", continue_straight=False)
+        try:
+            coords = self._engine.Route(params)["routes"][0]["geometry"]["coordinates"]
+            return [(round(float(c[1]), 6), round(float(c[0]), 6)) for c in coords]
+        except (RuntimeError, KeyError, IndexError):
+            return list(points)
+
     def route(self, lat1: float, lon1: float, lat2: float, lon2: float) -> dict:
         """The road route: its km, minutes and geometry as [(lat, lon), ...]."""
         params = self._osrm.RouteParameters(coordinates=[(lon1, lat1), (lon2, lat2)], geometries="geojson", overview="full")

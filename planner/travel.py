@@ -50,6 +50,10 @@ class StraightLine:
         """None: a problem on the straight line computes its own legs (detour_factor, speed_kmh)."""
         return None
 
+    def path(self, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """The line a map draws through the points, in order: here the points themselves."""
+        return list(points)
+
     def route(self, lat1: float, lon1: float, lat2: float, lon2: float) -> dict:
         km, minutes = self.leg(lat1, lon1, lat2, lon2)
         return {"km": km, "minutes": minutes, "geometry": [(lat1, lon1), (lat2, lon2)]}

@@ -20,6 +20,26 @@ from tests.factories import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_broker_namespace():
+    """The suite runs on both cores (pytest-xdist): each of its processes keeps its Celery queues
+    under a prefix of its own on the shared Redis, it and the workers it starts, so that a worker
+    one test starts never takes the tasks another process's test enqueued."""
+    from django.conf import settings as django_settings
+
+    from controltower.celery import app
+
+    if not django_settings.REDIS_URL or os.environ.get("CELERY_BROKER_PREFIX"):
+        yield
+        return
+    prefix = f"ct-test-{os.getpid()}:"
+    os.environ["CELERY_BROKER_PREFIX"] = prefix  # child processes (child_env copies the environment)
+    options = {**django_settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": prefix}
+    django_settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    app.conf.broker_transport_options = options
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_channel_prefix(settings, request):
     """Each test run gets its own channel-layer prefix and sequence keys on the shared Redis."""

@@ -16,6 +16,7 @@ from dispatch.status import VEHICLE_CHECKS, CarrierHealth, DutyStatus, OrderStat
 from planner.travel import haversine_km
 
 from .base import one_row
+from .travel import travel_model
 from .availability import vans_unavailable
 from .configuration import required_proof, service_rules
 
@@ -78,7 +79,10 @@ def vehicle_story(*, organization_id: int, code: str) -> dict:
         "started": shift_started(shift) if shift else False,
         "load_kg": load_kg, "load_share": load_kg / vehicle.capacity_kg if vehicle.capacity_kg else None,
         "ping_age_min": int((now - vehicle.position_at).total_seconds() // 60) if vehicle.position_at else None,
-        "path": [[vehicle.lat, vehicle.lon]] + [[s.lat, s.lon] for s in stops if s.completed_at is None] if vehicle.lat is not None else [],
+        # the way the van drives through its open stops, as the travel model has it (along the streets in road mode)
+        "path": [list(p) for p in travel_model().path([(vehicle.lat, vehicle.lon)] + [(s.lat, s.lon) for s in stops
+                                                                                      if s.completed_at is None])]
+        if vehicle.lat is not None else [],
     }
 
 

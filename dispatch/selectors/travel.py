@@ -48,6 +48,24 @@ def travel_factors(*, organization_id: int) -> dict[tuple[int, int], float]:
     return found
 
 
+VAN_PACE_TTL_S = 600
+
+
+def van_pace_key(organization_id: int) -> str:
+    return f"van-pace:{organization_id}"
+
+
+def van_pace(*, organization_id: int) -> dict[int, float]:
+    """{van id: its pace today against what was learned} (dispatch.services.travel learns it every
+    minute); nothing when the installation does not learn or the cache is away."""
+    if not settings.TRAVEL_LEARNING:
+        return {}
+    try:
+        return cache.get(van_pace_key(organization_id)) or {}
+    except Exception:
+        return {}
+
+
 def learned_factor(factors: dict[tuple[int, int], float], hub_id: int, hour: int) -> float:
     """The factor for a leg around a hub starting at a local hour: the hour's, else the hub's, else 1."""
     return factors.get((hub_id, hour)) or factors.get((hub_id, ANY_HOUR)) or 1.0

@@ -17,17 +17,21 @@ from django.db import transaction
 
 from dispatch import clock
 from dispatch.models import Organization, Stop, TravelFactor
-from dispatch.selectors.travel import ANY_HOUR, cache_key, travel_model
+from dispatch.selectors.travel import ANY_HOUR, cache_key, learned_factor, travel_model, van_pace_key, VAN_PACE_TTL_S
 from dispatch.status import StopKind
 
 LOOKBACK = timedelta(days=14)
 PRIOR_LEGS = 8          # a factor learned from this many legs sits halfway between them and what is known above it
 RATIO_BOUNDS = (0.33, 4.0)  # a leg outside these (a lunch break, a clock error) says nothing about traffic
+VAN_WINDOW = timedelta(hours=2)
+VAN_LEGS = 8            # a van's pace is its last this many legs
+VAN_PRIOR = 3           # a van's pace from this many legs sits halfway between them and what was learned
+LEGS_PER_QUERY = 100    # stops per road query when the model's drives are asked for the legs
 CHANGE = 0.02           # a new version when the factor moves by more than this
 
 
-def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, float]]:
-    """(hub id, when the leg started, real / model) for the organization's completed deliveries of
+def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, float, int, datetime]]:
+    """(hub id, when the leg started, real / model, van id, when it ended) for the organization's completed deliveries of
     the look-back period, each from its van's previous completed stop. A leg the van may have spent
     waiting for the customer's window to open is left out (the wait is not traffic)."""
     rows = list(Stop.objects.filter(route__vehicle__organization_id=organization_id, completed_at__isnull=False,
@@ -35,17 +39,30 @@ def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, floa
                 .order_by("route__vehicle_id", "completed_at", "id")
                 .values_list("route__vehicle_id", "completed_at", "lat", "lon", "kind", "order__service_min",
                              "order__window_start", "order__hub_id"))
-    legs, engine = [], travel_model()
-    for prev, this in zip(rows, rows[1:]):
+    # The model's drive of every consecutive pair, asked a van's stops at a time (one road query per
+    # block of stops, not one per leg)
+    drives: list[float] = []
+    engine = travel_model()
+    start = 0
+    while start < len(rows):
+        end = start + 1
+        while end < len(rows) and rows[end][0] == rows[start][0] and end - start < LEGS_PER_QUERY:
+            end += 1
+        chain = [(r[2], r[3]) for r in rows[start:end]]
+        drives.extend(m for _, m in engine.legs(chain))
+        if end < len(rows):
+            drives.append(engine.leg(*chain[-1], rows[end][2], rows[end][3])[1] if rows[end][0] == rows[start][0] else 0.0)
+        start = end
+    legs = []
+    for (prev, this), drive in zip(zip(rows, rows[1:]), drives):
         if prev[0] != this[0] or this[4] != StopKind.DELIVERY or this[1] - prev[1] > timedelta(hours=3):
             continue
-        drive = engine.leg(prev[2], prev[3], this[2], this[3])[1]
         model = drive + (this[5] or 0)
         if model < 1 or this[6] > prev[1] + timedelta(minutes=drive):
             continue
         ratio = (this[1] - prev[1]).total_seconds() / 60 / model
         if RATIO_BOUNDS[0] <= ratio <= RATIO_BOUNDS[1]:
-            legs.append((this[7], prev[1], ratio))
+            legs.append((this[7], prev[1], ratio, this[0], this[1]))
     return legs
 
 
@@ -57,7 +74,8 @@ def travel_learn(*, organization_id: int, now: datetime | None = None) -> int:
     zone = clock.zone_of(Organization.objects.get(pk=organization_id))
     by_hub: dict[int, list[float]] = defaultdict(list)
     by_hour: dict[tuple[int, int], list[float]] = defaultdict(list)
-    for hub_id, started, ratio in _legs(organization_id, now):
+    seen = _legs(organization_id, now)
+    for hub_id, started, ratio, _, _ in seen:
         by_hub[hub_id].append(math.log(ratio))
         by_hour[(hub_id, started.astimezone(zone).hour)].append(math.log(ratio))
     learned = {}
@@ -83,4 +101,23 @@ def travel_learn(*, organization_id: int, now: datetime | None = None) -> int:
                 TravelFactor.objects.filter(pk=row.pk).update(legs=legs, observed=round(observed, 4))
     if versions:
         transaction.on_commit(lambda: cache.delete(cache_key(organization_id)))
+    _learn_van_pace(organization_id, now, zone, seen, {k: v[0] for k, v in learned.items()})
     return versions
+
+
+def _learn_van_pace(organization_id: int, now: datetime, zone, legs: list, factors: dict) -> None:
+    """Each van's pace today against what was learned for its legs' hubs and hours (the driver,
+    the street it is on, what the van carries): the last VAN_LEGS legs of the last VAN_WINDOW,
+    shrunk towards 1 with VAN_PRIOR legs. Kept in the cache for the live ETA, not versioned: it
+    is the van's now, not a figure of the network."""
+    recent: dict[int, list[float]] = defaultdict(list)
+    for hub_id, started, ratio, van_id, ended in sorted(legs, key=lambda leg: leg[4]):
+        if ended >= now - VAN_WINDOW:
+            hour = started.astimezone(zone).hour
+            recent[van_id].append(math.log(ratio / learned_factor(factors, hub_id, hour)))
+    pace = {van_id: round(math.exp(sum(logs[-VAN_LEGS:]) / (len(logs[-VAN_LEGS:]) + VAN_PRIOR)), 4)
+            for van_id, logs in recent.items()}
+    try:
+        cache.set(van_pace_key(organization_id), pace, VAN_PACE_TTL_S)
+    except Exception:  # the cache is away: the ETA goes on without the vans' pace
+        pass

@@ -119,7 +119,8 @@ def test_every_path_that_asks_gets_the_road_engines_answer(roads, org, hub, tmp_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_learning_on_roads_converges_on_a_planted_slowdown_of_the_engines_times(roads, org, hub):
+def test_learning_on_roads_converges_on_a_planted_slowdown_of_the_engines_times(roads, org, hub, monkeypatch):
+    monkeypatch.setattr("dispatch.services.travel.LEGS_PER_QUERY", 5)  # the legs are asked in blocks that cut the route
     zone = ZoneInfo("America/Chicago")
     org.time_zone = "America/Chicago"
     org.save()
@@ -144,3 +145,24 @@ def test_learning_on_roads_converges_on_a_planted_slowdown_of_the_engines_times(
 
     rush = TravelFactor.objects.get(organization=org, hub=hub, hour=8)
     assert rush.legs == 12 and rush.observed == pytest.approx(1.4, rel=0.01)
+
+
+@pytest.mark.django_db
+def test_the_map_draws_a_vans_way_along_the_streets(roads, org, hub):
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    now = clock.now()
+    van = VehicleFactory(fleet__hub=hub, code="M1", lat=CENTRE[0] - 0.004, lon=CENTRE[1] - 0.0097, position_at=now)
+    door = OrderFactory(hub=hub, external_ref="M-1", lat=CENTRE[0] + 0.004, lon=CENTRE[1] - 0.0097,
+                        window_start=now, window_end=now + timedelta(hours=4))
+    assignment_to_vehicle(order=door, vehicle=van, actor=SYSTEM, on_board=True)
+    client = Client()
+    client.force_login(UserFactory(organization=org))
+
+    path = client.get("/vehicles/M1/?format=json").json()["path"]
+
+    assert len(path) > 3  # round by a bridge, street by street, not one straight line over the river
+    assert max(abs(lon - CENTRE[1] + 0.0097) for _, lon in path) > 0.003
+    assert path[-1] == pytest.approx([door.lat, door.lon], abs=0.002)

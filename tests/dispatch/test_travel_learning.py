@@ -98,3 +98,51 @@ def test_admins_see_what_was_learned_and_its_versions_and_others_do_not(org, hub
     assert "All day: <b>×1.21</b> from 20 legs" in page and "17:00-17:59" in page and "×1.42" in page
     assert history.status_code == 200 and "×1.42" in history.content.decode()
     assert dispatcher.get("/settings/travel/").status_code == 403
+
+
+def test_a_slower_driver_s_eta_follows_his_own_pace_today(org, hub):
+    """Two vans on the same streets at the same hour: one drives as the model says, the other takes
+    1.5 times as long on every leg. What is learned for the hub sits between them; each van's own
+    pace today (its last legs against that) moves its next ETA."""
+    from dispatch.selectors.travel import learned_factor, travel_factors, van_pace
+
+    zone = ZoneInfo("America/Chicago")
+    org.time_zone = "America/Chicago"
+    org.save()
+    start = datetime.now(zone).replace(hour=11, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    clock.anchor(sim_at=start, speed=0.0)
+    vans = {}
+    for code, slow in (("QUICK", 1.0), ("SLOW", 1.5)):
+        van = vans[code] = VehicleFactory(fleet__hub=hub, code=code, lat=hub.lat, lon=hub.lon, position_at=start)
+        orders = [OrderFactory(hub=hub, external_ref=f"{code}{i}", lat=hub.lat + 0.002 * (i + 1), lon=hub.lon - 0.001 * (i % 3),
+                               window_start=start - timedelta(hours=1), window_end=start + timedelta(hours=6), service_min=1.0)
+                  for i in range(10)]
+        for o in orders:
+            assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+            order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM, at=start)
+        at, lat, lon = start, hub.lat, hub.lon
+        for o in orders:
+            at += timedelta(minutes=slow * (travel_minutes(road_km(lat, lon, o.lat, o.lon)) + o.service_min))
+            order_set_status(organization_id=org.id, order_id=o.id, status="delivered", actor=SYSTEM, at=at)
+            lat, lon = o.lat, o.lon
+    clock.anchor(sim_at=start + timedelta(minutes=59), speed=0.0)
+
+    travel_learn(organization_id=org.id)
+
+    pace = van_pace(organization_id=org.id)
+    hub_factor = learned_factor(travel_factors(organization_id=org.id), hub.id, 11)
+    assert 1.0 < hub_factor < 1.5
+    assert pace[vans["QUICK"].id] < 1.0 < pace[vans["SLOW"].id]
+    assert hub_factor * pace[vans["SLOW"].id] == pytest.approx(1.5, rel=0.12)  # shrunk towards the hub's
+    etas = {}
+    for code, van in vans.items():
+        later = OrderFactory(hub=hub, external_ref=f"NEXT-{code}", lat=hub.lat + 0.03, lon=hub.lon, window_start=start,
+                             window_end=start + timedelta(hours=6), service_min=3)
+        van.lat, van.lon, van.position_at = hub.lat, hub.lon, clock.now()
+        van.save()
+        assignment_to_vehicle(order=later, vehicle=van, actor=SYSTEM, on_board=True)
+        route_recompute_etas(vehicle=van)
+        etas[code] = (Order.objects.get(pk=later.pk).eta - clock.now()).total_seconds() / 60
+    model = travel_minutes(road_km(hub.lat, hub.lon, hub.lat + 0.03, hub.lon))
+    assert etas["SLOW"] == pytest.approx(model * hub_factor * pace[vans["SLOW"].id], rel=0.02)
+    assert etas["QUICK"] < model * hub_factor < etas["SLOW"]

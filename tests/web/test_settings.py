@@ -329,7 +329,7 @@ def test_cost_rules_surcharges_reach_the_planners_price(org, hub):
     km = p.km(p.hubs[hub.code].at, p.orders["SUR-1"].at)
     expected = (8 + 0.1 * 10 + 0.4 * km + 1.0 + 2.5 + 3.0) * 1.10  # weight break 5 kg passed (1.00), zone 2.50, after hours 3.00
     assert carrier_price(p, option, p.orders["SUR-1"]) == pytest.approx(expected + p.late_cost(p.orders["SUR-1"], max(
-        p.orders["SUR-1"].window[0], p.now_min + option.lead_min + p.minutes(km))))
+        p.orders["SUR-1"].window[0], p.now_min + option.lead_min + p.drive_min(p.hubs[hub.code].at, p.orders["SUR-1"].at))))
     other = as_role(org.__class__.objects.create(name="O", slug="o-costs"), Role.ADMIN)[0]
     assert other.post("/settings/costs/", {"action": "zone", "id": zone.id, "surcharge": "9"}).status_code == 400  # not theirs
 
