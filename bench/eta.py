@@ -133,7 +133,7 @@ MODELS = {
     "roads": "the road engine (OSRM on the city's map, free-flow), nothing learned",
     "learned": "the road engine x what the fleet taught it (per hub and hour, learned as the day goes)",
 }
-CITY_KM, CITY_BLOCK_M = 36.0, 250.0  # the generated city around the demo's: every hub and door on its streets
+CITY_KM, CITY_BLOCK_M = 36.0, 500.0  # the generated city around the demo's: every hub and door on its streets (500 m blocks: bench.roads)
 
 
 def city_roads(out: Path) -> str:
