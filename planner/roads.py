@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.travel import haversine_km, RoadMatrix
+from planner.travel import RoadMatrix
 
 M_PER_DEG_LAT = 111_320.0
+STORE_MAX = 2500  # points whose road times an engine keeps between calls (2 x 2,500² float32: 50 MB)
 TABLE_BLOCK = 1000  # sources per table query: a block of 1,000 x n keeps the engine's answer small
 FALLBACK_SPEED_MS = 2.0  # a point no road joins is reached at walking pace along the straight line
 
@@ -171,41 +172,67 @@ class RoadEngine:
         self._engine = osrm.OSRM(storage_config=str(base), algorithm=algorithm, use_shared_memory=False)
         self.algorithm = algorithm
         self._lock = threading.Lock()
+        self._known: list[tuple[float, float]] = []  # the points the store holds, in its order
+        self._index: dict[tuple[float, float], int] = {}
+        self._km = self._min = np.zeros((0, 0), dtype=np.float32)
 
-    def _table(self, points: list[tuple[float, float]], sources: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _table(self, points: list[tuple[float, float]], sources: list[int],
+               destinations: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         params = self._osrm.TableParameters(
-            coordinates=[(lon, lat) for lat, lon in points], sources=sources, destinations=[],
+            coordinates=[(lon, lat) for lat, lon in points], sources=sources, destinations=destinations or [],
             annotations=["duration", "distance"], fallback_speed=FALLBACK_SPEED_MS, fallback_coordinate_type="input")
         result = self._engine.Table(params)
         durations = np.array(result["durations"], dtype=np.float64)
         distances = np.array(result["distances"], dtype=np.float64)
-        return distances / 1000.0, durations / 60.0
+        # OSRM answers a hair below zero for two points snapped onto one street the wrong way round
+        km = np.clip(np.nan_to_num(distances / 1000.0, nan=0.0), 0.0, None)
+        return km, np.clip(np.nan_to_num(durations / 60.0, nan=0.0), 0.0, None)
+
+    def _block(self, points, sources: list[int], destinations: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The table from `sources` to `destinations` (indices into points), asked in blocks of sources."""
+        km, minutes = np.zeros((len(sources), len(destinations))), np.zeros((len(sources), len(destinations)))
+        for lo in range(0, len(sources), TABLE_BLOCK):
+            k, m = self._table(points, sources[lo:lo + TABLE_BLOCK], destinations)
+            km[lo:lo + len(k)], minutes[lo:lo + len(m)] = k, m
+        return km, minutes
 
     def matrix(self, points: list[tuple[float, float]]) -> RoadMatrix:
-        """km and minutes (free-flow, as the profile's speeds say) between every pair of points."""
+        """km and minutes (free-flow, as the profile's speeds say) between every pair of points.
+
+        The engine keeps what it answered for up to STORE_MAX points: a re-plan asks again for the
+        same hubs and doors with the vans somewhere new, so only the new points' rows and columns
+        are asked of OSRM (its many-to-many table costs about the number of pairs)."""
         points = list(dict.fromkeys((round(lat, 6), round(lon, 6)) for lat, lon in points))
-        n = len(points)
-        km, minutes = np.zeros((n, n)), np.zeros((n, n))
-        if n > 1:
-            for lo in range(0, n, TABLE_BLOCK):
-                rows = list(range(lo, min(n, lo + TABLE_BLOCK)))
-                k, m = self._table(points, rows)
-                km[lo:lo + len(rows)], minutes[lo:lo + len(rows)] = k, m
-        # OSRM answers a hair below zero for two points snapped onto one street the wrong way round
-        np.clip(np.nan_to_num(km, copy=False, nan=0.0), 0.0, None, out=km)
-        np.clip(np.nan_to_num(minutes, copy=False, nan=0.0), 0.0, None, out=minutes)
-        return RoadMatrix(points, km, minutes)
+        with self._lock:
+            new = [p for p in points if p not in self._index]
+            if len(self._known) + len(new) > STORE_MAX:
+                self._known, self._index = [], {}
+                self._km = self._min = np.zeros((0, 0), dtype=np.float32)
+                new = points
+            if new:
+                old_n = len(self._known)
+                known = self._known + new
+                n = len(known)
+                km = np.zeros((n, n), dtype=np.float32)
+                minutes = np.zeros((n, n), dtype=np.float32)
+                km[:old_n, :old_n], minutes[:old_n, :old_n] = self._km, self._min
+                fresh = list(range(old_n, n))
+                k, m = self._block(known, fresh, list(range(n)))  # the new points' rows
+                km[old_n:], minutes[old_n:] = k, m
+                if old_n:
+                    k, m = self._block(known, list(range(old_n)), fresh)  # and the columns to them
+                    km[:old_n, old_n:], minutes[:old_n, old_n:] = k, m
+                self._known, self._km, self._min = known, km, minutes
+                self._index = {p: i for i, p in enumerate(known)}
+            ix = np.fromiter((self._index[p] for p in points), dtype=np.int64, count=len(points))
+            return RoadMatrix(points, self._km[np.ix_(ix, ix)], self._min[np.ix_(ix, ix)])
 
     def leg(self, lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
         """(km, minutes) from one point to another."""
         if (round(lat1, 6), round(lon1, 6)) == (round(lat2, 6), round(lon2, 6)):
             return 0.0, 0.0
-        k, m = self._table([(lat1, lon1), (lat2, lon2)], [0])
-        km, minutes = float(k[0, 1]), float(m[0, 1])
-        if math.isnan(km) or math.isnan(minutes):
-            km = haversine_km(lat1, lon1, lat2, lon2)
-            minutes = km / (FALLBACK_SPEED_MS * 3.6) * 60.0
-        return max(0.0, km), max(0.0, minutes)
+        k, m = self._table([(lat1, lon1), (lat2, lon2)], [0], [1])  # a point no road joins: the fallback speed
+        return float(k[0, 0]), float(m[0, 0])
 
     def legs(self, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         """(km, minutes) of each leg of a route through the points, in order (one query)."""

@@ -9,7 +9,6 @@ demo runs faster than real time."""
 from __future__ import annotations
 
 import itertools
-import math
 import random
 import time
 import uuid
@@ -22,7 +21,7 @@ from django.utils import timezone
 
 from dispatch import clock
 from dispatch.status import VEHICLE_CHECKS
-from world.roads import drive_along, Streets
+from world.roads import bearing, drive_along, Streets
 from world.traffic import World, straight_km
 
 from .city import City, order_spec
@@ -151,12 +150,6 @@ def _tiny(kind: str) -> str:
 
 
 _TINY_JPEG, _TINY_PNG = _tiny("JPEG"), _tiny("PNG")
-
-
-def _bearing(lat1, lon1, lat2, lon2) -> float:
-    y = math.sin(math.radians(lon2 - lon1)) * math.cos(math.radians(lat2))
-    x = math.cos(math.radians(lat1)) * math.sin(math.radians(lat2)) - math.sin(math.radians(lat1)) * math.cos(math.radians(lat2)) * math.cos(math.radians(lon2 - lon1))
-    return (math.degrees(math.atan2(y, x)) + 360) % 360
 
 
 class Simulator:
@@ -332,7 +325,7 @@ class Simulator:
             reach_km = line_kmh * budget / 3600  # progress as the crow flies, at the hidden world's speed here and now
             if km_straight > reach_km:
                 frac = reach_km / km_straight
-                van.heading = _bearing(van.lat, van.lon, stop["lat"], stop["lon"])
+                van.heading = bearing(van.lat, van.lon, stop["lat"], stop["lon"])
                 van.lat += (stop["lat"] - van.lat) * frac
                 van.lon += (stop["lon"] - van.lon) * frac
                 van.speed = self.world.road_speed_kmh(van.lat, van.lon, now) * factor * self.world.driver_factor(van.code)

@@ -166,3 +166,18 @@ def test_the_map_draws_a_vans_way_along_the_streets(roads, org, hub):
     assert len(path) > 3  # round by a bridge, street by street, not one straight line over the river
     assert max(abs(lon - CENTRE[1] + 0.0097) for _, lon in path) > 0.003
     assert path[-1] == pytest.approx([door.lat, door.lon], abs=0.002)
+
+
+def test_the_engine_asks_only_for_new_points_and_answers_as_if_it_asked_for_all(city):
+    import random
+
+    rng = random.Random(3)
+    pts = [(CENTRE[0] + rng.uniform(-0.015, 0.015), CENTRE[1] + rng.uniform(-0.02, 0.02)) for _ in range(40)]
+    kept = RoadEngine(city)
+    first = kept.matrix(pts[:25])
+    second = kept.matrix(pts[10:])  # 15 of these it knows, 15 are new
+    fresh = RoadEngine(city).matrix(pts[10:])
+
+    assert len(kept._known) == 40
+    assert second.km_m == pytest.approx(fresh.km_m, abs=1e-3) and second.min_m == pytest.approx(fresh.min_m, abs=1e-3)
+    assert first.km(*pts[12], *pts[20]) == pytest.approx(fresh.km(*pts[12], *pts[20]), abs=1e-3)

@@ -190,7 +190,7 @@ def test_customer_messages_are_not_held_up_behind_a_backlog_of_bulk_carrier_work
     assert queue_ages()["default"] >= 1.0
     proc, out = start_worker(settings, "priority-worker", queues="default", loglevel="INFO", extra=("--concurrency", "1"))
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a worker on a machine busy with other tests takes longer; it ends when done
         while time.monotonic() < deadline and (CustomerMessage.objects.filter(order=order, status="sent").count() == 0
                                                or queue_ages()["default"] > 0):
             assert proc.poll() is None, "the worker died"
