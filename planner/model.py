@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.travel import EARTH_RADIUS_KM, RoadMatrix, haversine_km  # noqa: F401  (the one definition)
+from planner.travel import EARTH_RADIUS_KM, RoadMatrix, haversine_km, haversine_km_np  # noqa: F401  (the one definition)
 
 
 @dataclass(frozen=True)
@@ -152,10 +152,7 @@ class Problem:
         if self.travel is not None:
             i, js = self.travel.idx(a.lat, a.lon), self.travel.indices(lat, lon)
             return self.travel.km_m[js, i] if to else self.travel.km_m[i, js]
-        p1, p2 = np.radians(a.lat), np.radians(lat)
-        dp, dl = p2 - p1, np.radians(lon - a.lon)
-        h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-        return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.detour_factor
+        return haversine_km_np(a.lat, a.lon, lat, lon) * self.detour_factor
 
     def min_from(self, a: Point, lat: np.ndarray, lon: np.ndarray, *, to: bool = False) -> np.ndarray:
         """Drive minutes from a to many points (to=True: from them to a), vectorized."""
@@ -169,10 +166,8 @@ class Problem:
         if self.travel is not None:
             ix = self.travel.indices(lat, lon)
             return self.travel.km_m[np.ix_(ix, ix)], self.travel.min_m[np.ix_(ix, ix)]
-        p, lam = np.radians(lat), np.radians(lon)
-        dp, dl = p[:, None] - p[None, :], lam[:, None] - lam[None, :]
-        h = np.sin(dp / 2) ** 2 + np.cos(p)[:, None] * np.cos(p)[None, :] * np.sin(dl / 2) ** 2
-        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.detour_factor
+        lat, lon = np.asarray(lat), np.asarray(lon)
+        km = haversine_km_np(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) * self.detour_factor
         return km, km / self.speed_kmh * 60.0
 
     def late_cost(self, order: Order, start_min: float) -> float:

@@ -20,6 +20,14 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+def haversine_km_np(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """haversine_km over numpy arrays, broadcasting (a row against a column gives a matrix)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+
+
 def road_km(lat1: float, lon1: float, lat2: float, lon2: float, detour: float = DETOUR_FACTOR) -> float:
     return haversine_km(lat1, lon1, lat2, lon2) * detour
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from itertools import groupby
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -41,18 +42,13 @@ def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, floa
                              "order__window_start", "order__hub_id"))
     # The model's drive of every consecutive pair, asked a van's stops at a time (one road query per
     # block of stops, not one per leg)
-    drives: list[float] = []
+    drives: list[float] = []  # one per row: the drive from it to the next (0 from a van's last stop)
     engine = travel_model()
-    start = 0
-    while start < len(rows):
-        end = start + 1
-        while end < len(rows) and rows[end][0] == rows[start][0] and end - start < LEGS_PER_QUERY:
-            end += 1
-        chain = [(r[2], r[3]) for r in rows[start:end]]
-        drives.extend(m for _, m in engine.legs(chain))
-        if end < len(rows):
-            drives.append(engine.leg(*chain[-1], rows[end][2], rows[end][3])[1] if rows[end][0] == rows[start][0] else 0.0)
-        start = end
+    for _, van_rows in groupby(rows, key=lambda r: r[0]):
+        points = [(r[2], r[3]) for r in van_rows]
+        for s in range(0, len(points) - 1, LEGS_PER_QUERY):
+            drives.extend(m for _, m in engine.legs(points[s:s + LEGS_PER_QUERY + 1]))
+        drives.append(0.0)
     legs = []
     for (prev, this), drive in zip(zip(rows, rows[1:]), drives):
         if prev[0] != this[0] or this[4] != StopKind.DELIVERY or this[1] - prev[1] > timedelta(hours=3):

@@ -87,7 +87,7 @@ def test_the_schemathesis_command_with_every_check_and_phase_finds_nothing_again
     # at once, and Python 3.11's parser then fails now and then inside the tool ("SystemError: AST
     # constructor recursion depth mismatch", a runtime error of schemathesis, not a finding).
     result = subprocess.run([str(command), "run", f"{daphne_server}/api/schema/", "--checks", "all", "-n", "30", "--seed", "20261207",
-                             "--workers", "1", "-H", f"Authorization: Token {token}", "--request-timeout", "90"],
+                             "--workers", "1", "-H", f"Authorization: Token {token}", "--request-timeout", "30"],
                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600)
 
     summary = result.stdout[-4000:]
