@@ -23,6 +23,16 @@ M_PER_DEG_LAT = 111_320.0
 STORE_MAX = 2500  # points whose road times an engine keeps between calls (2 x 2,500² float32: 50 MB)
 TABLE_BLOCK = 1000  # sources per table query: a block of 1,000 x n keeps the engine's answer small
 FALLBACK_SPEED_MS = 2.0  # a point no road joins is reached at walking pace along the straight line
+# Above EXACT_MAX points a matrix is sparse: each point's NEIGHBOURS nearest are asked exactly, every
+# other pair is interpolated between road times among a lattice of anchors (the finest of
+# ANCHOR_STEPS_KM with at most ANCHORS_PER_SIDE along the points' longer side) and scaled by a factor
+# calibrated on CALIBRATION_PAIRS pairs asked exactly (bench/roads.py measures both).
+EXACT_MAX = 250
+NEIGHBOURS = 8
+ANCHOR_STEPS_KM = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
+ANCHORS_PER_SIDE = 16
+ANCHORS_MAX = 1500  # anchors an engine keeps
+CALIBRATION_PAIRS = 64
 
 
 class RoadsError(RuntimeError):
@@ -155,6 +165,37 @@ def build(source: str | Path, out_dir: str | Path, *, threads: int | None = None
 
 # -- asking the engine ------------------------------------------------------------------------
 
+class _Kept:
+    """Road times among the points an engine was asked about, kept between calls for up to `limit`
+    points: asked again with some points new, it asks OSRM only for their rows and columns."""
+
+    def __init__(self, block, limit: int):
+        self.block, self.limit = block, limit
+        self.known: list[tuple[float, float]] = []  # in the order of the kept matrices
+        self.index: dict[tuple[float, float], int] = {}
+        self.km = self.min = np.zeros((0, 0), dtype=np.float32)
+
+    def ask(self, points: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+        new = [p for p in points if p not in self.index]
+        if len(self.known) + len(new) > self.limit:
+            self.known, self.index = [], {}
+            self.km = self.min = np.zeros((0, 0), dtype=np.float32)
+            new = points
+        if new:
+            old_n, known = len(self.known), self.known + new
+            n = len(known)
+            km, minutes = np.zeros((n, n), dtype=np.float32), np.zeros((n, n), dtype=np.float32)
+            km[:old_n, :old_n], minutes[:old_n, :old_n] = self.km, self.min
+            fresh = list(range(old_n, n))
+            km[old_n:], minutes[old_n:] = self.block(known, fresh, list(range(n)))  # the new points' rows
+            if old_n:
+                km[:old_n, old_n:], minutes[:old_n, old_n:] = self.block(known, list(range(old_n)), fresh)  # their columns
+            self.known, self.km, self.min = known, km, minutes
+            self.index = {p: i for i, p in enumerate(known)}
+        ix = np.fromiter((self.index[p] for p in points), dtype=np.int64, count=len(points))
+        return self.km[np.ix_(ix, ix)], self.min[np.ix_(ix, ix)]
+
+
 class RoadEngine:
     """OSRM in-process on prepared data: matrices, legs and the geometry of a route."""
 
@@ -172,9 +213,8 @@ class RoadEngine:
         self._engine = osrm.OSRM(storage_config=str(base), algorithm=algorithm, use_shared_memory=False)
         self.algorithm = algorithm
         self._lock = threading.Lock()
-        self._known: list[tuple[float, float]] = []  # the points the store holds, in its order
-        self._index: dict[tuple[float, float], int] = {}
-        self._km = self._min = np.zeros((0, 0), dtype=np.float32)
+        self._store = _Kept(self._block, STORE_MAX)  # exact matrices
+        self._anchors = _Kept(self._block, ANCHORS_MAX)  # the lattice under sparse ones
 
     def _table(self, points: list[tuple[float, float]], sources: list[int],
                destinations: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -199,33 +239,96 @@ class RoadEngine:
     def matrix(self, points: list[tuple[float, float]]) -> RoadMatrix:
         """km and minutes (free-flow, as the profile's speeds say) between every pair of points.
 
-        The engine keeps what it answered for up to STORE_MAX points: a re-plan asks again for the
-        same hubs and doors with the vans somewhere new, so only the new points' rows and columns
-        are asked of OSRM (its many-to-many table costs about the number of pairs)."""
+        Up to `exact_max` points every pair is asked of OSRM. Its many-to-many table costs about
+        ten milliseconds per point on a city of 20,000 crossings, which makes thousands of points
+        take minutes, so larger matrices are sparse (see `_sparse`)."""
         points = list(dict.fromkeys((round(lat, 6), round(lon, 6)) for lat, lon in points))
+        if len(points) <= self.exact_max:
+            return self._exact(points)
+        return self._sparse(points)
+
+    exact_max = EXACT_MAX
+
+    def _exact(self, points: list[tuple[float, float]]) -> RoadMatrix:
+        """Every pair asked of OSRM. The engine keeps what it answered for up to STORE_MAX points: a
+        re-plan asks again for the same hubs and doors with the vans somewhere new, so only the new
+        points' rows and columns are asked."""
         with self._lock:
-            new = [p for p in points if p not in self._index]
-            if len(self._known) + len(new) > STORE_MAX:
-                self._known, self._index = [], {}
-                self._km = self._min = np.zeros((0, 0), dtype=np.float32)
-                new = points
-            if new:
-                old_n = len(self._known)
-                known = self._known + new
-                n = len(known)
-                km = np.zeros((n, n), dtype=np.float32)
-                minutes = np.zeros((n, n), dtype=np.float32)
-                km[:old_n, :old_n], minutes[:old_n, :old_n] = self._km, self._min
-                fresh = list(range(old_n, n))
-                k, m = self._block(known, fresh, list(range(n)))  # the new points' rows
-                km[old_n:], minutes[old_n:] = k, m
-                if old_n:
-                    k, m = self._block(known, list(range(old_n)), fresh)  # and the columns to them
-                    km[:old_n, old_n:], minutes[:old_n, old_n:] = k, m
-                self._known, self._km, self._min = known, km, minutes
-                self._index = {p: i for i, p in enumerate(known)}
-            ix = np.fromiter((self._index[p] for p in points), dtype=np.int64, count=len(points))
-            return RoadMatrix(points, self._km[np.ix_(ix, ix)], self._min[np.ix_(ix, ix)])
+            return RoadMatrix(points, *self._store.ask(points))
+
+    def _sparse(self, points: list[tuple[float, float]]) -> RoadMatrix:
+        """A matrix for many points in seconds:
+
+        - each point to its NEIGHBOURS nearest (by the straight line) exactly, one one-to-many
+          query each, which OSRM answers in under a millisecond because the search stops when it
+          has reached them: a route's legs are mostly between near neighbours;
+        - every other pair interpolated (bilinear at both ends) between the exact road times of
+          a lattice of anchors (3 km apart over a 36 km city, 500 m over a 4 km one), which the
+          engine keeps between calls: a river, a bridge or a ring road shows in them, as the
+          straight line would not;
+        - then scaled by the median ratio of exact to interpolated on CALIBRATION_PAIRS pairs
+          asked exactly (the interpolation runs a little long: it goes by way of the anchors).
+
+        `calibration` on the result says how the interpolated figures compared with the exact ones
+        before and after scaling."""
+        n = len(points)
+        at = np.array(points, dtype=np.float64)
+        anchors, corners, weights = self._lattice(at)
+        with self._lock:
+            km_a, min_a = self._anchors.ask(anchors)
+        km = _interpolate(km_a, corners, weights)
+        minutes = _interpolate(min_a, corners, weights)
+        calibration = self._calibrate(points, km, minutes)
+        km *= calibration["km_scale"]
+        minutes *= calibration["minutes_scale"]
+        for i, near in enumerate(_nearest(at, NEIGHBOURS)):
+            k, m = self._table([points[i]] + [points[j] for j in near], [0], list(range(1, len(near) + 1)))
+            km[i, near], minutes[i, near] = k[0], m[0]
+        np.fill_diagonal(km, 0.0)
+        np.fill_diagonal(minutes, 0.0)
+        matrix = RoadMatrix(points, km, minutes)
+        matrix.calibration = {**calibration, "exact_pairs": n * min(NEIGHBOURS, n - 1)}
+        return matrix
+
+    def _lattice(self, at: np.ndarray):
+        """The anchors around the points (a lattice aligned on whole multiples of its step, so that
+        later calls reuse them) and, per point, its four corner anchors and their bilinear weights."""
+        shrink = math.cos(math.radians(round(float(at[:, 0].mean()))))
+        extent_km = max(np.ptp(at[:, 0]), np.ptp(at[:, 1]) * shrink) * M_PER_DEG_LAT / 1000.0
+        step_km = next((s for s in ANCHOR_STEPS_KM if extent_km / s <= ANCHORS_PER_SIDE - 2), ANCHOR_STEPS_KM[-1])
+        step_lat = step_km * 1000.0 / M_PER_DEG_LAT
+        step_lon = step_lat / shrink
+        i0, j0 = math.floor(at[:, 0].min() / step_lat), math.floor(at[:, 1].min() / step_lon)
+        rows = max(2, math.ceil(at[:, 0].max() / step_lat) - i0 + 1)
+        cols = max(2, math.ceil(at[:, 1].max() / step_lon) - j0 + 1)
+        anchors = [(round((i0 + a) * step_lat, 6), round((j0 + b) * step_lon, 6)) for a in range(rows) for b in range(cols)]
+        fa, fb = at[:, 0] / step_lat - i0, at[:, 1] / step_lon - j0
+        a0 = np.clip(np.floor(fa).astype(np.int64), 0, rows - 2)
+        b0 = np.clip(np.floor(fb).astype(np.int64), 0, cols - 2)
+        wa, wb = np.clip(fa - a0, 0.0, 1.0), np.clip(fb - b0, 0.0, 1.0)
+        corners = np.stack([a0 * cols + b0, a0 * cols + b0 + 1, (a0 + 1) * cols + b0, (a0 + 1) * cols + b0 + 1], axis=1)
+        weights = np.stack([(1 - wa) * (1 - wb), (1 - wa) * wb, wa * (1 - wb), wa * wb], axis=1).astype(np.float32)
+        return anchors, corners, weights
+
+    def _calibrate(self, points, km: np.ndarray, minutes: np.ndarray) -> dict:
+        """Scale factors for the interpolated figures: the median ratio of exact (a route each) to
+        interpolated over pairs drawn at random (a fixed draw: the same points, the same factors)."""
+        rng = np.random.default_rng(len(points))
+        pairs = rng.integers(0, len(points), size=(CALIBRATION_PAIRS, 2))
+        exact_km, exact_min, est_km, est_min = [], [], [], []
+        for i, j in pairs:
+            if i == j:
+                continue
+            (k, m), = self.legs([points[i], points[j]])
+            if km[i, j] > 0.05 and minutes[i, j] > 0.1:
+                exact_km.append(k), exact_min.append(m), est_km.append(float(km[i, j])), est_min.append(float(minutes[i, j]))
+        if len(exact_min) < 8:
+            return {"km_scale": 1.0, "minutes_scale": 1.0, "pairs": len(exact_min)}
+        rk, rm = np.array(exact_km) / np.array(est_km), np.array(exact_min) / np.array(est_min)
+        km_scale, min_scale = float(np.clip(np.median(rk), 0.5, 2.0)), float(np.clip(np.median(rm), 0.5, 2.0))
+        err = np.abs(np.array(est_min) * min_scale - np.array(exact_min))
+        return {"km_scale": km_scale, "minutes_scale": min_scale, "pairs": len(exact_min),
+                "minutes_error_median": round(float(np.median(err)), 2), "minutes_error_p90": round(float(np.percentile(err, 90)), 2)}
 
     def leg(self, lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
         """(km, minutes) from one point to another."""
@@ -270,6 +373,31 @@ class RoadEngine:
         coords = best["geometry"]["coordinates"]
         return {"km": float(best["distance"]) / 1000.0, "minutes": float(best["duration"]) / 60.0,
                 "geometry": [(float(c[1]), float(c[0])) for c in coords]}
+
+
+def _interpolate(table: np.ndarray, corners: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Point-to-point figures from anchor-to-anchor ones: bilinear at the start and at the end."""
+    n = len(corners)
+    table = table.astype(np.float32, copy=False)
+    by_end = np.zeros((table.shape[0], n), dtype=np.float32)  # from each anchor to each point
+    for q in range(4):
+        by_end += weights[:, q] * table[:, corners[:, q]]
+    out = np.zeros((n, n), dtype=np.float32)
+    for q in range(4):
+        out += weights[:, q, None] * by_end[corners[:, q]]
+    return out
+
+
+def _nearest(at: np.ndarray, k: int, chunk: int = 500):
+    """Each point's k nearest others by the straight line (planar, fine at a city's scale)."""
+    y = at[:, 0] * M_PER_DEG_LAT
+    x = at[:, 1] * M_PER_DEG_LAT * math.cos(math.radians(float(at[:, 0].mean())))
+    n, k = len(at), min(k, len(at) - 1)
+    for lo in range(0, n, chunk):
+        d = (y[lo:lo + chunk, None] - y[None, :]) ** 2 + (x[lo:lo + chunk, None] - x[None, :]) ** 2
+        d[np.arange(len(d)), np.arange(lo, lo + len(d))] = np.inf  # not itself
+        near = np.argpartition(d, k, axis=1)[:, :k] if k < n - 1 else np.argsort(d, axis=1)[:, :k]
+        yield from near
 
 
 _ENGINES: dict[str, RoadEngine] = {}

@@ -58,12 +58,18 @@ def van_pace_key(organization_id: int) -> str:
 def van_pace(*, organization_id: int) -> dict[int, float]:
     """{van id: its pace today against what was learned} (dispatch.services.travel learns it every
     minute); nothing when the installation does not learn or the cache is away."""
+    return van_pace_detail(organization_id=organization_id).get("pace", {})
+
+
+def van_pace_detail(*, organization_id: int) -> dict:
+    """{"pace": {van id: pace}, "legs": {van id: legs it was learned from}, "at": when}, or {}."""
     if not settings.TRAVEL_LEARNING:
         return {}
     try:
-        return cache.get(van_pace_key(organization_id)) or {}
+        kept = cache.get(van_pace_key(organization_id))
     except Exception:
         return {}
+    return kept if isinstance(kept, dict) and "pace" in kept else {}
 
 
 def learned_factor(factors: dict[tuple[int, int], float], hub_id: int, hour: int) -> float:

@@ -113,7 +113,8 @@ def _learn_van_pace(organization_id: int, now: datetime, zone, legs: list, facto
             recent[van_id].append(math.log(ratio / learned_factor(factors, hub_id, hour)))
     pace = {van_id: round(math.exp(sum(logs[-VAN_LEGS:]) / (len(logs[-VAN_LEGS:]) + VAN_PRIOR)), 4)
             for van_id, logs in recent.items()}
+    legs = {van_id: len(logs[-VAN_LEGS:]) for van_id, logs in recent.items()}
     try:
-        cache.set(van_pace_key(organization_id), pace, VAN_PACE_TTL_S)
+        cache.set(van_pace_key(organization_id), {"pace": pace, "legs": legs, "at": now}, VAN_PACE_TTL_S)
     except Exception:  # the cache is away: the ETA goes on without the vans' pace
         pass

@@ -178,6 +178,38 @@ def test_the_engine_asks_only_for_new_points_and_answers_as_if_it_asked_for_all(
     second = kept.matrix(pts[10:])  # 15 of these it knows, 15 are new
     fresh = RoadEngine(city).matrix(pts[10:])
 
-    assert len(kept._known) == 40
+    assert len(kept._store.known) == 40
     assert second.km_m == pytest.approx(fresh.km_m, abs=1e-3) and second.min_m == pytest.approx(fresh.min_m, abs=1e-3)
     assert first.km(*pts[12], *pts[20]) == pytest.approx(fresh.km(*pts[12], *pts[20]), abs=1e-3)
+
+
+def test_a_matrix_of_many_points_is_sparse_exact_between_neighbours_and_close_elsewhere(city):
+    """Above `exact_max` points the engine answers in seconds, not minutes: each point's nearest
+    neighbours exactly, every other pair interpolated between anchors and calibrated on routes."""
+    import random
+
+    import numpy as np
+
+    from planner import roads as roads_module
+
+    rng = random.Random(5)
+    pts = [(CENTRE[0] + rng.uniform(-0.016, 0.016), CENTRE[1] + rng.uniform(-0.022, 0.022)) for _ in range(120)]
+    exact = RoadEngine(city).matrix(pts)  # 120 points: every pair asked
+    engine = RoadEngine(city)
+    engine.exact_max = 50
+    sparse = engine.matrix(pts)
+
+    assert sparse.calibration["pairs"] >= 8 and 0.5 <= sparse.calibration["minutes_scale"] <= 2.0
+    at = np.array(pts)
+    for i, near in enumerate(roads_module._nearest(at, roads_module.NEIGHBOURS)):
+        assert sparse.min_m[i, near] == pytest.approx(exact.min_m[i, near], abs=1e-3)  # a route's usual legs: exact
+        assert sparse.km_m[i, near] == pytest.approx(exact.km_m[i, near], abs=1e-3)
+    off = ~np.eye(len(pts), dtype=bool)
+    err = np.abs(sparse.min_m - exact.min_m)[off]
+    rel = err / np.maximum(exact.min_m[off], 1.0)
+    print(f"sparse vs exact, minutes: median {np.median(err):.2f}, p90 {np.percentile(err, 90):.2f}; relative median {np.median(rel):.3f}")
+    assert np.median(rel) < 0.15 and np.percentile(rel, 90) < 0.35
+    # the river shows: a far pair across it is dearer than the straight line at the streets' pace
+    south, north = (CENTRE[0] - 0.012, CENTRE[1] + 0.003), (CENTRE[0] + 0.012, CENTRE[1] - 0.003)
+    both = engine.matrix(pts + [south, north])
+    assert both.minutes(*south, *north) > 0.8 * RoadEngine(city).leg(*south, *north)[1]

@@ -146,3 +146,12 @@ def test_a_slower_driver_s_eta_follows_his_own_pace_today(org, hub):
     model = travel_minutes(road_km(hub.lat, hub.lon, hub.lat + 0.03, hub.lon))
     assert etas["SLOW"] == pytest.approx(model * hub_factor * pace[vans["SLOW"].id], rel=0.02)
     assert etas["QUICK"] < model * hub_factor < etas["SLOW"]
+    # the admins see each van's pace today, and from how many legs
+    from dispatch.status import Role
+
+    admin = Client()
+    admin.force_login(UserFactory(organization=org, role=Role.ADMIN))
+    page = admin.get("/settings/travel/").content.decode()
+    slow_row = page[page.index('data-van="SLOW"'):].split("</tr>")[0]
+    assert f"×{pace[vans['SLOW'].id]:.2f}" in slow_row and "<td>8</td>" in slow_row
+    assert 'data-van="QUICK"' in page

@@ -41,7 +41,7 @@ from dispatch.models import (
     Vehicle,
 )
 from dispatch.selectors import policy_for, service_rules
-from dispatch.selectors.travel import ANY_HOUR, travel_factor_rows, travel_factor_versions
+from dispatch.selectors.travel import ANY_HOUR, travel_factor_rows, travel_factor_versions, van_pace_detail
 from dispatch.services import users as people
 from dispatch.status import (
     HANDLING,
@@ -544,7 +544,12 @@ def travel_page(request):
             hub["overall"] = row
         else:
             hub["hours"].append(row)
-    return render(request, "controltower/settings/travel.html", {"hubs": list(hubs.values()), "any_hour": ANY_HOUR})
+    today = van_pace_detail(organization_id=org)
+    paces = today.get("pace", {})
+    vans = [{"van": v, "pace": paces[v.pk], "legs": today["legs"].get(v.pk, 0)}
+            for v in Vehicle.objects.filter(organization_id=org, pk__in=list(paces)).order_by("code")]
+    return render(request, "controltower/settings/travel.html",
+                  {"hubs": list(hubs.values()), "any_hour": ANY_HOUR, "vans": vans, "vans_at": today.get("at")})
 
 
 @login_required
