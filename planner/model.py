@@ -121,18 +121,26 @@ class Problem:
     # Road travel between the problem's points (None: the straight line x detour_factor at speed_kmh).
     travel: RoadMatrix | None = None
     _km: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _min: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # on a road matrix
 
     KM_CACHE_MAX = 2_000_000  # distances kept (route simulation asks for the same legs again and again)
 
+    def __setattr__(self, name, value):
+        if name == "travel" and "_min" in self.__dict__:  # another matrix: nothing kept from the last one holds
+            self._km.clear()
+            self._min.clear()
+        object.__setattr__(self, name, value)
+
     def km(self, a: Point, b: Point) -> float:
-        if self.travel is not None:
-            return self.travel.km(a.lat, a.lon, b.lat, b.lon)
         key = (a.lat, a.lon, b.lat, b.lon)
         d = self._km.get(key)
         if d is None:
             if len(self._km) >= self.KM_CACHE_MAX:
                 self._km.clear()
-            d = self._km[key] = haversine_km(a.lat, a.lon, b.lat, b.lon) * self.detour_factor
+            if self.travel is not None:
+                d = self._km[key] = self.travel.km(a.lat, a.lon, b.lat, b.lon)
+            else:
+                d = self._km[key] = haversine_km(a.lat, a.lon, b.lat, b.lon) * self.detour_factor
         return d
 
     def points(self) -> list[tuple[float, float]]:
@@ -144,7 +152,13 @@ class Problem:
     def drive_min(self, a: Point, b: Point) -> float:
         """Minutes to drive from a to b."""
         if self.travel is not None:
-            return self.travel.minutes(a.lat, a.lon, b.lat, b.lon)
+            key = (a.lat, a.lon, b.lat, b.lon)
+            m = self._min.get(key)
+            if m is None:
+                if len(self._min) >= self.KM_CACHE_MAX:
+                    self._min.clear()
+                m = self._min[key] = self.travel.minutes(a.lat, a.lon, b.lat, b.lon)
+            return m
         return self.km(a, b) / self.speed_kmh * 60.0
 
     def km_from(self, a: Point, lat: np.ndarray, lon: np.ndarray, *, to: bool = False) -> np.ndarray:

@@ -27,7 +27,7 @@ FALLBACK_SPEED_MS = 2.0  # a point no road joins is reached at walking pace alon
 # other pair is interpolated between road times among a lattice of anchors (the finest of
 # ANCHOR_STEPS_KM with at most ANCHORS_PER_SIDE along the points' longer side) and scaled by a factor
 # calibrated on CALIBRATION_PAIRS pairs asked exactly (bench/roads.py measures both).
-EXACT_MAX = 250
+EXACT_MAX = 100
 NEIGHBOURS = 8
 ANCHOR_STEPS_KM = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 ANCHORS_PER_SIDE = 16
@@ -92,16 +92,18 @@ def generate_city(path: str | Path, *, centre: tuple[float, float] = (41.8781, -
         oneway = None
         if kind == "residential" and r % 2 == 1:
             oneway = "yes" if r % 4 == 1 else "-1"
-        street([node_id(r, c) for c in range(n)], kind, speed, oneway, f"Street {r}")
+        name = {0: "Ring Road South", n - 1: "Ring Road North"}.get(r, f"Street {r}")
+        street([node_id(r, c) for c in range(n)], kind, speed, oneway, name)
     for c in range(n):  # north-south streets, cut by the river except at bridges
         kind, speed = kind_of(c)
         oneway = "yes" if kind == "residential" and c % 2 == 1 and c % 4 == 1 else None
         crosses = kind == "trunk" or c in bridge_cols
+        name = {0: "Ring Road West", n - 1: "Ring Road East"}.get(c, f"Avenue {c}")
         if crosses:
-            street([node_id(r, c) for r in range(n)], kind, speed, oneway, f"Avenue {c}")
+            street([node_id(r, c) for r in range(n)], kind, speed, oneway, name)
         else:
-            street([node_id(r, c) for r in range(river_row + 1)], kind, speed, oneway, f"Avenue {c}")
-            street([node_id(r, c) for r in range(river_row + 1, n)], kind, speed, oneway, f"Avenue {c}")
+            street([node_id(r, c) for r in range(river_row + 1)], kind, speed, oneway, name)
+            street([node_id(r, c) for r in range(river_row + 1, n)], kind, speed, oneway, name)
     # Two diagonal avenues through the centre, over the river on their own bridges; their new
     # segments cross the grid between its corners, so they join it only at the grid's nodes.
     street([node_id(i, i) for i in range(n)], "primary", 50, None, "Diagonal NE")
@@ -169,11 +171,20 @@ class _Kept:
     """Road times among the points an engine was asked about, kept between calls for up to `limit`
     points: asked again with some points new, it asks OSRM only for their rows and columns."""
 
-    def __init__(self, block, limit: int):
-        self.block, self.limit = block, limit
+    def __init__(self, block, limit: int, path: Path | None = None):
+        self.block, self.limit, self.path = block, limit, path
         self.known: list[tuple[float, float]] = []  # in the order of the kept matrices
         self.index: dict[tuple[float, float], int] = {}
         self.km = self.min = np.zeros((0, 0), dtype=np.float32)
+        if path is not None and path.exists():  # what an earlier process asked, beside the road data
+            try:
+                with np.load(path) as kept:
+                    known, km, minutes = [tuple(p) for p in kept["points"].tolist()], kept["km"], kept["minutes"]
+                if km.shape == minutes.shape == (len(known), len(known)) and len(known) <= limit:
+                    self.known, self.km, self.min = known, km.astype(np.float32), minutes.astype(np.float32)
+                    self.index = {p: i for i, p in enumerate(known)}
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable: asked again
 
     def ask(self, points: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
         new = [p for p in points if p not in self.index]
@@ -192,8 +203,20 @@ class _Kept:
                 km[:old_n, old_n:], minutes[:old_n, old_n:] = self.block(known, list(range(old_n)), fresh)  # their columns
             self.known, self.km, self.min = known, km, minutes
             self.index = {p: i for i, p in enumerate(known)}
+            self._save()
         ix = np.fromiter((self.index[p] for p in points), dtype=np.int64, count=len(points))
         return self.km[np.ix_(ix, ix)], self.min[np.ix_(ix, ix)]
+
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial.npz")
+        try:
+            np.savez(partial, points=np.array(self.known, dtype=np.float64).reshape(-1, 2), km=self.km, minutes=self.min)
+            os.replace(partial, self.path)
+        except OSError:  # read-only road data: kept in memory only
+            partial.unlink(missing_ok=True)
 
 
 class RoadEngine:
@@ -214,7 +237,8 @@ class RoadEngine:
         self.algorithm = algorithm
         self._lock = threading.Lock()
         self._store = _Kept(self._block, STORE_MAX)  # exact matrices
-        self._anchors = _Kept(self._block, ANCHORS_MAX)  # the lattice under sparse ones
+        # the lattice under sparse ones, kept on disk beside the data: the same for every process
+        self._anchors = _Kept(self._block, ANCHORS_MAX, Path(f"{base}.anchors.npz"))
 
     def _table(self, points: list[tuple[float, float]], sources: list[int],
                destinations: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -348,6 +372,18 @@ class RoadEngine:
             return [(max(0.0, float(leg["distance"]) / 1000.0), max(0.0, float(leg["duration"]) / 60.0)) for leg in legs]
         except (RuntimeError, KeyError, IndexError):  # a point no road joins: leg by leg, with the fallback
             return [self.leg(*a, *b) for a, b in zip(points, points[1:])]
+
+    def via(self, points: list[tuple[float, float]]) -> list[str]:
+        """The main roads of each leg of a route through the points, as OSRM summarizes them
+        ("Ring Road North, Avenue 12"); "" where it names none or no road joins them."""
+        if len(points) < 2:
+            return []
+        params = self._osrm.RouteParameters(coordinates=[(lon, lat) for lat, lon in points], overview="false",
+                                            steps=True, continue_straight=False)
+        try:
+            return [str(leg["summary"]) for leg in self._engine.Route(params)["routes"][0]["legs"]]
+        except (RuntimeError, KeyError, IndexError):
+            return [""] * (len(points) - 1)
 
     def path(self, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         """The streets a map draws through the points, in order (one query); the points themselves

@@ -58,6 +58,10 @@ class StraightLine:
         """None: a problem on the straight line computes its own legs (detour_factor, speed_kmh)."""
         return None
 
+    def via(self, points: list[tuple[float, float]]) -> list[str]:
+        """The roads each leg mostly takes: none known on the straight line."""
+        return [""] * max(0, len(points) - 1)
+
     def path(self, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         """The line a map draws through the points, in order: here the points themselves."""
         return list(points)
@@ -88,6 +92,7 @@ class RoadMatrix:
     def __init__(self, points: list[tuple[float, float]], km, minutes):
         self.points = [point_key(lat, lon) for lat, lon in points]
         self.index = {pt: i for i, pt in enumerate(self.points)}
+        self._seen: dict[tuple[float, float], int] = {}  # coordinates as asked -> index: the search asks millions of times
         self.km_m = np.asarray(km, dtype=np.float64)
         self.min_m = np.asarray(minutes, dtype=np.float64)
         n = len(self.points)
@@ -100,10 +105,13 @@ class RoadMatrix:
         return len(self.points)
 
     def idx(self, lat: float, lon: float) -> int:
-        try:
-            return self.index[point_key(lat, lon)]
-        except KeyError:
-            raise UnknownPoint(f"no road travel is known for the point ({lat:.6f}, {lon:.6f})") from None
+        i = self._seen.get((lat, lon))
+        if i is None:
+            try:
+                i = self._seen[(lat, lon)] = self.index[point_key(lat, lon)]
+            except KeyError:
+                raise UnknownPoint(f"no road travel is known for the point ({lat:.6f}, {lon:.6f})") from None
+        return i
 
     def indices(self, lats, lons) -> np.ndarray:
         return np.fromiter((self.idx(a, b) for a, b in zip(lats, lons)), dtype=np.int64, count=len(lats))

@@ -73,15 +73,25 @@ def stop_complete_for_order(*, order: Order, kind: str, at: datetime) -> None:
     bus.van_changed(order.vehicle_id)
 
 
-def _why(extra: float, slowest: tuple[float, str, int] | None) -> str:
+RUSH = 1.25  # a learned factor from which a dispatcher reads "rush hour"
+
+
+def _why(extra: float, slowest: tuple[float, str, int, str] | None) -> str:
     """What the learned traffic does to an ETA, in words a dispatcher reads beside the risk ("" when
-    it changes it by less than a minute)."""
+    it changes it by less than a minute): how much it adds and where the slowest leg goes, by the
+    road it mostly takes when the travel model knows the roads ("rush hour on Ring Road North")."""
     if abs(extra) < 1:
         return ""
     if extra < 0:
         return f"Traffic learned from your vans: {abs(extra):.0f} min quicker than the travel model on the way here."
-    where = f" (slowest around hub {slowest[1]} at {slowest[2]:02d}:00, {slowest[0]:.2f}x the model)" if slowest else ""
-    return f"Traffic learned from your vans: +{extra:.0f} min on the way here{where}."
+    if not slowest:
+        return f"Traffic learned from your vans: +{extra:.0f} min on the way here."
+    factor, hub, hour, road = slowest
+    road = road[:60]
+    what = "Rush hour" if factor >= RUSH else "Slow traffic"
+    if road:
+        return f"{what} on {road}: +{extra:.0f} min on the way here ({hour:02d}:00 around hub {hub}, {factor:.2f}x the model)."
+    return f"{what} around hub {hub} at {hour:02d}:00: +{extra:.0f} min on the way here ({factor:.2f}x the model)."
 
 
 def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> list[Order]:
@@ -107,17 +117,21 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     deliveries_before = 0
     moved_stops = []
     extra = 0.0  # minutes the learned traffic adds (or takes) on the van's way so far
-    slowest = None  # the leg's (factor, hub code, local hour) that slows it most
+    slowest = None  # the leg's (factor, hub code, local hour, road) that slows it most
     # The drive of each leg from the van's position through its stops, as the travel model has it
-    drives = [m for _, m in travel_model().legs([(lat, lon)] + [(s.lat, s.lon) for s in stops])] if stops else []
-    for stop, model in zip(stops, drives):
+    model_of = travel_model()
+    way = [(lat, lon)] + [(s.lat, s.lon) for s in stops]
+    drives = [m for _, m in model_of.legs(way)] if stops else []
+    roads: list[str] | None = None  # the roads of each leg, asked once the first slow leg is found
+    for i, (stop, model) in enumerate(zip(stops, drives)):
         order = stop.order
         hour = t.astimezone(zone).hour if factors else 0
         learned = (learned_factor(factors, order.hub_id, hour) if factors else 1.0) * pace
         t += timedelta(minutes=model * learned)
         extra += model * (learned - 1)
         if learned > 1 and (slowest is None or learned > slowest[0]):
-            slowest = (learned, order.hub.code, hour)
+            roads = model_of.via(way) if roads is None else roads
+            slowest = (learned, order.hub.code, hour, roads[i] if i < len(roads) else "")
         lat, lon = stop.lat, stop.lon
         if stop.kind == StopKind.DELIVERY:
             t = max(t, order.window_start)

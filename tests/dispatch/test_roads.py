@@ -145,6 +145,15 @@ def test_learning_on_roads_converges_on_a_planted_slowdown_of_the_engines_times(
 
     rush = TravelFactor.objects.get(organization=org, hub=hub, hour=8)
     assert rush.legs == 12 and rush.observed == pytest.approx(1.4, rel=0.01)
+    # an order due at this hour is late by the learned slowdown, and the dispatcher reads on which road
+    later = OrderFactory(hub=hub, external_ref="NEXT", lat=hub.lat + 0.012, lon=hub.lon + 0.004, window_start=start,
+                         window_end=start + timedelta(hours=6), service_min=2)
+    fresh = VehicleFactory(fleet__hub=hub, code="L2", lat=hub.lat, lon=hub.lon, position_at=clock.now())
+    assignment_to_vehicle(order=later, vehicle=fresh, actor=SYSTEM, on_board=True)
+    route_recompute_etas(vehicle=fresh)
+    road = roads.via([(hub.lat, hub.lon), (later.lat, later.lon)])[0]
+    why = Order.objects.get(pk=later.pk).eta_why
+    assert road and f" on {road}: +" in why and "08:00 around hub" in why, (road, why)
 
 
 @pytest.mark.django_db
@@ -213,3 +222,9 @@ def test_a_matrix_of_many_points_is_sparse_exact_between_neighbours_and_close_el
     south, north = (CENTRE[0] - 0.012, CENTRE[1] + 0.003), (CENTRE[0] + 0.012, CENTRE[1] - 0.003)
     both = engine.matrix(pts + [south, north])
     assert both.minutes(*south, *north) > 0.8 * RoadEngine(city).leg(*south, *north)[1]
+    # the anchors are kept beside the road data: a process starting later reads them, and answers alike
+    later = RoadEngine(city)
+    later.exact_max = 50
+    assert len(later._anchors.known) > 0
+    again = later.matrix(pts)
+    assert again.min_m == pytest.approx(sparse.min_m, abs=1e-3) and again.km_m == pytest.approx(sparse.km_m, abs=1e-3)

@@ -69,8 +69,8 @@ def test_learning_from_reported_deliveries_converges_on_the_planted_slowdown_and
     assert (eta - clock.now()).total_seconds() / 60 == pytest.approx(model * rush.factor, rel=0.02)
     # and says why, in minutes, where a dispatcher reads the order
     why = Order.objects.get(pk=later.pk).eta_why
-    assert why == (f"Traffic learned from your vans: +{model * (rush.factor - 1):.0f} min on the way here "
-                   f"(slowest around hub {hub.code} at 17:00, {rush.factor:.2f}x the model).")
+    assert why == (f"Rush hour around hub {hub.code} at 17:00: +{model * (rush.factor - 1):.0f} min on the way here "
+                   f"({rush.factor:.2f}x the model).")
     client = Client()
     client.force_login(UserFactory(organization=org))
     assert why in client.get("/orders/NEXT/").content.decode()
