@@ -100,7 +100,7 @@ def main(argv=None) -> int:
             row = {"kind": "product", "mode": "sparse" if n > engine.exact_max else "exact", "points": n,
                    "first_seconds": round(first, 2), "seconds": round(seconds, 2), "replan_seconds": round(replan, 2),
                    "error_min_median": round(err[len(err) // 2], 2), "error_min_p90": round(err[int(len(err) * 0.9)], 2),
-                   "mean_exact_min": round(sum(exact) / len(exact), 1), "calibration": getattr(m, "calibration", None)}
+                   "mean_exact_min": round(sum(exact) / len(exact), 1), "calibration": m.calibration}
             out["tables"].append(row)
             print(json.dumps(row), flush=True)
     finally:

@@ -103,7 +103,7 @@ def run_road_snapshots(files: list[Path]) -> list[dict]:
             road = work / path.name  # the day in matrix mode, for the checker
             road.write_text(json.dumps({**json.loads(path.read_text()), "travel": problem.travel.to_json()}))
             row = {"snapshot": path.name, "orders": len(problem.orders), "points": len(problem.travel),
-                   "matrix_seconds": round(matrix_s, 1), "anchors_asked": fresh, "matrix": getattr(problem.travel, "calibration", None) and "sparse" or "exact"}
+                   "matrix_seconds": round(matrix_s, 1), "anchors_asked": fresh, "matrix": "sparse" if problem.travel.calibration else "exact"}
             row["planner"] = {**_brief(check("snapshot", road, plan.to_json())), "seconds": round(seconds, 1), "time_limit": limit + 0.5}
             g = time.monotonic()
             row["greedy"] = {**_brief(check("snapshot", road, greedy.solve(load_problem(road)).to_json())),

@@ -173,24 +173,29 @@ class _Kept:
 
     def __init__(self, block, limit: int, path: Path | None = None):
         self.block, self.limit, self.path = block, limit, path
-        self.known: list[tuple[float, float]] = []  # in the order of the kept matrices
-        self.index: dict[tuple[float, float], int] = {}
-        self.km = self.min = np.zeros((0, 0), dtype=np.float32)
+        self.step_km = 0.0  # the lattice's, for a store of anchors
+        self.reset()
         if path is not None and path.exists():  # what an earlier process asked, beside the road data
             try:
                 with np.load(path) as kept:
                     known, km, minutes = [tuple(p) for p in kept["points"].tolist()], kept["km"], kept["minutes"]
+                    step_km = float(kept["step_km"][0])
                 if km.shape == minutes.shape == (len(known), len(known)) and len(known) <= limit:
                     self.known, self.km, self.min = known, km.astype(np.float32), minutes.astype(np.float32)
                     self.index = {p: i for i, p in enumerate(known)}
-            except (OSError, ValueError, KeyError):
+                    self.step_km = step_km
+            except (OSError, ValueError, KeyError, IndexError):
                 pass  # unreadable: asked again
+
+    def reset(self) -> None:
+        self.known: list[tuple[float, float]] = []  # in the order of the kept matrices
+        self.index: dict[tuple[float, float], int] = {}
+        self.km = self.min = np.zeros((0, 0), dtype=np.float32)
 
     def ask(self, points: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
         new = [p for p in points if p not in self.index]
         if len(self.known) + len(new) > self.limit:
-            self.known, self.index = [], {}
-            self.km = self.min = np.zeros((0, 0), dtype=np.float32)
+            self.reset()
             new = points
         if new:
             old_n, known = len(self.known), self.known + new
@@ -213,7 +218,8 @@ class _Kept:
             return
         partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial.npz")
         try:
-            np.savez(partial, points=np.array(self.known, dtype=np.float64).reshape(-1, 2), km=self.km, minutes=self.min)
+            np.savez(partial, points=np.array(self.known, dtype=np.float64).reshape(-1, 2), km=self.km, minutes=self.min,
+                     step_km=np.array([self.step_km]))
             os.replace(partial, self.path)
         except OSError:  # read-only road data: kept in memory only
             partial.unlink(missing_ok=True)
@@ -293,12 +299,12 @@ class RoadEngine:
         - then scaled by the median ratio of exact to interpolated on CALIBRATION_PAIRS pairs
           asked exactly (the interpolation runs a little long: it goes by way of the anchors).
 
-        `calibration` on the result says how the interpolated figures compared with the exact ones
-        before and after scaling."""
+        `calibration` on the result holds the scale factors and how far the scaled interpolation was
+        from the calibration pairs' exact figures."""
         n = len(points)
         at = np.array(points, dtype=np.float64)
-        anchors, corners, weights = self._lattice(at)
         with self._lock:
+            anchors, corners, weights = self._lattice(at)
             km_a, min_a = self._anchors.ask(anchors)
         km = _interpolate(km_a, corners, weights)
         minutes = _interpolate(min_a, corners, weights)
@@ -320,6 +326,12 @@ class RoadEngine:
         shrink = math.cos(math.radians(round(float(at[:, 0].mean()))))
         extent_km = max(np.ptp(at[:, 0]), np.ptp(at[:, 1]) * shrink) * M_PER_DEG_LAT / 1000.0
         step_km = next((s for s in ANCHOR_STEPS_KM if extent_km / s <= ANCHORS_PER_SIDE - 2), ANCHOR_STEPS_KM[-1])
+        kept = self._anchors.step_km  # the lattice already asked, if it suits these points: a day's problems vary in extent
+        if kept and (ANCHORS_PER_SIDE - 2) / 4 <= extent_km / kept <= 1.5 * (ANCHORS_PER_SIDE - 2):
+            step_km = kept
+        elif step_km != kept:
+            self._anchors.reset()
+            self._anchors.step_km = step_km
         step_lat = step_km * 1000.0 / M_PER_DEG_LAT
         step_lon = step_lat / shrink
         i0, j0 = math.floor(at[:, 0].min() / step_lat), math.floor(at[:, 1].min() / step_lon)

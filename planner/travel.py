@@ -89,6 +89,8 @@ class RoadMatrix:
     that carries one reads every leg from it instead of the straight line (the snapshot format's
     travel metric "matrix")."""
 
+    calibration: dict | None = None  # a sparse matrix's: its interpolation's scale factors and error (planner.roads)
+
     def __init__(self, points: list[tuple[float, float]], km, minutes):
         self.points = [point_key(lat, lon) for lat, lon in points]
         self.index = {pt: i for i, pt in enumerate(self.points)}

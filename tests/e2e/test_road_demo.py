@@ -1,0 +1,101 @@
+"""The demo in road mode, as the README says to run it: the road data built by `manage.py
+build_roads --generate-city`, the product on it (ROADS), and the simulator's vans driving its
+streets. A dispatcher watches the live map: the vans are on the streets, and a van's way through
+its stops is drawn street by street, not as straight lines from stop to stop."""
+
+import io
+import json
+import math
+import subprocess
+import sys
+import time as clock_time
+from datetime import time
+
+import pytest
+from django.core.management import call_command
+
+from tests.conftest import ROOT, child_env, free_port, process_log, stop_process, wait_for_http
+
+from .conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+
+
+def _start(args, name, env):
+    log = process_log(name)
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log
+
+
+def _segments(d: str) -> list[tuple[float, float, float, float]]:
+    """The straight pieces of an SVG path ("M x y L x y ..." as Leaflet writes a polyline)."""
+    nums = [float(x) for x in d.replace("M", " ").replace("L", " ").replace("z", " ").split()]
+    pts = list(zip(nums[0::2], nums[1::2]))
+    return [(a[0], a[1], b[0], b[1]) for a, b in zip(pts, pts[1:]) if a != b]
+
+
+def test_a_road_mode_demo_day_draws_the_vans_along_the_streets(settings, browser, tmp_path):
+    from dispatch.models import Stop, Vehicle
+
+    def stops_open(van) -> int:
+        return Stop.objects.filter(route__vehicle=van, route__active=True, completed_at__isnull=True).count()
+    from dispatch.simulation.city import CITIES
+    from dispatch.simulation.seed import seed_city
+    from planner.roads import RoadEngine
+
+    printed = io.StringIO()
+    call_command("build_roads", "--generate-city", "--size-km", "36", "--block-m", "500", "--out", str(tmp_path / "roads"),
+                 stdout=printed)
+    roads = [ln for ln in printed.getvalue().splitlines() if ln.strip().startswith("ROADS=")][0].strip().split("=", 1)[1]
+    engine = RoadEngine(roads)
+
+    sandbox_port, web_port = free_port(), free_port()
+    sandbox, web = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
+    result = seed_city(city=CITIES["chicago"], seed=7, vans_per_hub=3, orders=40, start=time(10, 0),
+                       speed=60, password="pw-for-tests", sandbox_url=sandbox, public_url=web)
+    (tmp_path / "sandbox.json").write_text(json.dumps(result["sandbox"]))
+    (tmp_path / "token").write_text(result["token"])
+    (tmp_path / "demo-drivers.json").write_text(json.dumps({"password": "pw-for-tests", "drivers": result["drivers"]}))
+    env = {**child_env(settings), "CT_TICKER": "1", "CT_TICKER_SCALE": "0.25", "PUBLIC_BASE_URL": web, "ROADS": roads}
+    procs = []
+    try:
+        procs.append(_start([sys.executable, "-m", "carriers.sandbox", "--port", str(sandbox_port), "--config",
+                             str(tmp_path / "sandbox.json")], "sandbox", env))
+        wait_for_http(sandbox + "/health", proc=procs[-1][0])
+        procs.append(_start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "controltower.asgi:application"],
+                            "daphne", env))
+        wait_for_http(web + "/login/", proc=procs[-1][0])
+        procs.append(_start([sys.executable, "manage.py", "simulate", "--base-url", web, "--sandbox-url", sandbox, "--token-file",
+                             str(tmp_path / "token"), "--duration", "240", "--tick", "0.5"], "simulate", env))
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        login(page, web, "dispatcher")
+
+        # wait for vans out on their rounds: away from their hubs, with stops still to go
+        hubs = {h.code: (h.lat, h.lon) for h in CITIES["chicago"].hubs}
+        deadline = clock_time.monotonic() + 180
+        out: list[Vehicle] = []
+        while clock_time.monotonic() < deadline and len(out) < 3:
+            out = [v for v in Vehicle.objects.select_related("fleet__hub").filter(lat__isnull=False)
+                   if math.dist((v.lat, v.lon), hubs[v.fleet.hub.code]) > 0.005
+                   and stops_open(v) > 0]
+            assert all(p.poll() is None for p, _ in procs), "a process of the demo stopped"
+            clock_time.sleep(0.5)
+        assert len(out) >= 3, "no van went out on its round"
+
+        # every van out there is on a street (the road engine snaps its position within a few metres)
+        import osrm
+
+        for v in out:
+            near = engine._engine.Nearest(osrm.NearestParameters(coordinates=[(v.lon, v.lat)]))
+            assert float(near["waypoints"][0]["distance"]) < 8, (v.code, v.lat, v.lon)
+
+        # and the map draws a van's way along the streets: many pieces, nearly all along the grid
+        van = out[0]
+        page.evaluate("code => window.ct.vehicles[code].fire('click')", van.code)
+        line = page.wait_for_selector('#map path[stroke-dasharray="6 4"]', timeout=15000)
+        pieces = _segments(line.get_attribute("d"))
+        assert len(pieces) > stops_open(van) + 4, (van.code, len(pieces))
+        along = sum(1 for x1, y1, x2, y2 in pieces if min(abs(x2 - x1), abs(y2 - y1)) < 1.0)
+        assert along >= 0.7 * len(pieces), (along, len(pieces))
+    finally:
+        for proc, log in reversed(procs):
+            stop_process(proc, log, 10)
