@@ -23,9 +23,9 @@ from planner.model import Plan
 from planner.pricing import carrier_eta, carrier_order_cost, carrier_risk
 from planner.repair import hand_over, repair, van_positions_near
 from planner.snapshot import snapshot_from_problem
-from planner.travel import DETOUR_FACTOR, SPEED_KMH
+from planner.travel import DETOUR_FACTOR, SPEED_KMH, point_key
 from dispatch.selectors import lane_reliability
-from dispatch.selectors import policy_for, service_rules, slot_bookings, vans_unavailable
+from dispatch.selectors import organization_zone, policy_for, service_rules, slot_bookings, vans_unavailable
 from dispatch.selectors.travel import learned_factor, travel_factors, travel_model
 from dispatch.services.exceptions import exception_raise
 from dispatch.status import (
@@ -192,17 +192,23 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
         h = v.fleet.hub
         hubs.setdefault(h.code, pm.Hub(h.code, pm.Point(h.lat, h.lon), h.load_min_per_order))
     planned = {k: _order(o, day0, rules) for k, o in orders.items()}
-    # What the fleet taught the product about travel (dispatch.services.travel) at this hour: the
-    # planner's one speed is the model's over the problem's hubs' mean factor, and each stop takes
-    # its hub's factor times its planned time; the live ETA reads the same figures leg by leg.
+    # What the fleet taught the product about travel (dispatch.services.travel). The solvers take
+    # one static matrix, so the hours are put where they will be driven: on the straight line the
+    # planner's one speed is the model's over the problem's hubs' mean factor at this hour; on the
+    # road engine's matrix each leg into an order is slowed by its hub's factor in the hour its
+    # window opens (its time band: the 17:00 order's legs at rush-hour pace when planned at 10:00),
+    # and legs to hubs and vans' ends by this hour's. The network re-plan (every few minutes)
+    # plans again as the bands come. Each stop takes its hub's factor times its planned time.
     factors = travel_factors(organization_id=organization_id)
-    speed, slower = SPEED_KMH, 1.0
+    speed, slower, band = SPEED_KMH, 1.0, {}
     if factors:
-        hour = timezone.localtime(now).hour
+        zone = organization_zone(organization_id)
+        hour = now.astimezone(zone).hour
         hub_ids = {o.hub_id for o in orders.values()} | {v.fleet.hub_id for v in vans}
         learned = {h: learned_factor(factors, h, hour) for h in hub_ids}
         slower = sum(learned.values()) / len(learned)
         speed = SPEED_KMH / slower
+        band = {k: learned_factor(factors, o.hub_id, max(now, o.window_start).astimezone(zone).hour) for k, o in orders.items()}
         planned = {k: replace(p, service_min=p.service_min * learned[orders[k].hub_id]) for k, p in planned.items()}
     for ref, at in handover.items():
         if ref in planned:
@@ -214,6 +220,12 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     roads = travel_model().matrix(problem.points())
     if roads is not None:
         roads.min_m *= slower
+        banded = set()
+        for k, factor in band.items():  # an order's own time band, where it differs from this hour's
+            j = roads.index.get(point_key(planned[k].at.lat, planned[k].at.lon))
+            if j is not None and j not in banded and factor != slower:
+                roads.min_m[:, j] *= factor / slower
+                banded.add(j)
         problem.travel = roads
     return DbProblem(problem, day0, routes, carrier_of, orders)
 

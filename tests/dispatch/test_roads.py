@@ -228,3 +228,34 @@ def test_a_matrix_of_many_points_is_sparse_exact_between_neighbours_and_close_el
     assert len(later._anchors.known) > 0
     again = later.matrix(pts)
     assert again.min_m == pytest.approx(sparse.min_m, abs=1e-3) and again.km_m == pytest.approx(sparse.km_m, abs=1e-3)
+
+
+@pytest.mark.django_db
+def test_the_planner_drives_each_order_in_its_own_time_band(roads, org, hub):
+    """The solvers take one static matrix: planned at 10:00, the legs into an order whose window
+    opens at 17:00 are at the evening rush's learned pace, those into an 11:00 order at 10:00's."""
+    from django.core.cache import cache
+
+    from dispatch.selectors.travel import ANY_HOUR, cache_key
+
+    zone = ZoneInfo("America/Chicago")
+    org.time_zone = "America/Chicago"
+    org.save()
+    now = datetime.now(zone).replace(hour=10, minute=0, second=0, microsecond=0)
+    for hour, factor in ((10, 1.1), (11, 1.1), (17, 1.6), (ANY_HOUR, 1.2)):
+        TravelFactor.objects.create(organization=org, hub=hub, hour=hour, factor=factor, legs=40, observed=factor)
+    cache.delete(cache_key(org.id))
+    morning = OrderFactory(hub=hub, external_ref="AM", lat=hub.lat + 0.011, lon=hub.lon - 0.006,
+                           window_start=now + timedelta(hours=1), window_end=now + timedelta(hours=3))
+    evening = OrderFactory(hub=hub, external_ref="PM", lat=hub.lat - 0.009, lon=hub.lon + 0.012,
+                           window_start=now + timedelta(hours=7), window_end=now + timedelta(hours=9))
+
+    problem = problem_from_db(organization_id=org.id, extra_orders=[morning, evening], now=now).problem
+
+    h = problem.hubs[hub.code].at
+    for ref, factor in (("AM", 1.1), ("PM", 1.6)):
+        door = problem.orders[ref].at
+        assert problem.drive_min(h, door) == pytest.approx(roads.leg(h.lat, h.lon, door.lat, door.lon)[1] * factor, rel=0.01)
+    am, pm = problem.orders["AM"].at, problem.orders["PM"].at
+    assert problem.drive_min(pm, h) == pytest.approx(roads.leg(pm.lat, pm.lon, h.lat, h.lon)[1] * 1.1, rel=0.01)  # back: this hour
+    assert problem.drive_min(am, pm) == pytest.approx(roads.leg(am.lat, am.lon, pm.lat, pm.lon)[1] * 1.6, rel=0.01)
