@@ -3,24 +3,11 @@ simulator) with every disruption kind injected at once: the dispatcher's screen 
 exception, noticed by the tower from the raw signals the simulator sends (pings that stop, a
 carrier's API that fails, orders arriving, customers not home), never set by hand."""
 
-import json
-import subprocess
-import sys
 import time as clock_time
-from datetime import time
 
 import pytest
 
-from tests.conftest import (
-    ROOT,
-    child_env,
-    free_port,
-    process_log,
-    stop_process,
-    wait_for_http,
-)
-
-from .conftest import login
+from .conftest import demo_day, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -36,40 +23,11 @@ DISRUPTIONS = {
 }
 
 
-def _start(args, name, env):
-    log = process_log(name)
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log
-
-
 def test_each_demo_disruption_shows_its_exception_on_the_dispatchers_screen(settings, browser, tmp_path):
-    from dispatch.simulation.city import CITIES
-    from dispatch.simulation.seed import seed_city
-
-    sandbox_port, web_port = free_port(), free_port()
-    sandbox, web = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
-    result = seed_city(city=CITIES["chicago"], seed=7, vans_per_hub=3, orders=40, start=time(10, 0),
-                       speed=60, password="pw-for-tests", sandbox_url=sandbox, public_url=web)
-    (tmp_path / "sandbox.json").write_text(json.dumps(result["sandbox"]))
-    (tmp_path / "token").write_text(result["token"])
-    # as seed_demo leaves them: the vans' drivers sign in to the driver app, and the simulator drives through it
-    (tmp_path / "demo-drivers.json").write_text(json.dumps({"password": "pw-for-tests", "drivers": result["drivers"]}))
-    # The beat four times as often: at 60x the product clock its minute is an hour of the day.
-    env = {**child_env(settings), "CT_TICKER": "1", "CT_TICKER_SCALE": "0.25", "PUBLIC_BASE_URL": web}
-    procs = []
-    try:
-        procs.append(_start([sys.executable, "-m", "carriers.sandbox", "--port", str(sandbox_port), "--config",
-                             str(tmp_path / "sandbox.json")], "sandbox", env))
-        wait_for_http(sandbox + "/health", proc=procs[-1][0])
-        procs.append(_start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "controltower.asgi:application"],
-                            "daphne", env))
-        wait_for_http(web + "/login/", proc=procs[-1][0])
+    with demo_day(settings, tmp_path, disrupt=tuple(DISRUPTIONS)) as (web, procs, simulate):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         login(page, web, "dispatcher")
-        sim = [sys.executable, "manage.py", "simulate", "--base-url", web, "--sandbox-url", sandbox, "--token-file",
-               str(tmp_path / "token"), "--duration", "240", "--tick", "0.5"]
-        for spec in DISRUPTIONS:
-            sim += ["--disrupt", spec]
-        procs.append(_start(sim, "simulate", env))
+        simulate()
 
         wanted, seen = set(DISRUPTIONS.values()), set()
         deadline = clock_time.monotonic() + 240
@@ -79,7 +37,7 @@ def test_each_demo_disruption_shows_its_exception_on_the_dispatchers_screen(sett
                 ...[...document.querySelectorAll('#exceptions [data-kind]')].filter(e => e.textContent.includes('Van S02 silent'))
                     .map(() => 'silent:S02'),
                 ...[...document.querySelectorAll('#activity [data-exception-kind]')].map(e => e.dataset.exceptionKind)]"""))
-            assert all(p.poll() is None for p, _ in procs[:2]), "the sandbox or daphne stopped"
+            assert all(p.poll() is None for p in procs[:2]), "the sandbox or daphne stopped"
             clock_time.sleep(0.5)
         assert wanted <= seen, f"never shown: {sorted(wanted - seen)}; shown: {sorted(seen)}"
         # the vans' drivers worked through the driver app: the van's check, pickups and attempts
@@ -94,6 +52,3 @@ def test_each_demo_disruption_shows_its_exception_on_the_dispatchers_screen(sett
 
         for d in Decision.objects.filter(exception__vehicle__code__in=["W02", "S02"]):
             assert not any(m["to"]["kind"] == "van" and m["to"].get("code") in ("W02", "S02") for m in d.moves), d.summary
-    finally:
-        for proc, log in reversed(procs):
-            stop_process(proc, log, 10)

@@ -4,26 +4,15 @@ streets. A dispatcher watches the live map: the vans are on the streets, and a v
 its stops is drawn street by street, not as straight lines from stop to stop."""
 
 import io
-import json
 import math
-import subprocess
-import sys
 import time as clock_time
-from datetime import time
 
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import ROOT, child_env, free_port, process_log, stop_process, wait_for_http
-
-from .conftest import login
+from .conftest import demo_day, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
-
-
-def _start(args, name, env):
-    log = process_log(name)
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log
 
 
 def test_a_road_mode_demo_day_draws_the_vans_along_the_streets(settings, browser, tmp_path):
@@ -32,7 +21,6 @@ def test_a_road_mode_demo_day_draws_the_vans_along_the_streets(settings, browser
     def stops_open(van) -> int:
         return Stop.objects.filter(route__vehicle=van, route__active=True, completed_at__isnull=True).count()
     from dispatch.simulation.city import CITIES
-    from dispatch.simulation.seed import seed_city
     from planner.roads import RoadEngine
 
     printed = io.StringIO()
@@ -41,26 +29,10 @@ def test_a_road_mode_demo_day_draws_the_vans_along_the_streets(settings, browser
     roads = [ln for ln in printed.getvalue().splitlines() if ln.strip().startswith("ROADS=")][0].strip().split("=", 1)[1]
     engine = RoadEngine(roads)
 
-    sandbox_port, web_port = free_port(), free_port()
-    sandbox, web = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
-    result = seed_city(city=CITIES["chicago"], seed=7, vans_per_hub=3, orders=40, start=time(10, 0),
-                       speed=60, password="pw-for-tests", sandbox_url=sandbox, public_url=web)
-    (tmp_path / "sandbox.json").write_text(json.dumps(result["sandbox"]))
-    (tmp_path / "token").write_text(result["token"])
-    (tmp_path / "demo-drivers.json").write_text(json.dumps({"password": "pw-for-tests", "drivers": result["drivers"]}))
-    env = {**child_env(settings), "CT_TICKER": "1", "CT_TICKER_SCALE": "0.25", "PUBLIC_BASE_URL": web, "ROADS": roads}
-    procs = []
-    try:
-        procs.append(_start([sys.executable, "-m", "carriers.sandbox", "--port", str(sandbox_port), "--config",
-                             str(tmp_path / "sandbox.json")], "sandbox", env))
-        wait_for_http(sandbox + "/health", proc=procs[-1][0])
-        procs.append(_start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "controltower.asgi:application"],
-                            "daphne", env))
-        wait_for_http(web + "/login/", proc=procs[-1][0])
-        procs.append(_start([sys.executable, "manage.py", "simulate", "--base-url", web, "--sandbox-url", sandbox, "--token-file",
-                             str(tmp_path / "token"), "--duration", "240", "--tick", "0.5"], "simulate", env))
+    with demo_day(settings, tmp_path, env_extra={"ROADS": roads}) as (web, procs, simulate):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         login(page, web, "dispatcher")
+        simulate()
 
         # wait for vans out on their rounds: away from their hubs, with stops still to go
         hubs = {h.code: (h.lat, h.lon) for h in CITIES["chicago"].hubs}
@@ -70,7 +42,7 @@ def test_a_road_mode_demo_day_draws_the_vans_along_the_streets(settings, browser
             out = [v for v in Vehicle.objects.select_related("fleet__hub").filter(lat__isnull=False)
                    if math.dist((v.lat, v.lon), hubs[v.fleet.hub.code]) > 0.005
                    and stops_open(v) > 0]
-            assert all(p.poll() is None for p, _ in procs), "a process of the demo stopped"
+            assert all(p.poll() is None for p in procs), "a process of the demo stopped"
             clock_time.sleep(0.5)
         assert len(out) >= 3, "no van went out on its round"
 
@@ -103,6 +75,3 @@ def test_a_road_mode_demo_day_draws_the_vans_along_the_streets(settings, browser
         assert len(pieces) > stops_open(van) + 4, (van.code, drawn)
         along = sum(1 for a, b in pieces if min(abs(a[0] - b[0]), abs(a[1] - b[1])) < 2e-5)
         assert along >= 0.7 * len(pieces), (along, len(pieces), drawn)
-    finally:
-        for proc, log in reversed(procs):
-            stop_process(proc, log, 10)
