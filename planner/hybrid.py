@@ -89,7 +89,9 @@ def solve(problem: Problem, options: Options | None = None, initial: Plan | None
     p = problem
     if initial is None and options.warm_start:
         initial = greedy.solve(p, vans=options.seed_vans, positions=options.seed_positions)
-    reserve = 0.5 + 0.0008 * len(p.orders) if options.settle_reserve is None else options.settle_reserve
+    # time kept for settling the plan after the search (more on a road matrix: its legs are looked up, not computed)
+    reserve = ((0.5 + 0.0008 * len(p.orders)) * (1.5 if p.travel is not None else 1.0) if options.settle_reserve is None
+               else options.settle_reserve)
     if initial is not None:
         initial = add_trips(p, _copy(initial), deadline=started + 0.3 * options.time_limit)
         _settle(p, initial)

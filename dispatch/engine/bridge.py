@@ -26,7 +26,7 @@ from planner.snapshot import snapshot_from_problem
 from planner.travel import DETOUR_FACTOR, SPEED_KMH, point_key
 from dispatch.selectors import lane_reliability
 from dispatch.selectors import organization_zone, policy_for, service_rules, slot_bookings, vans_unavailable
-from dispatch.selectors.travel import learned_factor, travel_factors, travel_model
+from dispatch.selectors.travel import area_factor, area_factors, learned_factor, travel_factors, travel_model
 from dispatch.services.exceptions import exception_raise
 from dispatch.status import (
     CarrierHealth,
@@ -196,8 +196,8 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     # one static matrix, so the hours are put where they will be driven: on the straight line the
     # planner's one speed is the model's over the problem's hubs' mean factor at this hour; on the
     # road engine's matrix each leg into an order is slowed by its hub's factor in the hour its
-    # window opens (its time band: the 17:00 order's legs at rush-hour pace when planned at 10:00),
-    # and legs to hubs and vans' ends by this hour's. The network re-plan (every few minutes)
+    # window opens (its time band: the 17:00 order's legs at rush-hour pace when planned at 10:00)
+    # and by its area's, and legs to hubs and vans' ends by this hour's. The network re-plan (every few minutes)
     # plans again as the bands come. Each stop takes its hub's factor times its planned time.
     factors = travel_factors(organization_id=organization_id)
     speed, slower, band = SPEED_KMH, 1.0, {}
@@ -208,7 +208,9 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
         learned = {h: learned_factor(factors, h, hour) for h in hub_ids}
         slower = sum(learned.values()) / len(learned)
         speed = SPEED_KMH / slower
-        band = {k: learned_factor(factors, o.hub_id, max(now, o.window_start).astimezone(zone).hour) for k, o in orders.items()}
+        areas = area_factors(organization_id=organization_id)
+        band = {k: learned_factor(factors, o.hub_id, max(now, o.window_start).astimezone(zone).hour)
+                * area_factor(areas, o.hub, o.lat, o.lon) for k, o in orders.items()}
         planned = {k: replace(p, service_min=p.service_min * learned[orders[k].hub_id]) for k, p in planned.items()}
     for ref, at in handover.items():
         if ref in planned:

@@ -19,4 +19,4 @@ from .orders import (  # noqa: F401
 )
 from .reporting import DailyLateness, DailyRollup, DailySavings, RollupDirty  # noqa: F401
 from .tenancy import ApiToken, Organization, User, history_user  # noqa: F401
-from .travel import TravelFactor  # noqa: F401
+from .travel import AreaFactor, TravelFactor  # noqa: F401

@@ -28,3 +28,22 @@ class TravelFactor(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "hub", "hour"], name="travel_factor_once")]
+
+
+class AreaFactor(models.Model):
+    """How much longer than the hour's learned factor legs into one area around a hub really take
+    (a neighbourhood of AREA_KM square, by where the leg ends: its streets, a bridge, a school):
+    the hour and the place multiply. Learned over all hours from the same legs, shrunk towards
+    1.0 where they are few (dispatch.services.travel); versioned."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="area_factors")
+    hub = models.ForeignKey(Hub, on_delete=models.CASCADE, related_name="area_factors")
+    area = models.CharField(max_length=24, help_text="The square, counted from the hub: 'N2 E-1' is 2 north and 1 west")
+    factor = models.FloatField(default=1.0)
+    legs = models.PositiveIntegerField(default=0, help_text="Completed legs into it it was learned from")
+    observed = models.FloatField(null=True, blank=True, help_text="What those legs alone say, before shrinkage")
+    learned_at = models.DateTimeField(default=clock_now)
+    history = HistoricalRecords(get_user=history_user)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "hub", "area"], name="area_factor_once")]

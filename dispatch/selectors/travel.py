@@ -3,11 +3,15 @@ learns them) as the ETA reads them."""
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.core.cache import cache
 
-from dispatch.models import TravelFactor
+from dispatch.models import AreaFactor, TravelFactor
 from planner.travel import STRAIGHT
+
+AREA_KM = 1.5  # the squares, counted from their hub, whose legs are learned apart: about a neighbourhood
 
 
 def travel_model():
@@ -26,6 +30,41 @@ CACHE_S = 60
 
 def cache_key(organization_id: int) -> str:
     return f"travel-factors:{organization_id}"
+
+
+def area_cache_key(organization_id: int) -> str:
+    return f"area-factors:{organization_id}"
+
+
+def area_of(hub_lat: float, hub_lon: float, lat: float, lon: float) -> str:
+    """The AREA_KM square a point is in, counted from its hub ("N2 E-1": 2 north, 1 west)."""
+    north = (lat - hub_lat) * 111.32 / AREA_KM
+    east = (lon - hub_lon) * 111.32 * math.cos(math.radians(hub_lat)) / AREA_KM
+    return f"N{math.floor(north)} E{math.floor(east)}"
+
+
+def area_factors(*, organization_id: int) -> dict[tuple[int, str], float]:
+    """{(hub id, area): factor on top of the hour's}, read at most once a minute (the learner clears it)."""
+    if not settings.TRAVEL_LEARNING:
+        return {}
+    key = area_cache_key(organization_id)
+    try:
+        found = cache.get(key)
+    except Exception:
+        found = None
+    if found is None:
+        found = {(h, a): f for h, a, f in AreaFactor.objects.filter(organization_id=organization_id)
+                 .values_list("hub_id", "area", "factor")}
+        try:
+            cache.set(key, found, CACHE_S)
+        except Exception:
+            pass
+    return found
+
+
+def area_factor(areas: dict[tuple[int, str], float], hub, lat: float, lon: float) -> float:
+    """The learned factor of the area a leg around `hub` ends in (1 where nothing was learned)."""
+    return areas.get((hub.id, area_of(hub.lat, hub.lon, lat, lon)), 1.0) if areas else 1.0
 
 
 def travel_factors(*, organization_id: int) -> dict[tuple[int, int], float]:
@@ -81,6 +120,12 @@ def travel_factor_rows(*, organization_id: int):
     """What was learned, for the admins' page: per hub and hour, with how many legs."""
     return (TravelFactor.objects.filter(organization_id=organization_id).select_related("hub")
             .order_by("hub__code", "hour"))
+
+
+def area_factor_rows(*, organization_id: int):
+    """The areas learned, for the admins' page: per hub, slowest first."""
+    return (AreaFactor.objects.filter(organization_id=organization_id).select_related("hub")
+            .order_by("hub__code", "-factor", "area"))
 
 
 def travel_factor_versions(*, organization_id: int, factor_id: int) -> tuple[TravelFactor, list[dict]] | None:

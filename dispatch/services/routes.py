@@ -14,7 +14,7 @@ from dispatch.facts import OrderEtaChanged, VanApproaching
 from dispatch.live_events import order_changed
 from dispatch.models import Order, Route, Stop, Vehicle
 from dispatch.selectors import one_policy_read, organization_zone, policy_for, service_rules
-from dispatch.selectors.travel import learned_factor, travel_factors, travel_model, van_pace
+from dispatch.selectors.travel import area_factor, area_factors, learned_factor, travel_factors, travel_model, van_pace
 from dispatch.status import OrderStatus, Risk, StopKind
 from infra import bus, facts
 
@@ -111,6 +111,7 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     rules = service_rules(vehicle.organization_id) if stops else {}
     # What the fleet taught the product about travel around each hub at each hour (services.travel)
     factors = travel_factors(organization_id=vehicle.organization_id) if stops else {}
+    areas = area_factors(organization_id=vehicle.organization_id) if factors else {}  # and in each area, on top
     pace = van_pace(organization_id=vehicle.organization_id).get(vehicle.id, 1.0) if stops else 1.0  # the van's own today
     zone = organization_zone(vehicle.organization_id) if factors else None
     changed: list[Order] = []
@@ -126,7 +127,8 @@ def route_recompute_etas(*, vehicle: Vehicle, now: datetime | None = None) -> li
     for i, (stop, model) in enumerate(zip(stops, drives)):
         order = stop.order
         hour = t.astimezone(zone).hour if factors else 0
-        learned = (learned_factor(factors, order.hub_id, hour) if factors else 1.0) * pace
+        learned = (learned_factor(factors, order.hub_id, hour) * area_factor(areas, order.hub, stop.lat, stop.lon)
+                   if factors else 1.0) * pace
         t += timedelta(minutes=model * learned)
         extra += model * (learned - 1)
         if learned > 1 and (slowest is None or learned > slowest[0]):

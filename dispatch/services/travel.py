@@ -17,8 +17,18 @@ from django.core.cache import cache
 from django.db import transaction
 
 from dispatch import clock
-from dispatch.models import Organization, Stop, TravelFactor
-from dispatch.selectors.travel import ANY_HOUR, cache_key, learned_factor, travel_model, van_pace_key, VAN_PACE_TTL_S
+from dispatch.models import AreaFactor, Hub, Organization, Stop, TravelFactor
+from dispatch.selectors.travel import (
+    ANY_HOUR,
+    VAN_PACE_TTL_S,
+    area_cache_key,
+    area_factor,
+    area_of,
+    cache_key,
+    learned_factor,
+    travel_model,
+    van_pace_key,
+)
 from dispatch.status import StopKind
 
 LOOKBACK = timedelta(days=14)
@@ -31,8 +41,9 @@ LEGS_PER_QUERY = 100    # stops per road query when the model's drives are asked
 CHANGE = 0.02           # a new version when the factor moves by more than this
 
 
-def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, float, int, datetime]]:
-    """(hub id, when the leg started, real / model, van id, when it ended) for the organization's completed deliveries of
+def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, float, int, datetime, float, float]]:
+    """(hub id, when the leg started, real / model, van id, when it ended, where it ended: lat, lon)
+    for the organization's completed deliveries of
     the look-back period, each from its van's previous completed stop. A leg the van may have spent
     waiting for the customer's window to open is left out (the wait is not traffic)."""
     rows = list(Stop.objects.filter(route__vehicle__organization_id=organization_id, completed_at__isnull=False,
@@ -58,7 +69,7 @@ def _legs(organization_id: int, now: datetime) -> list[tuple[int, datetime, floa
             continue
         ratio = (this[1] - prev[1]).total_seconds() / 60 / model
         if RATIO_BOUNDS[0] <= ratio <= RATIO_BOUNDS[1]:
-            legs.append((this[7], prev[1], ratio, this[0], this[1]))
+            legs.append((this[7], prev[1], ratio, this[0], this[1], this[2], this[3]))
     return legs
 
 
@@ -71,7 +82,7 @@ def travel_learn(*, organization_id: int, now: datetime | None = None) -> int:
     by_hub: dict[int, list[float]] = defaultdict(list)
     by_hour: dict[tuple[int, int], list[float]] = defaultdict(list)
     seen = _legs(organization_id, now)
-    for hub_id, started, ratio, _, _ in seen:
+    for hub_id, started, ratio, *_ in seen:
         by_hub[hub_id].append(math.log(ratio))
         by_hour[(hub_id, started.astimezone(zone).hour)].append(math.log(ratio))
     learned = {}
@@ -82,35 +93,61 @@ def travel_learn(*, organization_id: int, now: datetime | None = None) -> int:
             if h == hub_id:
                 shrunk = (sum(hour_logs) + PRIOR_LEGS * hub_log) / (len(hour_logs) + PRIOR_LEGS)
                 learned[(hub_id, hour)] = (math.exp(shrunk), len(hour_logs), math.exp(sum(hour_logs) / len(hour_logs)))
-    versions = 0
+    areas = _learn_areas(seen, zone, learned)
     with transaction.atomic():
-        current = {(f.hub_id, f.hour): f for f in TravelFactor.objects.select_for_update().filter(organization_id=organization_id)}
-        for (hub_id, hour), (factor, legs, observed) in learned.items():
-            row = current.get((hub_id, hour))
-            if row is None or abs(factor - row.factor) > CHANGE * row.factor:
-                row = row or TravelFactor(organization_id=organization_id, hub_id=hub_id, hour=hour)
-                row.factor, row.legs, row.observed, row.learned_at = round(factor, 4), legs, round(observed, 4), now
-                row._change_reason = f"learned from {legs} legs"
-                row.save()
-                versions += 1
-            elif row.legs != legs:
-                TravelFactor.objects.filter(pk=row.pk).update(legs=legs, observed=round(observed, 4))
+        versions = _keep(TravelFactor, organization_id, now, "hour", learned)
+        versions += _keep(AreaFactor, organization_id, now, "area", areas)
     if versions:
-        transaction.on_commit(lambda: cache.delete(cache_key(organization_id)))
-    _learn_van_pace(organization_id, now, zone, seen, {k: v[0] for k, v in learned.items()})
+        transaction.on_commit(lambda: (cache.delete(cache_key(organization_id)), cache.delete(area_cache_key(organization_id))))
+    _learn_van_pace(organization_id, now, zone, seen, {k: v[0] for k, v in learned.items()}, {k: v[0] for k, v in areas.items()})
     return versions
 
 
-def _learn_van_pace(organization_id: int, now: datetime, zone, legs: list, factors: dict) -> None:
+def _learn_areas(legs: list, zone, learned: dict) -> dict:
+    """Per hub and AREA_KM square where legs end: what is left of their real / model once the hour's
+    learned factor is taken out, over all hours (the hour and the place multiply), shrunk towards
+    1.0 with PRIOR_LEGS legs. {(hub id, area): (factor, legs, observed)}."""
+    hubs = {h.pk: h for h in Hub.objects.filter(pk__in={leg[0] for leg in legs})}
+    factors = {k: v[0] for k, v in learned.items()}
+    by_area: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for hub_id, started, ratio, _, _, lat, lon in legs:
+        hub = hubs[hub_id]
+        hour_factor = learned_factor(factors, hub_id, started.astimezone(zone).hour)
+        by_area[(hub_id, area_of(hub.lat, hub.lon, lat, lon))].append(math.log(ratio / hour_factor))
+    return {key: (math.exp(sum(logs) / (len(logs) + PRIOR_LEGS)), len(logs), math.exp(sum(logs) / len(logs)))
+            for key, logs in by_area.items()}
+
+
+def _keep(model, organization_id: int, now: datetime, field: str, learned: dict) -> int:
+    """Store what was learned, {(hub id, hour or area): (factor, legs, observed)}: a new version of a
+    figure that moved by more than CHANGE, the counts alone otherwise. Returns the new versions."""
+    versions = 0
+    current = {(f.hub_id, getattr(f, field)): f for f in model.objects.select_for_update().filter(organization_id=organization_id)}
+    for (hub_id, where), (factor, legs, observed) in learned.items():
+        row = current.get((hub_id, where))
+        if row is None or abs(factor - row.factor) > CHANGE * row.factor:
+            row = row or model(organization_id=organization_id, hub_id=hub_id, **{field: where})
+            row.factor, row.legs, row.observed, row.learned_at = round(factor, 4), legs, round(observed, 4), now
+            row._change_reason = f"learned from {legs} legs"
+            row.save()
+            versions += 1
+        elif row.legs != legs:
+            model.objects.filter(pk=row.pk).update(legs=legs, observed=round(observed, 4))
+    return versions
+
+
+def _learn_van_pace(organization_id: int, now: datetime, zone, legs: list, factors: dict, areas: dict) -> None:
     """Each van's pace today against what was learned for its legs' hubs and hours (the driver,
     the street it is on, what the van carries): the last VAN_LEGS legs of the last VAN_WINDOW,
     shrunk towards 1 with VAN_PRIOR legs. Kept in the cache for the live ETA, not versioned: it
     is the van's now, not a figure of the network."""
     recent: dict[int, list[float]] = defaultdict(list)
-    for hub_id, started, ratio, van_id, ended in sorted(legs, key=lambda leg: leg[4]):
+    hubs = {h.pk: h for h in Hub.objects.filter(pk__in={leg[0] for leg in legs})}
+    for hub_id, started, ratio, van_id, ended, lat, lon in sorted(legs, key=lambda leg: leg[4]):
         if ended >= now - VAN_WINDOW:
             hour = started.astimezone(zone).hour
-            recent[van_id].append(math.log(ratio / learned_factor(factors, hub_id, hour)))
+            place = area_factor(areas, hubs[hub_id], lat, lon)
+            recent[van_id].append(math.log(ratio / (learned_factor(factors, hub_id, hour) * place)))
     pace = {van_id: round(math.exp(sum(logs[-VAN_LEGS:]) / (len(logs[-VAN_LEGS:]) + VAN_PRIOR)), 4)
             for van_id, logs in recent.items()}
     legs = {van_id: len(logs[-VAN_LEGS:]) for van_id, logs in recent.items()}

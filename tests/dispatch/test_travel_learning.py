@@ -49,7 +49,11 @@ def test_learning_from_reported_deliveries_converges_on_the_planted_slowdown_and
     assert at < start + timedelta(hours=1)
 
     clock.anchor(sim_at=at + timedelta(minutes=1), speed=0.0)
-    assert travel_learn(organization_id=org.id) == 2
+    from dispatch.models import AreaFactor
+    from dispatch.selectors.travel import area_of
+
+    versions = travel_learn(organization_id=org.id)
+    assert versions == 2 + AreaFactor.objects.filter(organization=org).count()  # the hour, the day, and the areas
     assert travel_learn(organization_id=org.id) == 0  # learning twice from the same legs changes nothing
 
     rush = TravelFactor.objects.get(organization=org, hub=hub, hour=17)
@@ -66,11 +70,13 @@ def test_learning_from_reported_deliveries_converges_on_the_planted_slowdown_and
     route_recompute_etas(vehicle=fresh)
     model = travel_minutes(road_km(hub.lat, hub.lon, later.lat, later.lon))
     eta = Order.objects.get(pk=later.pk).eta
-    assert (eta - clock.now()).total_seconds() / 60 == pytest.approx(model * rush.factor, rel=0.02)
+    there = AreaFactor.objects.filter(organization=org, hub=hub, area=area_of(hub.lat, hub.lon, later.lat, later.lon)).first()
+    learned = rush.factor * (there.factor if there else 1.0)  # the hour's, times the area's where the leg ends
+    assert (eta - clock.now()).total_seconds() / 60 == pytest.approx(model * learned, rel=0.02)
     # and says why, in minutes, where a dispatcher reads the order
     why = Order.objects.get(pk=later.pk).eta_why
-    assert why == (f"Rush hour around hub {hub.code} at 17:00: +{model * (rush.factor - 1):.0f} min on the way here "
-                   f"({rush.factor:.2f}x the model).")
+    assert why == (f"Rush hour around hub {hub.code} at 17:00: +{model * (learned - 1):.0f} min on the way here "
+                   f"({learned:.2f}x the model).")
     client = Client()
     client.force_login(UserFactory(organization=org))
     assert why in client.get("/orders/NEXT/").content.decode()
@@ -88,6 +94,9 @@ def test_admins_see_what_was_learned_and_its_versions_and_others_do_not(org, hub
 
     row = TravelFactor.objects.create(organization=org, hub=hub, hour=17, factor=1.42, legs=20, observed=1.5)
     TravelFactor.objects.create(organization=org, hub=hub, hour=ANY_HOUR, factor=1.21, legs=20, observed=1.5)
+    from dispatch.models import AreaFactor
+
+    AreaFactor.objects.create(organization=org, hub=hub, area="N2 E-1", factor=1.33, legs=15, observed=1.4)
     admin, dispatcher = Client(), Client()
     admin.force_login(UserFactory(organization=org, role=Role.ADMIN))
     dispatcher.force_login(UserFactory(organization=org, role=Role.DISPATCHER))
@@ -96,6 +105,8 @@ def test_admins_see_what_was_learned_and_its_versions_and_others_do_not(org, hub
     history = admin.get(f"/settings/travel/{row.pk}/history/")
 
     assert "All day: <b>×1.21</b> from 20 legs" in page and "17:00-17:59" in page and "×1.42" in page
+    area = page[page.index('data-area="N2 E-1"'):].split("</tr>")[0]
+    assert "×1.33" in area and "<td>15</td>" in area
     assert history.status_code == 200 and "×1.42" in history.content.decode()
     assert dispatcher.get("/settings/travel/").status_code == 403
 
@@ -155,3 +166,52 @@ def test_a_slower_driver_s_eta_follows_his_own_pace_today(org, hub):
     slow_row = page[page.index('data-van="SLOW"'):].split("</tr>")[0]
     assert f"×{pace[vans['SLOW'].id]:.2f}" in slow_row and "<td>8</td>" in slow_row
     assert 'data-van="QUICK"' in page
+
+
+def test_an_area_with_slow_streets_is_learned_apart_from_the_rest_of_the_hub(org, hub):
+    """At the same hour, legs ending north of the hub take 1.6 times the model and legs ending
+    south take what it says: the hour's figure is their mix, and each area's figure takes it apart,
+    so the next ETA into the north is slower than one as long into the south."""
+    from dispatch.models import AreaFactor
+    from dispatch.selectors.travel import AREA_KM, area_of
+
+    zone = ZoneInfo("America/Chicago")
+    org.time_zone = "America/Chicago"
+    org.save()
+    start = datetime.now(zone).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    clock.anchor(sim_at=start, speed=0.0)
+    step = AREA_KM / 111.32
+    north, south = (hub.lat + 1.5 * step, hub.lon), (hub.lat - 0.5 * step, hub.lon)
+    van = VehicleFactory(fleet__hub=hub, code="A1", lat=hub.lat, lon=hub.lon, position_at=start)
+    orders = [OrderFactory(hub=hub, external_ref=f"A{i}", lat=(north if i % 2 else south)[0] + 0.0004 * (i % 5),
+                           lon=hub.lon + 0.0005 * (i % 3), window_start=start - timedelta(hours=1),
+                           window_end=start + timedelta(hours=6), service_min=1.0) for i in range(24)]
+    for o in orders:
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+        order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM, at=start)
+    at, lat, lon = start, hub.lat, hub.lon
+    for o in orders:
+        slow = 1.6 if o.lat > hub.lat else 1.0
+        at += timedelta(minutes=slow * (travel_minutes(road_km(lat, lon, o.lat, o.lon)) + o.service_min))
+        order_set_status(organization_id=org.id, order_id=o.id, status="delivered", actor=SYSTEM, at=at)
+        lat, lon = o.lat, o.lon
+    clock.anchor(sim_at=at + timedelta(minutes=1), speed=0.0)
+
+    travel_learn(organization_id=org.id)
+
+    north_area = AreaFactor.objects.get(organization=org, hub=hub, area=area_of(hub.lat, hub.lon, *north))
+    south_area = AreaFactor.objects.get(organization=org, hub=hub, area=area_of(hub.lat, hub.lon, *south))
+    hour = TravelFactor.objects.get(organization=org, hub=hub, hour=10)  # every hour mixes north and south alike
+    assert north_area.legs == 12 and south_area.legs == 12
+    assert north_area.factor > 1.1 > 0.95 > south_area.factor
+    assert hour.factor * north_area.factor == pytest.approx(1.6, rel=0.15)  # the two multiply back to what was planted
+    etas = {}
+    for name, (lat, lon) in (("N", north), ("S", south)):
+        later = OrderFactory(hub=hub, external_ref=f"NEXT-{name}", lat=lat, lon=lon, window_start=start,
+                             window_end=start + timedelta(hours=6), service_min=0)
+        van = VehicleFactory(fleet__hub=hub, code=f"E{name}", lat=hub.lat, lon=hub.lon, position_at=clock.now())
+        assignment_to_vehicle(order=later, vehicle=van, actor=SYSTEM, on_board=True)
+        route_recompute_etas(vehicle=van)
+        model = travel_minutes(road_km(hub.lat, hub.lon, lat, lon))
+        etas[name] = (Order.objects.get(pk=later.pk).eta - clock.now()).total_seconds() / 60 / model
+    assert etas["N"] > 1.3 * etas["S"]

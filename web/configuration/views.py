@@ -41,7 +41,14 @@ from dispatch.models import (
     Vehicle,
 )
 from dispatch.selectors import policy_for, service_rules
-from dispatch.selectors.travel import ANY_HOUR, travel_factor_rows, travel_factor_versions, van_pace_detail
+from dispatch.selectors.travel import (
+    ANY_HOUR,
+    AREA_KM,
+    area_factor_rows,
+    travel_factor_rows,
+    travel_factor_versions,
+    van_pace_detail,
+)
 from dispatch.services import users as people
 from dispatch.status import (
     HANDLING,
@@ -539,17 +546,19 @@ def travel_page(request):
     rows = list(travel_factor_rows(organization_id=org))
     hubs: dict[str, dict] = {}
     for row in rows:
-        hub = hubs.setdefault(row.hub.code, {"hub": row.hub, "overall": None, "hours": []})
+        hub = hubs.setdefault(row.hub.code, {"hub": row.hub, "overall": None, "hours": [], "areas": []})
         if row.hour == ANY_HOUR:
             hub["overall"] = row
         else:
             hub["hours"].append(row)
+    for row in area_factor_rows(organization_id=org):
+        hubs.setdefault(row.hub.code, {"hub": row.hub, "overall": None, "hours": [], "areas": []})["areas"].append(row)
     today = van_pace_detail(organization_id=org)
     paces = today.get("pace", {})
     vans = [{"van": v, "pace": paces[v.pk], "legs": today["legs"].get(v.pk, 0)}
             for v in Vehicle.objects.filter(organization_id=org, pk__in=list(paces)).order_by("code")]
     return render(request, "controltower/settings/travel.html",
-                  {"hubs": list(hubs.values()), "any_hour": ANY_HOUR, "vans": vans, "vans_at": today.get("at")})
+                  {"hubs": list(hubs.values()), "any_hour": ANY_HOUR, "vans": vans, "vans_at": today.get("at"), "area_km": AREA_KM})
 
 
 @login_required
