@@ -135,7 +135,7 @@ def measure_day(seen: dict, *, seed: int, work, wall: float) -> dict:
 MODELS = {
     "straight": "today's straight-line model (haversine x 1.3 at 28 km/h), nothing learned",
     "roads": "the road engine (OSRM on the city's map, free-flow), nothing learned",
-    "learned": "the road engine x what the fleet taught it (per hub and hour, learned as the day goes)",
+    "learned": "the road engine x what the fleet taught it (per hub and hour, per area and each van's pace, learned as the day goes)",
 }
 CITY_KM, CITY_BLOCK_M = 36.0, 500.0  # the generated city around the demo's: every hub and door on its streets (500 m blocks: bench.roads)
 
