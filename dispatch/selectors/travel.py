@@ -45,21 +45,7 @@ def area_of(hub_lat: float, hub_lon: float, lat: float, lon: float) -> str:
 
 def area_factors(*, organization_id: int) -> dict[tuple[int, str], float]:
     """{(hub id, area): factor on top of the hour's}, read at most once a minute (the learner clears it)."""
-    if not settings.TRAVEL_LEARNING:
-        return {}
-    key = area_cache_key(organization_id)
-    try:
-        found = cache.get(key)
-    except Exception:
-        found = None
-    if found is None:
-        found = {(h, a): f for h, a, f in AreaFactor.objects.filter(organization_id=organization_id)
-                 .values_list("hub_id", "area", "factor")}
-        try:
-            cache.set(key, found, CACHE_S)
-        except Exception:
-            pass
-    return found
+    return _learned(AreaFactor, "area", area_cache_key(organization_id), organization_id)
 
 
 def area_factor(areas: dict[tuple[int, str], float], hub, lat: float, lon: float) -> float:
@@ -70,16 +56,20 @@ def area_factor(areas: dict[tuple[int, str], float], hub, lat: float, lon: float
 def travel_factors(*, organization_id: int) -> dict[tuple[int, int], float]:
     """{(hub id, local hour or ANY_HOUR): factor}, read at most once a minute (the learner clears it);
     nothing when the installation does not use learned travel (settings.TRAVEL_LEARNING)."""
+    return _learned(TravelFactor, "hour", cache_key(organization_id), organization_id)
+
+
+def _learned(model, field: str, key: str, organization_id: int) -> dict:
+    """{(hub id, hour or area): factor} of one kind of learned figure, through the cache."""
     if not settings.TRAVEL_LEARNING:
         return {}
-    key = cache_key(organization_id)
     try:
         found = cache.get(key)
     except Exception:  # the cache is away: read the table
         found = None
     if found is None:
-        found = {(h, hour): f for h, hour, f in TravelFactor.objects.filter(organization_id=organization_id)
-                 .values_list("hub_id", "hour", "factor")}
+        found = {(h, where): f for h, where, f in model.objects.filter(organization_id=organization_id)
+                 .values_list("hub_id", field, "factor")}
         try:
             cache.set(key, found, CACHE_S)
         except Exception:
