@@ -197,8 +197,9 @@ def problem_from_db(*, organization_id: int, extra_orders: list[Order], now: dat
     # planner's one speed is the model's over the problem's hubs' mean factor at this hour; on the
     # road engine's matrix each leg into an order is slowed by its hub's factor in the hour its
     # window opens (its time band: the 17:00 order's legs at rush-hour pace when planned at 10:00)
-    # and by its area's, and legs to hubs and vans' ends by this hour's. The network re-plan (every few minutes)
-    # plans again as the bands come. Each stop takes its hub's factor times its planned time.
+    # and by its area's, and legs to hubs and vans' ends by this hour's. The network re-plan (every
+    # few minutes) plans again as the bands come. Each stop takes its hub's factor times its
+    # planned time.
     factors = travel_factors(organization_id=organization_id)
     speed, slower, band = SPEED_KMH, 1.0, {}
     if factors:
