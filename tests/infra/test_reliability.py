@@ -196,18 +196,38 @@ def test_customer_messages_are_not_held_up_behind_a_backlog_of_bulk_carrier_work
         app.conf.task_always_eager = eager
     time.sleep(1.1)
     assert queue_ages()["default"] >= 1.0
-    proc, out = start_worker(settings, "priority-worker", queues="default", loglevel="INFO", extra=("--concurrency", "1"),
-                             env_extra={"CELERY_BROKER_PREFIX": own})
+    def worker():
+        return start_worker(settings, "priority-worker", queues="default", loglevel="INFO", extra=("--concurrency", "1"),
+                            env_extra={"CELERY_BROKER_PREFIX": own})
+
+    def said(out) -> str:
+        with open(out.name, errors="replace") as f:
+            return f.read()
+
+    # Seen in 3 of about 10 runs of the whole suite on both cores: a worker that reports itself
+    # ready and then takes nothing from the queue, the tasks still waiting. Cause not found yet
+    # (#24's note); such a worker is replaced once, and it is said when it happens.
+    logs, (proc, out) = [], worker()
     try:
-        deadline = time.monotonic() + 180  # a worker on a machine busy with other tests takes longer; it ends when done
+        started, replaced = time.monotonic(), False
+        deadline = started + 180  # a worker on a machine busy with other tests takes longer; it ends when done
         while time.monotonic() < deadline and (CustomerMessage.objects.filter(order=order, status="sent").count() == 0
                                                or queue_ages()["default"] > 0):
             assert proc.poll() is None, "the worker died"
+            if (not replaced and time.monotonic() - started > 45 and "received" not in said(out)
+                    and queue_ages()["default"] > 0):
+                print("--- the first worker took nothing in 45 s with the tasks waiting; replaced ---")
+                stop_process(proc, out, 20)
+                logs.append(said(out))
+                os.unlink(out.name)
+                proc, out = worker()
+                replaced = True
             time.sleep(0.2)
     finally:
         stop_process(proc, out, 20)
-    log = open(out.name, errors="replace").read()
-    print("--- the worker's log, last part ---\n" + log[-3000:])  # pytest shows it when the test failed
+    logs.append(said(out))
+    log = logs[-1]
+    print("--- the worker's log, last part ---\n" + "\n---\n".join(text[-3000:] for text in logs))  # shown when the test failed
     os.unlink(out.name)
     done = [line for line in log.splitlines() if "succeeded" in line]
     order_of_work = [("send" if "send_due_messages" in line else "cancel") for line in done]
