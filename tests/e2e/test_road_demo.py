@@ -51,7 +51,9 @@ def test_a_road_mode_demo_day_draws_the_vans_along_the_streets(settings, browser
         import osrm
 
         off, last = [], {}
-        for _ in range(12):  # the vans driving (moved since the last look; a van waiting at a door is off the street)
+        looking = clock_time.monotonic() + 90
+        # the vans driving (moved since the last look; a van waiting at a door is off the street)
+        while len(off) < 20 and clock_time.monotonic() < looking:
             for v in Vehicle.objects.select_related("fleet__hub").filter(lat__isnull=False):
                 moved = v.code in last and math.dist(last[v.code], (v.lat, v.lon)) > 0.0002
                 last[v.code] = (v.lat, v.lon)
@@ -59,8 +61,11 @@ def test_a_road_mode_demo_day_draws_the_vans_along_the_streets(settings, browser
                     near = engine._engine.Nearest(osrm.NearestParameters(coordinates=[(v.lon, v.lat)]))
                     off.append(round(float(near["waypoints"][0]["distance"]), 1))
             clock_time.sleep(1.5)
+        # a van that drove straight over the blocks would be within 8 m of a street in about 6% of
+        # samples (a uniform point in a 500 m block); one on the streets in nearly all, less those
+        # caught on the way from the street to a door, which a loaded machine samples more of
         on_street = sum(1 for d in off if d < 8)
-        assert len(off) >= 10 and on_street >= 0.75 * len(off), sorted(off)
+        assert len(off) >= 10 and on_street >= 0.6 * len(off), sorted(off)
 
         # and the map draws a van's way along the streets: many pieces, nearly all along the grid's
         # streets (north-south or east-west), not one straight line from stop to stop
