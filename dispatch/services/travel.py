@@ -86,8 +86,17 @@ def travel_learn(*, organization_id: int, now: datetime | None = None) -> int:
         by_hub[hub_id].append(math.log(ratio))
         by_hour[(hub_id, started.astimezone(zone).hour)].append(math.log(ratio))
     learned = {}
+    # Three levels, each shrunk towards the one above with PRIOR_LEGS legs: the organization (all
+    # its vans' legs, towards the model), each hub, each hub's hour. The organization's level is
+    # learned within the hour from every van, so a hub with few legs starts from the whole fleet's
+    # pace rather than from the model's; a hub with none is given it.
+    everything = [log for logs in by_hub.values() for log in logs]
+    org_log = sum(everything) / (len(everything) + PRIOR_LEGS) if everything else 0.0
+    hubs = set(Hub.objects.filter(organization_id=organization_id).values_list("pk", flat=True)) if everything else set()
+    for hub_id in hubs - by_hub.keys():
+        learned[(hub_id, ANY_HOUR)] = (math.exp(org_log), 0, None)
     for hub_id, logs in by_hub.items():
-        hub_log = sum(logs) / (len(logs) + PRIOR_LEGS)
+        hub_log = (sum(logs) + PRIOR_LEGS * org_log) / (len(logs) + PRIOR_LEGS)
         learned[(hub_id, ANY_HOUR)] = (math.exp(hub_log), len(logs), math.exp(sum(logs) / len(logs)))
         for (h, hour), hour_logs in by_hour.items():
             if h == hub_id:
@@ -127,13 +136,17 @@ def _keep(model, organization_id: int, now: datetime, field: str, learned: dict)
         row = current.get((hub_id, where))
         if row is None or abs(factor - row.factor) > CHANGE * row.factor:
             row = row or model(organization_id=organization_id, hub_id=hub_id, **{field: where})
-            row.factor, row.legs, row.observed, row.learned_at = round(factor, 4), legs, round(observed, 4), now
-            row._change_reason = f"learned from {legs} legs"
+            row.factor, row.legs, row.observed, row.learned_at = round(factor, 4), legs, _rounded(observed), now
+            row._change_reason = f"learned from {legs} legs" if legs else "the organization's, from all its vans' legs"
             row.save()
             versions += 1
         elif row.legs != legs:
-            model.objects.filter(pk=row.pk).update(legs=legs, observed=round(observed, 4))
+            model.objects.filter(pk=row.pk).update(legs=legs, observed=_rounded(observed))
     return versions
+
+
+def _rounded(observed: float | None) -> float | None:
+    return None if observed is None else round(observed, 4)
 
 
 def _learn_van_pace(organization_id: int, now: datetime, zone, legs: list, factors: dict, areas: dict) -> None:

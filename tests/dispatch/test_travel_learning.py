@@ -215,3 +215,54 @@ def test_an_area_with_slow_streets_is_learned_apart_from_the_rest_of_the_hub(org
         model = travel_minutes(road_km(hub.lat, hub.lon, lat, lon))
         etas[name] = (Order.objects.get(pk=later.pk).eta - clock.now()).total_seconds() / 60 / model
     assert etas["N"] > 1.3 * etas["S"]
+
+
+def test_a_hub_with_few_legs_leans_on_the_whole_fleets_pace_and_one_with_none_is_given_it(org, hub):
+    """Every leg around one hub takes 1.5 times the model; another hub has two legs, at 1.5 too, and
+    a third none. Learned within the hour from every van, the organization's level puts the second
+    hub near 1.5 (on its two legs alone it would stay near the model), and the third hub's vans are
+    planned and told at the fleet's pace, from no leg of its own; the admins read where it came from."""
+    from dispatch.status import Role
+    from tests.factories import HubFactory
+
+    zone = ZoneInfo("America/Chicago")
+    org.time_zone = "America/Chicago"
+    org.save()
+    start = datetime.now(zone).replace(hour=14, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    clock.anchor(sim_at=start, speed=0.0)
+    few, none = (HubFactory(organization=org, code=code, lat=hub.lat + 0.1 * n, lon=hub.lon) for n, code in ((1, "FEW"), (2, "NONE")))
+    for place, count in ((hub, 24), (few, 2)):
+        van = VehicleFactory(fleet__hub=place, code=f"V-{place.code}", lat=place.lat, lon=place.lon, position_at=start)
+        orders = [OrderFactory(hub=place, external_ref=f"{place.code}-{i}", lat=place.lat + 0.002 * (i + 1), lon=place.lon,
+                               window_start=start - timedelta(hours=1), window_end=start + timedelta(hours=6), service_min=1.0)
+                  for i in range(count)]
+        for o in orders:
+            assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+            order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM, at=start)
+        at, lat, lon = start, place.lat, place.lon
+        for o in orders:
+            at += timedelta(minutes=PLANTED * (travel_minutes(road_km(lat, lon, o.lat, o.lon)) + o.service_min))
+            order_set_status(organization_id=org.id, order_id=o.id, status="delivered", actor=SYSTEM, at=at)
+            lat, lon = o.lat, o.lon
+    clock.anchor(sim_at=start + timedelta(minutes=59), speed=0.0)
+
+    travel_learn(organization_id=org.id)
+
+    overall = {f.hub.code: f for f in TravelFactor.objects.filter(organization=org, hour=ANY_HOUR).select_related("hub")}
+    assert overall["FEW"].legs == 2 and overall["FEW"].factor > 1.35  # its two legs alone, shrunk to the model: 1.10
+    assert overall["NONE"].legs == 0 and overall["NONE"].observed is None and 1.35 < overall["NONE"].factor < PLANTED
+    assert not TravelFactor.objects.filter(organization=org, hub=none).exclude(hour=ANY_HOUR).exists()
+    assert "the organization's" in overall["NONE"].history.first().history_change_reason
+    # a van of the hub with no legs: its next ETA is at the fleet's pace
+    van = VehicleFactory(fleet__hub=none, code="V-NONE", lat=none.lat, lon=none.lon, position_at=clock.now())
+    later = OrderFactory(hub=none, external_ref="NEXT-NONE", lat=none.lat + 0.03, lon=none.lon, window_start=start,
+                         window_end=start + timedelta(hours=6), service_min=0)
+    assignment_to_vehicle(order=later, vehicle=van, actor=SYSTEM, on_board=True)
+    route_recompute_etas(vehicle=van)
+    model = travel_minutes(road_km(none.lat, none.lon, later.lat, later.lon))
+    assert (Order.objects.get(pk=later.pk).eta - clock.now()).total_seconds() / 60 == pytest.approx(model * overall["NONE"].factor, rel=0.02)
+    admin = Client()
+    admin.force_login(UserFactory(organization=org, role=Role.ADMIN))
+    page = admin.get("/settings/travel/").content.decode()
+    section = page[page.index('data-hub="NONE"'):].split("</section>")[0]
+    assert "this hub has no legs of its own yet" in section
