@@ -62,7 +62,13 @@ def _arrival(order):
     return first
 
 
-def one_day(seed: int, minutes: float, speed: float, sim_args: tuple = ()) -> dict:
+# "one network of 2,000 orders and 60 vans" (#24): the demo's three hubs with 20 vans each, 2,000
+# orders seeded for the afternoon and more arriving, at half the demo's speed (the embedded default
+# keeps up with 60 vans pinging every product minute)
+NETWORK = {"orders": 2000, "vans_per_hub": 20, "orders_per_hour": 200, "speed": 30.0}
+
+
+def one_day(seed: int, minutes: float, speed: float, sim_args: tuple = (), *, orders: int = 150, vans_per_hub: int = 6) -> dict:
     seen: dict[int, list[tuple]] = {}  # order id -> [(product time, eta, risk)]
 
     def look():
@@ -79,8 +85,8 @@ def one_day(seed: int, minutes: float, speed: float, sim_args: tuple = ()) -> di
         except OperationalError:  # the writer held the database a moment too long; the next look sees it
             pass
 
-    work, _, wall = play_day(minutes=minutes, speed=speed, orders=150, settle=30, seed=seed, every=look, every_s=1.0,
-                             sim_args=sim_args)
+    work, _, wall = play_day(minutes=minutes, speed=speed, orders=orders, settle=30, seed=seed, every=look, every_s=1.0,
+                             sim_args=sim_args, vans_per_hub=vans_per_hub)
     (work / "looks.json").write_text(json.dumps({pk: [[a.isoformat(), e.isoformat() if e else None, r] for a, e, r in v]
                                                  for pk, v in seen.items()}))
     return measure_day(seen, seed=seed, work=work, wall=wall)
@@ -160,6 +166,8 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default="straight,roads,learned", help="Which of " + ", ".join(MODELS))
     ap.add_argument("--world", choices=("roads", "lines"), default="roads",
                     help="roads: the vans drive the generated city's streets (the default); lines: straight towards each stop")
+    ap.add_argument("--network", action="store_true",
+                    help="The network of 2,000 orders and 60 vans (written to eta-network.json and .md) instead of the demo's day")
     ap.add_argument("--one", default="", help=argparse.SUPPRESS)  # model:seed, its figures as JSON on stdout
     ap.add_argument("--measure", default="", help="Only measure again an earlier day's work directory (its database and looks)")
     args = ap.parse_args(argv)
@@ -178,10 +186,13 @@ def main(argv=None) -> int:
         model, seed = args.one.split(":")
         os.environ["TRAVEL_LEARNING"] = "true" if model == "learned" else "false"
         os.environ["ROADS"] = streets if model in ("roads", "learned") else ""
-        day = one_day(int(seed), args.minutes, args.speed,
-                      sim_args=("--streets", streets if args.world == "roads" else ""))
+        scale = ({"orders": NETWORK["orders"], "vans_per_hub": NETWORK["vans_per_hub"]} if args.network else {})
+        more = ("--orders-per-hour", str(NETWORK["orders_per_hour"])) if args.network else ()
+        day = one_day(int(seed), args.minutes, args.speed, sim_args=("--streets", streets if args.world == "roads" else "", *more), **scale)
         print(json.dumps({"model": model, **day}))
         return 0
+    if args.network and args.speed == ap.get_default("speed"):
+        args.speed = NETWORK["speed"]
     runs = []
     for model in args.models.split(","):
         if model not in MODELS:
@@ -189,7 +200,8 @@ def main(argv=None) -> int:
         for seed in [int(s) for s in args.seeds.split(",")]:
             # a day needs a fresh process (Django is set up on the day's database)
             out = subprocess.run([sys.executable, "-m", "bench.eta", "--minutes", str(args.minutes), "--speed", str(args.speed),
-                                  "--world", args.world, "--models", args.models, "--one", f"{model}:{seed}"],
+                                  "--world", args.world, "--models", args.models, "--one", f"{model}:{seed}",
+                                  *(("--network",) if args.network else ())],
                                  capture_output=True, text=True)
             if out.returncode != 0:
                 raise SystemExit(f"{model} seed {seed} failed:\n{out.stderr[-3000:]}")
@@ -197,9 +209,11 @@ def main(argv=None) -> int:
             print(f"{model} seed {seed}: {json.dumps(runs[-1]['eta_error_min']['30'])}", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {"models": {m: MODELS[m] for m in args.models.split(",")}, "world": args.world, "minutes": args.minutes,
-               "speed": args.speed, "days": runs, "machine": f"{os.cpu_count()} cores; the embedded default (SQLite, tasks in-process)"}
-    (RESULTS / "eta.json").write_text(json.dumps(summary, indent=1))
-    (RESULTS / "eta.md").write_text(report(summary))
+               "speed": args.speed, "days": runs, "machine": f"{os.cpu_count()} cores; the embedded default (SQLite, tasks in-process)",
+               "network": NETWORK if args.network else None}
+    name = "eta-network" if args.network else "eta"
+    (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=1))
+    (RESULTS / f"{name}.md").write_text(report(summary))
     print(report(summary))
     return 0
 
@@ -214,9 +228,12 @@ def report(s: dict) -> str:
     world = ("vans drive the generated city's streets (OSRM routes on a %g km city: grid, arterials, ring road, one-way "
              "streets, a river with bridges) at the hidden world's pace (`world/traffic.py`: hour, area, driver, stops by "
              "address, unplanned stops)" % CITY_KM) if s["world"] == "roads" else "vans drive straight towards each stop at the hidden world's pace"
+    net = s.get("network")
+    day = (f"A network's day from 12:00: the demo's three hubs with {net['vans_per_hub']} vans each ({3 * net['vans_per_hub']} "
+           f"vans), {net['orders']:,} orders seeded and {net['orders_per_hour']} more an hour arriving" if net else
+           "The demo's day from 12:00") + f" ({s['minutes']:g} simulated minutes at {s['speed']:g}x" + ("" if net else ", 150 orders seeded and more arriving")
     lines = ["# ETAs and risk against a world the product does not know\n",
-             f"The demo's day from 12:00 ({s['minutes']:g} simulated minutes at {s['speed']:g}x, 150 orders seeded and more "
-             f"arriving, with the review's three disruptions); {world}. Orders delivered by the own fleet only (a carrier's "
+             f"{day}, with the review's three disruptions); {world}. Orders delivered by the own fleet only (a carrier's "
              f"ETA is the carrier's).\n", "Models:\n"]
     lines += [f"- **{m}**: {text}" for m, text in s["models"].items()]
     lines += ["", "| model | seed | delivered | late | ETA error 15 / 30 / 60 min before: median abs (p90) min | at risk: precision / "
@@ -235,7 +252,7 @@ def report(s: dict) -> str:
         lines.append(f"| {m} | " + " | ".join(_pooled(days, h) for h in HORIZONS_MIN) + " |")
     lines.append(f"\nTargets (#24, for the learned model): 30 min before, median abs <= 3 min and p90 <= 8 min, and at most half "
                  f"the straight-line model's; at-risk recall >= 0.9, precision >= 0.8, median lead >= 20 min.\n\n{s['machine']}. "
-                 f"`python -m bench.eta [--seeds 7,8,9] [--models straight,roads,learned] [--world roads|lines]`.\n")
+                 f"`python -m bench.eta [--seeds 7,8,9] [--models straight,roads,learned] [--world roads|lines]{' --network' if net else ''}`.\n")
     return "\n".join(lines)
 
 

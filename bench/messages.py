@@ -63,7 +63,7 @@ def wait_for_http(url: str, proc, seconds: float = 60) -> None:
 
 
 def play_day(*, minutes: float, speed: float, orders: int, settle: float, seed: int = 7, disruptions=DISRUPTIONS,
-             every=None, every_s: float = 1.0, sim_args: tuple = ()) -> tuple[Path, list[tuple[str, str]], float]:
+             every=None, every_s: float = 1.0, sim_args: tuple = (), vans_per_hub: int = 6) -> tuple[Path, list[tuple[str, str]], float]:
     """Seed the demo city and play `minutes` of it as `make demo` does (the carrier sandbox, daphne
     with the beat in-process, the simulator), on a fresh embedded database in a work directory,
     with every e-mail received by an SMTP server here. `every()` is called every `every_s` real
@@ -102,7 +102,7 @@ def play_day(*, minutes: float, speed: float, orders: int, settle: float, seed: 
 
     smtp = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    result = seed_city(city=CITIES["chicago"], seed=seed, vans_per_hub=6, orders=orders, start=dtime(12, 0),
+    result = seed_city(city=CITIES["chicago"], seed=seed, vans_per_hub=vans_per_hub, orders=orders, start=dtime(12, 0),
                        speed=speed, password="bench-only", sandbox_url=sandbox, public_url=web)
     (work / "sandbox.json").write_text(json.dumps(result["sandbox"]))
     (work / "token").write_text(result["token"])
