@@ -27,6 +27,19 @@ SYSTEM = ActorRef.system("tests")
 PLANTED = 1.5
 
 
+def drive(org, van, orders, start, slow: float) -> None:
+    """The van, at its hub, picks the orders up at `start` and delivers them in turn, each leg (the
+    drive and the stop) taking `slow` times what the travel model says, as its driver reports."""
+    for o in orders:
+        assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
+        order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM, at=start)
+    at, lat, lon = start, van.fleet.hub.lat, van.fleet.hub.lon
+    for o in orders:
+        at += timedelta(minutes=slow * (travel_minutes(road_km(lat, lon, o.lat, o.lon)) + o.service_min))
+        order_set_status(organization_id=org.id, order_id=o.id, status="delivered", actor=SYSTEM, at=at)
+        lat, lon = o.lat, o.lon
+
+
 def test_learning_from_reported_deliveries_converges_on_the_planted_slowdown_and_the_eta_follows(org, hub):
     zone = ZoneInfo("America/Chicago")
     org.time_zone = "America/Chicago"
@@ -128,14 +141,7 @@ def test_a_slower_driver_s_eta_follows_his_own_pace_today(org, hub):
         orders = [OrderFactory(hub=hub, external_ref=f"{code}{i}", lat=hub.lat + 0.002 * (i + 1), lon=hub.lon - 0.001 * (i % 3),
                                window_start=start - timedelta(hours=1), window_end=start + timedelta(hours=6), service_min=1.0)
                   for i in range(10)]
-        for o in orders:
-            assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
-            order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM, at=start)
-        at, lat, lon = start, hub.lat, hub.lon
-        for o in orders:
-            at += timedelta(minutes=slow * (travel_minutes(road_km(lat, lon, o.lat, o.lon)) + o.service_min))
-            order_set_status(organization_id=org.id, order_id=o.id, status="delivered", actor=SYSTEM, at=at)
-            lat, lon = o.lat, o.lon
+        drive(org, van, orders, start, slow)
     clock.anchor(sim_at=start + timedelta(minutes=59), speed=0.0)
 
     travel_learn(organization_id=org.id)
@@ -236,14 +242,7 @@ def test_a_hub_with_few_legs_leans_on_the_whole_fleets_pace_and_one_with_none_is
         orders = [OrderFactory(hub=place, external_ref=f"{place.code}-{i}", lat=place.lat + 0.002 * (i + 1), lon=place.lon,
                                window_start=start - timedelta(hours=1), window_end=start + timedelta(hours=6), service_min=1.0)
                   for i in range(count)]
-        for o in orders:
-            assignment_to_vehicle(order=o, vehicle=van, actor=SYSTEM)
-            order_set_status(organization_id=org.id, order_id=o.id, status="picked_up", actor=SYSTEM, at=start)
-        at, lat, lon = start, place.lat, place.lon
-        for o in orders:
-            at += timedelta(minutes=PLANTED * (travel_minutes(road_km(lat, lon, o.lat, o.lon)) + o.service_min))
-            order_set_status(organization_id=org.id, order_id=o.id, status="delivered", actor=SYSTEM, at=at)
-            lat, lon = o.lat, o.lon
+        drive(org, van, orders, start, PLANTED)
     clock.anchor(sim_at=start + timedelta(minutes=59), speed=0.0)
 
     travel_learn(organization_id=org.id)
