@@ -58,3 +58,39 @@ def test_get_started_is_for_admins(org, role):
     c.force_login(UserFactory(organization=org, role=role))
 
     assert c.get("/welcome/").status_code == 403 and c.post("/welcome/plan/").status_code == 403
+
+
+def test_when_the_plan_places_nothing_the_page_says_what_kept_it(org):
+    """The sample network and a test day tried at 19:00: the sample drivers have started no shift,
+    so no van is on duty, and the sample courier collects until 18:00. The planner places nothing,
+    and the page says both, in words the admin acts on."""
+    from datetime import datetime, time, timedelta
+
+    from django.utils import timezone
+
+    from dispatch import clock
+    from tests.factories import OrderFactory
+
+    org.time_zone = "America/Chicago"
+    org.save()
+    zone = clock.zone_of(org)
+    seven = datetime.combine(timezone.now().astimezone(zone).date(), time(19), tzinfo=zone)
+    clock.anchor(sim_at=seven, speed=0.0)
+    hub = HubFactory(organization=org, code="EAST", lat=41.9, lon=-87.6)
+    admin = UserFactory(organization=org, role=Role.ADMIN, is_staff=True)
+    c = Client()
+    c.force_login(admin)
+    tables = network_files.read_files([("sample.xlsx", c.get("/welcome/sample-network.xlsx").content)])
+    network_files.import_network(organization_id=org.id, tables=tables, user=admin, files=["sample.xlsx"])
+    for i in range(3):
+        OrderFactory(organization=org, hub=hub, external_ref=f"LATE-{i}", lat=41.91 + 0.005 * i, lon=-87.61,
+                     window_start=seven + timedelta(hours=1), window_end=seven + timedelta(hours=3))
+
+    landed = c.post("/welcome/plan/")
+    page = c.get(landed["Location"]).content.decode()
+
+    assert landed["Location"].endswith("planned=0")
+    why = page[page.index("data-why-none"):].split("</div>")[0]
+    assert "None of your 3 vans is on duty" in why
+    assert "Local courier collects until 18:00; it is 19:00, so it takes no more orders today." in why
+    assert "data-why-none" not in c.get("/welcome/?planned=3").content.decode()  # said only when nothing was placed
