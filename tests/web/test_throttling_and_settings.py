@@ -15,15 +15,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def test_after_ten_wrong_passwords_even_the_right_one_is_refused(settings):
     user = UserFactory(username="dana")
     client = Client(REMOTE_ADDR="203.0.113.9")
