@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from carriers.adapters import CarrierError
 from carriers.booking import book_order
+from carriers.models import Carrier
+from dispatch import clock
 from dispatch.engine.bridge import plan_changes, problem_from_db
 from dispatch.errors import Conflict
-from dispatch.models import Order, Vehicle
+from dispatch.models import Order, Organization, Vehicle
 from planner.model import Plan
 from planner.repair import budget_for, repair
 from dispatch.selectors import service_rules
+from dispatch.selectors.availability import vans_unavailable
 from dispatch.services import ActorRef
 from dispatch.services.assignments import assignment_to_vehicle
 from dispatch.services.routes import route_recompute_etas, route_resequence
-from dispatch.status import OrderStatus
+from dispatch.status import CarrierHealth, DutyStatus, OrderStatus
 
 OPEN = (OrderStatus.CREATED, OrderStatus.PLANNED)
 
@@ -72,3 +76,24 @@ def plan_new_orders(*, organization_id: int, limit: int = 500) -> dict:
         elif c.kind == "unserved":
             placed["left"] += c.order.pk in new  # another order the plan would drop keeps its place
     return placed
+
+
+def why_nothing_placed(*, organization_id: int) -> list[str]:
+    """What kept the planner from placing any order now, in the words an admin acts on: no van on
+    duty or available, and each carrier past its pickup cutoff or not up."""
+    now = timezone.localtime(clock.now(), clock.zone_of(Organization.objects.get(pk=organization_id)))
+    why = []
+    vans = Vehicle.objects.filter(organization_id=organization_id)
+    on_duty = set(vans.filter(status=DutyStatus.ON_DUTY).values_list("pk", flat=True))
+    away = vans_unavailable(organization_id=organization_id)
+    if not on_duty:
+        why.append(f"None of your {vans.count()} vans is on duty: a van goes on duty when its driver starts the shift "
+                   f"in the driver app (or your system sets it through the API: POST /api/vehicles/<code>/status/).")
+    elif on_duty <= away.keys():
+        why.append("Every van on duty is unavailable now: " + "; ".join(f"{u.code}: {u.why}" for u in away.values() if u.vehicle_id in on_duty) + ".")
+    for c in Carrier.objects.filter(organization_id=organization_id).order_by("name"):
+        if c.health != CarrierHealth.UP:
+            why.append(f"{c.name} is {c.get_health_display().lower()}.")
+        elif now.time() > c.pickup_cutoff:
+            why.append(f"{c.name} collects until {c.pickup_cutoff:%H:%M}; it is {now:%H:%M}, so it takes no more orders today.")
+    return why or ["No van or carrier could take these orders in their windows (their zones, service levels, capacity or hours)."]

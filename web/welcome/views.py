@@ -20,10 +20,9 @@ from carriers.models import Carrier, RateCard
 from dispatch import clock
 from dispatch.api.order_files import COLUMNS
 from dispatch.configuration import network_files
-from dispatch.engine.placement import plan_new_orders
-from dispatch.models import ApiToken, Driver, Hub, Order, Organization, Shift, Vehicle
-from dispatch.selectors.availability import vans_unavailable
-from dispatch.status import CarrierHealth, DutyStatus, OrderStatus
+from dispatch.engine.placement import plan_new_orders, why_nothing_placed
+from dispatch.models import ApiToken, Driver, Hub, Order, Shift, Vehicle
+from dispatch.status import OrderStatus
 from integrations.models import ShopConnection
 from web.access import org_for
 
@@ -63,30 +62,9 @@ def welcome(request):
     planned = request.GET.get("planned")
     return render(request, "controltower/welcome.html", {
         "steps": steps, "left": [s for s in steps if not s["done"]], "planned": planned,
-        "why_none": _why_nothing_placed(org) if planned == "0" else [],
+        "why_none": why_nothing_placed(organization_id=org) if planned == "0" else [],
         "kinds": network_files.KINDS.values(),
     })
-
-
-def _why_nothing_placed(org: int) -> list[str]:
-    """What kept the planner from placing any order now, in the words an admin acts on: no van on
-    duty or available, and each carrier past its pickup cutoff or not up."""
-    now = timezone.localtime(clock.now(), clock.zone_of(Organization.objects.get(pk=org)))
-    why = []
-    vans = Vehicle.objects.filter(organization_id=org)
-    on_duty = set(vans.filter(status=DutyStatus.ON_DUTY).values_list("pk", flat=True))
-    away = vans_unavailable(organization_id=org)
-    if not on_duty:
-        why.append(f"None of your {vans.count()} vans is on duty: a van goes on duty when its driver starts the shift "
-                   f"in the driver app (or your system sets it through the API: POST /api/vehicles/<code>/status/).")
-    elif on_duty <= away.keys():
-        why.append("Every van on duty is unavailable now: " + "; ".join(f"{u.code}: {u.why}" for u in away.values() if u.vehicle_id in on_duty) + ".")
-    for c in Carrier.objects.filter(organization_id=org).order_by("name"):
-        if c.health != CarrierHealth.UP:
-            why.append(f"{c.name} is {c.get_health_display().lower()}.")
-        elif now.time() > c.pickup_cutoff:
-            why.append(f"{c.name} collects until {c.pickup_cutoff:%H:%M}; it is {now:%H:%M}, so it takes no more orders today.")
-    return why or ["No van or carrier could take these orders in their windows (their zones, service levels, capacity or hours)."]
 
 
 @login_required
